@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# Common settings for every script under scripts/. Sourced, never run.
+#
+# One cache directory holds everything that is downloaded or built: the
+# private apt state, the pinned kernel source, bindgen, ccache, the kernel
+# build outputs and the initramfs. Override it with VCPU_BOOST_CACHE.
+
+set -euo pipefail
+
+PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${VCPU_BOOST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vcpu-boost}
+
+# The pinned kernel source: Debian's linux-source-7.3 from trixie-backports.
+KSRC_PKG=linux-source-7.3
+KSRC_VERSION=7.3.4-1~bpo13+1
+KSRC_SHA256=703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3
+KSRC_SUITE=trixie-backports
+
+PRISTINE=$CACHE/src/linux-$KSRC_VERSION        # extracted, never modified
+TREE=$CACHE/tree                               # pristine + overlay + patches
+BUILD=$CACHE/build                             # O= output directories
+TOOLS=$CACHE/tools                             # bindgen and other host tools
+export CCACHE_DIR=$CACHE/ccache
+
+# The Debian rustc that ships its std source; rustup's rustc does not.
+RUSTC=/usr/bin/rustc
+RUSTDOC=/usr/bin/rustdoc
+BINDGEN=$TOOLS/bin/bindgen
+export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+
+JOBS=${JOBS:-$(nproc)}
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Kernel make with the toolchain on the command line (the kernel's Makefile
+# assigns RUSTC itself, so the environment is not enough).
+kmake() {
+	local out=$1; shift
+	make -C "$TREE" O="$out" ARCH=x86_64 -j"$JOBS" \
+		CC="ccache gcc" HOSTCC="ccache gcc" \
+		RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" RUSTDOC="$RUSTDOC" \
+		BINDGEN="$BINDGEN" "$@"
+}
