@@ -38,7 +38,28 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 kmake() {
 	local out=$1; shift
 	make -C "$TREE" O="$out" ARCH=x86_64 -j"$JOBS" \
-		CC="ccache gcc" HOSTCC="ccache gcc" \
+		CC="ccache gcc" \
 		RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" RUSTDOC="$RUSTDOC" \
 		BINDGEN="$BINDGEN" "$@"
+}
+
+# Builds the kernel in $1 with its output in a log file, printing a progress
+# line every 30 s; on failure, prints the errors and names the log.
+build_kernel() {
+	local out=$1 log=$1/build.log pid rc=0 t=0
+	shift
+	kmake "$out" "$@" >"$log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		t=$((t + 5))
+		if [ $((t % 30)) -eq 0 ]; then
+			printf '    %3d s: %s\n' "$t" "$(grep -cE '^\s+(CC|RUSTC|LD|AR)\b' "$log") objects, last: $(tail -n1 "$log" | cut -c1-70)" >&2
+		fi
+	done
+	wait "$pid" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		grep -E -B2 -A12 '(error|Error)(\[E[0-9]+\])?:|\*\*\*' "$log" | head -n 80 >&2 || tail -n 40 "$log" >&2
+		die "kernel build failed in $out (full log: $log)"
+	fi
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Boots the test kernel in QEMU (TCG) with an initramfs of busybox, the
+# stage scripts under scripts/guest/ and static KVM selftests built from the
+# same tree. Usage: scripts/guest.sh test | demo | shell
+#   test   run scripts/guest/test.sh; its output is left in $CACHE/guest-test.log
+#   demo   show the controls and a KVM guest, then power off
+#   shell  the demo, then an interactive shell in the test kernel
+. "$(dirname "$0")/lib.sh"
+
+mode=${1:-test}
+KBUILD=$BUILD/kunit
+SELFTESTS=$CACHE/selftests
+INITRAMFS=$CACHE/initramfs.cpio.gz
+SELFTEST_PROGS=(x86/vcpu_boost_ipi_test x86/xapic_ipi_test)
+
+[ -f "$KBUILD/arch/x86/boot/bzImage" ] || die "no test kernel at $KBUILD: run scripts/kunit.sh build"
+
+build_selftests() {
+	log "KVM selftests: ${SELFTEST_PROGS[*]} (static, against the tree's headers)"
+	kmake "$KBUILD" headers_install >/dev/null
+	local targets=() p
+	for p in "${SELFTEST_PROGS[@]}"; do targets+=("$SELFTESTS/$p"); done
+	mkdir -p "$SELFTESTS"
+	if ! make -C "$TREE/tools/testing/selftests/kvm" -j"$JOBS" OUTPUT="$SELFTESTS" \
+		CC="ccache gcc" EXTRA_CFLAGS=-static KHDR_INCLUDES="-isystem $KBUILD/usr/include" \
+		"${targets[@]}" >"$SELFTESTS/build.log" 2>&1; then
+		grep -E -A5 'error' "$SELFTESTS/build.log" | head -40 >&2
+		die "KVM selftests failed to build (log: $SELFTESTS/build.log)"
+	fi
+}
+
+build_initramfs() {
+	local root=$CACHE/initramfs p
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,stage,tests}
+	cp /bin/busybox "$root/bin/busybox"
+	cp "$PROJECT_ROOT/scripts/guest/init" "$root/init"
+	cp "$PROJECT_ROOT"/scripts/guest/*.sh "$root/stage/"
+	for p in "${SELFTEST_PROGS[@]}"; do cp "$SELFTESTS/$p" "$root/tests/"; done
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$INITRAMFS.tmp"
+	mv "$INITRAMFS.tmp" "$INITRAMFS"
+}
+
+boot() {
+	local append="console=ttyS0 kunit.enable=0 panic=-1 vb.mode=$mode"
+	# A TSC rate from an earlier boot keeps KVM's vCPU TSC setup exact under TCG.
+	[ -s "$CACHE/tsc_khz" ] && append+=" tsc_early_khz=$(cat "$CACHE/tsc_khz")"
+	local qemu=(/usr/bin/qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048
+		-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$INITRAMFS"
+		-append "$append" -no-reboot)
+	if [ "$mode" = shell ]; then
+		"${qemu[@]}" -nographic
+	else
+		timeout --foreground "${GUEST_TIMEOUT:-900}" "${qemu[@]}" -display none \
+			-serial stdio -monitor none </dev/null | tr -d '\r' | tee "$CACHE/guest-$mode.log"
+		local rc=${PIPESTATUS[0]}
+		[ "$rc" -eq 0 ] || die "QEMU exited with $rc (124: timed out) in mode $mode"
+		local mhz
+		mhz=$(sed -n 's/^VB-TSC Refined TSC clocksource calibration: \([0-9.]*\) MHz/\1/p' \
+			"$CACHE/guest-$mode.log" | tail -n1)
+		[ -n "$mhz" ] && awk -v m="$mhz" 'BEGIN { printf "%d\n", m * 1000 }' >"$CACHE/tsc_khz"
+		grep -q '^VB-END' "$CACHE/guest-$mode.log" || die "the guest stage did not finish (mode $mode)"
+	fi
+}
+
+case "$mode" in
+test | demo | shell) ;;
+*) die "usage: $0 test | demo | shell" ;;
+esac
+build_selftests
+build_initramfs
+log "booting the test kernel (QEMU TCG, 2 CPUs, mode $mode)"
+boot

@@ -1,0 +1,38 @@
+#!/bin/sh
+# What `make run` shows: the run-time controls being read and changed, and a
+# KVM guest running inside the patched kernel.
+. /stage/lib.sh
+
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+show() { printf '  %-58s %s\n' "$1" "$(cat "$1" 2>&1)"; }
+try() { printf '  $ %s\n' "$*"; sh -c "$*" 2>&1 | sed 's/^/    /'; }
+
+say "Scheduler: the debooster switch"
+show $DEBOOSTER
+try "echo 0 > $DEBOOSTER"
+show $DEBOOSTER
+try "echo 2 > $DEBOOSTER   # rejected"
+show $DEBOOSTER
+try "echo 1 > $DEBOOSTER"
+show $DEBOOSTER
+
+say "KVM: module parameters"
+for p in ipi_tracking_enabled ipi_window_ns enable_relaxed_boost; do
+	show $KVM_PARAMS/$p
+done
+try "echo N > $KVM_PARAMS/ipi_tracking_enabled"
+try "echo 2000000 > $KVM_PARAMS/ipi_window_ns"
+try "echo 0 > $KVM_PARAMS/ipi_window_ns   # below 1 us: rejected"
+try "echo off > $KVM_PARAMS/enable_relaxed_boost"
+for p in ipi_tracking_enabled ipi_window_ns enable_relaxed_boost; do
+	show $KVM_PARAMS/$p
+done
+echo Y >$KVM_PARAMS/ipi_tracking_enabled
+echo 50000000 >$KVM_PARAMS/ipi_window_ns
+echo Y >$KVM_PARAMS/enable_relaxed_boost
+
+say "A KVM guest: 3 vCPUs on $(grep -c ^processor /proc/cpuinfo) CPUs, 500 unicast IPIs, each answered"
+try "cat $KVM_HOOKS"
+try "vcpu_boost_ipi_test -v 3 -n 500"
+try "cat $KVM_HOOKS"
+try "cat /sys/kernel/debug/sched/vcpu_debooster_stats"

@@ -1,0 +1,44 @@
+# Helpers for the stages that run inside the test kernel. Sourced.
+# Every check prints one line the host counts:
+#   VB-RESULT PASS|FAIL <name> [details]
+# and information that is never counted:
+#   VB-INFO <name> <details>
+
+DEBOOSTER=/sys/kernel/debug/sched/vcpu_debooster_enabled
+KVM_PARAMS=/sys/module/kvm/parameters
+KVM_HOOKS=/sys/kernel/debug/kvm/ipi_yield_hooks
+
+pass() { echo "VB-RESULT PASS $*"; }
+fail() { echo "VB-RESULT FAIL $*"; }
+info() { echo "VB-INFO $*"; }
+
+# check NAME CONDITION... : PASS when the condition (a test(1) expression) holds.
+check() {
+	name=$1
+	shift
+	if [ "$@" ]; then pass "$name"; else fail "$name ($*)"; fi
+}
+
+# hook NAME: a counter from $KVM_HOOKS.
+hook() { awk -v k="$1" '$1 == k { print $2 }' "$KVM_HOOKS"; }
+
+# control_roundtrip NAME FILE GOOD BAD EXPECT_AFTER_GOOD:
+# writes GOOD and expects EXPECT_AFTER_GOOD back; writes BAD, expects an
+# error and the value unchanged; then restores the original value.
+control_roundtrip() {
+	name=$1 file=$2 good=$3 bad=$4 expect=$5
+	orig=$(cat "$file")
+	if echo "$good" >"$file" 2>/dev/null && [ "$(cat "$file")" = "$expect" ]; then
+		pass "$name: write $good"
+	else
+		fail "$name: write $good (reads $(cat "$file"))"
+	fi
+	if echo "$bad" >"$file" 2>/dev/null; then
+		fail "$name: bad value $bad was accepted"
+	elif [ "$(cat "$file")" = "$expect" ]; then
+		pass "$name: bad value $bad rejected, value kept"
+	else
+		fail "$name: bad value $bad changed the value to $(cat "$file")"
+	fi
+	echo "$orig" >"$file"
+}

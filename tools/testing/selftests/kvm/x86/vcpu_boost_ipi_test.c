@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vcpu_boost_ipi_test: unicast fixed IPIs with an answer, and nothing that
+ * depends on time.
+ *
+ * vCPU 0 sends IPIs round robin to vCPUs 1..N-1 through the xAPIC ICR and
+ * spins with PAUSE until the receiver's handler has run and written EOI.
+ * The receivers halt with interrupts on. The test passes when every IPI was
+ * answered; how fast that happens never matters, so the emulator's timing
+ * cannot make it fail. It prints the number of IPIs for the host scripts,
+ * which compare it against KVM's counters.
+ *
+ * Usage: vcpu_boost_ipi_test [-v vcpus (2..16)] [-n ipis]
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+
+#define IPI_VECTOR	0xa6
+#define MAX_VCPUS	16
+
+/* Guest memory shared by all vCPUs (synced from the host before start). */
+static u64 nr_ipis;
+static u32 nr_vcpus;
+/* Answers counted by each receiver's handler, indexed by APIC ID. */
+static u64 answered[MAX_VCPUS];
+
+static void ipi_handler(struct ex_regs *regs)
+{
+	u32 me = GET_APIC_ID_FIELD(xapic_read_reg(APIC_ID));
+
+	WRITE_ONCE(answered[me], answered[me] + 1);
+	xapic_write_reg(APIC_EOI, 0);
+}
+
+static void receiver_code(void)
+{
+	xapic_enable();
+	for (;;)
+		safe_halt();
+}
+
+static void sender_code(void)
+{
+	u64 i, seen[MAX_VCPUS] = {};
+
+	xapic_enable();
+	for (i = 0; i < nr_ipis; i++) {
+		u32 dst = 1 + i % (nr_vcpus - 1);
+
+		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(dst));
+		xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
+		while (READ_ONCE(answered[dst]) == seen[dst])
+			cpu_relax();
+		seen[dst] = READ_ONCE(answered[dst]);
+	}
+	GUEST_DONE();
+}
+
+static void *run_receiver(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+	struct ucall uc;
+
+	/* Receivers never finish by themselves; main() cancels them. */
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	vcpu_run(vcpu);
+	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	TEST_FAIL("receiver vCPU %u exited, reason %u", vcpu->id, vcpu->run->exit_reason);
+	return NULL;
+}
+
+int main(int argc, char *argv[])
+{
+	struct kvm_vcpu *vcpus[MAX_VCPUS];
+	pthread_t threads[MAX_VCPUS];
+	struct kvm_vm *vm;
+	struct ucall uc;
+	u64 total = 0;
+	int opt;
+	u32 i;
+
+	nr_vcpus = 2;
+	nr_ipis = 1000;
+	while ((opt = getopt(argc, argv, "v:n:")) != -1) {
+		switch (opt) {
+		case 'v':
+			nr_vcpus = atoi(optarg);
+			break;
+		case 'n':
+			nr_ipis = strtoull(optarg, NULL, 0);
+			break;
+		default:
+			exit(KSFT_FAIL);
+		}
+	}
+	TEST_ASSERT(nr_vcpus >= 2 && nr_vcpus <= MAX_VCPUS, "vCPUs must be 2..%d", MAX_VCPUS);
+
+	vm = vm_create_with_one_vcpu(&vcpus[0], sender_code);
+	for (i = 1; i < nr_vcpus; i++)
+		vcpus[i] = vm_vcpu_add(vm, i, receiver_code);
+	vm_install_exception_handler(vm, IPI_VECTOR, ipi_handler);
+	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
+	sync_global_to_guest(vm, nr_ipis);
+	sync_global_to_guest(vm, nr_vcpus);
+
+	for (i = 1; i < nr_vcpus; i++)
+		kvm_pthread_create(&threads[i], NULL, run_receiver, vcpus[i]);
+
+	vcpu_run(vcpus[0]);
+	switch (get_ucall(vcpus[0], &uc)) {
+	case UCALL_DONE:
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	default:
+		TEST_FAIL("sender exited, reason %u", vcpus[0]->run->exit_reason);
+	}
+
+	for (i = 1; i < nr_vcpus; i++)
+		kvm_pthread_cancel_join_async(threads[i]);
+	sync_global_from_guest(vm, answered);
+	for (i = 1; i < nr_vcpus; i++)
+		total += answered[i];
+	TEST_ASSERT_EQ(total, nr_ipis);
+	printf("vcpu_boost_ipi_test: vcpus=%u ipis=%llu answered=%llu\n",
+	       nr_vcpus, (unsigned long long)nr_ipis, (unsigned long long)total);
+	kvm_vm_free(vm);
+	return 0;
+}
