@@ -24,7 +24,7 @@ build_selftests() {
 	if ! make -C "$TREE/tools/testing/selftests/kvm" -j"$JOBS" OUTPUT="$SELFTESTS" \
 		CC="ccache gcc" EXTRA_CFLAGS=-static KHDR_INCLUDES="-isystem $KBUILD/usr/include" \
 		"${targets[@]}" >"$SELFTESTS/build.log" 2>&1; then
-		grep -E -A5 'error' "$SELFTESTS/build.log" | head -40 >&2
+		{ grep -E -A5 'error' "$SELFTESTS/build.log" || tail -n 20 "$SELFTESTS/build.log"; } | head -n 40 >&2
 		die "KVM selftests failed to build (log: $SELFTESTS/build.log)"
 	fi
 }
@@ -52,7 +52,7 @@ boot() {
 		"${qemu[@]}" -nographic
 	else
 		timeout --foreground "${GUEST_TIMEOUT:-900}" "${qemu[@]}" -display none \
-			-serial stdio -monitor none </dev/null | tr -d '\r' | tee "$CACHE/guest-$mode.log"
+			-serial stdio -monitor none </dev/null | sed -u 's/\r$//' | tee "$CACHE/guest-$mode.log"
 		local rc=${PIPESTATUS[0]}
 		[ "$rc" -eq 0 ] || die "QEMU exited with $rc (124: timed out) in mode $mode"
 		local mhz

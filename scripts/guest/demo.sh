@@ -33,6 +33,6 @@ echo Y >$KVM_PARAMS/enable_relaxed_boost
 
 say "A KVM guest: 3 vCPUs on $(grep -c ^processor /proc/cpuinfo) CPUs, 500 unicast IPIs, each answered"
 try "cat $KVM_HOOKS"
-try "vcpu_boost_ipi_test -v 3 -n 500"
+try "/tests/vcpu_boost_ipi_test -v 3 -n 500"
 try "cat $KVM_HOOKS"
 try "cat /sys/kernel/debug/sched/vcpu_debooster_stats"

@@ -17,7 +17,7 @@ control_roundtrip enable_relaxed_boost $KVM_PARAMS/enable_relaxed_boost N 7 N
 # A real guest: 3 vCPUs on 2 CPUs, 2000 answered unicast IPIs.
 ipis=2000
 fast0=$(hook deliver_fast) eoi0=$(hook eoi_trapped)
-out=$(vcpu_boost_ipi_test -v 3 -n $ipis 2>&1)
+out=$(timeout 300 /tests/vcpu_boost_ipi_test -v 3 -n $ipis 2>&1)
 rc=$?
 echo "$out" | tail -n 3
 check "guest vcpu_boost_ipi_test completes" $rc -eq 0
@@ -31,7 +31,7 @@ check "guest EOIs reach the EOI hook" $eoi -ge $ipis
 # information, never part of the count.
 runs=${VB_PEER_RUNS:-3} ok=0 i=0
 while [ $i -lt $runs ]; do
-	xapic_ipi_test -s 2 >/tmp/xapic.log 2>&1 && ok=$((ok + 1))
+	timeout 60 /tests/xapic_ipi_test -s 2 >/tmp/xapic.log 2>&1 && ok=$((ok + 1))
 	i=$((i + 1))
 done
 info "peer x86/xapic_ipi_test passed $ok of $runs runs"

@@ -9,7 +9,6 @@
 //! This object is the infrastructure: the hook, the parameter and a hook
 //! counter. Selection is still mainline's.
 
-use core::fmt::Write;
 use kernel::{
     bindings,
     error::code::EINVAL,
@@ -19,7 +18,7 @@ use kernel::{
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    str::{kstrtobool_bytes, Formatter},
+    str::kstrtobool_bytes,
     sync::atomic::{Atomic, Relaxed},
 };
 
@@ -96,11 +95,14 @@ pub unsafe extern "C" fn kvm_relaxed_boost_get(
 ) -> c_int {
     // SAFETY: The parameter code hands `get` a buffer of PAGE_SIZE bytes.
     let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
-    let mut f = Formatter::new(page);
-    let c = if RELAXED_BOOST.load(Relaxed) { 'Y' } else { 'N' };
-    match write!(f, "{c}\n") {
-        Ok(()) => c_int::try_from(f.bytes_written()).unwrap_or(0),
-        Err(_) => EINVAL.to_errno(),
+    let text: &[u8] = if RELAXED_BOOST.load(Relaxed) { b"Y\n\0" } else { b"N\n\0" };
+    match page.get_mut(..text.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(text);
+            // The length, as `sysfs_emit()` returns it, excludes the NUL.
+            c_int::try_from(text.len() - 1).unwrap_or(0)
+        }
+        None => EINVAL.to_errno(),
     }
 }
 

@@ -129,8 +129,8 @@ unsafe fn param_arg<'a>(val: *const c_char) -> Result<&'a BStr> {
     Ok(BStr::from_bytes(s.strip_suffix(b"\n").unwrap_or(s)))
 }
 
-/// Formats a parameter value into the page-sized buffer of a `get` callback
-/// and returns its length.
+/// Formats a parameter value, NUL-terminated, into the page-sized buffer of
+/// a `get` callback and returns its length, as `sysfs_emit()` would.
 ///
 /// # Safety
 ///
@@ -138,11 +138,17 @@ unsafe fn param_arg<'a>(val: *const c_char) -> Result<&'a BStr> {
 unsafe fn param_emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> c_int {
     // SAFETY: The parameter code hands `get` a buffer of PAGE_SIZE bytes.
     let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
-    let mut f = Formatter::new(page);
-    match f.write_fmt(args) {
-        Ok(()) => c_int::try_from(f.bytes_written()).unwrap_or(0),
-        Err(_) => EINVAL.to_errno(),
+    let (text, nul) = page.split_at_mut(PAGE_SIZE - 1);
+    let mut f = Formatter::new(text);
+    let len = match f.write_fmt(args) {
+        Ok(()) => f.bytes_written(),
+        Err(_) => return EINVAL.to_errno(),
+    };
+    match text.get_mut(len) {
+        Some(b) => *b = 0,
+        None => nul[0] = 0,
     }
+    c_int::try_from(len).unwrap_or(0)
 }
 
 /// Parses and range-checks a value written to `ipi_window_ns`.

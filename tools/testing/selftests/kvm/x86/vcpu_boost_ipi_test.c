@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "apic.h"
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
@@ -26,6 +27,8 @@
 /* Guest memory shared by all vCPUs (synced from the host before start). */
 static u64 nr_ipis;
 static u32 nr_vcpus;
+/* Receivers whose APIC is enabled, and so accept IPIs. */
+static u32 nr_ready;
 /* Answers counted by each receiver's handler, indexed by APIC ID. */
 static u64 answered[MAX_VCPUS];
 
@@ -40,6 +43,7 @@ static void ipi_handler(struct ex_regs *regs)
 static void receiver_code(void)
 {
 	xapic_enable();
+	__atomic_fetch_add(&nr_ready, 1, __ATOMIC_SEQ_CST);
 	for (;;)
 		safe_halt();
 }
@@ -49,6 +53,9 @@ static void sender_code(void)
 	u64 i, seen[MAX_VCPUS] = {};
 
 	xapic_enable();
+	/* An IPI to a software-disabled APIC is dropped: wait for all. */
+	while (READ_ONCE(nr_ready) < nr_vcpus - 1)
+		cpu_relax();
 	for (i = 0; i < nr_ipis; i++) {
 		u32 dst = 1 + i % (nr_vcpus - 1);
 
