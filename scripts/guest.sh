@@ -43,6 +43,8 @@ build_initramfs() {
 
 boot() {
 	local append="console=ttyS0 kunit.enable=0 panic=-1 vb.mode=$mode"
+	# The test log keeps every kernel message; the demo shows only its own.
+	[ "$mode" = test ] || append+=" quiet"
 	# A TSC rate from an earlier boot keeps KVM's vCPU TSC setup exact under TCG.
 	[ -s "$CACHE/tsc_khz" ] && append+=" tsc_early_khz=$(cat "$CACHE/tsc_khz")"
 	local qemu=(/usr/bin/qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048
