@@ -2,14 +2,31 @@
 
 //! vCPU debooster: a lasting advantage for the target of `yield_to()`.
 //!
-//! `yield_to_task_fair()` calls [`sched_vcpu_debooster_yield_to`] before the
-//! yielder forfeits its slice. The run-time switch is
-//! `/sys/kernel/debug/sched/vcpu_debooster_enabled`, and the counters are in
-//! `/sys/kernel/debug/sched/vcpu_debooster_stats`.
+//! When a vCPU thread spins on a lock whose holder was preempted, KVM calls
+//! `yield_to()` on the holder. The fair class then only sets the holder as
+//! the next buddy, a preference that is gone after one pick. The debooster
+//! also pushes the yielder's vruntime forward by a bounded penalty, so that
+//! the holder keeps its advantage until it has made progress.
 //!
-//! This object is the infrastructure: the hook, the switch and the counters.
-//! It applies no penalty yet.
+//! `yield_to_task_fair()` calls [`sched_vcpu_deboost_gate`] and then
+//! [`sched_vcpu_deboost_decide`], before `yield_task_fair()` forfeits the
+//! yielder's slice, so that the vruntime gap is measured on true values.
+//! The C side gathers what only `fair.c` can see (the two sched entities,
+//! where their cgroup hierarchies meet, the weights) and applies the result;
+//! every decision is made here.
+//!
+//! Linux 7.3 picks from one flat EEVDF timeline per runqueue: every task
+//! entity sits in `rq->cfs`, with a weight that already carries its groups'
+//! shares, and group entities only track load. The penalty therefore moves
+//! the yielder's own entity, scaled by its hierarchical weight, while the
+//! level where both tasks' cgroup hierarchies meet (their lowest common
+//! ancestor) decides whether there is contention and which queue-size band
+//! bounds the penalty.
+//!
+//! The run-time switch is `/sys/kernel/debug/sched/vcpu_debooster_enabled`;
+//! the counters are in `/sys/kernel/debug/sched/vcpu_debooster_stats`.
 
+use core::ptr::addr_of_mut;
 use kernel::{
     bindings,
     error::code::EINVAL,
@@ -20,34 +37,385 @@ use kernel::{
     sync::atomic::{Atomic, Relaxed},
 };
 
+/// At most one penalty per runqueue in this many nanoseconds of rq clock.
+pub const RATE_LIMIT_NS: u64 = 6_000_000;
+
+/// A yield from B to A this soon after one from A to B is a reverse pair.
+pub const DEBOUNCE_NS: u64 = 600_000;
+
 /// Whether the debooster may act. On by default, as in the series.
 ///
-/// Written by the debugfs file and read locklessly on the yield path; a
-/// relaxed access is enough because a yield that still sees the old value
-/// is as good as one that ran just before the write.
+/// Written by the debugfs file, read locklessly on the yield path: a yield
+/// that races with a write may see either value, so relaxed is enough.
 static ENABLED: Atomic<bool> = Atomic::new(true);
 
-/// Event counters, shown by the stats file.
-///
-/// Each is a relaxed atomic: they are statistics, updated from many CPUs,
-/// and never used to order other memory accesses.
-struct Counters {
-    /// `yield_to_task_fair()` calls that reached this object.
-    hook_calls: Atomic<u64>,
+/// Why a yield got no penalty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// There is no target task.
+    NoTarget,
+    /// The yielder yields to itself.
+    SelfYield,
+    /// The target is not in the fair class.
+    TargetNotFair,
+    /// The target is on another runqueue.
+    OtherRq,
+    /// The yielder or the target is not queued.
+    NotQueued,
+    /// A penalty was applied on this runqueue less than [`RATE_LIMIT_NS`] ago.
+    RateLimited,
+    /// At most one task is queued below the common level: nobody to favour.
+    NoContention,
+    /// The push would overflow the yielder's vruntime.
+    Overflow,
 }
 
-static COUNTERS: Counters = Counters {
-    hook_calls: Atomic::new(0),
-};
+/// Checks that a yield is one the debooster may act on.
+pub fn validate(y: &bindings::sched_vcpu_deboost_yield) -> Result<(), Refusal> {
+    if y.target_pid == 0 {
+        Err(Refusal::NoTarget)
+    } else if y.target_pid == y.yielder_pid {
+        Err(Refusal::SelfYield)
+    } else if !y.target_fair {
+        Err(Refusal::TargetNotFair)
+    } else if !y.same_rq {
+        Err(Refusal::OtherRq)
+    } else if !y.yielder_queued || !y.target_queued {
+        Err(Refusal::NotQueued)
+    } else {
+        Ok(())
+    }
+}
 
-/// Hook called by `yield_to_task_fair()`.
+/// Whether the rate limit refuses a penalty at `now`, the last one having
+/// been applied at `last_apply` (0: never). Exactly [`RATE_LIMIT_NS`] after
+/// the last penalty, the next one is allowed.
+pub fn rate_limited(now: u64, last_apply: u64) -> bool {
+    last_apply != 0 && now.saturating_sub(last_apply) < RATE_LIMIT_NS
+}
+
+/// Whether `yielder` → `target` at `now` reverses the last validated yield
+/// (`last_yielder` → `last_target` at `last_ns`) within [`DEBOUNCE_NS`],
+/// bound included.
+pub fn is_reverse_pair(
+    last_yielder: i32,
+    last_target: i32,
+    last_ns: u64,
+    yielder: i32,
+    target: i32,
+    now: u64,
+) -> bool {
+    last_yielder == target
+        && last_target == yielder
+        && now.saturating_sub(last_ns) <= DEBOUNCE_NS
+}
+
+/// How far the target is ahead of the yielder in vruntime; 0 when it is not.
+///
+/// vruntimes are compared through their wrapping difference, as the
+/// scheduler does, so the result is right across a wrap of the clock.
+pub fn need(yielder_vruntime: u64, target_vruntime: u64) -> u64 {
+    // Reinterpreting the wrapped difference as signed is the comparison.
+    let ahead = target_vruntime.wrapping_sub(yielder_vruntime) as i64;
+    u64::try_from(ahead).unwrap_or(0)
+}
+
+/// `n / 10` without a 64-bit division, which 32-bit targets would have to
+/// call `__udivdi3` for: long division in 16-bit digits, each step a 32-bit
+/// division.
+pub fn tenth(n: u64) -> u64 {
+    let mut quotient = 0u64;
+    let mut rem = 0u32;
+    for shift in [48u32, 32, 16, 0] {
+        // `rem < 10`, so `rem << 16 | digit` fits in 32 bits.
+        let digit = ((n >> shift) & 0xffff) as u32;
+        let cur = (rem << 16) | digit;
+        quotient = (quotient << 16) | u64::from(cur / 10);
+        rem = cur % 10;
+    }
+    quotient
+}
+
+/// Largest penalty for `h_nr_queued` tasks below the common level: the more
+/// tasks, the smaller the bound, so that one yield cannot starve a crowd.
+pub fn cap(h_nr_queued: u32, gran: u64) -> u64 {
+    match h_nr_queued {
+        0..=2 => gran.saturating_mul(6),
+        3 => gran.saturating_mul(4),
+        4..=6 => gran.saturating_mul(5) >> 1,
+        7..=8 => gran.saturating_mul(2),
+        9..=12 => gran.saturating_mul(3) >> 1,
+        _ => gran,
+    }
+}
+
+/// Penalty when the target is not ahead (`need == 0`): the yielder already
+/// trails, so it only steps back by a share of `gran` that shrinks as the
+/// queue grows.
+///
+/// The series computes these floors after clamping the penalty to at least
+/// `gran`, which every floor is below, so there they never act; here they
+/// are the penalty of the `need == 0` case, which is what they describe.
+pub fn floor(h_nr_queued: u32, gran: u64) -> u64 {
+    match h_nr_queued {
+        3 => gran.saturating_mul(15) >> 4,
+        4..=6 => gran.saturating_mul(5) >> 3,
+        7..=8 => gran >> 1,
+        9..=12 => gran.saturating_mul(3) >> 3,
+        13.. => gran >> 2,
+        _ => gran,
+    }
+}
+
+/// A computed penalty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Penalty {
+    /// vruntime push of the yielder.
+    pub penalty: u64,
+    /// The reverse-pair debounce made it smaller.
+    pub debounced: bool,
+}
+
+/// The penalty for a yield whose target is `need` ahead, with `gran` the
+/// base slice in the yielder's virtual time and `h_nr_queued` tasks below
+/// the common level.
+///
+/// With `need > 0` it is `gran + need + need/10`, cut to `max(need, gran)`
+/// for a reverse pair, then clamped to `[gran, cap]`. With `need == 0` it is
+/// the queue-size [`floor`]. It never exceeds [`cap`] and never overflows.
+pub fn penalty(gran: u64, need: u64, h_nr_queued: u32, reverse_pair: bool) -> Penalty {
+    if need == 0 {
+        return Penalty {
+            penalty: floor(h_nr_queued, gran).min(cap(h_nr_queued, gran)),
+            debounced: false,
+        };
+    }
+    let full = gran.saturating_add(need).saturating_add(tenth(need));
+    let cut = if reverse_pair {
+        full.min(need.max(gran))
+    } else {
+        full
+    };
+    Penalty {
+        penalty: cut.clamp(gran, cap(h_nr_queued, gran).max(gran)),
+        debounced: cut < full,
+    }
+}
+
+/// Increments one counter of a runqueue's stats.
 ///
 /// # Safety
 ///
-/// Always safe to call; `unsafe` only because of `#[export]`.
+/// `counter` points to a counter of a live `sched_vcpu_deboost_stats`, and
+/// the caller holds the lock of that runqueue, so it is the only writer.
+unsafe fn bump(counter: *mut u64) {
+    // SAFETY: Valid and aligned by the caller. Readers load it atomically
+    // and the only writer is the caller, so a load and a store suffice, as
+    // WRITE_ONCE(c, READ_ONCE(c) + 1) would in C.
+    let c = unsafe { Atomic::from_ptr(counter) };
+    c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+}
+
+/// Counts `why` in the stats of `st`.
+///
+/// # Safety
+///
+/// As for [`bump`]: `st` is live and its runqueue's lock is held.
+unsafe fn count_refusal(st: *mut bindings::sched_vcpu_deboost_rq, why: Refusal) {
+    // SAFETY: `st` is valid by the caller, so are its fields.
+    let s = unsafe { addr_of_mut!((*st).stats) };
+    // SAFETY: As above.
+    let counter = unsafe {
+        match why {
+            Refusal::NoTarget => addr_of_mut!((*s).no_target),
+            Refusal::SelfYield => addr_of_mut!((*s).self_yield),
+            Refusal::TargetNotFair => addr_of_mut!((*s).target_not_fair),
+            Refusal::OtherRq => addr_of_mut!((*s).other_rq),
+            Refusal::NotQueued => addr_of_mut!((*s).not_queued),
+            Refusal::RateLimited => addr_of_mut!((*s).rate_limited),
+            Refusal::NoContention => addr_of_mut!((*s).no_contention),
+            Refusal::Overflow => addr_of_mut!((*s).overflow),
+        }
+    };
+    // SAFETY: The lock is held by the caller.
+    unsafe { bump(counter) };
+}
+
+/// First step, for every `yield_to()` that reaches the fair class: counts
+/// the call, then checks the switch, the two tasks and the rate limit, and
+/// records the pair for the reverse-pair debounce. Returns whether to go on
+/// with [`sched_vcpu_deboost_decide`].
+///
+/// The pair is recorded for every valid yield, also a rate-limited one: the
+/// debounce looks for ping-pong between two tasks, which shows in yields
+/// the rate limit refuses too. Were it recorded only with a penalty, the
+/// last pair would always be older than the 6 ms rate limit and the 600 µs
+/// debounce could never act.
+///
+/// # Safety
+///
+/// `st` is the state of the runqueue whose lock the caller holds, and `y`
+/// is valid for reads and writes; both for the duration of the call.
 #[export]
-pub unsafe extern "C" fn sched_vcpu_debooster_yield_to() {
-    COUNTERS.hook_calls.add(1, Relaxed);
+pub unsafe extern "C" fn sched_vcpu_deboost_gate(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) -> bool {
+    // SAFETY: Valid, and ours alone for the call, by the caller.
+    let y = unsafe { &mut *y };
+    // SAFETY: `st` is valid and its lock held.
+    unsafe { bump(addr_of_mut!((*st).stats.calls)) };
+    if !ENABLED.load(Relaxed) {
+        return false;
+    }
+    if let Err(why) = validate(y) {
+        // SAFETY: As above.
+        unsafe { count_refusal(st, why) };
+        return false;
+    }
+
+    // SAFETY: The rq lock serialises every access to these fields.
+    let st_ref = unsafe { &mut *st };
+    y.reverse_pair = is_reverse_pair(
+        st_ref.last_yielder,
+        st_ref.last_target,
+        st_ref.last_pair_ns,
+        y.yielder_pid,
+        y.target_pid,
+        y.now,
+    );
+    st_ref.last_yielder = y.yielder_pid;
+    st_ref.last_target = y.target_pid;
+    st_ref.last_pair_ns = y.now;
+
+    if rate_limited(y.now, st_ref.last_apply_ns) {
+        // SAFETY: As above.
+        unsafe { count_refusal(st, Refusal::RateLimited) };
+        return false;
+    }
+    true
+}
+
+/// Second step: computes the penalty from the facts the C hook added to
+/// `y`, and stores it in `y.penalty` (0: none), with `y.need` and
+/// `y.debounced`. A penalty counts as applied and starts the rate limit.
+///
+/// # Safety
+///
+/// As for [`sched_vcpu_deboost_gate`].
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_decide(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) {
+    // SAFETY: Valid, and ours alone for the call, by the caller.
+    let y = unsafe { &mut *y };
+    y.penalty = 0;
+    y.debounced = false;
+    y.need = need(y.yielder_vruntime, y.target_vruntime);
+
+    let refusal = if y.h_nr_queued <= 1 {
+        Some(Refusal::NoContention)
+    } else {
+        let p = penalty(y.gran, y.need, y.h_nr_queued, y.reverse_pair);
+        if y.yielder_vruntime.checked_add(p.penalty).is_none() {
+            Some(Refusal::Overflow)
+        } else {
+            y.penalty = p.penalty;
+            y.debounced = p.debounced;
+            None
+        }
+    };
+    if let Some(why) = refusal {
+        // SAFETY: `st` is valid and its lock held, by the caller.
+        unsafe { count_refusal(st, why) };
+        return;
+    }
+    if y.penalty == 0 {
+        return;
+    }
+
+    // SAFETY: As above; the rq lock serialises access to this field.
+    unsafe { (*st).last_apply_ns = y.now };
+    // SAFETY: As above.
+    unsafe {
+        bump(addr_of_mut!((*st).stats.applied));
+        if y.debounced {
+            bump(addr_of_mut!((*st).stats.debounced));
+        }
+    }
+}
+
+/// Loads every counter of `from` and adds it to `sum`.
+///
+/// # Safety
+///
+/// `sum` is valid for reads and writes and private to the caller; `from`
+/// points to a live runqueue state.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_stats_add(
+    sum: *mut bindings::sched_vcpu_deboost_stats,
+    from: *const bindings::sched_vcpu_deboost_rq,
+) {
+    // SAFETY: Private to the caller.
+    let sum = unsafe { &mut *sum };
+    // SAFETY: `from` is live; its counters are only ever stored atomically
+    // by their runqueue's lock holder, so atomic loads may race with them.
+    let load = |p: *const u64| unsafe { Atomic::from_ptr(p.cast_mut()) }.load(Relaxed);
+    // SAFETY: `from` is valid, so are the addresses of its fields.
+    let f = unsafe { core::ptr::addr_of!((*from).stats) };
+    macro_rules! add {
+        ($($field:ident),*) => {
+            // SAFETY: `f` is valid, see above.
+            $( sum.$field = sum.$field.wrapping_add(load(unsafe { core::ptr::addr_of!((*f).$field) })); )*
+        };
+    }
+    add!(
+        calls,
+        applied,
+        debounced,
+        rate_limited,
+        no_contention,
+        no_target,
+        self_yield,
+        target_not_fair,
+        other_rq,
+        not_queued,
+        overflow
+    );
+}
+
+/// Prints summed counters into `/sys/kernel/debug/sched/vcpu_debooster_stats`.
+///
+/// # Safety
+///
+/// `m` points to a valid `seq_file` that no other thread uses during the
+/// call, and `s` to valid counters.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_stats_print(
+    m: *mut bindings::seq_file,
+    s: *const bindings::sched_vcpu_deboost_stats,
+) {
+    // SAFETY: A seq_file `show` callback's file, by the caller.
+    let m = unsafe { SeqFile::from_raw(m) };
+    // SAFETY: Valid by the caller.
+    let s = unsafe { &*s };
+    seq_print!(m, "enabled {}\n", u8::from(ENABLED.load(Relaxed)));
+    for (name, value) in [
+        ("calls", s.calls),
+        ("applied", s.applied),
+        ("debounced", s.debounced),
+        ("rate_limited", s.rate_limited),
+        ("no_contention", s.no_contention),
+        ("no_target", s.no_target),
+        ("self_yield", s.self_yield),
+        ("target_not_fair", s.target_not_fair),
+        ("other_rq", s.other_rq),
+        ("not_queued", s.not_queued),
+        ("overflow", s.overflow),
+    ] {
+        seq_print!(m, "{name} {value}\n");
+    }
 }
 
 /// Parses a value written to `vcpu_debooster_enabled`: only 0 and 1 are valid.
@@ -69,7 +437,7 @@ pub unsafe extern "C" fn sched_vcpu_debooster_enabled_get(
     _data: *mut c_void,
     val: *mut u64,
 ) -> c_int {
-    // SAFETY: The caller (the debugfs attribute code) passes a valid pointer.
+    // SAFETY: The debugfs attribute code passes a valid pointer.
     unsafe { val.write(u64::from(ENABLED.load(Relaxed))) };
     0
 }
@@ -91,37 +459,30 @@ pub unsafe extern "C" fn sched_vcpu_debooster_enabled_set(_data: *mut c_void, va
     }
 }
 
-/// Prints the counters into the stats file.
-///
-/// # Safety
-///
-/// `m` must point to a valid `seq_file` that no other thread accesses during
-/// the call, as in a seq_file `show` callback.
-#[export]
-pub unsafe extern "C" fn sched_vcpu_debooster_stats_show(
-    m: *mut bindings::seq_file,
-    _v: *mut c_void,
-) -> c_int {
-    // SAFETY: The seq_file core calls `show` with a valid, exclusively used file.
-    let m = unsafe { SeqFile::from_raw(m) };
-    seq_print!(m, "enabled {}\n", u8::from(ENABLED.load(Relaxed)));
-    seq_print!(m, "hook_calls {}\n", COUNTERS.hook_calls.load(Relaxed));
-    0
-}
-
-/// Number of `yield_to_task_fair()` calls that reached the debooster.
-///
-/// # Safety
-///
-/// Always safe to call; `unsafe` only because of `#[export]`.
-#[export]
-pub unsafe extern "C" fn sched_vcpu_debooster_hook_calls() -> u64 {
-    COUNTERS.hook_calls.load(Relaxed)
-}
-
 #[kunit_tests(vcpu_boost_sched_debooster)]
 mod tests {
     use super::*;
+
+    const GRAN: u64 = 700_000;
+
+    /// A valid yield of task 10 to task 20 at `now`.
+    fn valid_yield(now: u64) -> bindings::sched_vcpu_deboost_yield {
+        // SAFETY: All-zero is valid for this plain C struct of integers and bools.
+        let mut y: bindings::sched_vcpu_deboost_yield = unsafe { core::mem::zeroed() };
+        y.now = now;
+        y.yielder_pid = 10;
+        y.target_pid = 20;
+        y.target_fair = true;
+        y.same_rq = true;
+        y.yielder_queued = true;
+        y.target_queued = true;
+        y
+    }
+
+    fn zeroed_state() -> bindings::sched_vcpu_deboost_rq {
+        // SAFETY: All-zero is the initial state, as in a zeroed struct rq.
+        unsafe { core::mem::zeroed() }
+    }
 
     #[test]
     fn enabled_accepts_only_0_and_1() {
@@ -129,5 +490,198 @@ mod tests {
         assert_eq!(parse_enabled(1), Ok(true));
         assert_eq!(parse_enabled(2), Err(EINVAL));
         assert_eq!(parse_enabled(u64::MAX), Err(EINVAL));
+    }
+
+    #[test]
+    fn refusals_by_reason() {
+        assert_eq!(validate(&valid_yield(1)), Ok(()));
+        let cases: [(fn(&mut bindings::sched_vcpu_deboost_yield), Refusal); 6] = [
+            (|y| y.target_pid = 0, Refusal::NoTarget),
+            (|y| y.target_pid = y.yielder_pid, Refusal::SelfYield),
+            (|y| y.target_fair = false, Refusal::TargetNotFair),
+            (|y| y.same_rq = false, Refusal::OtherRq),
+            (|y| y.yielder_queued = false, Refusal::NotQueued),
+            (|y| y.target_queued = false, Refusal::NotQueued),
+        ];
+        for (spoil, why) in cases {
+            let mut y = valid_yield(1);
+            spoil(&mut y);
+            assert_eq!(validate(&y), Err(why));
+        }
+    }
+
+    #[test]
+    fn rate_limit_boundary_is_exactly_6ms() {
+        let t = 1_000_000_000;
+        assert!(!rate_limited(t, 0));
+        assert!(rate_limited(t, t));
+        assert!(rate_limited(t + RATE_LIMIT_NS - 1, t));
+        assert!(!rate_limited(t + RATE_LIMIT_NS, t));
+        assert!(!rate_limited(t + RATE_LIMIT_NS + 1, t));
+        // A clock that went backwards never lifts the limit.
+        assert!(rate_limited(t - 1, t));
+    }
+
+    #[test]
+    fn debounce_inside_at_and_beyond_600us() {
+        let t = 5_000_000;
+        assert!(is_reverse_pair(10, 20, t, 20, 10, t + DEBOUNCE_NS - 1));
+        assert!(is_reverse_pair(10, 20, t, 20, 10, t + DEBOUNCE_NS));
+        assert!(!is_reverse_pair(10, 20, t, 20, 10, t + DEBOUNCE_NS + 1));
+        // Same direction, or another pair, is no reverse pair.
+        assert!(!is_reverse_pair(10, 20, t, 10, 20, t + 1));
+        assert!(!is_reverse_pair(10, 20, t, 20, 30, t + 1));
+        // The initial state (pids 0) matches no real pair.
+        assert!(!is_reverse_pair(0, 0, 0, 20, 10, 1));
+
+        // A reverse pair cuts gran + need + need/10 to max(need, gran).
+        let need = 3 * GRAN;
+        let p = penalty(GRAN, need, 2, true);
+        assert_eq!(p, Penalty { penalty: need, debounced: true });
+        let p = penalty(GRAN, GRAN / 2, 2, true);
+        assert_eq!(p, Penalty { penalty: GRAN, debounced: true });
+        let p = penalty(GRAN, need, 2, false);
+        assert_eq!(p, Penalty { penalty: GRAN + need + need / 10, debounced: false });
+    }
+
+    #[test]
+    fn every_queue_size_band() {
+        // (h_nr_queued, cap in eighths of gran, floor for need == 0 in sixteenths)
+        let bands: [(u32, u64, u64); 12] = [
+            (2, 48, 16),
+            (3, 32, 15),
+            (4, 20, 10),
+            (6, 20, 10),
+            (7, 16, 8),
+            (8, 16, 8),
+            (9, 12, 6),
+            (12, 12, 6),
+            (13, 8, 4),
+            (100, 8, 4),
+            (u32::MAX, 8, 4),
+            (1, 48, 16),
+        ];
+        let gran = 16 * 8 * 1000;
+        for (h, cap8, floor16) in bands {
+            assert_eq!(cap(h, gran), gran / 8 * cap8, "cap h={h}");
+            assert_eq!(floor(h, gran), gran / 16 * floor16, "floor h={h}");
+            // need == 0: the floor.
+            assert_eq!(penalty(gran, 0, h, false).penalty, gran / 16 * floor16);
+            // A small need: gran + need + need/10, under every cap.
+            assert_eq!(penalty(gran, 10, h, false).penalty, gran + 11);
+            // A huge need: the cap.
+            assert_eq!(penalty(gran, 1000 * gran, h, false).penalty, gran / 8 * cap8);
+        }
+    }
+
+    #[test]
+    fn penalty_bounds_and_overflow() {
+        for h in [2u32, 3, 5, 8, 12, 40] {
+            for need in [0u64, 1, GRAN / 3, GRAN, 7 * GRAN, u64::MAX / 2, u64::MAX] {
+                for reverse in [false, true] {
+                    let p = penalty(GRAN, need, h, reverse).penalty;
+                    assert!(p <= cap(h, GRAN));
+                    assert!(need == 0 || p >= GRAN);
+                }
+            }
+        }
+        // Near u64::MAX nothing wraps.
+        assert_eq!(penalty(u64::MAX, u64::MAX, 2, false).penalty, u64::MAX);
+        assert_eq!(penalty(u64::MAX - 5, 3, 3, false).penalty, u64::MAX);
+        assert_eq!(cap(2, u64::MAX / 2), u64::MAX);
+        assert_eq!(floor(3, u64::MAX), u64::MAX >> 4);
+    }
+
+    #[test]
+    fn need_is_wrap_safe() {
+        assert_eq!(need(100, 350), 250);
+        assert_eq!(need(350, 100), 0);
+        assert_eq!(need(5, 5), 0);
+        assert_eq!(need(u64::MAX - 10, 20), 31);
+        assert_eq!(need(20, u64::MAX - 10), 0);
+    }
+
+    #[test]
+    fn tenth_divides_exactly() {
+        for n in [0u64, 9, 10, 11, 99, 12345, 1 << 32, (1 << 48) + 7, u64::MAX, u64::MAX - 9] {
+            let q = tenth(n);
+            assert!(q.checked_mul(10).is_some_and(|t| t <= n && n - t < 10), "n={n}");
+        }
+    }
+
+    #[test]
+    fn gate_and_decide_keep_state_and_counters() {
+        let mut st = zeroed_state();
+        let t0 = 1_000_000;
+
+        // First yield: allowed, penalised.
+        let mut y = valid_yield(t0);
+        // SAFETY: Both are local and exclusively ours.
+        assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        y.h_nr_queued = 2;
+        y.gran = GRAN;
+        y.yielder_vruntime = 1000;
+        y.target_vruntime = 1000 + GRAN;
+        // SAFETY: As above.
+        unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
+        assert_eq!(y.need, GRAN);
+        assert_eq!(y.penalty, GRAN + GRAN + GRAN / 10);
+        assert!(!y.debounced);
+        assert_eq!(st.last_apply_ns, t0);
+        assert_eq!(st.stats.applied, 1);
+
+        // The reverse yield 100 us later: rate limited, but recorded.
+        let mut back = valid_yield(t0 + 100_000);
+        back.yielder_pid = 20;
+        back.target_pid = 10;
+        // SAFETY: As above.
+        assert!(!unsafe { sched_vcpu_deboost_gate(&mut st, &mut back) });
+        assert!(back.reverse_pair);
+        assert_eq!(st.stats.rate_limited, 1);
+        assert_eq!((st.last_yielder, st.last_target), (20, 10));
+
+        // Ping-pong goes on; 6 ms after the penalty the next one is allowed
+        // and, coming 500 us after the reverse yield, it is debounced.
+        let mut again = valid_yield(t0 + RATE_LIMIT_NS - 500_000);
+        again.yielder_pid = 20;
+        again.target_pid = 10;
+        // SAFETY: As above.
+        assert!(!unsafe { sched_vcpu_deboost_gate(&mut st, &mut again) });
+        let mut y = valid_yield(t0 + RATE_LIMIT_NS);
+        // SAFETY: As above.
+        assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        assert!(y.reverse_pair);
+        y.h_nr_queued = 2;
+        y.gran = GRAN;
+        y.yielder_vruntime = 0;
+        y.target_vruntime = 4 * GRAN;
+        // SAFETY: As above.
+        unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
+        assert_eq!(y.penalty, 4 * GRAN);
+        assert!(y.debounced);
+        assert_eq!((st.stats.applied, st.stats.debounced), (2, 1));
+
+        // No contention, overflow and an invalid target are refused.
+        let mut y = valid_yield(t0 + 2 * RATE_LIMIT_NS);
+        // SAFETY: As above.
+        assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        y.h_nr_queued = 1;
+        y.gran = GRAN;
+        // SAFETY: As above.
+        unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
+        assert_eq!((y.penalty, st.stats.no_contention), (0, 1));
+        y.h_nr_queued = 3;
+        y.yielder_vruntime = u64::MAX - 1;
+        y.target_vruntime = u64::MAX - 1;
+        // SAFETY: As above.
+        unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
+        assert_eq!((y.penalty, st.stats.overflow), (0, 1));
+        let mut y = valid_yield(t0 + 3 * RATE_LIMIT_NS);
+        y.target_fair = false;
+        // SAFETY: As above.
+        assert!(!unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        assert_eq!(st.stats.target_not_fair, 1);
+        assert_eq!(st.stats.calls, 6);
+        assert_eq!(st.stats.applied, 2);
     }
 }

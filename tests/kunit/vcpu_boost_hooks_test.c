@@ -10,6 +10,8 @@
 #include <linux/kvm_ipi_yield.h>
 #include <linux/sched.h>
 #include <linux/sched/vcpu_debooster.h>
+#include <linux/delay.h>
+#include <trace/events/sched.h>
 
 #ifdef CONFIG_SCHED_VCPU_DEBOOSTER
 
@@ -21,32 +23,146 @@ static int spin_until_stopped(void *unused)
 }
 
 /*
- * A task on our CPU that is runnable but not running is a valid yield_to()
- * target, so yield_to() must go through yield_to_task_fair() and its hook.
+ * A kthread that spins on the test's CPU, with the test bound there too: it
+ * is runnable but not running whenever the test runs, which makes it a valid
+ * yield_to() target on the test's own runqueue.
  */
-static void yield_to_reaches_debooster(struct kunit *test)
+static struct task_struct *start_spinner(struct kunit *test)
 {
 	unsigned int cpu = raw_smp_processor_id();
 	struct task_struct *spinner;
-	bool reached = false;
-	int i;
 
 	spinner = kthread_create(spin_until_stopped, NULL, "vcpu_boost_spin");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(spinner));
 	kthread_bind(spinner, cpu);
 	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current, cpumask_of(cpu)), 0);
 	wake_up_process(spinner);
+	return spinner;
+}
 
-	for (i = 0; i < 1000 && !reached; i++) {
-		u64 before = sched_vcpu_debooster_hook_calls();
-
-		yield_to(spinner, true);
-		reached = sched_vcpu_debooster_hook_calls() > before;
-	}
-
+static void stop_spinner(struct task_struct *spinner)
+{
 	kthread_stop(spinner);
 	set_cpus_allowed_ptr(current, cpu_possible_mask);
+}
+
+/* What the sched_vcpu_deboost tracepoint saw, for yields to @target. */
+struct deboost_seen {
+	struct task_struct *target;
+	int hits;
+	struct sched_vcpu_deboost_yield y;
+	u64 vruntime;	/* the yielder's entity right after the push */
+	u64 deadline;
+};
+
+static void deboost_probe(void *data, struct task_struct *yielder,
+			  struct task_struct *target,
+			  const struct sched_vcpu_deboost_yield *y)
+{
+	struct deboost_seen *seen = data;
+
+	if (target != seen->target)
+		return;
+	seen->y = *y;
+	seen->vruntime = yielder->se.vruntime;
+	seen->deadline = yielder->se.deadline;
+	seen->hits++;
+}
+
+/*
+ * Yields to @spinner up to @tries times, 7 ms apart so that the 6 ms rate
+ * limit never refuses, and stops at the first penalty @seen records.
+ */
+static void yield_until_penalised(struct task_struct *spinner,
+				  struct deboost_seen *seen, int tries)
+{
+	seen->target = spinner;
+	WARN_ON(register_trace_sched_vcpu_deboost(deboost_probe, seen));
+	while (tries-- > 0 && !seen->hits) {
+		yield_to(spinner, true);
+		if (!seen->hits)
+			msleep(7);
+	}
+	unregister_trace_sched_vcpu_deboost(deboost_probe, seen);
+	tracepoint_synchronize_unregister();
+}
+
+static void yield_to_reaches_debooster(struct kunit *test)
+{
+	struct sched_vcpu_deboost_stats before, after;
+	struct task_struct *spinner = start_spinner(test);
+	bool reached = false;
+	int i;
+
+	for (i = 0; i < 1000 && !reached; i++) {
+		sched_vcpu_debooster_read_stats(&before);
+		yield_to(spinner, true);
+		sched_vcpu_debooster_read_stats(&after);
+		reached = after.calls > before.calls;
+	}
+	stop_spinner(spinner);
 	KUNIT_EXPECT_TRUE(test, reached);
+}
+
+/*
+ * Real tasks on one CPU: the yielder's entity moves by exactly the penalty
+ * the debooster computed, its deadline follows from its slice, and the
+ * counters record the penalty.
+ */
+static void deboost_moves_yielder_vruntime_and_deadline(struct kunit *test)
+{
+	struct sched_vcpu_deboost_stats before, after;
+	struct deboost_seen seen = { };
+	struct task_struct *spinner;
+	u64 on;
+
+	sched_vcpu_debooster_enabled_get(NULL, &on);
+	sched_vcpu_debooster_enabled_set(NULL, 1);
+	spinner = start_spinner(test);
+	sched_vcpu_debooster_read_stats(&before);
+	yield_until_penalised(spinner, &seen, 50);
+	sched_vcpu_debooster_read_stats(&after);
+	stop_spinner(spinner);
+	sched_vcpu_debooster_enabled_set(NULL, on);
+
+	KUNIT_ASSERT_EQ(test, seen.hits, 1);
+	KUNIT_EXPECT_EQ(test, seen.y.yielder_pid, current->pid);
+	KUNIT_EXPECT_EQ(test, seen.y.target_pid, spinner->pid);
+	/* Both tasks are in the root group: they meet at the top. */
+	KUNIT_EXPECT_EQ(test, seen.y.lca_depth, 0U);
+	KUNIT_EXPECT_GE(test, seen.y.h_nr_queued, 2U);
+	KUNIT_EXPECT_GT(test, seen.y.penalty, 0ULL);
+	KUNIT_EXPECT_LE(test, seen.y.penalty, 6 * seen.y.gran);
+	KUNIT_EXPECT_EQ(test, seen.vruntime - seen.y.yielder_vruntime, seen.y.penalty);
+	/* Default slice: deadline = vruntime + the same scaled slice as gran. */
+	KUNIT_EXPECT_EQ(test, seen.deadline - seen.vruntime, seen.y.gran);
+	KUNIT_EXPECT_GE(test, after.applied - before.applied, 1ULL);
+	KUNIT_EXPECT_GE(test, after.calls - before.calls, 1ULL);
+}
+
+/* With the switch off, yields still reach the hook, and nothing else moves. */
+static void deboost_off_moves_nothing(struct kunit *test)
+{
+	struct sched_vcpu_deboost_stats before, after;
+	struct deboost_seen seen = { };
+	struct task_struct *spinner;
+	u64 on;
+
+	sched_vcpu_debooster_enabled_get(NULL, &on);
+	sched_vcpu_debooster_enabled_set(NULL, 0);
+	spinner = start_spinner(test);
+	sched_vcpu_debooster_read_stats(&before);
+	yield_until_penalised(spinner, &seen, 5);
+	sched_vcpu_debooster_read_stats(&after);
+	stop_spinner(spinner);
+	sched_vcpu_debooster_enabled_set(NULL, on);
+
+	KUNIT_EXPECT_EQ(test, seen.hits, 0);
+	KUNIT_EXPECT_GE(test, after.calls - before.calls, 1ULL);
+	KUNIT_EXPECT_EQ(test, after.applied, before.applied);
+	KUNIT_EXPECT_EQ(test, after.rate_limited, before.rate_limited);
+	KUNIT_EXPECT_EQ(test, after.no_contention, before.no_contention);
+	KUNIT_EXPECT_EQ(test, after.not_queued, before.not_queued);
 }
 
 static void debooster_switch_rejects_bad_values(struct kunit *test)
@@ -116,8 +232,10 @@ static void kvm_params_read_write_and_reject(struct kunit *test)
 
 static struct kunit_case vcpu_boost_hooks_cases[] = {
 #ifdef CONFIG_SCHED_VCPU_DEBOOSTER
-	KUNIT_CASE(yield_to_reaches_debooster),
 	KUNIT_CASE(debooster_switch_rejects_bad_values),
+	KUNIT_CASE(yield_to_reaches_debooster),
+	KUNIT_CASE(deboost_moves_yielder_vruntime_and_deadline),
+	KUNIT_CASE(deboost_off_moves_nothing),
 #endif
 #if IS_BUILTIN(CONFIG_KVM) && IS_ENABLED(CONFIG_KVM_IPI_AWARE_YIELD)
 	KUNIT_CASE(kvm_params_read_write_and_reject),

@@ -2,8 +2,9 @@
 /*
  * Interface between the fair class and the Rust vCPU debooster
  * (kernel/sched/vcpu_debooster.rs). The functions are implemented in Rust;
- * rust/bindings/bindings_helper.h includes this header so that #[export]
- * checks every Rust definition against the prototype below.
+ * rust/bindings/bindings_helper.h includes this header, so #[export] checks
+ * every Rust definition against its prototype here, and bindgen gives Rust
+ * the very structures defined here.
  */
 #ifndef _LINUX_SCHED_VCPU_DEBOOSTER_H
 #define _LINUX_SCHED_VCPU_DEBOOSTER_H
@@ -12,19 +13,82 @@
 
 struct seq_file;
 
-#ifdef CONFIG_SCHED_VCPU_DEBOOSTER
-/* Called by yield_to_task_fair() before the yielder forfeits its slice. */
-void sched_vcpu_debooster_yield_to(void);
+/*
+ * Event counters of one runqueue. Written by the debooster under the rq
+ * lock, read locklessly by the stats file; every access is a single-copy
+ * atomic load or store.
+ */
+struct sched_vcpu_deboost_stats {
+	u64 calls;		/* yield_to_task_fair() calls */
+	u64 applied;		/* penalties applied */
+	u64 debounced;		/* ... of which the reverse-pair debounce cut */
+	u64 rate_limited;	/* refused: a penalty within the last 6 ms */
+	u64 no_contention;	/* refused: the LCA cfs_rq has h_nr_queued <= 1 */
+	u64 no_target;		/* refused: no target task */
+	u64 self_yield;		/* refused: the yielder is the target */
+	u64 target_not_fair;	/* refused: the target is not in the fair class */
+	u64 other_rq;		/* refused: the target is on another runqueue */
+	u64 not_queued;		/* refused: the yielder or the target is not queued */
+	u64 overflow;		/* refused: the push would overflow vruntime */
+};
 
-/* debugfs: vcpu_debooster_enabled (0 or 1) and vcpu_debooster_stats. */
+/* Per-runqueue state of the debooster, in struct rq, under the rq lock. */
+struct sched_vcpu_deboost_rq {
+	u64 last_apply_ns;	/* rq clock of the last penalty; 0: none yet */
+	u64 last_pair_ns;	/* rq clock of the last validated yield */
+	pid_t last_yielder;	/* ... its yielder and target; 0: none */
+	pid_t last_target;
+	struct sched_vcpu_deboost_stats stats;
+};
+
+/*
+ * One yield_to() as yield_to_task_fair() sees it. The C hook fills the
+ * inputs; the debooster fills the outputs.
+ */
+struct sched_vcpu_deboost_yield {
+	/* Inputs for the gate. */
+	u64 now;		/* rq_clock() */
+	pid_t yielder_pid;
+	pid_t target_pid;	/* 0 when there is no target */
+	bool target_fair;	/* the target is in the fair class */
+	bool same_rq;		/* ... and on the yielder's runqueue */
+	bool yielder_queued;
+	bool target_queued;
+	/* Inputs for the penalty, once the gate passed. */
+	u32 lca_depth;		/* depth of the level where both hierarchies meet */
+	u32 h_nr_queued;	/* tasks queued below that level */
+	u64 gran;		/* base slice in the yielder's virtual time */
+	u64 yielder_vruntime;
+	u64 target_vruntime;
+	/* Outputs. */
+	bool reverse_pair;	/* gate: the last valid yield here was target -> yielder, <= 600 us ago */
+	u64 need;		/* how far the target is ahead in vruntime */
+	u64 penalty;		/* vruntime push of the yielder; 0: none */
+	bool debounced;		/* the reverse-pair debounce cut the penalty */
+};
+
+#ifdef CONFIG_SCHED_VCPU_DEBOOSTER
+/*
+ * Counts the call and checks the switch, the validity of both tasks and the
+ * rate limit. True: go on, fill the penalty inputs, call _decide().
+ */
+bool sched_vcpu_deboost_gate(struct sched_vcpu_deboost_rq *rq_state,
+			     struct sched_vcpu_deboost_yield *y);
+/* Computes y->penalty (0: none) and records it in @rq_state. */
+void sched_vcpu_deboost_decide(struct sched_vcpu_deboost_rq *rq_state,
+			       struct sched_vcpu_deboost_yield *y);
+/* Adds the counters of @rq_state to @sum. */
+void sched_vcpu_deboost_stats_add(struct sched_vcpu_deboost_stats *sum,
+				  const struct sched_vcpu_deboost_rq *rq_state);
+/* Sums the counters of all runqueues (kernel/sched/fair.c). */
+void sched_vcpu_debooster_read_stats(struct sched_vcpu_deboost_stats *sum);
+/* Prints summed counters into the stats file. */
+void sched_vcpu_deboost_stats_print(struct seq_file *m,
+				    const struct sched_vcpu_deboost_stats *sum);
+
+/* debugfs: vcpu_debooster_enabled (0 or 1). */
 int sched_vcpu_debooster_enabled_get(void *data, u64 *val);
 int sched_vcpu_debooster_enabled_set(void *data, u64 val);
-int sched_vcpu_debooster_stats_show(struct seq_file *m, void *v);
-
-/* Number of yield_to_task_fair() calls that reached the debooster. */
-u64 sched_vcpu_debooster_hook_calls(void);
-#else
-static inline void sched_vcpu_debooster_yield_to(void) { }
 #endif
 
 #endif /* _LINUX_SCHED_VCPU_DEBOOSTER_H */
