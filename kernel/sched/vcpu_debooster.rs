@@ -66,8 +66,6 @@ pub enum Refusal {
     RateLimited,
     /// At most one task is queued below the common level: nobody to favour.
     NoContention,
-    /// The push would overflow the yielder's vruntime.
-    Overflow,
 }
 
 /// Checks that a yield is one the debooster may act on.
@@ -234,7 +232,6 @@ unsafe fn count_refusal(st: *mut bindings::sched_vcpu_deboost_rq, why: Refusal) 
             Refusal::NotQueued => addr_of_mut!((*s).not_queued),
             Refusal::RateLimited => addr_of_mut!((*s).rate_limited),
             Refusal::NoContention => addr_of_mut!((*s).no_contention),
-            Refusal::Overflow => addr_of_mut!((*s).overflow),
         }
     };
     // SAFETY: The lock is held by the caller.
@@ -314,23 +311,17 @@ pub unsafe extern "C" fn sched_vcpu_deboost_decide(
     y.debounced = false;
     y.need = need(y.yielder_vruntime, y.target_vruntime);
 
-    let refusal = if y.h_nr_queued <= 1 {
-        Some(Refusal::NoContention)
-    } else {
-        let p = penalty(y.gran, y.need, y.h_nr_queued, y.reverse_pair);
-        if y.yielder_vruntime.checked_add(p.penalty).is_none() {
-            Some(Refusal::Overflow)
-        } else {
-            y.penalty = p.penalty;
-            y.debounced = p.debounced;
-            None
-        }
-    };
-    if let Some(why) = refusal {
+    if y.h_nr_queued <= 1 {
         // SAFETY: `st` is valid and its lock held, by the caller.
-        unsafe { count_refusal(st, why) };
+        unsafe { count_refusal(st, Refusal::NoContention) };
         return;
     }
+    // vruntime is a wrapping clock, compared through differences: the C
+    // side adds the penalty with unsigned wrap-around, like every other
+    // vruntime update.
+    let p = penalty(y.gran, y.need, y.h_nr_queued, y.reverse_pair);
+    y.penalty = p.penalty;
+    y.debounced = p.debounced;
     if y.penalty == 0 {
         return;
     }
@@ -380,8 +371,7 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_add(
         self_yield,
         target_not_fair,
         other_rq,
-        not_queued,
-        overflow
+        not_queued
     );
 }
 
@@ -412,7 +402,6 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_print(
         ("target_not_fair", s.target_not_fair),
         ("other_rq", s.other_rq),
         ("not_queued", s.not_queued),
-        ("overflow", s.overflow),
     ] {
         seq_print!(m, "{name} {value}\n");
     }
@@ -661,7 +650,7 @@ mod tests {
         assert!(y.debounced);
         assert_eq!((st.stats.applied, st.stats.debounced), (2, 1));
 
-        // No contention, overflow and an invalid target are refused.
+        // No contention and an invalid target are refused.
         let mut y = valid_yield(t0 + 2 * RATE_LIMIT_NS);
         // SAFETY: As above.
         assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
@@ -670,12 +659,6 @@ mod tests {
         // SAFETY: As above.
         unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
         assert_eq!((y.penalty, st.stats.no_contention), (0, 1));
-        y.h_nr_queued = 3;
-        y.yielder_vruntime = u64::MAX - 1;
-        y.target_vruntime = u64::MAX - 1;
-        // SAFETY: As above.
-        unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
-        assert_eq!((y.penalty, st.stats.overflow), (0, 1));
         let mut y = valid_yield(t0 + 3 * RATE_LIMIT_NS);
         y.target_fair = false;
         // SAFETY: As above.

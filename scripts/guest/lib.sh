@@ -7,6 +7,8 @@
 DEBOOSTER=/sys/kernel/debug/sched/vcpu_debooster_enabled
 KVM_PARAMS=/sys/module/kvm/parameters
 KVM_HOOKS=/sys/kernel/debug/kvm/ipi_yield_hooks
+DEBOOST_STATS=/sys/kernel/debug/sched/vcpu_debooster_stats
+DEBOOST_EVENT=/sys/kernel/tracing/events/sched/sched_vcpu_deboost
 
 pass() { echo "VB-RESULT PASS $*"; }
 fail() { echo "VB-RESULT FAIL $*"; }
@@ -21,6 +23,9 @@ check() {
 
 # hook NAME: a counter from $KVM_HOOKS.
 hook() { awk -v k="$1" '$1 == k { print $2 }' "$KVM_HOOKS"; }
+
+# deboost NAME: a counter from $DEBOOST_STATS.
+deboost() { awk -v k="$1" '$1 == k { print $2 }' "$DEBOOST_STATS"; }
 
 # control_roundtrip NAME FILE GOOD BAD EXPECT_AFTER_GOOD:
 # writes GOOD and expects EXPECT_AFTER_GOOD back; writes BAD, expects an

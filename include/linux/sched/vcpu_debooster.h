@@ -29,7 +29,6 @@ struct sched_vcpu_deboost_stats {
 	u64 target_not_fair;	/* refused: the target is not in the fair class */
 	u64 other_rq;		/* refused: the target is on another runqueue */
 	u64 not_queued;		/* refused: the yielder or the target is not queued */
-	u64 overflow;		/* refused: the push would overflow vruntime */
 };
 
 /* Per-runqueue state of the debooster, in struct rq, under the rq lock. */
