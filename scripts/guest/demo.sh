@@ -35,4 +35,11 @@ say "A KVM guest: 3 vCPUs on $(grep -c ^processor /proc/cpuinfo) CPUs, 500 unica
 try "cat $KVM_HOOKS"
 try "/tests/vcpu_boost_ipi_test -v 3 -n 500"
 try "cat $KVM_HOOKS"
-try "cat /sys/kernel/debug/sched/vcpu_debooster_stats"
+
+say "The debooster: a guest's vCPU 0 yields to vCPU 1 (KVM_HC_SCHED_YIELD), both on CPU 0"
+echo 1 >$DEBOOST_EVENT/enable
+echo >/sys/kernel/tracing/trace
+try "/tests/vcpu_boost_yield_test -c 2 -m 1000"
+try "grep -m 3 -o 'sched_vcpu_deboost: .*' /sys/kernel/tracing/trace"
+try "cat $DEBOOST_STATS"
+echo 0 >$DEBOOST_EVENT/enable

@@ -53,16 +53,16 @@ echo 1 >$DEBOOST_EVENT/enable
 # process in CGROUP ("" for the root), then leaves the trace events of its
 # yielder -> target pair, one per line, in $events.
 yield_case() {
-	name=$1 procs=$2
+	case_name=$1 procs=$2
 	shift 2
 	echo >/sys/kernel/tracing/trace
 	out=$(sh -c "${procs:+echo \$\$ >$procs/cgroup.procs;} exec /tests/vcpu_boost_yield_test -c 2 -m 1500 $*" 2>&1)
 	rc=$?
 	echo "$out" | tail -n 2
-	check "$name: vcpu_boost_yield_test completes" $rc -eq 0
+	check "$case_name: vcpu_boost_yield_test completes" $rc -eq 0
 	pair=$(echo "$out" | sed -n 's/.*yielder_tid=\([0-9]*\) target_tid=\([0-9]*\).*/yielder=\1 target=\2 /p')
 	events=$(grep "sched_vcpu_deboost: ${pair:-none}" /sys/kernel/tracing/trace)
-	info "$name: $(echo "$events" | grep -c deboost) penalties; first: $(echo "$events" | head -n 1 | sed 's/.*sched_vcpu_deboost: //')"
+	info "$case_name: $(echo "$events" | grep -c deboost) penalties; first: $(echo "$events" | head -n 1 | sed 's/.*sched_vcpu_deboost: //')"
 }
 
 # field NAME: the distinct values of one field over $events.
