@@ -15,18 +15,69 @@ struct kvm_vcpu;
 struct kernel_param;
 struct seq_file;
 
-#ifdef CONFIG_KVM_IPI_AWARE_YIELD
 /*
- * One interrupt delivery seen by the LAPIC code: @src is the sending vCPU
- * (NULL when KVM itself injects), @accepted how many vCPUs accepted it and
- * @dst the last of them. @slow_path tells the APIC-map miss fallback from
- * the fast path.
+ * What the IPI tracker knows about one vCPU, in struct kvm_vcpu (also when
+ * CONFIG_KVM_IPI_AWARE_YIELD is off, which keeps the hooks free of #ifdef;
+ * it is then never written). Written and
+ * read locklessly, only by ipi_tracker.rs, each field with single-copy
+ * atomic accesses: the sender's own thread records, the receiver's thread
+ * clears on EOI, any vCPU spinning in kvm_vcpu_on_spin() reads.
  */
-void kvm_ipi_tracker_deliver(struct kvm_vcpu *src, struct kvm_vcpu *dst,
-			     unsigned int accepted, u32 delivery_mode,
-			     u32 shorthand, u32 vector, bool slow_path);
-/* @vcpu EOI'd @vector (-1: no vector in service); @accelerated by hardware. */
-void kvm_ipi_tracker_eoi(struct kvm_vcpu *vcpu, int vector, bool accelerated);
+struct kvm_ipi_ctx {
+	u64 send_ns;		/* ktime_get_mono_fast_ns() when the IPI was sent */
+	s32 receiver;		/* vcpu_idx the last tracked IPI went to; -1: none */
+	s32 sender;		/* vcpu_idx of the last vCPU that sent a tracked IPI here; -1: none */
+	u32 vector;		/* vector of the last tracked IPI sent */
+	bool pending;		/* that IPI awaits the receiver's EOI */
+};
+
+/* Which LAPIC path delivered an interrupt. */
+enum kvm_ipi_path {
+	KVM_IPI_PATH_FAST,	/* the APIC map */
+	KVM_IPI_PATH_SLOW,	/* the fallback that walks every vCPU */
+	KVM_IPI_PATH_PV,	/* the PV send-IPI hypercall */
+	KVM_IPI_PATH_NR,
+};
+
+/* One interrupt delivery, as the LAPIC code saw it. */
+struct kvm_ipi_delivery {
+	struct kvm_ipi_ctx *src;	/* the sending vCPU's; NULL: not sent by a vCPU's LAPIC */
+	struct kvm_ipi_ctx *dst;	/* the last accepting vCPU's; NULL: nobody accepted */
+	int src_idx;			/* their vcpu_idx; -1 with a NULL context */
+	int dst_idx;
+	unsigned int accepted;		/* how many vCPUs accepted it */
+	bool fixed;			/* APIC_DM_FIXED delivery */
+	bool shorthand;			/* a destination shorthand (self, all, all-but-self) */
+	u32 vector;
+	enum kvm_ipi_path path;
+	u64 now;			/* ktime_get_mono_fast_ns() */
+};
+
+/* What an EOI did to the sender of the IPI it acknowledged. */
+enum kvm_ipi_eoi {
+	KVM_IPI_EOI_NONE,	/* the receiver had no tracked sender */
+	KVM_IPI_EOI_CLEARED,	/* the sender's pending IPI is cleared */
+	KVM_IPI_EOI_UNMATCHED,	/* other vector, window passed, or the sender moved on */
+};
+
+#ifdef CONFIG_KVM_IPI_AWARE_YIELD
+/* Forgets everything about a vCPU: on creation, reset and destruction. */
+void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
+/* Records @d when it is a unicast fixed IPI between two vCPUs; true if so. */
+bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d);
+/*
+ * First half of an EOI on the receiver @ctx: forgets and returns who sent it
+ * the last tracked IPI (-1: nobody). @accelerated: the EOI did not trap.
+ */
+int kvm_ipi_tracker_eoi_receiver(struct kvm_ipi_ctx *ctx, bool accelerated);
+/*
+ * Second half, on that sender: clears its pending IPI if it still points at
+ * @receiver_idx, is inside ipi_window_ns at @now and has @vector.
+ */
+enum kvm_ipi_eoi kvm_ipi_tracker_eoi_sender(struct kvm_ipi_ctx *sender, int receiver_idx,
+					    int vector, u64 now);
+/* Whether @receiver_idx is the pending, recent IPI target of @sender at @now. */
+bool kvm_ipi_tracker_is_receiver(const struct kvm_ipi_ctx *sender, int receiver_idx, u64 now);
 /* kvm_vcpu_on_spin() was entered by @me. */
 void kvm_vcpu_select_on_spin(struct kvm_vcpu *me);
 
@@ -42,11 +93,25 @@ int kvm_relaxed_boost_get(char *buf, const struct kernel_param *kp);
 void kvm_ipi_tracker_show(struct seq_file *m);
 void kvm_vcpu_select_show(struct seq_file *m);
 #else
-static inline void kvm_ipi_tracker_deliver(struct kvm_vcpu *src, struct kvm_vcpu *dst,
-					   unsigned int accepted, u32 delivery_mode,
-					   u32 shorthand, u32 vector, bool slow_path) { }
-static inline void kvm_ipi_tracker_eoi(struct kvm_vcpu *vcpu, int vector,
-				       bool accelerated) { }
+static inline void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx) { }
+static inline bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d)
+{
+	return false;
+}
+static inline int kvm_ipi_tracker_eoi_receiver(struct kvm_ipi_ctx *ctx, bool accelerated)
+{
+	return -1;
+}
+static inline enum kvm_ipi_eoi kvm_ipi_tracker_eoi_sender(struct kvm_ipi_ctx *sender,
+							  int receiver_idx, int vector, u64 now)
+{
+	return KVM_IPI_EOI_NONE;
+}
+static inline bool kvm_ipi_tracker_is_receiver(const struct kvm_ipi_ctx *sender,
+					       int receiver_idx, u64 now)
+{
+	return false;
+}
 static inline void kvm_vcpu_select_on_spin(struct kvm_vcpu *me) { }
 #endif
 

@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! IPI tracker: which vCPU did each vCPU last send a unicast fixed IPI to?
+//! IPI tracker: which vCPU did each vCPU last send a unicast fixed IPI to,
+//! and has that receiver acknowledged it yet?
 //!
-//! `lapic.c` reports every interrupt delivery from both LAPIC delivery paths
-//! through [`kvm_ipi_tracker_deliver`] and every EOI through
-//! [`kvm_ipi_tracker_eoi`]. The kvm module parameters `ipi_tracking_enabled`
-//! and `ipi_window_ns` are defined here.
+//! A vCPU that spins after sending an IPI usually waits for the receiver to
+//! act on it (a TLB shootdown, a function call). `kvm_vcpu_on_spin()` asks
+//! [`kvm_ipi_tracker_is_receiver`] to prefer such a receiver.
 //!
-//! This object is the infrastructure: hooks, parameters and hook counters.
-//! It records nothing yet.
+//! `lapic.c` reports every interrupt delivery from the APIC-map fast path,
+//! its slow fallback and the PV send-IPI hypercall through
+//! [`kvm_ipi_tracker_deliver`], and every EOI (trapped xAPIC write, x2APIC
+//! MSR, PV EOI, accelerated EOI exit) through [`kvm_ipi_tracker_eoi_receiver`]
+//! and [`kvm_ipi_tracker_eoi_sender`]. The C side passes what it saw and
+//! counts what this object reports in KVM's per-vCPU binary stats; all
+//! decisions are made here. The kvm module parameters
+//! `ipi_tracking_enabled` and `ipi_window_ns` are defined here.
+//!
+//! IPIs that hardware delivers without a VM exit (Intel IPI virtualization,
+//! AMD AVIC to a running vCPU) never reach these hooks; `x86.c` says so once
+//! when a vCPU is created with APIC virtualization active.
 
-use core::fmt::Write;
+use core::{fmt::Write, ptr::addr_of_mut};
 use kernel::{
     bindings,
     error::code::{EINVAL, ERANGE},
@@ -20,7 +30,7 @@ use kernel::{
     seq_file::SeqFile,
     seq_print,
     str::{kstrtobool_bytes, parse_int::ParseInt, BStr, Formatter},
-    sync::atomic::{Atomic, Relaxed},
+    sync::atomic::{Acquire, Atomic, AtomicType, Relaxed, Release},
 };
 
 /// Default recency window: an IPI older than this no longer steers directed
@@ -33,6 +43,9 @@ pub const IPI_WINDOW_NS_MIN: u64 = 1_000;
 /// a spinning vCPU waits for.
 pub const IPI_WINDOW_NS_MAX: u64 = 1_000_000_000;
 
+/// No vCPU, in the `receiver` and `sender` fields of a context.
+const NO_VCPU: i32 = -1;
+
 /// `ipi_tracking_enabled`: record IPIs and let them steer directed yield.
 ///
 /// Lockless: written by the parameter code, read on the delivery path; a
@@ -41,65 +54,289 @@ static TRACKING_ENABLED: Atomic<bool> = Atomic::new(true);
 /// `ipi_window_ns`, always within [`IPI_WINDOW_NS_MIN`, `IPI_WINDOW_NS_MAX`].
 static WINDOW_NS: Atomic<u64> = Atomic::new(IPI_WINDOW_NS_DEFAULT);
 
-/// How often each hook was reached. Statistics only: relaxed.
-struct HookCounters {
-    deliver_fast: Atomic<u64>,
-    deliver_slow: Atomic<u64>,
+/// Totals over all VMs, for `/sys/kernel/debug/kvm/ipi_yield_hooks`; they
+/// outlive the VMs whose binary stats vanish with them. Statistics only:
+/// relaxed.
+struct Totals {
+    deliver: [Atomic<u64>; bindings::kvm_ipi_path_KVM_IPI_PATH_NR as usize],
     eoi_trapped: Atomic<u64>,
     eoi_accelerated: Atomic<u64>,
+    tracked: Atomic<u64>,
+    eoi_cleared: Atomic<u64>,
+    eoi_unmatched: Atomic<u64>,
 }
 
-static HOOKS: HookCounters = HookCounters {
-    deliver_fast: Atomic::new(0),
-    deliver_slow: Atomic::new(0),
+static TOTALS: Totals = Totals {
+    deliver: [Atomic::new(0), Atomic::new(0), Atomic::new(0)],
     eoi_trapped: Atomic::new(0),
     eoi_accelerated: Atomic::new(0),
+    tracked: Atomic::new(0),
+    eoi_cleared: Atomic::new(0),
+    eoi_unmatched: Atomic::new(0),
 };
 
-/// Called by both LAPIC delivery paths after an interrupt was delivered.
-///
-/// # Safety
-///
-/// `src` and `dst` are null or point to vCPUs that stay valid for the call.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_deliver(
-    _src: *mut bindings::kvm_vcpu,
-    _dst: *mut bindings::kvm_vcpu,
-    _accepted: u32,
-    _delivery_mode: u32,
-    _shorthand: u32,
-    _vector: u32,
-    slow_path: bool,
-) {
-    let counter = if slow_path {
-        &HOOKS.deliver_slow
-    } else {
-        &HOOKS.deliver_fast
-    };
-    counter.add(1, Relaxed);
+/// Why a delivery is not recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Not sent by a vCPU's LAPIC (KVM injected it: IOAPIC, MSI, timer).
+    NotFromVcpu,
+    /// Not a fixed delivery (NMI, INIT, SIPI, lowest priority, ...).
+    NotFixed,
+    /// Sent with a destination shorthand (self, all, all-but-self).
+    Shorthand,
+    /// Accepted by no vCPU or by several.
+    NotUnicast,
+    /// Sent by a vCPU to itself.
+    SelfIpi,
 }
 
-/// Called on every EOI: trapped xAPIC writes, the x2APIC EOI MSR and
-/// hardware-accelerated EOIs.
+/// Whether a delivery is a unicast fixed IPI from one vCPU to another.
+pub fn classify(d: &bindings::kvm_ipi_delivery) -> Result<(), Skip> {
+    if d.src.is_null() || d.src_idx < 0 {
+        Err(Skip::NotFromVcpu)
+    } else if !d.fixed {
+        Err(Skip::NotFixed)
+    } else if d.shorthand {
+        Err(Skip::Shorthand)
+    } else if d.accepted != 1 || d.dst.is_null() || d.dst_idx < 0 {
+        Err(Skip::NotUnicast)
+    } else if d.dst_idx == d.src_idx {
+        Err(Skip::SelfIpi)
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether an IPI sent at `sent` is still recent at `now`: at most
+/// `window` ns old, bound included. A clock read that comes out before
+/// `sent` (the fast clock read on another CPU) counts as no time passed.
+pub fn within_window(sent: u64, now: u64, window: u64) -> bool {
+    now.saturating_sub(sent) <= window
+}
+
+/// A snapshot of the sender side of a context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// The IPI awaits its EOI.
+    pub pending: bool,
+    /// vcpu_idx it went to.
+    pub receiver: i32,
+    /// Its vector.
+    pub vector: u32,
+    /// When it was sent.
+    pub send_ns: u64,
+}
+
+/// What the EOI of `vector` by `receiver` at `now` does to the sender whose
+/// last IPI is `sent`: clear it only when it is still pending, went to this
+/// receiver, is inside `window` and carries the EOI'd vector. A negative
+/// `vector` means nothing was in service.
+pub fn eoi_verdict(
+    sent: Sent,
+    receiver: i32,
+    vector: i32,
+    now: u64,
+    window: u64,
+) -> bindings::kvm_ipi_eoi {
+    let same_vector = u32::try_from(vector).is_ok_and(|v| v == sent.vector);
+    if sent.pending
+        && sent.receiver == receiver
+        && same_vector
+        && within_window(sent.send_ns, now, window)
+    {
+        bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED
+    } else {
+        bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED
+    }
+}
+
+/// Atomic view of one field of a context.
 ///
 /// # Safety
 ///
-/// `vcpu` points to a vCPU that stays valid for the call.
+/// `field` points to a field of a live `kvm_ipi_ctx`, which is only ever
+/// accessed through this function.
+unsafe fn field<'a, T: AtomicType>(field: *mut T) -> &'a Atomic<T> {
+    // SAFETY: Valid and aligned by the caller; all accesses are atomic.
+    unsafe { Atomic::from_ptr(field) }
+}
+
+/// Atomic views of the fields of a `kvm_ipi_ctx`.
+struct Ctx<'a> {
+    send_ns: &'a Atomic<u64>,
+    receiver: &'a Atomic<i32>,
+    sender: &'a Atomic<i32>,
+    vector: &'a Atomic<u32>,
+    pending: &'a Atomic<bool>,
+}
+
+impl Ctx<'_> {
+    /// # Safety
+    ///
+    /// `ctx` points to the context of a vCPU that stays valid while the
+    /// result is used; every access to it goes through a `Ctx`.
+    unsafe fn new(ctx: *const bindings::kvm_ipi_ctx) -> Self {
+        let ctx = ctx.cast_mut();
+        // SAFETY: The fields of a valid context, by the caller.
+        unsafe {
+            Ctx {
+                send_ns: field(addr_of_mut!((*ctx).send_ns)),
+                receiver: field(addr_of_mut!((*ctx).receiver)),
+                sender: field(addr_of_mut!((*ctx).sender)),
+                vector: field(addr_of_mut!((*ctx).vector)),
+                pending: field(addr_of_mut!((*ctx).pending)),
+            }
+        }
+    }
+
+    fn reset(&self) {
+        self.pending.store(false, Relaxed);
+        self.receiver.store(NO_VCPU, Relaxed);
+        self.sender.store(NO_VCPU, Relaxed);
+        self.vector.store(0, Relaxed);
+        self.send_ns.store(0, Relaxed);
+    }
+
+    /// Records an IPI to `receiver`. Only the sender's own thread calls
+    /// this. The fields are published before `pending` with release, so a
+    /// reader that sees `pending` with acquire sees this IPI's fields, or a
+    /// later IPI's: never a receiver from before.
+    fn record(&self, receiver: i32, vector: u32, now: u64) {
+        self.receiver.store(receiver, Relaxed);
+        self.vector.store(vector, Relaxed);
+        self.send_ns.store(now, Relaxed);
+        self.pending.store(true, Release);
+    }
+
+    fn sent(&self) -> Sent {
+        let pending = self.pending.load(Acquire);
+        Sent {
+            pending,
+            receiver: self.receiver.load(Relaxed),
+            vector: self.vector.load(Relaxed),
+            send_ns: self.send_ns.load(Relaxed),
+        }
+    }
+}
+
+/// Resets a vCPU's context: nothing sent, nothing received.
+///
+/// # Safety
+///
+/// `ctx` points to the context of a vCPU that stays valid for the call.
 #[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_eoi(
-    _vcpu: *mut bindings::kvm_vcpu,
-    _vector: c_int,
+pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) {
+    // SAFETY: By the caller.
+    unsafe { Ctx::new(ctx) }.reset();
+}
+
+/// Called by every LAPIC delivery path after an interrupt was delivered.
+/// Records it on both vCPUs when it is a unicast fixed IPI and tracking is
+/// on, and returns whether it did.
+///
+/// # Safety
+///
+/// `d` is valid for reads, and its contexts are null or belong to vCPUs that
+/// stay valid for the call; `d.src` belongs to the calling vCPU thread.
+#[export]
+pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_delivery) -> bool {
+    // SAFETY: Valid for reads by the caller.
+    let d = unsafe { &*d };
+    if let Some(c) = usize::try_from(d.path).ok().and_then(|i| TOTALS.deliver.get(i)) {
+        c.add(1, Relaxed);
+    }
+    if !TRACKING_ENABLED.load(Relaxed) || classify(d).is_err() {
+        return false;
+    }
+    // SAFETY: `classify` checked both are non-null; valid by the caller.
+    let (src, dst) = unsafe { (Ctx::new(d.src), Ctx::new(d.dst)) };
+    src.record(d.dst_idx, d.vector, d.now);
+    // Only a hint for the receiver's EOI: relaxed, as WRITE_ONCE would be.
+    dst.sender.store(d.src_idx, Relaxed);
+    TOTALS.tracked.add(1, Relaxed);
+    true
+}
+
+/// First half of an EOI, on the receiver: always forgets the sender of the
+/// last tracked IPI it received and returns its vcpu_idx (-1: none, or
+/// tracking is off). The receiver's own sent IPI is left alone: this EOI
+/// says nothing about it.
+///
+/// # Safety
+///
+/// `ctx` points to the context of the calling vCPU.
+#[export]
+pub unsafe extern "C" fn kvm_ipi_tracker_eoi_receiver(
+    ctx: *mut bindings::kvm_ipi_ctx,
     accelerated: bool,
-) {
+) -> c_int {
     let counter = if accelerated {
-        &HOOKS.eoi_accelerated
+        &TOTALS.eoi_accelerated
     } else {
-        &HOOKS.eoi_trapped
+        &TOTALS.eoi_trapped
     };
     counter.add(1, Relaxed);
+    if !TRACKING_ENABLED.load(Relaxed) {
+        return NO_VCPU;
+    }
+    // SAFETY: By the caller. Senders store into `sender` concurrently; the
+    // exchange takes exactly the value it replaces.
+    unsafe { Ctx::new(ctx) }.sender.xchg(NO_VCPU, Relaxed)
 }
 
-/// Prints the hook counters into `/sys/kernel/debug/kvm/ipi_yield_hooks`.
+/// Second half of an EOI, on the sender [`kvm_ipi_tracker_eoi_receiver`]
+/// returned: clears its pending IPI when it matches (see [`eoi_verdict`]).
+///
+/// A sender that records a new IPI between the check and the clear loses
+/// that IPI's pending flag early; directed yield then falls back to its
+/// ordinary order for it, which is all a stale or missing hint can cost.
+///
+/// # Safety
+///
+/// `sender` points to the context of a vCPU that stays valid for the call.
+#[export]
+pub unsafe extern "C" fn kvm_ipi_tracker_eoi_sender(
+    sender: *mut bindings::kvm_ipi_ctx,
+    receiver_idx: c_int,
+    vector: c_int,
+    now: u64,
+) -> bindings::kvm_ipi_eoi {
+    // SAFETY: By the caller.
+    let ctx = unsafe { Ctx::new(sender) };
+    let verdict = eoi_verdict(ctx.sent(), receiver_idx, vector, now, WINDOW_NS.load(Relaxed));
+    if verdict == bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED {
+        ctx.pending.store(false, Relaxed);
+        TOTALS.eoi_cleared.add(1, Relaxed);
+    } else {
+        TOTALS.eoi_unmatched.add(1, Relaxed);
+    }
+    verdict
+}
+
+/// Whether `receiver_idx` is the target of `sender`'s last IPI, still
+/// pending and inside `ipi_window_ns` at `now`. Always false while tracking
+/// is off.
+///
+/// # Safety
+///
+/// `sender` points to the context of a vCPU that stays valid for the call.
+#[export]
+pub unsafe extern "C" fn kvm_ipi_tracker_is_receiver(
+    sender: *const bindings::kvm_ipi_ctx,
+    receiver_idx: c_int,
+    now: u64,
+) -> bool {
+    if !TRACKING_ENABLED.load(Relaxed) {
+        return false;
+    }
+    // SAFETY: By the caller.
+    let sent = unsafe { Ctx::new(sender) }.sent();
+    sent.pending
+        && sent.receiver == receiver_idx
+        && within_window(sent.send_ns, now, WINDOW_NS.load(Relaxed))
+}
+
+/// Prints the totals into `/sys/kernel/debug/kvm/ipi_yield_hooks`.
 ///
 /// # Safety
 ///
@@ -108,10 +345,19 @@ pub unsafe extern "C" fn kvm_ipi_tracker_eoi(
 pub unsafe extern "C" fn kvm_ipi_tracker_show(m: *mut bindings::seq_file) {
     // SAFETY: Guaranteed by the caller, a seq_file `show` callback.
     let m = unsafe { SeqFile::from_raw(m) };
-    seq_print!(m, "deliver_fast {}\n", HOOKS.deliver_fast.load(Relaxed));
-    seq_print!(m, "deliver_slow {}\n", HOOKS.deliver_slow.load(Relaxed));
-    seq_print!(m, "eoi_trapped {}\n", HOOKS.eoi_trapped.load(Relaxed));
-    seq_print!(m, "eoi_accelerated {}\n", HOOKS.eoi_accelerated.load(Relaxed));
+    let [fast, slow, pv] = &TOTALS.deliver;
+    for (name, c) in [
+        ("deliver_fast", fast),
+        ("deliver_slow", slow),
+        ("deliver_pv", pv),
+        ("eoi_trapped", &TOTALS.eoi_trapped),
+        ("eoi_accelerated", &TOTALS.eoi_accelerated),
+        ("ipi_tracked", &TOTALS.tracked),
+        ("ipi_eoi_cleared", &TOTALS.eoi_cleared),
+        ("ipi_eoi_unmatched", &TOTALS.eoi_unmatched),
+    ] {
+        seq_print!(m, "{name} {}\n", c.load(Relaxed));
+    }
 }
 
 /// Returns the string written to a module parameter, without the newline
@@ -240,6 +486,215 @@ mod tests {
 
     fn b(s: &str) -> &BStr {
         BStr::from_bytes(s.as_bytes())
+    }
+
+    const SRC: i32 = 2;
+    const DST: i32 = 5;
+    const VEC: u32 = 0xa6;
+    const T0: u64 = 1_000_000_000;
+    const EOI_CLEARED: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED;
+    const EOI_UNMATCHED: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED;
+
+    fn new_ctx() -> bindings::kvm_ipi_ctx {
+        // SAFETY: All-zero is a valid value of this plain C struct.
+        let mut c: bindings::kvm_ipi_ctx = unsafe { core::mem::zeroed() };
+        // SAFETY: Local and exclusively ours.
+        unsafe { kvm_ipi_tracker_reset(&mut c) };
+        c
+    }
+
+    /// A unicast fixed IPI from vCPU `SRC` to vCPU `DST` at `T0`.
+    fn ipi(src: &mut bindings::kvm_ipi_ctx, dst: &mut bindings::kvm_ipi_ctx) -> bindings::kvm_ipi_delivery {
+        // SAFETY: All-zero is a valid value of this plain C struct.
+        let mut d: bindings::kvm_ipi_delivery = unsafe { core::mem::zeroed() };
+        d.src = src;
+        d.dst = dst;
+        d.src_idx = SRC;
+        d.dst_idx = DST;
+        d.accepted = 1;
+        d.fixed = true;
+        d.shorthand = false;
+        d.vector = VEC;
+        d.path = bindings::kvm_ipi_path_KVM_IPI_PATH_FAST;
+        d.now = T0;
+        d
+    }
+
+    /// Runs `f` with tracking switched to `on`, then restores the switch.
+    fn with_tracking(on: bool, f: impl FnOnce()) {
+        let old = TRACKING_ENABLED.xchg(on, Relaxed);
+        f();
+        TRACKING_ENABLED.store(old, Relaxed);
+    }
+
+    #[test]
+    fn records_only_unicast_fixed_ipis_between_vcpus() {
+        let (mut a, mut b) = (new_ctx(), new_ctx());
+        let good = ipi(&mut a, &mut b);
+        assert_eq!(classify(&good), Ok(()));
+        let cases: [(fn(&mut bindings::kvm_ipi_delivery), Skip); 7] = [
+            (|d| d.src = core::ptr::null_mut(), Skip::NotFromVcpu),
+            (|d| d.src_idx = -1, Skip::NotFromVcpu),
+            (|d| d.fixed = false, Skip::NotFixed),
+            (|d| d.shorthand = true, Skip::Shorthand),
+            (|d| d.accepted = 0, Skip::NotUnicast),
+            (|d| d.accepted = 2, Skip::NotUnicast),
+            (|d| d.dst_idx = SRC, Skip::SelfIpi),
+        ];
+        for (spoil, why) in cases {
+            let mut d = good;
+            spoil(&mut d);
+            assert_eq!(classify(&d), Err(why));
+            with_tracking(true, || {
+                // SAFETY: `d` and the contexts are local and ours.
+                assert!(!unsafe { kvm_ipi_tracker_deliver(&d) });
+            });
+            assert!(!a.pending);
+            assert_eq!((a.receiver, b.sender), (NO_VCPU, NO_VCPU));
+        }
+        for path in [
+            bindings::kvm_ipi_path_KVM_IPI_PATH_FAST,
+            bindings::kvm_ipi_path_KVM_IPI_PATH_SLOW,
+            bindings::kvm_ipi_path_KVM_IPI_PATH_PV,
+        ] {
+            let (mut a, mut b) = (new_ctx(), new_ctx());
+            let mut d = ipi(&mut a, &mut b);
+            d.path = path;
+            with_tracking(true, || {
+                // SAFETY: As above.
+                assert!(unsafe { kvm_ipi_tracker_deliver(&d) });
+            });
+            assert!(a.pending);
+            assert_eq!((a.receiver, a.vector, a.send_ns, b.sender), (DST, VEC, T0, SRC));
+        }
+    }
+
+    #[test]
+    fn tracking_off_records_clears_and_answers_nothing() {
+        let (mut a, mut b) = (new_ctx(), new_ctx());
+        let d = ipi(&mut a, &mut b);
+        with_tracking(false, || {
+            // SAFETY: As above.
+            assert!(!unsafe { kvm_ipi_tracker_deliver(&d) });
+        });
+        assert!(!a.pending);
+        with_tracking(true, || {
+            // SAFETY: As above.
+            assert!(unsafe { kvm_ipi_tracker_deliver(&d) });
+        });
+        with_tracking(false, || {
+            // SAFETY: As above.
+            unsafe {
+                assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0));
+                assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, false), NO_VCPU);
+            }
+        });
+        // The EOI while off left the link; the IPI is still pending.
+        assert_eq!(b.sender, SRC);
+        assert!(a.pending);
+    }
+
+    #[test]
+    fn window_bounds() {
+        let w = IPI_WINDOW_NS_DEFAULT;
+        assert!(within_window(T0, T0, w));
+        assert!(within_window(T0, T0 + w - 1, w));
+        assert!(within_window(T0, T0 + w, w));
+        assert!(!within_window(T0, T0 + w + 1, w));
+        // A clock read behind the send time is no time passed.
+        assert!(within_window(T0, T0 - 5, w));
+        assert!(!within_window(0, u64::MAX, IPI_WINDOW_NS_MAX));
+
+        let (mut a, mut b) = (new_ctx(), new_ctx());
+        let d = ipi(&mut a, &mut b);
+        with_tracking(true, || {
+            // SAFETY: As above.
+            unsafe {
+                assert!(kvm_ipi_tracker_deliver(&d));
+                let win = WINDOW_NS.load(Relaxed);
+                assert!(kvm_ipi_tracker_is_receiver(&a, DST, T0 + win));
+                assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + win + 1));
+                assert!(!kvm_ipi_tracker_is_receiver(&a, SRC, T0));
+                assert!(!kvm_ipi_tracker_is_receiver(&b, SRC, T0));
+            }
+        });
+    }
+
+    #[test]
+    fn eoi_clears_sender_only_on_a_match() {
+        let sent = Sent { pending: true, receiver: DST, vector: VEC, send_ns: T0 };
+        let w = IPI_WINDOW_NS_DEFAULT;
+        let v = VEC as i32;
+        assert_eq!(eoi_verdict(sent, DST, v, T0 + w, w), EOI_CLEARED);
+        assert_eq!(eoi_verdict(sent, DST, v + 1, T0, w), EOI_UNMATCHED);
+        assert_eq!(eoi_verdict(sent, DST, -1, T0, w), EOI_UNMATCHED);
+        assert_eq!(eoi_verdict(sent, DST, v, T0 + w + 1, w), EOI_UNMATCHED);
+        assert_eq!(eoi_verdict(sent, DST + 1, v, T0, w), EOI_UNMATCHED);
+        let cleared = Sent { pending: false, ..sent };
+        assert_eq!(eoi_verdict(cleared, DST, v, T0, w), EOI_UNMATCHED);
+    }
+
+    #[test]
+    fn eoi_always_clears_the_receiver_link() {
+        let (mut a, mut b) = (new_ctx(), new_ctx());
+        let d = ipi(&mut a, &mut b);
+        with_tracking(true, || {
+            // SAFETY: As above.
+            unsafe {
+                assert!(kvm_ipi_tracker_deliver(&d));
+                // A mismatching EOI: the link goes, the sender stays pending.
+                assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, false), SRC);
+                assert_eq!(b.sender, NO_VCPU);
+                assert_eq!(kvm_ipi_tracker_eoi_sender(&mut a, DST, VEC as i32 + 1, T0), EOI_UNMATCHED);
+                assert!(a.pending);
+                // A second EOI finds no sender.
+                assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, true), NO_VCPU);
+
+                // The next IPI, acknowledged with its vector: cleared.
+                assert!(kvm_ipi_tracker_deliver(&d));
+                assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, true), SRC);
+                assert_eq!(kvm_ipi_tracker_eoi_sender(&mut a, DST, VEC as i32, T0 + 1), EOI_CLEARED);
+                assert!(!a.pending);
+                assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + 1));
+            }
+        });
+    }
+
+    #[test]
+    fn eoi_keeps_the_receivers_own_ipi() {
+        // b sent its own IPI to a third vCPU before it EOIs a's IPI.
+        let (mut a, mut b, mut c) = (new_ctx(), new_ctx(), new_ctx());
+        let to_b = ipi(&mut a, &mut b);
+        let mut from_b = ipi(&mut b, &mut c);
+        from_b.src_idx = DST;
+        from_b.dst_idx = 7;
+        with_tracking(true, || {
+            // SAFETY: As above.
+            unsafe {
+                assert!(kvm_ipi_tracker_deliver(&to_b));
+                assert!(kvm_ipi_tracker_deliver(&from_b));
+                assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, false), SRC);
+                assert!(kvm_ipi_tracker_is_receiver(&b, 7, T0));
+            }
+        });
+    }
+
+    #[test]
+    fn reset_forgets_everything() {
+        let (mut a, mut b) = (new_ctx(), new_ctx());
+        let d = ipi(&mut a, &mut b);
+        with_tracking(true, || {
+            // SAFETY: As above.
+            unsafe {
+                assert!(kvm_ipi_tracker_deliver(&d));
+                kvm_ipi_tracker_reset(&mut a);
+                kvm_ipi_tracker_reset(&mut b);
+                assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0));
+            }
+        });
+        assert!(!a.pending);
+        assert_eq!((a.receiver, a.sender, a.vector, a.send_ns), (NO_VCPU, NO_VCPU, 0, 0));
+        assert_eq!((b.receiver, b.sender), (NO_VCPU, NO_VCPU));
     }
 
     #[test]

@@ -7,10 +7,12 @@
  * spins with PAUSE until the receiver's handler has run and written EOI.
  * The receivers halt with interrupts on. The test passes when every IPI was
  * answered; how fast that happens never matters, so the emulator's timing
- * cannot make it fail. It prints the number of IPIs for the host scripts,
- * which compare it against KVM's counters.
+ * cannot make it fail. With -P the IPIs go through the PV send-IPI
+ * hypercall (KVM_HC_SEND_IPI) instead of the ICR. It prints the number of
+ * IPIs and the IPI tracker's binary stats (summed over the vCPUs) for the
+ * host scripts, which compare them.
  *
- * Usage: vcpu_boost_ipi_test [-v vcpus (2..16)] [-n ipis]
+ * Usage: vcpu_boost_ipi_test [-v vcpus (2..16)] [-n ipis] [-P]
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 /* Guest memory shared by all vCPUs (synced from the host before start). */
 static u64 nr_ipis;
 static u32 nr_vcpus;
+static bool pv_send_ipi;
 /* Receivers whose APIC is enabled, and so accept IPIs. */
 static u32 nr_ready;
 /* Answers counted by each receiver's handler, indexed by APIC ID. */
@@ -59,8 +62,14 @@ static void sender_code(void)
 	for (i = 0; i < nr_ipis; i++) {
 		u32 dst = 1 + i % (nr_vcpus - 1);
 
-		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(dst));
-		xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
+		if (pv_send_ipi) {
+			/* Bitmap of APIC IDs from 0, fixed delivery. */
+			kvm_hypercall(KVM_HC_SEND_IPI, BIT_ULL(dst), 0, 0,
+				      APIC_DM_FIXED | IPI_VECTOR);
+		} else {
+			xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(dst));
+			xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
+		}
 		while (READ_ONCE(answered[dst]) == seen[dst])
 			cpu_relax();
 		seen[dst] = READ_ONCE(answered[dst]);
@@ -88,19 +97,22 @@ int main(int argc, char *argv[])
 	pthread_t threads[MAX_VCPUS];
 	struct kvm_vm *vm;
 	struct ucall uc;
-	u64 total = 0;
+	u64 total = 0, cleared = 0, unmatched = 0;
 	int opt;
 	u32 i;
 
 	nr_vcpus = 2;
 	nr_ipis = 1000;
-	while ((opt = getopt(argc, argv, "v:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "v:n:P")) != -1) {
 		switch (opt) {
 		case 'v':
 			nr_vcpus = atoi(optarg);
 			break;
 		case 'n':
 			nr_ipis = strtoull(optarg, NULL, 0);
+			break;
+		case 'P':
+			pv_send_ipi = true;
 			break;
 		default:
 			exit(KSFT_FAIL);
@@ -115,6 +127,7 @@ int main(int argc, char *argv[])
 	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
 	sync_global_to_guest(vm, nr_ipis);
 	sync_global_to_guest(vm, nr_vcpus);
+	sync_global_to_guest(vm, pv_send_ipi);
 
 	for (i = 1; i < nr_vcpus; i++)
 		kvm_pthread_create(&threads[i], NULL, run_receiver, vcpus[i]);
@@ -133,11 +146,18 @@ int main(int argc, char *argv[])
 	for (i = 1; i < nr_vcpus; i++)
 		kvm_pthread_cancel_join_async(threads[i]);
 	sync_global_from_guest(vm, answered);
-	for (i = 1; i < nr_vcpus; i++)
+	for (i = 1; i < nr_vcpus; i++) {
 		total += answered[i];
+		cleared += vcpu_get_stat(vcpus[i], ipi_eoi_cleared);
+		unmatched += vcpu_get_stat(vcpus[i], ipi_eoi_unmatched);
+	}
 	TEST_ASSERT_EQ(total, nr_ipis);
-	printf("vcpu_boost_ipi_test: vcpus=%u ipis=%llu answered=%llu\n",
-	       nr_vcpus, (unsigned long long)nr_ipis, (unsigned long long)total);
+	printf("vcpu_boost_ipi_test: vcpus=%u ipis=%llu answered=%llu path=%s "
+	       "tracked=%llu eoi_cleared=%llu eoi_unmatched=%llu\n",
+	       nr_vcpus, (unsigned long long)nr_ipis, (unsigned long long)total,
+	       pv_send_ipi ? "pv" : "icr",
+	       (unsigned long long)vcpu_get_stat(vcpus[0], ipi_tracked),
+	       (unsigned long long)cleared, (unsigned long long)unmatched);
 	kvm_vm_free(vm);
 	return 0;
 }
