@@ -39,8 +39,12 @@ static void ipi_handler(struct ex_regs *regs)
 {
 	u32 me = GET_APIC_ID_FIELD(xapic_read_reg(APIC_ID));
 
-	WRITE_ONCE(answered[me], answered[me] + 1);
+	/*
+	 * EOI before answering: the sender's next IPI then never overtakes
+	 * this EOI, so KVM can match every EOI to its IPI.
+	 */
 	xapic_write_reg(APIC_EOI, 0);
+	WRITE_ONCE(answered[me], answered[me] + 1);
 }
 
 static void receiver_code(void)

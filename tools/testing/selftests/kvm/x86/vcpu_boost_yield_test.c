@@ -39,6 +39,7 @@ static u64 nr_hypercalls;
 
 static void yielder_code(void)
 {
+	GUEST_SYNC(0);
 	xapic_enable();
 	while (!READ_ONCE(stop)) {
 		kvm_hypercall(KVM_HC_SCHED_YIELD, TARGET_APIC_ID, 0, 0, 0);
@@ -49,6 +50,7 @@ static void yielder_code(void)
 
 static void target_code(void)
 {
+	GUEST_SYNC(0);
 	xapic_enable();
 	while (!READ_ONCE(stop))
 		cpu_relax();
@@ -159,6 +161,17 @@ int main(int argc, char *argv[])
 	vm = vm_create_with_one_vcpu(&yielder.vcpu, yielder_code);
 	target.vcpu = vm_vcpu_add(vm, TARGET_APIC_ID, target_code);
 	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
+
+	/*
+	 * The first KVM_RUN starts the VM's worker thread in the cgroup of the
+	 * calling thread. Run both vCPUs to their first sync from here, so
+	 * that the worker stays in the process's cgroup, not in the groups of
+	 * the vCPU threads.
+	 */
+	vcpu_run(yielder.vcpu);
+	TEST_ASSERT_EQ(get_ucall(yielder.vcpu, NULL), UCALL_SYNC);
+	vcpu_run(target.vcpu);
+	TEST_ASSERT_EQ(get_ucall(target.vcpu, NULL), UCALL_SYNC);
 
 	/* Keep this thread off the shared CPU when there is another one. */
 	if (get_nprocs() > 1)
