@@ -39,13 +39,13 @@ enum kvm_ipi_path {
 	KVM_IPI_PATH_NR,
 };
 
-/* One interrupt delivery, as the LAPIC code saw it. */
+/* One interrupt delivery to one vCPU, as the LAPIC code sees it. */
 struct kvm_ipi_delivery {
 	struct kvm_ipi_ctx *src;	/* the sending vCPU's; NULL: not sent by a vCPU's LAPIC */
-	struct kvm_ipi_ctx *dst;	/* the last accepting vCPU's; NULL: nobody accepted */
+	struct kvm_ipi_ctx *dst;	/* the receiving vCPU's */
 	int src_idx;			/* their vcpu_idx; -1 with a NULL context */
 	int dst_idx;
-	unsigned int accepted;		/* how many vCPUs accepted it */
+	unsigned int targets;		/* vCPUs it goes to (addressed, or accepted on the slow path) */
 	bool fixed;			/* APIC_DM_FIXED delivery */
 	bool shorthand;			/* a destination shorthand (self, all, all-but-self) */
 	u32 vector;
@@ -63,8 +63,13 @@ enum kvm_ipi_eoi {
 #ifdef CONFIG_KVM_IPI_AWARE_YIELD
 /* Forgets everything about a vCPU: on creation, reset and destruction. */
 void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
-/* Records @d when it is a unicast fixed IPI between two vCPUs; true if so. */
+/*
+ * Before the delivery @d: records it when it is a unicast fixed IPI between
+ * two vCPUs, and returns whether it did. Then kvm_ipi_tracker_delivered().
+ */
 bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d);
+/* After a recorded delivery: keeps it if @accepted (returns true), else undoes it. */
+bool kvm_ipi_tracker_delivered(const struct kvm_ipi_delivery *d, bool accepted);
 /*
  * First half of an EOI on the receiver @ctx: forgets and returns who sent it
  * the last tracked IPI (-1: nobody). @accelerated: the EOI did not trap.
@@ -95,6 +100,10 @@ void kvm_vcpu_select_show(struct seq_file *m);
 #else
 static inline void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx) { }
 static inline bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d)
+{
+	return false;
+}
+static inline bool kvm_ipi_tracker_delivered(const struct kvm_ipi_delivery *d, bool accepted)
 {
 	return false;
 }

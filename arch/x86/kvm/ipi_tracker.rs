@@ -98,7 +98,7 @@ pub fn classify(d: &bindings::kvm_ipi_delivery) -> Result<(), Skip> {
         Err(Skip::NotFixed)
     } else if d.shorthand {
         Err(Skip::Shorthand)
-    } else if d.accepted != 1 || d.dst.is_null() || d.dst_idx < 0 {
+    } else if d.targets != 1 || d.dst.is_null() || d.dst_idx < 0 {
         Err(Skip::NotUnicast)
     } else if d.dst_idx == d.src_idx {
         Err(Skip::SelfIpi)
@@ -230,9 +230,17 @@ pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) 
     unsafe { Ctx::new(ctx) }.reset();
 }
 
-/// Called by every LAPIC delivery path after an interrupt was delivered.
-/// Records it on both vCPUs when it is a unicast fixed IPI and tracking is
-/// on, and returns whether it did.
+/// Called by every LAPIC delivery path for each vCPU an interrupt goes to,
+/// before it is delivered there. Records it on both vCPUs when it is a
+/// unicast fixed IPI and tracking is on, and returns whether it did; the
+/// caller then reports the outcome to [`kvm_ipi_tracker_delivered`].
+///
+/// Recording first matters: once delivered, the receiver may run its
+/// handler and EOI on another CPU at once, and an EOI that overtook the
+/// record would leave the sender pending until the window ends. (The slow
+/// path learns its single target only by delivering, so it calls this
+/// afterwards and keeps that race; it is used only when the APIC map
+/// cannot resolve the destination.)
 ///
 /// # Safety
 ///
@@ -253,8 +261,37 @@ pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_del
     src.record(d.dst_idx, d.vector, d.now);
     // Only a hint for the receiver's EOI: relaxed, as WRITE_ONCE would be.
     dst.sender.store(d.src_idx, Relaxed);
-    TOTALS.tracked.add(1, Relaxed);
     true
+}
+
+/// After a delivery [`kvm_ipi_tracker_deliver`] recorded: counts it when the
+/// receiver `accepted` it and returns true; otherwise (an APIC that refused
+/// it) undoes the record where nothing newer replaced it, and returns false.
+///
+/// # Safety
+///
+/// As for [`kvm_ipi_tracker_deliver`], with the same `d`.
+#[export]
+pub unsafe extern "C" fn kvm_ipi_tracker_delivered(
+    d: *const bindings::kvm_ipi_delivery,
+    accepted: bool,
+) -> bool {
+    // SAFETY: Valid for reads by the caller.
+    let d = unsafe { &*d };
+    if accepted {
+        TOTALS.tracked.add(1, Relaxed);
+        return true;
+    }
+    if d.src.is_null() || d.dst.is_null() {
+        return false;
+    }
+    // SAFETY: Non-null, and valid by the caller.
+    let (src, dst) = unsafe { (Ctx::new(d.src), Ctx::new(d.dst)) };
+    // Only the sender's thread records into `src`: nothing newer can be
+    // there. The receiver's link may meanwhile name another sender; keep it.
+    src.pending.store(false, Relaxed);
+    let _ = dst.sender.cmpxchg(d.src_idx, NO_VCPU, Relaxed);
+    false
 }
 
 /// First half of an EOI, on the receiver: always forgets the sender of the
@@ -511,7 +548,7 @@ mod tests {
         d.dst = dst;
         d.src_idx = SRC;
         d.dst_idx = DST;
-        d.accepted = 1;
+        d.targets = 1;
         d.fixed = true;
         d.shorthand = false;
         d.vector = VEC;
@@ -537,8 +574,8 @@ mod tests {
             (|d| d.src_idx = -1, Skip::NotFromVcpu),
             (|d| d.fixed = false, Skip::NotFixed),
             (|d| d.shorthand = true, Skip::Shorthand),
-            (|d| d.accepted = 0, Skip::NotUnicast),
-            (|d| d.accepted = 2, Skip::NotUnicast),
+            (|d| d.targets = 0, Skip::NotUnicast),
+            (|d| d.targets = 2, Skip::NotUnicast),
             (|d| d.dst_idx = SRC, Skip::SelfIpi),
         ];
         for (spoil, why) in cases {
@@ -567,6 +604,29 @@ mod tests {
             assert!(a.pending);
             assert_eq!((a.receiver, a.vector, a.send_ns, b.sender), (DST, VEC, T0, SRC));
         }
+    }
+
+    #[test]
+    fn refused_delivery_is_undone() {
+        let (mut a, mut b) = (new_ctx(), new_ctx());
+        let d = ipi(&mut a, &mut b);
+        with_tracking(true, || {
+            // SAFETY: As above.
+            unsafe {
+                assert!(kvm_ipi_tracker_deliver(&d));
+                assert!(!kvm_ipi_tracker_delivered(&d, false));
+            }
+        });
+        assert!(!a.pending);
+        assert_eq!(b.sender, NO_VCPU);
+        with_tracking(true, || {
+            // SAFETY: As above.
+            unsafe {
+                assert!(kvm_ipi_tracker_deliver(&d));
+                assert!(kvm_ipi_tracker_delivered(&d, true));
+                assert!(kvm_ipi_tracker_is_receiver(&a, DST, T0));
+            }
+        });
     }
 
     #[test]
