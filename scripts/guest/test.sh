@@ -54,40 +54,39 @@ check "tracking off: no EOI counted" "$(out_stat eoi_cleared)/$(out_stat eoi_unm
 check "tracking off: totals unchanged" $(hook ipi_tracked) -eq $tracked0
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 
-# Upstream x86/xapic_ipi_test, with tracking on and off. Under TCG it fails
-# now and then from emulation timing (it expects a halted vCPU to wake
-# within 2e9 TSC cycles), so its pass rates are compared, not single runs.
+# Upstream x86/xapic_ipi_test, alternately with tracking on and off. Under
+# TCG it fails now and then from emulation timing (it expects a halted vCPU
+# to wake within 2e9 TSC cycles; on the unpatched kernel it passed 11 of 17
+# runs), so the two pass rates are compared with room for that noise: the
+# check catches a tracker that breaks the guest, not a run of bad luck.
 # In passing runs with tracking on, the tracker must count the IPIs the
 # test reports sending (a run may send one more after its last count).
-runs=${VB_PEER_RUNS:-4}
-xapic_runs() {
-	ok=0 sent=0 tracked=0 cleared=0 i=0
-	while [ $i -lt $runs ]; do
-		t0=$(hook ipi_tracked) c0=$(hook ipi_eoi_cleared)
-		if timeout 60 /tests/xapic_ipi_test -s 2 >/tmp/xapic.log 2>&1; then
-			ok=$((ok + 1))
-			sent=$((sent + $(sed -n 's/.*sent \([0-9]*\) IPIs.*/\1/p' /tmp/xapic.log)))
-			tracked=$((tracked + $(hook ipi_tracked) - t0))
-			cleared=$((cleared + $(hook ipi_eoi_cleared) - c0))
-		fi
-		i=$((i + 1))
-	done
-}
-xapic_runs
-on_ok=$ok
-info "xapic_ipi_test, tracking on: passed $ok of $runs; sent $sent IPIs, tracked $tracked, EOI-cleared $cleared"
-check "xapic_ipi_test: some run passes with tracking on" $ok -gt 0
-check "xapic_ipi_test: every IPI sent is tracked" $tracked -ge $sent -a $tracked -le $((sent + ok))
+pairs=${VB_PEER_PAIRS:-6}
+on_ok=0 off_ok=0 sent=0 tracked=0 cleared=0 off_tracked=0 i=0
+while [ $i -lt $pairs ]; do
+	t0=$(hook ipi_tracked) c0=$(hook ipi_eoi_cleared)
+	if timeout 60 /tests/xapic_ipi_test -s 2 >/tmp/xapic.log 2>&1; then
+		on_ok=$((on_ok + 1))
+		sent=$((sent + $(sed -n 's/.*sent \([0-9]*\) IPIs.*/\1/p' /tmp/xapic.log)))
+		tracked=$((tracked + $(hook ipi_tracked) - t0))
+		cleared=$((cleared + $(hook ipi_eoi_cleared) - c0))
+	fi
+	echo N >$KVM_PARAMS/ipi_tracking_enabled
+	t0=$(hook ipi_tracked)
+	timeout 60 /tests/xapic_ipi_test -s 2 >/tmp/xapic.log 2>&1 && off_ok=$((off_ok + 1))
+	off_tracked=$((off_tracked + $(hook ipi_tracked) - t0))
+	echo Y >$KVM_PARAMS/ipi_tracking_enabled
+	i=$((i + 1))
+done
+info "xapic_ipi_test: passed $on_ok of $pairs with tracking, $off_ok of $pairs without; passing runs with tracking sent $sent IPIs, tracked $tracked, EOI-cleared $cleared"
+check "xapic_ipi_test: some run passes with tracking on" $on_ok -gt 0
+check "xapic_ipi_test: every IPI sent is tracked" $tracked -ge $sent -a $tracked -le $((sent + on_ok))
 # Its handler counts an IPI before its EOI, so the next IPI can be sent
 # before that EOI arrives; that EOI then clears the newer IPI, whose own
 # EOI finds nothing. Most EOIs still clear their IPI.
 check "xapic_ipi_test: EOIs clear at least 90% of the tracked IPIs" $((cleared * 10)) -ge $((tracked * 9)) -a $cleared -le $tracked
-echo N >$KVM_PARAMS/ipi_tracking_enabled
-xapic_runs
-echo Y >$KVM_PARAMS/ipi_tracking_enabled
-info "xapic_ipi_test, tracking off: passed $ok of $runs"
-check "xapic_ipi_test: tracking off tracks nothing" $tracked -eq 0
-check "xapic_ipi_test: pass rate with tracking ($on_ok/$runs) no worse than without ($ok/$runs), one run of slack" $on_ok -ge $((ok - 1))
+check "xapic_ipi_test: tracking off tracks nothing" $off_tracked -eq 0
+check "xapic_ipi_test: pass rate with tracking ($on_ok/$pairs) within noise of without ($off_ok/$pairs)" $on_ok -ge $((off_ok - pairs / 2))
 echo 50000000 >$KVM_PARAMS/ipi_window_ns
 
 # Directed yields through the real KVM path (KVM_HC_SCHED_YIELD -> yield_to())
