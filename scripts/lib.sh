@@ -27,6 +27,9 @@ RUSTC=/usr/bin/rustc
 RUSTDOC=/usr/bin/rustdoc
 BINDGEN=$TOOLS/bin/bindgen
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+# The test kernel also gets the test-only series (patches/test/); set
+# TEST_PATCHES= (empty) to build the product series alone.
+export TEST_PATCHES=${TEST_PATCHES-1}
 
 JOBS=${JOBS:-$(nproc)}
 

@@ -60,7 +60,44 @@ enum kvm_ipi_eoi {
 	KVM_IPI_EOI_UNMATCHED,	/* other vector, window passed, or the sender moved on */
 };
 
+/* What kvm_vcpu_on_spin() knows about a directed-yield candidate. */
+struct kvm_dy_facts {
+	bool ready;		/* vcpu->ready: preempted or woken, not yet running */
+	bool blocked;		/* blocking, and nothing would make it runnable */
+	bool preempted;		/* vcpu->preempted */
+	bool pending_interrupt;	/* kvm_arch_dy_has_pending_interrupt() */
+};
+
+/* How kvm_vcpu_on_spin() chose the vCPU it yielded to. */
+enum kvm_dy_tier {
+	KVM_DY_NONE,		/* it yielded to nobody */
+	KVM_DY_IPI_RECEIVER,	/* round 1: the recent receiver of the spinner's IPI */
+	KVM_DY_PENDING_IRQ,	/* round 1: a vCPU with a pending interrupt */
+	KVM_DY_PREEMPTED,	/* round 1: mainline's preempted gate */
+	KVM_DY_RELAXED,		/* round 2: preempted alone */
+};
+
 #ifdef CONFIG_KVM_IPI_AWARE_YIELD
+/*
+ * For vcpu_select.rs, in kvm_main.c: the candidate at @idx of @me's VM (each
+ * false when there is none). kvm_dy_eligible() has mainline's side effect of
+ * toggling a spinning candidate's eligibility.
+ */
+bool kvm_dy_facts(struct kvm_vcpu *me, int idx, struct kvm_dy_facts *f);
+bool kvm_dy_in_kernel(struct kvm_vcpu *me, int idx);
+bool kvm_dy_eligible(struct kvm_vcpu *me, int idx);
+int kvm_dy_yield(struct kvm_vcpu *me, int idx);
+/*
+ * Picks the vCPU @me should yield to and yields. @start is where the scan
+ * begins (after the last boosted vCPU), @receiver the target of @me's
+ * pending recent IPI or -1. Returns the tier and stores the target in *@target.
+ */
+enum kvm_dy_tier kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus,
+					   int start, int receiver, bool yield_to_kernel_mode,
+					   int *target);
+/* The target of @sender's pending IPI if sent at most ipi_window_ns before @now, else -1. */
+int kvm_ipi_tracker_receiver(const struct kvm_ipi_ctx *sender, u64 now);
+
 /* Forgets everything about a vCPU: on creation, reset and destruction. */
 void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
 /*
@@ -83,8 +120,6 @@ enum kvm_ipi_eoi kvm_ipi_tracker_eoi_sender(struct kvm_ipi_ctx *sender, int rece
 					    int vector, u64 now);
 /* Whether @receiver_idx is the pending, recent IPI target of @sender at @now. */
 bool kvm_ipi_tracker_is_receiver(const struct kvm_ipi_ctx *sender, int receiver_idx, u64 now);
-/* kvm_vcpu_on_spin() was entered by @me. */
-void kvm_vcpu_select_on_spin(struct kvm_vcpu *me);
 
 /* Module parameters of kvm: ipi_tracking_enabled, ipi_window_ns, enable_relaxed_boost. */
 int kvm_ipi_tracking_enabled_set(const char *val, const struct kernel_param *kp);
@@ -121,7 +156,16 @@ static inline bool kvm_ipi_tracker_is_receiver(const struct kvm_ipi_ctx *sender,
 {
 	return false;
 }
-static inline void kvm_vcpu_select_on_spin(struct kvm_vcpu *me) { }
+static inline enum kvm_dy_tier
+kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus, int start,
+			  int receiver, bool yield_to_kernel_mode, int *target)
+{
+	return KVM_DY_NONE;
+}
+static inline int kvm_ipi_tracker_receiver(const struct kvm_ipi_ctx *sender, u64 now)
+{
+	return -1;
+}
 #endif
 
 #endif /* _LINUX_KVM_IPI_YIELD_H */

@@ -89,6 +89,41 @@ check "xapic_ipi_test: tracking off tracks nothing" $off_tracked -eq 0
 check "xapic_ipi_test: pass rate with tracking ($on_ok/$pairs) within noise of without ($off_ok/$pairs)" $on_ok -ge $((off_ok - pairs / 2))
 echo 50000000 >$KVM_PARAMS/ipi_window_ns
 
+# IPI-aware candidate selection in kvm_vcpu_on_spin(): 4 vCPUs on 2 CPUs;
+# vCPU 0 sends vCPU 1 an IPI and spins with PAUSE until it is answered,
+# while vCPUs 2 and 3 spin all the time. Under TCG, PAUSE exits only with
+# the test-only kvm_amd.test_pause_exits (patches/test/), read at VM creation.
+SVM_PARAMS=/sys/module/kvm_amd/parameters
+spin_run() {
+	out=$(timeout 600 /tests/vcpu_boost_spin_test -v 4 -n ${VB_SPIN_IPIS:-300} 2>&1)
+	rc=$?
+	echo "$out" | tail -n 1
+}
+echo 1 >$SVM_PARAMS/test_pause_exits
+spin_run
+check "spin, tracking on: vcpu_boost_spin_test completes" $rc -eq 0
+receiver=$(out_stat ipi_receiver) irq=$(out_stat pending_irq) gate=$(out_stat preempted)
+round1=$((${receiver:-0} + ${irq:-0} + ${gate:-0}))
+info "spin, tracking on: on_spin $(out_stat on_spin), round 1 yields $round1 (IPI receiver $receiver, pending irq $irq, preempted $gate), relaxed $(out_stat relaxed), none $(out_stat no_target)"
+check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$(out_stat on_spin)" -gt 0
+check "spin, tracking on: at least 90% of round-1 yields go to the IPI receiver" $round1 -gt 0 -a $((receiver * 10)) -ge $((round1 * 9))
+
+echo N >$KVM_PARAMS/ipi_tracking_enabled
+spin_run
+echo Y >$KVM_PARAMS/ipi_tracking_enabled
+receiver=$(out_stat ipi_receiver) irq=$(out_stat pending_irq) gate=$(out_stat preempted)
+info "spin, tracking off: on_spin $(out_stat on_spin), IPI receiver $receiver, pending irq $irq, preempted $gate, relaxed $(out_stat relaxed), none $(out_stat no_target)"
+check "spin, tracking off: vcpu_boost_spin_test completes" $rc -eq 0
+check "spin, tracking off: no yield as IPI receiver" "$receiver" = 0
+check "spin, tracking off: selection falls back to the other tiers" $((${irq:-0} + ${gate:-0} + $(out_stat relaxed))) -gt 0
+
+echo N >$KVM_PARAMS/enable_relaxed_boost
+spin_run
+echo Y >$KVM_PARAMS/enable_relaxed_boost
+check "spin, relaxed boost off: vcpu_boost_spin_test completes" $rc -eq 0
+check "spin, relaxed boost off: no round-2 yield" "$(out_stat relaxed)" = 0
+echo 0 >$SVM_PARAMS/test_pause_exits
+
 # Directed yields through the real KVM path (KVM_HC_SCHED_YIELD -> yield_to())
 # from vCPU threads placed in cgroups: the debooster must measure contention
 # where the two hierarchies meet. The vCPU threads and two spinning threads

@@ -373,6 +373,29 @@ pub unsafe extern "C" fn kvm_ipi_tracker_is_receiver(
         && within_window(sent.send_ns, now, WINDOW_NS.load(Relaxed))
 }
 
+/// The target of `sender`'s last IPI when it is still pending and inside
+/// `ipi_window_ns` at `now`; -1 otherwise, and always while tracking is off.
+///
+/// # Safety
+///
+/// `sender` points to the context of a vCPU that stays valid for the call.
+#[export]
+pub unsafe extern "C" fn kvm_ipi_tracker_receiver(
+    sender: *const bindings::kvm_ipi_ctx,
+    now: u64,
+) -> c_int {
+    if !TRACKING_ENABLED.load(Relaxed) {
+        return NO_VCPU;
+    }
+    // SAFETY: By the caller.
+    let sent = unsafe { Ctx::new(sender) }.sent();
+    if sent.pending && within_window(sent.send_ns, now, WINDOW_NS.load(Relaxed)) {
+        sent.receiver
+    } else {
+        NO_VCPU
+    }
+}
+
 /// Prints the totals into `/sys/kernel/debug/kvm/ipi_yield_hooks`.
 ///
 /// # Safety
@@ -676,6 +699,9 @@ mod tests {
                 assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + win + 1));
                 assert!(!kvm_ipi_tracker_is_receiver(&a, SRC, T0));
                 assert!(!kvm_ipi_tracker_is_receiver(&b, SRC, T0));
+                assert_eq!(kvm_ipi_tracker_receiver(&a, T0 + win), DST);
+                assert_eq!(kvm_ipi_tracker_receiver(&a, T0 + win + 1), NO_VCPU);
+                assert_eq!(kvm_ipi_tracker_receiver(&b, T0), NO_VCPU);
             }
         });
     }

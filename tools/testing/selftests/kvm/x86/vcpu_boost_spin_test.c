@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vcpu_boost_spin_test: a vCPU that spins for an IPI's answer, among other
+ * spinning vCPUs, more vCPUs than host CPUs.
+ *
+ * vCPU 0 sends vCPU 1 a unicast fixed IPI and spins with PAUSE until vCPU 1's
+ * handler has answered, again and again. vCPU 1 halts between IPIs. vCPUs
+ * 2.. spin with PAUSE all the time. Each PAUSE that exits takes vCPU 0 into
+ * kvm_vcpu_on_spin() (under QEMU's TCG only with kvm_amd.test_pause_exits=1).
+ * The test checks only that every IPI was answered; it prints vCPU 0's
+ * directed-yield stats for the host scripts, which judge the selection.
+ *
+ * Usage: vcpu_boost_spin_test [-v vcpus (3..16)] [-n ipis]
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "apic.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+
+#define IPI_VECTOR	0xa7
+#define RECEIVER	1
+#define MAX_VCPUS	16
+
+/* Guest memory shared by all vCPUs. */
+static u64 nr_ipis;
+static u64 answered;
+static bool receiver_ready;
+
+static void ipi_handler(struct ex_regs *regs)
+{
+	/* EOI first: the next IPI then never overtakes it. */
+	xapic_write_reg(APIC_EOI, 0);
+	WRITE_ONCE(answered, answered + 1);
+}
+
+static void receiver_code(void)
+{
+	xapic_enable();
+	WRITE_ONCE(receiver_ready, true);
+	for (;;)
+		safe_halt();
+}
+
+static void spinner_code(void)
+{
+	for (;;)
+		cpu_relax();
+}
+
+static void sender_code(void)
+{
+	u64 i;
+
+	xapic_enable();
+	while (!READ_ONCE(receiver_ready))
+		cpu_relax();
+	for (i = 0; i < nr_ipis; i++) {
+		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(RECEIVER));
+		xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
+		while (READ_ONCE(answered) == i)
+			cpu_relax();
+	}
+	GUEST_DONE();
+}
+
+static void *run_forever(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+	struct ucall uc;
+
+	/* These vCPUs never finish by themselves; main() cancels them. */
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	vcpu_run(vcpu);
+	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	TEST_FAIL("vCPU %u exited, reason %u", vcpu->id, vcpu->run->exit_reason);
+	return NULL;
+}
+
+int main(int argc, char *argv[])
+{
+	struct kvm_vcpu *vcpus[MAX_VCPUS];
+	pthread_t threads[MAX_VCPUS];
+	u32 i, nr_vcpus = 4;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	int opt;
+
+	nr_ipis = 200;
+	while ((opt = getopt(argc, argv, "v:n:")) != -1) {
+		switch (opt) {
+		case 'v':
+			nr_vcpus = atoi(optarg);
+			break;
+		case 'n':
+			nr_ipis = strtoull(optarg, NULL, 0);
+			break;
+		default:
+			exit(KSFT_FAIL);
+		}
+	}
+	TEST_ASSERT(nr_vcpus >= 3 && nr_vcpus <= MAX_VCPUS, "vCPUs must be 3..%d", MAX_VCPUS);
+
+	vm = vm_create_with_one_vcpu(&vcpus[0], sender_code);
+	vcpus[RECEIVER] = vm_vcpu_add(vm, RECEIVER, receiver_code);
+	for (i = 2; i < nr_vcpus; i++)
+		vcpus[i] = vm_vcpu_add(vm, i, spinner_code);
+	vm_install_exception_handler(vm, IPI_VECTOR, ipi_handler);
+	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
+	sync_global_to_guest(vm, nr_ipis);
+
+	for (i = 1; i < nr_vcpus; i++)
+		kvm_pthread_create(&threads[i], NULL, run_forever, vcpus[i]);
+
+	vcpu_run(vcpus[0]);
+	switch (get_ucall(vcpus[0], &uc)) {
+	case UCALL_DONE:
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	default:
+		TEST_FAIL("sender exited, reason %u", vcpus[0]->run->exit_reason);
+	}
+	for (i = 1; i < nr_vcpus; i++)
+		kvm_pthread_cancel_join_async(threads[i]);
+
+	sync_global_from_guest(vm, answered);
+	TEST_ASSERT_EQ(answered, nr_ipis);
+	printf("vcpu_boost_spin_test: vcpus=%u ipis=%llu on_spin=%llu ipi_receiver=%llu "
+	       "pending_irq=%llu preempted=%llu relaxed=%llu no_target=%llu\n",
+	       nr_vcpus, (unsigned long long)nr_ipis,
+	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_on_spin),
+	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_ipi_receiver),
+	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_pending_irq),
+	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_preempted),
+	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_relaxed),
+	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_no_target));
+	kvm_vm_free(vm);
+	return 0;
+}
