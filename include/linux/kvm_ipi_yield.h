@@ -75,6 +75,7 @@ enum kvm_dy_tier {
 	KVM_DY_PENDING_IRQ,	/* round 1: a vCPU with a pending interrupt */
 	KVM_DY_PREEMPTED,	/* round 1: mainline's preempted gate */
 	KVM_DY_RELAXED,		/* round 2: preempted alone */
+	KVM_DY_RECEIVER_RUNS,	/* nobody: the IPI receiver runs already */
 };
 
 #ifdef CONFIG_KVM_IPI_AWARE_YIELD

@@ -104,7 +104,7 @@ spin_run
 check "spin, tracking on: vcpu_boost_spin_test completes" $rc -eq 0
 receiver=$(out_stat ipi_receiver) irq=$(out_stat pending_irq) gate=$(out_stat preempted)
 round1=$((${receiver:-0} + ${irq:-0} + ${gate:-0}))
-info "spin, tracking on: on_spin $(out_stat on_spin), round 1 yields $round1 (IPI receiver $receiver, pending irq $irq, preempted $gate), relaxed $(out_stat relaxed), none $(out_stat no_target)"
+info "spin, tracking on: on_spin $(out_stat on_spin), round 1 yields $round1 (IPI receiver $receiver, pending irq $irq, preempted $gate), relaxed $(out_stat relaxed), receiver running $(out_stat receiver_runs), none $(out_stat no_target)"
 check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$(out_stat on_spin)" -gt 0
 check "spin, tracking on: at least 90% of round-1 yields go to the IPI receiver" $round1 -gt 0 -a $((receiver * 10)) -ge $((round1 * 9))
 

@@ -10,7 +10,10 @@
 //! Round 1, tier by tier, each tier a scan from the vCPU after the last
 //! boosted one:
 //! 1. the receiver of the spinner's IPI, while it is pending (not yet
-//!    EOI'd) and recent (`ipi_window_ns`), from the IPI tracker;
+//!    EOI'd) and recent (`ipi_window_ns`), from the IPI tracker. When that
+//!    receiver is running already, the spin yields to nobody: the vCPU it
+//!    waits for is at work, and handing the CPU to another vCPU would only
+//!    delay the spinner (this goes beyond the series);
 //! 2. a vCPU with a pending interrupt (the arch's fast hint);
 //! 3. any vCPU that passes mainline's preempted gate: not preempted, or
 //!    preempted in kernel mode when the spinner asks for a kernel-mode
@@ -57,7 +60,8 @@ const YIELD_TRIES: u32 = 3;
 
 /// Totals over all VMs since boot, by tier, for
 /// `/sys/kernel/debug/kvm/ipi_yield_hooks`. Statistics only: relaxed.
-static TOTALS: [Atomic<u64>; 5] = [
+static TOTALS: [Atomic<u64>; 6] = [
+    Atomic::new(0),
     Atomic::new(0),
     Atomic::new(0),
     Atomic::new(0),
@@ -99,6 +103,8 @@ pub struct Spin {
 enum Attempt {
     Yielded,
     Skipped,
+    /// `yield_to()` failed: the candidate runs on a CPU, or cannot run.
+    Failed,
     /// The `try` budget is spent: stop the spin.
     GiveUp,
 }
@@ -127,7 +133,7 @@ impl<V: Vcpus> Selector<'_, V> {
                 if self.tries == 0 {
                     Attempt::GiveUp
                 } else {
-                    Attempt::Skipped
+                    Attempt::Failed
                 }
             }
             _ => Attempt::Skipped,
@@ -155,7 +161,7 @@ impl<V: Vcpus> Selector<'_, V> {
             match self.attempt(idx) {
                 Attempt::Yielded => return Ok(Some(idx)),
                 Attempt::GiveUp => return Err(()),
-                Attempt::Skipped => {}
+                Attempt::Skipped | Attempt::Failed => {}
             }
         }
         Ok(None)
@@ -174,15 +180,21 @@ pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (bindings::kvm_dy_tier, u32)
         tries: YIELD_TRIES,
     };
 
-    // Tier 1: the IPI receiver, when it is another vCPU of this VM.
+    // Tier 1: the IPI receiver, when it is another vCPU of this VM. When
+    // it is running already (not `ready` although not blocked, or
+    // `yield_to()` finds it on a CPU), the spinner's wait is about to end:
+    // giving the CPU to anybody else would only delay the spinner.
     let receiver = s.receiver.filter(|&r| r < s.nr && r != s.me);
     if let Some(r) = receiver {
-        if sel.usable(r).is_some() {
-            match sel.attempt(r) {
+        let runs = (bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS, r);
+        match sel.vcpus.facts(r) {
+            Some(f) if f.ready && !f.blocked => match sel.attempt(r) {
                 Attempt::Yielded => return (bindings::kvm_dy_tier_KVM_DY_IPI_RECEIVER, r),
-                Attempt::GiveUp => return none,
+                Attempt::Failed | Attempt::GiveUp => return runs,
                 Attempt::Skipped => {}
-            }
+            },
+            Some(f) if !f.ready && !f.blocked => return runs,
+            _ => {}
         }
     }
 
@@ -297,12 +309,13 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
 pub unsafe extern "C" fn kvm_vcpu_select_show(m: *mut bindings::seq_file) {
     // SAFETY: Guaranteed by the caller, a seq_file `show` callback.
     let m = unsafe { SeqFile::from_raw(m) };
-    let [none, receiver, pending, preempted, relaxed] = &TOTALS;
+    let [none, receiver, pending, preempted, relaxed, runs] = &TOTALS;
     for (name, c) in [
         ("dy_ipi_receiver", receiver),
         ("dy_pending_irq", pending),
         ("dy_preempted", preempted),
         ("dy_relaxed", relaxed),
+        ("dy_receiver_runs", runs),
         ("dy_no_target", none),
     ] {
         seq_print!(m, "{name} {}\n", c.load(Relaxed));
@@ -474,9 +487,31 @@ mod tests {
     }
 
     #[test]
+    fn running_receiver_holds_the_spin() {
+        const RUNS: bindings::kvm_dy_tier = bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS;
+        // The receiver runs: not ready, not blocked. Nobody else gets the CPU.
+        let mut vm = FakeVm::new();
+        vm.vcpus[3].in_kernel = true;
+        vm.vcpus[6].ready = false;
+        assert_eq!(select(&mut vm, &spin(Some(6))), (RUNS, 6));
+        assert_eq!(vm.nr_yields, 0);
+        // yield_to() finds it on a CPU: the same.
+        let mut vm = FakeVm::new();
+        vm.vcpus[3].in_kernel = true;
+        vm.vcpus[6].yield_result = -1;
+        assert_eq!(select(&mut vm, &spin(Some(6))), (RUNS, 6));
+        assert_eq!(&vm.yields[..vm.nr_yields], &[6]);
+        // Without tracking there is no receiver, and vCPU 3 gets the CPU.
+        assert_eq!(select(&mut vm, &spin(None)), (GATE, 3));
+    }
+
+    #[test]
     fn receiver_keeps_mainline_filters() {
         for spoil in [
-            |v: &mut Fake| v.ready = false,
+            |v: &mut Fake| {
+                v.ready = false;
+                v.blocked = true;
+            },
             |v: &mut Fake| v.blocked = true,
             |v: &mut Fake| v.eligible = false,
             |v: &mut Fake| v.yield_result = 0,
@@ -554,10 +589,10 @@ mod tests {
             v.yield_result = -1;
         }
         vm.vcpus[6].yield_result = 1;
-        // Receiver 2 fails (1), then 1 and 3 fail (2, 3): give up before 6.
-        assert_eq!(select(&mut vm, &spin(Some(2))), (NONE, 0));
+        // 1, 2 and 3 fail: give up before 6.
+        assert_eq!(select(&mut vm, &spin(None)), (NONE, 0));
         assert_eq!(vm.nr_yields, 3);
-        assert_eq!(&vm.yields[..3], &[2, 1, 3]);
+        assert_eq!(&vm.yields[..3], &[1, 2, 3]);
         // A yield that merely did not happen (0) costs nothing.
         let mut vm = FakeVm::new();
         for v in vm.vcpus.iter_mut() {
