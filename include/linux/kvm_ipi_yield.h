@@ -75,7 +75,7 @@ enum kvm_dy_tier {
 	KVM_DY_PENDING_IRQ,	/* round 1: a vCPU with a pending interrupt */
 	KVM_DY_PREEMPTED,	/* round 1: mainline's preempted gate */
 	KVM_DY_RELAXED,		/* round 2: preempted alone */
-	KVM_DY_RECEIVER_RUNS,	/* nobody: the IPI receiver runs already */
+	KVM_DY_RECEIVER_RUNS,	/* nobody: the receiver of the spinner's IPI runs */
 };
 
 #ifdef CONFIG_KVM_IPI_AWARE_YIELD
@@ -91,13 +91,16 @@ int kvm_dy_yield(struct kvm_vcpu *me, int idx);
 /*
  * Picks the vCPU @me should yield to and yields. @start is where the scan
  * begins (after the last boosted vCPU), @receiver the target of @me's
- * pending recent IPI or -1. Returns the tier and stores the target in *@target.
+ * pending recent IPI and @last_receiver of its recent IPI, pending or not
+ * (-1: none). Returns the tier and stores the target in *@target.
  */
 enum kvm_dy_tier kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus,
-					   int start, int receiver, bool yield_to_kernel_mode,
-					   int *target);
+					   int start, int receiver, int last_receiver,
+					   bool yield_to_kernel_mode, int *target);
 /* The target of @sender's pending IPI if sent at most ipi_window_ns before @now, else -1. */
 int kvm_ipi_tracker_receiver(const struct kvm_ipi_ctx *sender, u64 now);
+/* The same, pending or not: the vCPU that last got a tracked IPI from @sender. */
+int kvm_ipi_tracker_last_receiver(const struct kvm_ipi_ctx *sender, u64 now);
 
 /* Forgets everything about a vCPU: on creation, reset and destruction. */
 void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
@@ -159,11 +162,16 @@ static inline bool kvm_ipi_tracker_is_receiver(const struct kvm_ipi_ctx *sender,
 }
 static inline enum kvm_dy_tier
 kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus, int start,
-			  int receiver, bool yield_to_kernel_mode, int *target)
+			  int receiver, int last_receiver, bool yield_to_kernel_mode,
+			  int *target)
 {
 	return KVM_DY_NONE;
 }
 static inline int kvm_ipi_tracker_receiver(const struct kvm_ipi_ctx *sender, u64 now)
+{
+	return -1;
+}
+static inline int kvm_ipi_tracker_last_receiver(const struct kvm_ipi_ctx *sender, u64 now)
 {
 	return -1;
 }

@@ -13,7 +13,9 @@
 //!    EOI'd) and recent (`ipi_window_ns`), from the IPI tracker. When that
 //!    receiver is running already, the spin yields to nobody: the vCPU it
 //!    waits for is at work, and handing the CPU to another vCPU would only
-//!    delay the spinner (this goes beyond the series);
+//!    delay the spinner. The same holds for a receiver that EOI'd the IPI
+//!    moments ago (inside the window) and still runs: guests acknowledge an
+//!    IPI before they do its work. (This goes beyond the series.);
 //! 2. a vCPU with a pending interrupt (the arch's fast hint);
 //! 3. any vCPU that passes mainline's preempted gate: not preempted, or
 //!    preempted in kernel mode when the spinner asks for a kernel-mode
@@ -93,6 +95,8 @@ pub struct Spin {
     pub start: u32,
     /// Target of the spinner's pending recent IPI, if any.
     pub receiver: Option<u32>,
+    /// Target of the spinner's recent IPI, pending or already EOI'd.
+    pub last_receiver: Option<u32>,
     /// The spinner asks for a vCPU preempted in kernel mode.
     pub kernel_mode: bool,
     /// Round 2 is allowed.
@@ -196,6 +200,13 @@ pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (bindings::kvm_dy_tier, u32)
             Some(f) if !f.ready && !f.blocked => return runs,
             _ => {}
         }
+    } else if let Some(r) = s.last_receiver.filter(|&r| r < s.nr && r != s.me) {
+        // Acknowledged moments ago, and still running: the receiver EOIs
+        // when it takes the interrupt, before it has done the work the
+        // spinner waits for (Linux guests acknowledge first, too).
+        if sel.vcpus.facts(r).is_some_and(|f| !f.ready && !f.blocked) {
+            return (bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS, r);
+        }
     }
 
     // Tier 2: a pending interrupt.
@@ -276,6 +287,7 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
     nr_vcpus: c_int,
     start: c_int,
     receiver: c_int,
+    last_receiver: c_int,
     yield_to_kernel_mode: bool,
     target: *mut c_int,
 ) -> bindings::kvm_dy_tier {
@@ -287,6 +299,7 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
         nr,
         start: u32::try_from(start).unwrap_or(0),
         receiver: u32::try_from(receiver).ok(),
+        last_receiver: u32::try_from(last_receiver).ok(),
         kernel_mode: yield_to_kernel_mode,
         relaxed: RELAXED_BOOST.load(Relaxed),
     };
@@ -461,6 +474,7 @@ mod tests {
             nr: 8,
             start: 1,
             receiver,
+            last_receiver: receiver,
             kernel_mode: true,
             relaxed: true,
         }
@@ -503,6 +517,20 @@ mod tests {
         assert_eq!(&vm.yields[..vm.nr_yields], &[6]);
         // Without tracking there is no receiver, and vCPU 3 gets the CPU.
         assert_eq!(select(&mut vm, &spin(None)), (GATE, 3));
+        // EOI'd already, still running: hold too. EOI'd and halted: go on.
+        let mut vm = FakeVm::new();
+        vm.vcpus[3].in_kernel = true;
+        vm.vcpus[6].ready = false;
+        let mut s = spin(None);
+        s.last_receiver = Some(6);
+        assert_eq!(select(&mut vm, &s), (RUNS, 6));
+        vm.vcpus[6].blocked = true;
+        assert_eq!(select(&mut vm, &s), (GATE, 3));
+        // EOI'd and preempted: no tier 1 (nothing pending), the scan decides.
+        vm.vcpus[6] = USER;
+        vm.vcpus[6].in_kernel = true;
+        s.start = 4;
+        assert_eq!(select(&mut vm, &s), (GATE, 6));
     }
 
     #[test]

@@ -396,6 +396,31 @@ pub unsafe extern "C" fn kvm_ipi_tracker_receiver(
     }
 }
 
+/// The target of `sender`'s last tracked IPI if it was sent inside
+/// `ipi_window_ns` before `now`, pending or already EOI'd; -1 otherwise,
+/// and always while tracking is off. Directed yield uses it to see that the
+/// vCPU which just acknowledged the spinner's IPI is still at work on it.
+///
+/// # Safety
+///
+/// `sender` points to the context of a vCPU that stays valid for the call.
+#[export]
+pub unsafe extern "C" fn kvm_ipi_tracker_last_receiver(
+    sender: *const bindings::kvm_ipi_ctx,
+    now: u64,
+) -> c_int {
+    if !TRACKING_ENABLED.load(Relaxed) {
+        return NO_VCPU;
+    }
+    // SAFETY: By the caller.
+    let sent = unsafe { Ctx::new(sender) }.sent();
+    if within_window(sent.send_ns, now, WINDOW_NS.load(Relaxed)) {
+        sent.receiver
+    } else {
+        NO_VCPU
+    }
+}
+
 /// Prints the totals into `/sys/kernel/debug/kvm/ipi_yield_hooks`.
 ///
 /// # Safety
@@ -742,6 +767,11 @@ mod tests {
                 assert_eq!(kvm_ipi_tracker_eoi_sender(&mut a, DST, VEC as i32, T0 + 1), EOI_CLEARED);
                 assert!(!a.pending);
                 assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + 1));
+                // Acknowledged: no longer the pending receiver, still the last one.
+                assert_eq!(kvm_ipi_tracker_receiver(&a, T0 + 1), NO_VCPU);
+                assert_eq!(kvm_ipi_tracker_last_receiver(&a, T0 + 1), DST);
+                let late = T0 + WINDOW_NS.load(Relaxed) + 1;
+                assert_eq!(kvm_ipi_tracker_last_receiver(&a, late), NO_VCPU);
             }
         });
     }
