@@ -11,9 +11,10 @@
 //! boosted one:
 //! 1. the receiver of the spinner's IPI, while it is pending (not yet
 //!    EOI'd) and recent (`ipi_window_ns`), from the IPI tracker. When that
-//!    receiver is running already, the spin yields to nobody: the vCPU it
-//!    waits for is at work, and handing the CPU to another vCPU would only
-//!    delay the spinner. The same holds for a receiver that EOI'd the IPI
+//!    receiver can run but the yield to it does not happen (it is running
+//!    already, or on its way to a CPU), the spin yields to nobody: the vCPU
+//!    it waits for is at work, and handing the CPU to another vCPU would
+//!    only delay the spinner. The same holds for a receiver that EOI'd the IPI
 //!    moments ago (inside the window) and still runs: guests acknowledge an
 //!    IPI before they do its work. (This goes beyond the series.);
 //! 2. a vCPU with a pending interrupt (the arch's fast hint);
@@ -184,20 +185,22 @@ pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (bindings::kvm_dy_tier, u32)
         tries: YIELD_TRIES,
     };
 
-    // Tier 1: the IPI receiver, when it is another vCPU of this VM. When
-    // it is running already (not `ready` although not blocked, or
-    // `yield_to()` finds it on a CPU), the spinner's wait is about to end:
-    // giving the CPU to anybody else would only delay the spinner.
+    // Tier 1: the IPI receiver, when it is another vCPU of this VM that can
+    // run. The spinner then yields to it or to nobody: if the receiver is
+    // not `ready` it is running already, and if `yield_to()` does not take
+    // it is on a CPU or about to be; either way the spinner's wait is about
+    // to end, and giving the CPU to anybody else would only delay it.
     let receiver = s.receiver.filter(|&r| r < s.nr && r != s.me);
     if let Some(r) = receiver {
         let runs = (bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS, r);
         match sel.vcpus.facts(r) {
-            Some(f) if f.ready && !f.blocked => match sel.attempt(r) {
-                Attempt::Yielded => return (bindings::kvm_dy_tier_KVM_DY_IPI_RECEIVER, r),
-                Attempt::Failed | Attempt::GiveUp => return runs,
-                Attempt::Skipped => {}
-            },
-            Some(f) if !f.ready && !f.blocked => return runs,
+            Some(f) if f.ready && !f.blocked => {
+                return match sel.attempt(r) {
+                    Attempt::Yielded => (bindings::kvm_dy_tier_KVM_DY_IPI_RECEIVER, r),
+                    Attempt::Failed | Attempt::GiveUp | Attempt::Skipped => runs,
+                };
+            }
+            Some(f) if !f.blocked => return runs,
             _ => {}
         }
     } else if let Some(r) = s.last_receiver.filter(|&r| r < s.nr && r != s.me) {
@@ -534,6 +537,19 @@ mod tests {
     }
 
     #[test]
+    fn receiver_that_cannot_take_the_cpu_holds_the_spin() {
+        const RUNS: bindings::kvm_dy_tier = bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS;
+        // Not eligible, or yield_to() did not take: nobody else gets the CPU.
+        for spoil in [|v: &mut Fake| v.eligible = false, |v: &mut Fake| v.yield_result = 0] {
+            let mut vm = FakeVm::new();
+            vm.vcpus[3].in_kernel = true;
+            spoil(&mut vm.vcpus[6]);
+            assert_eq!(select(&mut vm, &spin(Some(6))), (RUNS, 6));
+            assert!(vm.nr_yields <= 1);
+        }
+    }
+
+    #[test]
     fn receiver_keeps_mainline_filters() {
         for spoil in [
             |v: &mut Fake| {
@@ -541,8 +557,6 @@ mod tests {
                 v.blocked = true;
             },
             |v: &mut Fake| v.blocked = true,
-            |v: &mut Fake| v.eligible = false,
-            |v: &mut Fake| v.yield_result = 0,
         ] {
             let mut vm = FakeVm::new();
             vm.vcpus[3].in_kernel = true;
