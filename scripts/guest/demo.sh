@@ -43,3 +43,11 @@ try "/tests/vcpu_boost_yield_test -c 2 -m 1000"
 try "grep -m 3 -o 'sched_vcpu_deboost: .*' /sys/kernel/tracing/trace"
 try "cat $DEBOOST_STATS"
 echo 0 >$DEBOOST_EVENT/enable
+
+say "IPI-aware directed yield: 4 vCPUs on $(grep -c ^processor /proc/cpuinfo) CPUs; vCPU 0 spins until vCPU 1 answers its IPI"
+echo "  (kvm_amd.test_pause_exits, a test-only switch, makes PAUSE exit under QEMU's TCG)"
+echo 1 >/sys/module/kvm_amd/parameters/test_pause_exits
+try "/tests/vcpu_boost_spin_test -v 4 -n 100"
+try "echo N > $KVM_PARAMS/ipi_tracking_enabled; /tests/vcpu_boost_spin_test -v 4 -n 100; echo Y > $KVM_PARAMS/ipi_tracking_enabled"
+echo 0 >/sys/module/kvm_amd/parameters/test_pause_exits
+try "cat $KVM_HOOKS"
