@@ -53,7 +53,7 @@ boot() {
 	if [ "$mode" = shell ]; then
 		"${qemu[@]}" -nographic
 	else
-		timeout --foreground "${GUEST_TIMEOUT:-900}" "${qemu[@]}" -display none \
+		timeout --foreground "${GUEST_TIMEOUT:-2400}" "${qemu[@]}" -display none \
 			-serial stdio -monitor none </dev/null | sed -u 's/\r$//' | tee "$CACHE/guest-$mode.log"
 		local rc=${PIPESTATUS[0]}
 		[ "$rc" -eq 0 ] || die "QEMU exited with $rc (124: timed out) in mode $mode"
