@@ -56,8 +56,9 @@ static void sender_code(void)
 	u64 i;
 
 	xapic_enable();
+	/* No PAUSE here: only spins for an answer may reach the host. */
 	while (!READ_ONCE(receiver_ready))
-		cpu_relax();
+		;
 	for (i = 0; i < nr_ipis; i++) {
 		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(RECEIVER));
 		xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
