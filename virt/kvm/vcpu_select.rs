@@ -9,14 +9,15 @@
 //!
 //! Round 1, tier by tier, each tier a scan from the vCPU after the last
 //! boosted one:
-//! 1. the receiver of the spinner's IPI, while it is pending (not yet
-//!    EOI'd) and recent (`ipi_window_ns`), from the IPI tracker. When that
+//! 1. the receiver of the spinner's IPI, from the IPI tracker: while the
+//!    IPI is pending (not yet EOI'd) and recent (`ipi_window_ns`), and
+//!    also, beyond the series, after its EOI inside the window as long as
+//!    the receiver has not blocked: guests acknowledge an IPI when they
+//!    take it, before they do the work the sender waits for. When that
 //!    receiver can run but the yield to it does not happen (it is running
-//!    already, or on its way to a CPU), the spin yields to nobody: the vCPU
-//!    it waits for is at work, and handing the CPU to another vCPU would
-//!    only delay the spinner. The same holds for a receiver that EOI'd the IPI
-//!    moments ago (inside the window) and still runs: guests acknowledge an
-//!    IPI before they do its work. (This goes beyond the series.);
+//!    already, or on its way to a CPU), the spin yields to nobody: the
+//!    vCPU it waits for is at work, and handing the CPU to another vCPU
+//!    would only delay the spinner (also beyond the series);
 //! 2. a vCPU with a pending interrupt (the arch's fast hint);
 //! 3. any vCPU that passes mainline's preempted gate: not preempted, or
 //!    preempted in kernel mode when the spinner asks for a kernel-mode
@@ -185,12 +186,18 @@ pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (bindings::kvm_dy_tier, u32)
         tries: YIELD_TRIES,
     };
 
-    // Tier 1: the IPI receiver, when it is another vCPU of this VM that can
-    // run. The spinner then yields to it or to nobody: if the receiver is
-    // not `ready` it is running already, and if `yield_to()` does not take
-    // it is on a CPU or about to be; either way the spinner's wait is about
-    // to end, and giving the CPU to anybody else would only delay it.
-    let receiver = s.receiver.filter(|&r| r < s.nr && r != s.me);
+    // Tier 1: the receiver of the spinner's IPI, pending or EOI'd inside
+    // the window (guests EOI when they take an IPI, before they do the
+    // work the sender waits for), when it is another vCPU of this VM that
+    // can run. The spinner then yields to it or to nobody: if the receiver
+    // is not `ready` it is running already, and if `yield_to()` does not
+    // take it is on a CPU or about to be; either way the spinner's wait is
+    // about to end, and giving the CPU to anybody else would only delay it.
+    // A receiver that blocks (halted, done) leaves the spin to tiers 2 and 3.
+    let receiver = s
+        .receiver
+        .or(s.last_receiver)
+        .filter(|&r| r < s.nr && r != s.me);
     if let Some(r) = receiver {
         let runs = (bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS, r);
         match sel.vcpus.facts(r) {
@@ -202,13 +209,6 @@ pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (bindings::kvm_dy_tier, u32)
             }
             Some(f) if !f.blocked => return runs,
             _ => {}
-        }
-    } else if let Some(r) = s.last_receiver.filter(|&r| r < s.nr && r != s.me) {
-        // Acknowledged moments ago, and still running: the receiver EOIs
-        // when it takes the interrupt, before it has done the work the
-        // spinner waits for (Linux guests acknowledge first, too).
-        if sel.vcpus.facts(r).is_some_and(|f| !f.ready && !f.blocked) {
-            return (bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS, r);
         }
     }
 
@@ -529,11 +529,9 @@ mod tests {
         assert_eq!(select(&mut vm, &s), (RUNS, 6));
         vm.vcpus[6].blocked = true;
         assert_eq!(select(&mut vm, &s), (GATE, 3));
-        // EOI'd and preempted: no tier 1 (nothing pending), the scan decides.
+        // EOI'd and preempted before it finished: it gets the CPU.
         vm.vcpus[6] = USER;
-        vm.vcpus[6].in_kernel = true;
-        s.start = 4;
-        assert_eq!(select(&mut vm, &s), (GATE, 6));
+        assert_eq!(select(&mut vm, &s), (IPI, 6));
     }
 
     #[test]
