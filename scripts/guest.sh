@@ -65,10 +65,9 @@ boot() {
 	fi
 }
 
-case "$mode" in
-test | demo | shell) ;;
-*) die "usage: $0 test | demo | shell" ;;
-esac
+# Each mode but shell is a stage script, scripts/guest/MODE.sh.
+[ "$mode" = shell ] || [ -f "$PROJECT_ROOT/scripts/guest/$mode.sh" ] ||
+	die "usage: $0 test | demo | shell | bench"
 build_selftests
 build_initramfs
 log "booting the test kernel (QEMU TCG, 2 CPUs, mode $mode)"
