@@ -63,7 +63,9 @@ echo Y >$KVM_PARAMS/ipi_tracking_enabled
 # test reports sending (a run may send one more after its last count).
 pairs=${VB_PEER_PAIRS:-6}
 on_ok=0 off_ok=0 sent=0 tracked=0 cleared=0 off_tracked=0 i=0
-while [ $i -lt $pairs ]; do
+
+# xapic_on / xapic_off: one run with tracking on / off, counted.
+xapic_on() {
 	t0=$(hook ipi_tracked) c0=$(hook ipi_eoi_cleared)
 	if timeout 60 /tests/xapic_ipi_test -s 2 >/tmp/xapic.log 2>&1; then
 		on_ok=$((on_ok + 1))
@@ -71,11 +73,18 @@ while [ $i -lt $pairs ]; do
 		tracked=$((tracked + $(hook ipi_tracked) - t0))
 		cleared=$((cleared + $(hook ipi_eoi_cleared) - c0))
 	fi
+}
+xapic_off() {
 	echo N >$KVM_PARAMS/ipi_tracking_enabled
 	t0=$(hook ipi_tracked)
 	timeout 60 /tests/xapic_ipi_test -s 2 >/tmp/xapic.log 2>&1 && off_ok=$((off_ok + 1))
 	off_tracked=$((off_tracked + $(hook ipi_tracked) - t0))
 	echo Y >$KVM_PARAMS/ipi_tracking_enabled
+}
+# The order alternates from pair to pair, so that neither side always
+# runs first.
+while [ $i -lt $pairs ]; do
+	if [ $((i % 2)) -eq 0 ]; then xapic_on; xapic_off; else xapic_off; xapic_on; fi
 	i=$((i + 1))
 done
 info "xapic_ipi_test: passed $on_ok of $pairs with tracking, $off_ok of $pairs without; passing runs with tracking sent $sent IPIs, tracked $tracked, EOI-cleared $cleared"
