@@ -1,7 +1,7 @@
 # vcpu-boost: the commands. The kernel itself is built by scripts/ in the
 # cache directory ($VCPU_BOOST_CACHE, default ~/.cache/vcpu-boost).
 
-.PHONY: all setup tree build test test-all kunit run shell patches-edit patches-export
+.PHONY: all setup tree build test test-all kunit run shell bench patches-edit patches-export
 
 all: build
 
@@ -25,6 +25,9 @@ kunit: build			## our KUnit suites only
 
 run: build			## boot the patched kernel and show the features
 	scripts/guest.sh demo
+
+bench: build			## benchmarks: bench/REPORT.md and its plots
+	scripts/bench.sh
 
 shell: build			## as run, then a shell inside the test kernel
 	scripts/guest.sh shell

@@ -20,6 +20,8 @@ overlay_map() {
 	echo "Kconfig kernel/Kconfig.vcpu_boost"
 	(cd "$PROJECT_ROOT/tests/kunit" && find . -type f \( -name '*.c' -o -name '*.h' -o -name Makefile \)) |
 		while read -r f; do echo "tests/kunit/${f#./} kernel/vcpu_boost_test/${f#./}"; done
+	(cd "$PROJECT_ROOT/tests/bench" && find . -type f \( -name '*.c' -o -name Makefile \)) |
+		while read -r f; do echo "tests/bench/${f#./} kernel/vcpu_boost_bench/${f#./}"; done
 }
 
 # Series files: the product series, and with TEST_PATCHES=1 also the

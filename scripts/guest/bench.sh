@@ -1,0 +1,48 @@
+#!/bin/sh
+# The guest stage of make bench: each scenario with the feature on and off,
+# alternating which side runs first, repeated. Prints one VB-BENCH line per
+# run; scripts/bench-report.py turns them into bench/REPORT.md.
+. /stage/lib.sh
+
+BENCH=/sys/kernel/debug/vcpu_boost_bench/run
+SVM_PARAMS=/sys/module/kvm_amd/parameters
+reps=${VB_BENCH_REPS:-5}
+ms=${VB_BENCH_MS:-1000}
+
+echo "VB-BENCH-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
+	"features=$(cat /sys/kernel/debug/sched/features)"
+
+# kthreads: ping-pong next to 0..2 hogs, and a lock among 2, 4 and 8 tasks.
+kbench() {
+	echo "$2" >$DEBOOSTER
+	echo "$1 $ms" >$BENCH && echo "VB-BENCH kind=kernel deboost=$2 rep=$3 $(cat $BENCH)"
+}
+# KVM: vcpu_boost_spin_test, 4 vCPUs on the 2 CPUs, PAUSE exits on.
+spin() {
+	echo "$1" >$KVM_PARAMS/ipi_tracking_enabled
+	echo "$2" >$KVM_PARAMS/enable_relaxed_boost
+	out=$(timeout 600 /tests/vcpu_boost_spin_test -v 4 -n 200 2>&1) &&
+		echo "VB-BENCH kind=spin tracking=$1 relaxed=$2 rep=$3 $(echo "$out" | tail -n 1 | cut -d: -f2)"
+}
+
+rep=1
+while [ $rep -le $reps ]; do
+	for s in "pingpong 0" "pingpong 1" "pingpong 2" "lock 2" "lock 4" "lock 8"; do
+		if [ $((rep % 2)) -eq 1 ]; then kbench "$s" 1 $rep; kbench "$s" 0 $rep
+		else kbench "$s" 0 $rep; kbench "$s" 1 $rep; fi
+	done
+	rep=$((rep + 1))
+done
+echo 1 >$DEBOOSTER
+
+echo 1 >$SVM_PARAMS/test_pause_exits
+rep=1
+while [ $rep -le $reps ]; do
+	for c in "Y Y" "N Y" "Y N" "N N"; do
+		spin $c $rep
+	done
+	rep=$((rep + 1))
+done
+echo 0 >$SVM_PARAMS/test_pause_exits
+echo Y >$KVM_PARAMS/ipi_tracking_enabled
+echo Y >$KVM_PARAMS/enable_relaxed_boost
