@@ -21,8 +21,8 @@ kbench() {
 spin() {
 	echo "$1" >$KVM_PARAMS/ipi_tracking_enabled
 	echo "$2" >$KVM_PARAMS/enable_relaxed_boost
-	out=$(timeout 600 /tests/vcpu_boost_spin_test -v 4 -n 200 2>&1) &&
-		echo "VB-BENCH kind=spin tracking=$1 relaxed=$2 rep=$3 $(echo "$out" | tail -n 1 | cut -d: -f2)"
+	out=$(timeout 600 /tests/vcpu_boost_spin_test -v 4 -n 1000 2>&1) &&
+		echo "VB-BENCH kind=spin cfg_tracking=$1 cfg_relaxed=$2 rep=$3 $(echo "$out" | tail -n 1 | cut -d: -f2)"
 }
 
 rep=1
