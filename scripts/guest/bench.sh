@@ -25,6 +25,9 @@ spin() {
 		echo "VB-BENCH kind=spin cfg_tracking=$1 cfg_relaxed=$2 rep=$3 $(echo "$out" | tail -n 1 | cut -d: -f2)"
 }
 
+# order: on then off in odd repetitions, off then on in even ones.
+order() { if [ $((rep % 2)) -eq 1 ]; then echo Y N; else echo N Y; fi; }
+
 rep=1
 while [ $rep -le $reps ]; do
 	for s in "pingpong 0" "pingpong 1" "pingpong 2" "lock 2" "lock 4" "lock 8"; do
@@ -43,6 +46,27 @@ while [ $rep -le $reps ]; do
 	done
 	rep=$((rep + 1))
 done
+# Controls without overcommit: 2 vCPUs on the 2 CPUs. The spin test with
+# PAUSE exits (the mechanisms should change nothing here), and the IPI test
+# without them, for what tracking costs per IPI round trip.
+rep=1
+while [ $rep -le $reps ]; do
+	for t in $(order); do
+		echo $t >$KVM_PARAMS/ipi_tracking_enabled
+		out=$(timeout 600 /tests/vcpu_boost_spin_test -v 2 -n 1000 2>&1) &&
+			echo "VB-BENCH kind=spin1to1 cfg_tracking=$t rep=$rep $(echo "$out" | tail -n 1 | cut -d: -f2)"
+	done
+	rep=$((rep + 1))
+done
 echo 0 >$SVM_PARAMS/test_pause_exits
+rep=1
+while [ $rep -le $reps ]; do
+	for t in $(order); do
+		echo $t >$KVM_PARAMS/ipi_tracking_enabled
+		out=$(timeout 600 /tests/vcpu_boost_ipi_test -v 2 -n 5000 2>&1) &&
+			echo "VB-BENCH kind=ipicost cfg_tracking=$t rep=$rep $(echo "$out" | tail -n 1 | cut -d: -f2)"
+	done
+	rep=$((rep + 1))
+done
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 echo Y >$KVM_PARAMS/enable_relaxed_boost

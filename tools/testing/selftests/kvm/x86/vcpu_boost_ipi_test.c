@@ -16,6 +16,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apic.h"
@@ -101,7 +102,8 @@ int main(int argc, char *argv[])
 	pthread_t threads[MAX_VCPUS];
 	struct kvm_vm *vm;
 	struct ucall uc;
-	u64 total = 0, cleared = 0, unmatched = 0;
+	u64 total = 0, cleared = 0, unmatched = 0, ns;
+	struct timespec t0, t1;
 	int opt;
 	u32 i;
 
@@ -136,7 +138,10 @@ int main(int argc, char *argv[])
 	for (i = 1; i < nr_vcpus; i++)
 		kvm_pthread_create(&threads[i], NULL, run_receiver, vcpus[i]);
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	vcpu_run(vcpus[0]);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns = (t1.tv_sec - t0.tv_sec) * 1000000000ull + t1.tv_nsec - t0.tv_nsec;
 	switch (get_ucall(vcpus[0], &uc)) {
 	case UCALL_DONE:
 		break;
@@ -157,11 +162,12 @@ int main(int argc, char *argv[])
 	}
 	TEST_ASSERT_EQ(total, nr_ipis);
 	printf("vcpu_boost_ipi_test: vcpus=%u ipis=%llu answered=%llu path=%s "
-	       "tracked=%llu eoi_cleared=%llu eoi_unmatched=%llu\n",
+	       "tracked=%llu eoi_cleared=%llu eoi_unmatched=%llu ns=%llu\n",
 	       nr_vcpus, (unsigned long long)nr_ipis, (unsigned long long)total,
 	       pv_send_ipi ? "pv" : "icr",
 	       (unsigned long long)vcpu_get_stat(vcpus[0], ipi_tracked),
-	       (unsigned long long)cleared, (unsigned long long)unmatched);
+	       (unsigned long long)cleared, (unsigned long long)unmatched,
+	       (unsigned long long)ns);
 	kvm_vm_free(vm);
 	return 0;
 }
