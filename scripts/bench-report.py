@@ -211,9 +211,10 @@ def controls(runs):
           f"| 1:1 control: `vcpu_boost_spin_test -v 2` round trips/s ratio (PAUSE exits on) | | | {fmt(med(ones))} |",
           "",
           "The round-trip difference is the tracker's whole cost on the path "
-          "(recording, the EOI hooks) plus emulation noise; under TCG a round trip "
-          "costs tens of microseconds, so this bounds the cost rather than measures "
-          "it to the cycle.\n"]
+          "(recording, the EOI hooks) plus emulation noise. Under TCG a nested round "
+          "trip is dominated by emulation, so this bounds the cost rather than "
+          "measures it to the cycle; the debooster's figure likewise includes what "
+          "its penalties change in the schedule, not only its own instructions.\n"]
     return md, {"ipi_pct": ipi_pct, "one": med(ones)}
 
 
