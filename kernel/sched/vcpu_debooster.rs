@@ -103,9 +103,7 @@ pub fn is_reverse_pair(
     target: i32,
     now: u64,
 ) -> bool {
-    last_yielder == target
-        && last_target == yielder
-        && now.saturating_sub(last_ns) <= DEBOUNCE_NS
+    last_yielder == target && last_target == yielder && now.saturating_sub(last_ns) <= DEBOUNCE_NS
 }
 
 /// How far the target is ahead of the yielder in vruntime; 0 when it is not.
@@ -526,11 +524,29 @@ mod tests {
         // A reverse pair cuts gran + need + need/10 to max(need, gran).
         let need = 3 * GRAN;
         let p = penalty(GRAN, need, 2, true);
-        assert_eq!(p, Penalty { penalty: need, debounced: true });
+        assert_eq!(
+            p,
+            Penalty {
+                penalty: need,
+                debounced: true
+            }
+        );
         let p = penalty(GRAN, GRAN / 2, 2, true);
-        assert_eq!(p, Penalty { penalty: GRAN, debounced: true });
+        assert_eq!(
+            p,
+            Penalty {
+                penalty: GRAN,
+                debounced: true
+            }
+        );
         let p = penalty(GRAN, need, 2, false);
-        assert_eq!(p, Penalty { penalty: GRAN + need + need / 10, debounced: false });
+        assert_eq!(
+            p,
+            Penalty {
+                penalty: GRAN + need + need / 10,
+                debounced: false
+            }
+        );
     }
 
     #[test]
@@ -558,9 +574,15 @@ mod tests {
             assert_eq!(penalty(gran, 0, h, false).penalty, gran / 16 * floor16);
             // A small need: gran + need + need/10, or the cap when that
             // is only gran (more than 12 queued).
-            assert_eq!(penalty(gran, 10, h, false).penalty, (gran + 11).min(gran / 8 * cap8));
+            assert_eq!(
+                penalty(gran, 10, h, false).penalty,
+                (gran + 11).min(gran / 8 * cap8)
+            );
             // A huge need: the cap.
-            assert_eq!(penalty(gran, 1000 * gran, h, false).penalty, gran / 8 * cap8);
+            assert_eq!(
+                penalty(gran, 1000 * gran, h, false).penalty,
+                gran / 8 * cap8
+            );
         }
     }
 
@@ -594,7 +616,18 @@ mod tests {
 
     #[test]
     fn tenth_divides_exactly() {
-        for n in [0u64, 9, 10, 11, 99, 12345, 1 << 32, (1 << 48) + 7, u64::MAX, u64::MAX - 9] {
+        for n in [
+            0u64,
+            9,
+            10,
+            11,
+            99,
+            12345,
+            1 << 32,
+            (1 << 48) + 7,
+            u64::MAX,
+            u64::MAX - 9,
+        ] {
             let q = tenth(n);
             assert!(q.checked_mul(10).is_some_and(|t| t <= n && n - t < 10));
         }

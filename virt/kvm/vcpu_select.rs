@@ -381,7 +381,11 @@ pub unsafe extern "C" fn kvm_relaxed_boost_get(
 ) -> c_int {
     // SAFETY: The parameter code hands `get` a buffer of PAGE_SIZE bytes.
     let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
-    let text: &[u8] = if RELAXED_BOOST.load(Relaxed) { b"Y\n\0" } else { b"N\n\0" };
+    let text: &[u8] = if RELAXED_BOOST.load(Relaxed) {
+        b"Y\n\0"
+    } else {
+        b"N\n\0"
+    };
     match page.get_mut(..text.len()) {
         Some(dst) => {
             dst.copy_from_slice(text);
@@ -488,7 +492,7 @@ mod tests {
         let mut vm = FakeVm::new();
         vm.vcpus[2].in_kernel = true; // tier 3
         vm.vcpus[4].pending_interrupt = true; // tier 2
-        // vCPU 6, the IPI receiver, comes last in scan order but first.
+                                              // vCPU 6, the IPI receiver, comes last in scan order but first.
         assert_eq!(select(&mut vm, &spin(Some(6))), (IPI, 6));
         // Without a receiver, the pending interrupt beats the earlier gate.
         assert_eq!(select(&mut vm, &spin(None)), (IRQ, 4));
@@ -538,7 +542,10 @@ mod tests {
     fn receiver_that_cannot_take_the_cpu_holds_the_spin() {
         const RUNS: bindings::kvm_dy_tier = bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS;
         // Not eligible, or yield_to() did not take: nobody else gets the CPU.
-        for spoil in [|v: &mut Fake| v.eligible = false, |v: &mut Fake| v.yield_result = 0] {
+        for spoil in [
+            |v: &mut Fake| v.eligible = false,
+            |v: &mut Fake| v.yield_result = 0,
+        ] {
             let mut vm = FakeVm::new();
             vm.vcpus[3].in_kernel = true;
             spoil(&mut vm.vcpus[6]);

@@ -250,7 +250,10 @@ pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) 
 pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_delivery) -> bool {
     // SAFETY: Valid for reads by the caller.
     let d = unsafe { &*d };
-    if let Some(c) = usize::try_from(d.path).ok().and_then(|i| TOTALS.deliver.get(i)) {
+    if let Some(c) = usize::try_from(d.path)
+        .ok()
+        .and_then(|i| TOTALS.deliver.get(i))
+    {
         c.add(1, Relaxed);
     }
     if !TRACKING_ENABLED.load(Relaxed) || classify(d).is_err() {
@@ -340,7 +343,13 @@ pub unsafe extern "C" fn kvm_ipi_tracker_eoi_sender(
 ) -> bindings::kvm_ipi_eoi {
     // SAFETY: By the caller.
     let ctx = unsafe { Ctx::new(sender) };
-    let verdict = eoi_verdict(ctx.sent(), receiver_idx, vector, now, WINDOW_NS.load(Relaxed));
+    let verdict = eoi_verdict(
+        ctx.sent(),
+        receiver_idx,
+        vector,
+        now,
+        WINDOW_NS.load(Relaxed),
+    );
     if verdict == bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED {
         ctx.pending.store(false, Relaxed);
         TOTALS.eoi_cleared.add(1, Relaxed);
@@ -523,7 +532,11 @@ pub unsafe extern "C" fn kvm_ipi_tracking_enabled_get(
     buf: *mut c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    let c = if TRACKING_ENABLED.load(Relaxed) { 'Y' } else { 'N' };
+    let c = if TRACKING_ENABLED.load(Relaxed) {
+        'Y'
+    } else {
+        'N'
+    };
     // SAFETY: Guaranteed by the caller.
     unsafe { param_emit(buf, format_args!("{c}\n")) }
 }
@@ -589,7 +602,10 @@ mod tests {
     }
 
     /// A unicast fixed IPI from vCPU `SRC` to vCPU `DST` at `T0`.
-    fn ipi(src: &mut bindings::kvm_ipi_ctx, dst: &mut bindings::kvm_ipi_ctx) -> bindings::kvm_ipi_delivery {
+    fn ipi(
+        src: &mut bindings::kvm_ipi_ctx,
+        dst: &mut bindings::kvm_ipi_ctx,
+    ) -> bindings::kvm_ipi_delivery {
         // SAFETY: All-zero is a valid value of this plain C struct.
         let mut d: bindings::kvm_ipi_delivery = unsafe { core::mem::zeroed() };
         d.src = src;
@@ -650,7 +666,10 @@ mod tests {
                 assert!(unsafe { kvm_ipi_tracker_deliver(&d) });
             });
             assert!(a.pending);
-            assert_eq!((a.receiver, a.vector, a.send_ns, b.sender), (DST, VEC, T0, SRC));
+            assert_eq!(
+                (a.receiver, a.vector, a.send_ns, b.sender),
+                (DST, VEC, T0, SRC)
+            );
         }
     }
 
@@ -733,7 +752,12 @@ mod tests {
 
     #[test]
     fn eoi_clears_sender_only_on_a_match() {
-        let sent = Sent { pending: true, receiver: DST, vector: VEC, send_ns: T0 };
+        let sent = Sent {
+            pending: true,
+            receiver: DST,
+            vector: VEC,
+            send_ns: T0,
+        };
         let w = IPI_WINDOW_NS_DEFAULT;
         let v = VEC as i32;
         assert_eq!(eoi_verdict(sent, DST, v, T0 + w, w), EOI_CLEARED);
@@ -741,7 +765,10 @@ mod tests {
         assert_eq!(eoi_verdict(sent, DST, -1, T0, w), EOI_UNMATCHED);
         assert_eq!(eoi_verdict(sent, DST, v, T0 + w + 1, w), EOI_UNMATCHED);
         assert_eq!(eoi_verdict(sent, DST + 1, v, T0, w), EOI_UNMATCHED);
-        let cleared = Sent { pending: false, ..sent };
+        let cleared = Sent {
+            pending: false,
+            ..sent
+        };
         assert_eq!(eoi_verdict(cleared, DST, v, T0, w), EOI_UNMATCHED);
     }
 
@@ -756,7 +783,10 @@ mod tests {
                 // A mismatching EOI: the link goes, the sender stays pending.
                 assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, false), SRC);
                 assert_eq!(b.sender, NO_VCPU);
-                assert_eq!(kvm_ipi_tracker_eoi_sender(&mut a, DST, VEC as i32 + 1, T0), EOI_UNMATCHED);
+                assert_eq!(
+                    kvm_ipi_tracker_eoi_sender(&mut a, DST, VEC as i32 + 1, T0),
+                    EOI_UNMATCHED
+                );
                 assert!(a.pending);
                 // A second EOI finds no sender.
                 assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, true), NO_VCPU);
@@ -764,7 +794,10 @@ mod tests {
                 // The next IPI, acknowledged with its vector: cleared.
                 assert!(kvm_ipi_tracker_deliver(&d));
                 assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, true), SRC);
-                assert_eq!(kvm_ipi_tracker_eoi_sender(&mut a, DST, VEC as i32, T0 + 1), EOI_CLEARED);
+                assert_eq!(
+                    kvm_ipi_tracker_eoi_sender(&mut a, DST, VEC as i32, T0 + 1),
+                    EOI_CLEARED
+                );
                 assert!(!a.pending);
                 assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + 1));
                 // Acknowledged: no longer the pending receiver, still the last one.
@@ -809,7 +842,10 @@ mod tests {
             }
         });
         assert!(!a.pending);
-        assert_eq!((a.receiver, a.sender, a.vector, a.send_ns), (NO_VCPU, NO_VCPU, 0, 0));
+        assert_eq!(
+            (a.receiver, a.sender, a.vector, a.send_ns),
+            (NO_VCPU, NO_VCPU, 0, 0)
+        );
         assert_eq!((b.receiver, b.sender), (NO_VCPU, NO_VCPU));
     }
 
