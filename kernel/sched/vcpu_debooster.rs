@@ -30,7 +30,7 @@ use core::ptr::addr_of_mut;
 use kernel::{
     bindings,
     error::code::EINVAL,
-    ffi::{c_int, c_void},
+    ffi::{c_char, c_int, c_void},
     prelude::*,
     seq_file::SeqFile,
     seq_print,
@@ -42,6 +42,15 @@ pub const RATE_LIMIT_NS: u64 = 6_000_000;
 
 /// A yield from B to A this soon after one from A to B is a reverse pair.
 pub const DEBOUNCE_NS: u64 = 600_000;
+
+/// Names of the strategies, indexed by `enum sched_vcpu_yield_strategy`.
+const STRATEGY_NAMES: [&str; bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize] =
+    ["deboost", "lag-credit", "mainline"];
+
+/// The active strategy, an index into [`STRATEGY_NAMES`]. Written by the
+/// debugfs file, read on the yield path: relaxed, like [`ENABLED`].
+static STRATEGY: Atomic<u32> =
+    Atomic::new(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DEBOOST);
 
 /// Whether the debooster may act. On by default, as in the series.
 ///
@@ -260,7 +269,10 @@ pub unsafe extern "C" fn sched_vcpu_deboost_gate(
     let y = unsafe { &mut *y };
     // SAFETY: `st` is valid and its lock held.
     unsafe { bump(addr_of_mut!((*st).stats.calls)) };
-    if !ENABLED.load(Relaxed) {
+    y.strategy = STRATEGY.load(Relaxed);
+    if !ENABLED.load(Relaxed)
+        || y.strategy == bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE
+    {
         return false;
     }
     if let Err(why) = validate(y) {
@@ -335,6 +347,123 @@ pub unsafe extern "C" fn sched_vcpu_deboost_decide(
     }
 }
 
+/// The lag to credit a target that is `need` ahead of the queue's average
+/// vruntime, so that it becomes eligible: its weight `w` in a queue of total
+/// weight `total` moves the average along with it, so the pull must be
+/// `need * total / (total - w)`; this takes the next power of two above that
+/// factor (no division) and adds 1 ns. Bounded by the queue-size [`cap`];
+/// 0 when the target is eligible already, or alone in the queue.
+pub fn lag_credit(need: u64, gran: u64, h_nr_queued: u32, w: u64, total: u64) -> u64 {
+    if need == 0 || w >= total {
+        return 0;
+    }
+    // The smallest k with w <= total - total / 2^k gives total / (total - w) <= 2^k.
+    let mut k = 1u32;
+    while k < 32 && w > total - (total >> k) {
+        k += 1;
+    }
+    need.saturating_mul(1u64 << k)
+        .saturating_add(1)
+        .min(cap(h_nr_queued, gran))
+}
+
+/// Second step for the strategy `lag-credit`: computes the lag to credit
+/// the target (`y.credit`, 0: none) from the queue's average vruntime
+/// (`y.yielder_vruntime`), the target's vruntime and their weights. A credit
+/// counts as applied and starts the rate limit.
+///
+/// # Safety
+///
+/// As for [`sched_vcpu_deboost_gate`].
+#[export]
+pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) {
+    // SAFETY: Valid, and ours alone for the call, by the caller.
+    let y = unsafe { &mut *y };
+    y.penalty = 0;
+    y.debounced = false;
+    y.need = need(y.yielder_vruntime, y.target_vruntime);
+    if y.h_nr_queued <= 1 {
+        y.credit = 0;
+        // SAFETY: `st` is valid and its lock held, by the caller.
+        unsafe { count_refusal(st, Refusal::NoContention) };
+        return;
+    }
+    y.credit = lag_credit(
+        y.need,
+        y.gran,
+        y.h_nr_queued,
+        y.target_weight,
+        y.total_weight,
+    );
+    if y.credit == 0 {
+        return;
+    }
+    // SAFETY: As above; the rq lock serialises access to this field.
+    unsafe { (*st).last_apply_ns = y.now };
+    // SAFETY: As above.
+    unsafe {
+        bump(addr_of_mut!((*st).stats.applied));
+        bump(addr_of_mut!((*st).stats.credited));
+    }
+}
+
+/// Parses a strategy name written to `vcpu_yield_strategy` (one trailing
+/// newline allowed).
+fn parse_strategy(val: &[u8]) -> Result<u32> {
+    let name = val.strip_suffix(b"\n").unwrap_or(val);
+    STRATEGY_NAMES
+        .iter()
+        .position(|n| n.as_bytes() == name)
+        .and_then(|i| u32::try_from(i).ok())
+        .ok_or(EINVAL)
+}
+
+/// Shows `vcpu_yield_strategy`: every name, the active one in brackets.
+///
+/// # Safety
+///
+/// `m` points to a valid `seq_file` that no other thread uses during the call.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_yield_strategy_show(m: *mut bindings::seq_file) {
+    // SAFETY: A seq_file `show` callback's file, by the caller.
+    let m = unsafe { SeqFile::from_raw(m) };
+    let active = STRATEGY.load(Relaxed);
+    for (i, name) in (0u32..).zip(STRATEGY_NAMES) {
+        let sep = if i == 0 { "" } else { " " };
+        if i == active {
+            seq_print!(m, "{sep}[{name}]");
+        } else {
+            seq_print!(m, "{sep}{name}");
+        }
+    }
+    seq_print!(m, "\n");
+}
+
+/// Selects a strategy by name. Unknown names are rejected with `-EINVAL`
+/// and leave the strategy as it was.
+///
+/// # Safety
+///
+/// `buf` is valid for reads of `len` bytes.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_yield_strategy_write(buf: *const c_char, len: usize) -> c_int {
+    if buf.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: Valid for `len` bytes, by the caller.
+    let val = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
+    match parse_strategy(val) {
+        Ok(s) => {
+            STRATEGY.store(s, Relaxed);
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
 /// Loads every counter of `from` and adds it to `sum`.
 ///
 /// # Safety
@@ -362,6 +491,7 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_add(
     add!(
         calls,
         applied,
+        credited,
         debounced,
         rate_limited,
         no_contention,
@@ -392,6 +522,7 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_print(
     for (name, value) in [
         ("calls", s.calls),
         ("applied", s.applied),
+        ("credited", s.credited),
         ("debounced", s.debounced),
         ("rate_limited", s.rate_limited),
         ("no_contention", s.no_contention),
@@ -603,6 +734,50 @@ mod tests {
         assert_eq!(penalty(u64::MAX - 5, 3, 3, false).penalty, u64::MAX - 2);
         assert_eq!(cap(2, u64::MAX / 2), u64::MAX);
         assert_eq!(floor(3, u64::MAX), u64::MAX >> 4);
+    }
+
+    #[test]
+    fn strategy_names() {
+        assert_eq!(parse_strategy(b"deboost"), Ok(0));
+        assert_eq!(parse_strategy(b"lag-credit\n"), Ok(1));
+        assert_eq!(parse_strategy(b"mainline"), Ok(2));
+        assert_eq!(parse_strategy(b"lag_credit"), Err(EINVAL));
+        assert_eq!(parse_strategy(b"deboost\n\n"), Err(EINVAL));
+        assert_eq!(parse_strategy(b""), Err(EINVAL));
+        assert_eq!(parse_strategy(b"[deboost]"), Err(EINVAL));
+    }
+
+    #[test]
+    fn lag_credit_makes_the_target_eligible_within_bounds() {
+        let w = 1024u64;
+        // Two equal tasks: the average moves by half the pull; 2x need + 1.
+        assert_eq!(lag_credit(1000, GRAN, 2, w, 2 * w), 2001);
+        // Eight equal tasks: factor 8/7 <= 2.
+        assert_eq!(lag_credit(1000, GRAN, 8, w, 8 * w), 2001);
+        // A heavy target (3/4 of the weight): factor 4.
+        assert_eq!(lag_credit(1000, GRAN, 2, 3 * w, 4 * w), 4001);
+        // Eligible already, or alone: nothing.
+        assert_eq!(lag_credit(0, GRAN, 2, w, 2 * w), 0);
+        assert_eq!(lag_credit(1000, GRAN, 2, w, w), 0);
+        assert_eq!(lag_credit(1000, GRAN, 2, 0, 0), 0);
+        // Bounded by the queue-size cap, and never overflowing.
+        for h in [2u32, 3, 5, 8, 12, 40] {
+            assert_eq!(lag_credit(100 * GRAN, GRAN, h, w, 2 * w), cap(h, GRAN));
+            assert!(lag_credit(u64::MAX, GRAN, h, w, 2 * w) <= cap(h, GRAN));
+            assert!(lag_credit(u64::MAX, u64::MAX, h, u64::MAX - 1, u64::MAX) <= u64::MAX);
+        }
+        // Check the claim: after the pull the target is at or below the
+        // new average: need - c <= -c * tw / total, i.e.
+        // (c - need) * total >= c * tw (no division).
+        for (need, tw, total) in [
+            (5000u64, 1024u64, 3072u64),
+            (7, 2048, 3072),
+            (123_456, 15, 20),
+        ] {
+            let c = lag_credit(need, u64::MAX / 4, 2, tw, total);
+            assert!(c >= need);
+            assert!(u128::from(c - need) * u128::from(total) >= u128::from(c) * u128::from(tw));
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ DEBOOSTER=/sys/kernel/debug/sched/vcpu_debooster_enabled
 KVM_PARAMS=/sys/module/kvm/parameters
 KVM_HOOKS=/sys/kernel/debug/kvm/ipi_yield_hooks
 DEBOOST_STATS=/sys/kernel/debug/sched/vcpu_debooster_stats
+STRATEGY=/sys/kernel/debug/sched/vcpu_yield_strategy
 DEBOOST_EVENT=/sys/kernel/tracing/events/sched/sched_vcpu_deboost
 
 pass() { echo "VB-RESULT PASS $*"; }

@@ -213,6 +213,30 @@ yield_case "root group" ""
 check "root group: penalties applied" -n "$events"
 check "root group: they meet at depth 0" "$(field lca_depth)" = 0
 
+# The strategy switch: a list with the active one in brackets; unknown
+# names are rejected.
+check "vcpu_yield_strategy lists the strategies, deboost active" "$(cat $STRATEGY)" = "[deboost] lag-credit mainline"
+echo lag-credit >$STRATEGY
+check "vcpu_yield_strategy: write lag-credit" "$(cat $STRATEGY)" = "deboost [lag-credit] mainline"
+if echo lag_credit >$STRATEGY 2>/dev/null; then
+	fail "vcpu_yield_strategy: unknown name accepted"
+else
+	check "vcpu_yield_strategy: unknown name rejected, value kept" "$(cat $STRATEGY)" = "deboost [lag-credit] mainline"
+fi
+# lag-credit pulls the target back instead of pushing the yielder.
+applied0=$(deboost applied) credited0=$(deboost credited)
+yield_case "lag-credit" $CG/vb -y $CG/vb/a -t $CG/vb/b
+info "lag-credit: applied +$(( $(deboost applied) - applied0 )), credited +$(( $(deboost credited) - credited0 ))"
+check "lag-credit: every applied action is a credit" $(( $(deboost applied) - applied0 )) -eq $(( $(deboost credited) - credited0 ))
+check "lag-credit: no yielder penalty traced" -z "$(echo "$events" | grep -v 'penalty=0 ')"
+check "lag-credit: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=lag-credit')"
+echo mainline >$STRATEGY
+calls0=$(deboost calls) applied0=$(deboost applied)
+yield_case "mainline" $CG/vb -y $CG/vb/a -t $CG/vb/b
+check "mainline: yields reach the hook" $(deboost calls) -gt $calls0
+check "mainline: nothing applied" $(deboost applied) -eq $applied0
+echo deboost >$STRATEGY
+
 # The switch off: yields still reach the fair class, no penalty is applied.
 echo 0 >$DEBOOSTER
 calls0=$(deboost calls) applied0=$(deboost applied)

@@ -20,7 +20,8 @@ struct seq_file;
  */
 struct sched_vcpu_deboost_stats {
 	u64 calls;		/* yield_to_task_fair() calls */
-	u64 applied;		/* penalties applied */
+	u64 applied;		/* penalties or lag credits applied */
+	u64 credited;		/* ... of which lag credits (strategy lag-credit) */
 	u64 debounced;		/* ... of which the reverse-pair debounce cut */
 	u64 rate_limited;	/* refused: a penalty within the last 6 ms */
 	u64 no_contention;	/* refused: the LCA cfs_rq has h_nr_queued <= 1 */
@@ -41,6 +42,18 @@ struct sched_vcpu_deboost_rq {
 };
 
 /*
+ * What yield_to_task_fair() does for the target of yield_to(), beyond
+ * mainline's next buddy and forfeit. Selected at run time through
+ * /sys/kernel/debug/sched/vcpu_yield_strategy.
+ */
+enum sched_vcpu_yield_strategy {
+	SCHED_VCPU_YIELD_DEBOOST,	/* push the yielder's vruntime (v2 series) */
+	SCHED_VCPU_YIELD_LAG_CREDIT,	/* credit the target with lag (v3 series) */
+	SCHED_VCPU_YIELD_MAINLINE,	/* nothing more */
+	SCHED_VCPU_YIELD_NR,
+};
+
+/*
  * One yield_to() as yield_to_task_fair() sees it. The C hook fills the
  * inputs; the debooster fills the outputs.
  */
@@ -57,12 +70,16 @@ struct sched_vcpu_deboost_yield {
 	u32 lca_depth;		/* depth of the level where both hierarchies meet */
 	u32 h_nr_queued;	/* tasks queued below that level */
 	u64 gran;		/* base slice in the yielder's virtual time */
-	u64 yielder_vruntime;
+	u64 yielder_vruntime;	/* lag-credit: the queue's average vruntime */
 	u64 target_vruntime;
+	u64 target_weight;	/* lag-credit: the target's and the queue's */
+	u64 total_weight;	/* weights in the average vruntime */
 	/* Outputs. */
+	u32 strategy;		/* gate: enum sched_vcpu_yield_strategy to apply */
 	bool reverse_pair;	/* gate: the last valid yield here was target -> yielder, <= 600 us ago */
 	u64 need;		/* how far the target is ahead in vruntime */
 	u64 penalty;		/* vruntime push of the yielder; 0: none */
+	u64 credit;		/* vruntime pull of the target (lag-credit); 0: none */
 	bool debounced;		/* the reverse-pair debounce cut the penalty */
 };
 
@@ -76,6 +93,12 @@ bool sched_vcpu_deboost_gate(struct sched_vcpu_deboost_rq *rq_state,
 /* Computes y->penalty (0: none) and records it in @rq_state. */
 void sched_vcpu_deboost_decide(struct sched_vcpu_deboost_rq *rq_state,
 			       struct sched_vcpu_deboost_yield *y);
+/* lag-credit: computes y->credit (0: none) and records it in @rq_state. */
+void sched_vcpu_lag_credit_decide(struct sched_vcpu_deboost_rq *rq_state,
+				  struct sched_vcpu_deboost_yield *y);
+/* debugfs: vcpu_yield_strategy. Show lists the names, the active one in []. */
+void sched_vcpu_yield_strategy_show(struct seq_file *m);
+int sched_vcpu_yield_strategy_write(const char *buf, size_t len);
 /* Adds the counters of @rq_state to @sum. */
 void sched_vcpu_deboost_stats_add(struct sched_vcpu_deboost_stats *sum,
 				  const struct sched_vcpu_deboost_rq *rq_state);
