@@ -51,8 +51,11 @@ def fmt(x, digits=3):
     return f"{x:.{digits}g}"
 
 
+STRATEGIES = ["mainline", "deboost", "lag-credit"]
+
+
 def kernel_tables(runs, out):
-    # (scenario, n) -> deboost -> rep -> metrics
+    # (scenario, n) -> strategy -> rep -> metrics
     data = defaultdict(lambda: defaultdict(dict))
     for r in runs:
         if r.get("kind") != "kernel":
@@ -66,86 +69,91 @@ def kernel_tables(runs, out):
             key = ("lock", int(r["threads"]))
             work = int(r["cs"])
             extra = None
-        data[key][r["deboost"]][int(r["rep"])] = {
+        data[key][r["cfg_strategy"]][int(r["rep"])] = {
             "rate": work / (ns / 1e9),
             "ypw": int(r["yields"]) / work if work else float("nan"),
             "extra": extra,
         }
 
+    def paired(key, st, metric):
+        on, base = data[key][st], data[key]["mainline"]
+        return med([on[k][metric] / base[k][metric] for k in on if k in base and base[k][metric]])
+
     md = []
-    # Ping-pong: rate as a share of the pair's fair-share ideal.
     md.append("### Two-task ping-pong on one CPU, next to CPU-bound hogs\n")
     md.append("Each side spins 20 times, then calls `yield_to()` on the other. "
               "The ideal is one yield per hand-off; next to *h* hogs the pair's fair "
               "share is 2/(2+h) of the CPU, so the ideal rate is 2/(2+h) of the "
-              "no-hog rate of the same setting.\n")
-    md.append("| hogs | debooster | hand-offs/s (median, range) | % of fair-share ideal | yields per hand-off | hogs' CPU share |")
+              "no-hog rate of the same strategy. The hogs share the root cgroup with "
+              "the pair: their CPU share is the fairness case.\n")
+    md.append("| hogs | strategy | hand-offs/s (median, range) | % of fair-share ideal | yields per hand-off | hogs' CPU share |")
     md.append("|---|---|---|---|---|---|")
     pp_plot = {}
     for h in (0, 1, 2):
-        for d in ("1", "0"):
-            reps = data[("pingpong", h)][d]
-            base = data[("pingpong", 0)][d]
+        for st in STRATEGIES:
+            reps = data[("pingpong", h)][st]
+            base = data[("pingpong", 0)][st]
             rates = [m["rate"] for m in reps.values()]
-            ideal = []
-            for rep, m in reps.items():
-                if rep in base:
-                    ideal.append(m["rate"] / (base[rep]["rate"] * 2 / (2 + h)) * 100)
-            pp_plot[(h, d)] = med(ideal)
-            md.append(f"| {h} | {'on' if d == '1' else 'off'} | {fmt(med(rates))} ({spread(rates)}) "
+            ideal = [m["rate"] / (base[rep]["rate"] * 2 / (2 + h)) * 100
+                     for rep, m in reps.items() if rep in base]
+            pp_plot[(h, st)] = med(ideal)
+            md.append(f"| {h} | {st} | {fmt(med(rates))} ({spread(rates) if rates else '–'}) "
                       f"| {fmt(med(ideal))} % | {fmt(med([m['ypw'] for m in reps.values()]))} "
                       f"| {fmt(med([m['extra'] * 100 for m in reps.values()]))} % |")
     md.append("")
 
     md.append("### Lock holder on one CPU\n")
     md.append("*n* tasks take a test-and-set lock (held for 200 pause loops, 50 outside); "
-              "a waiter yields to the holder after 20 spins. Ratios are on/off within "
-              "each repetition, then the median.\n")
-    md.append("| tasks | debooster | critical sections/s (median, range) | yields per critical section | CS/s on ÷ off | yields/CS on ÷ off |")
+              "a waiter yields to the holder after 20 spins. Ratios are to mainline "
+              "within each repetition, then the median.\n")
+    md.append("| tasks | strategy | critical sections/s (median, range) | yields per critical section | CS/s ÷ mainline | yields/CS ÷ mainline |")
     md.append("|---|---|---|---|---|---|")
     lock_plot = {}
     for n in (2, 4, 8):
-        on, off = data[("lock", n)]["1"], data[("lock", n)]["0"]
-        r_rate = [on[k]["rate"] / off[k]["rate"] for k in on if k in off]
-        r_ypw = [on[k]["ypw"] / off[k]["ypw"] for k in on if k in off and off[k]["ypw"]]
-        for d, reps in (("1", on), ("0", off)):
+        for st in STRATEGIES:
+            reps = data[("lock", n)][st]
             rates = [m["rate"] for m in reps.values()]
             ypw = [m["ypw"] for m in reps.values()]
-            lock_plot[(n, d)] = (med(rates), med(ypw))
-            ratio = f"{fmt(med(r_rate))} | {fmt(med(r_ypw))}" if d == "1" else " | "
-            md.append(f"| {n} | {'on' if d == '1' else 'off'} | {fmt(med(rates))} ({spread(rates)}) "
+            lock_plot[(n, st)] = (med(rates), med(ypw))
+            ratio = (f"{fmt(paired(('lock', n), st, 'rate'))} | {fmt(paired(('lock', n), st, 'ypw'))}"
+                     if st != "mainline" else " | ")
+            md.append(f"| {n} | {st} | {fmt(med(rates))} ({spread(rates) if rates else '–'}) "
                       f"| {fmt(med(ypw))} | {ratio} |")
     md.append("")
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    xs = [0, 1, 2]
-    axes[0].bar([x - 0.2 for x in xs], [pp_plot[(h, "0")] for h in xs], 0.4, label="off")
-    axes[0].bar([x + 0.2 for x in xs], [pp_plot[(h, "1")] for h in xs], 0.4, label="on")
-    axes[0].set_xticks(xs, [f"{h} hogs" for h in xs])
+    width = 0.27
+    for j, st in enumerate(STRATEGIES):
+        off = (j - 1) * width
+        axes[0].bar([x + off for x in range(3)], [pp_plot[(h, st)] for h in (0, 1, 2)], width, label=st)
+        axes[1].bar([x + off for x in range(3)], [lock_plot[(n, st)][0] for n in (2, 4, 8)], width, label=st)
+        axes[2].bar([x + off for x in range(3)], [lock_plot[(n, st)][1] for n in (2, 4, 8)], width, label=st)
+    axes[0].set_xticks(range(3), [f"{h} hogs" for h in (0, 1, 2)])
     axes[0].set_ylabel("% of fair-share ideal")
     axes[0].set_title("ping-pong")
-    axes[0].legend()
-    ns_ = [2, 4, 8]
-    for ax, i, label in ((axes[1], 0, "critical sections/s"), (axes[2], 1, "yields per critical section")):
-        ax.bar([k - 0.2 for k in range(3)], [lock_plot[(n, "0")][i] for n in ns_], 0.4, label="off")
-        ax.bar([k + 0.2 for k in range(3)], [lock_plot[(n, "1")][i] for n in ns_], 0.4, label="on")
-        ax.set_xticks(range(3), [f"{n} tasks" for n in ns_])
+    for ax, label in ((axes[1], "critical sections/s"), (axes[2], "yields per critical section")):
+        ax.set_xticks(range(3), [f"{n} tasks" for n in (2, 4, 8)])
         ax.set_title(f"lock: {label}")
-        ax.legend()
-    fig.suptitle("debooster off vs on, kthreads on one CPU (medians)")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.suptitle("yield strategies, kthreads on one CPU (medians)")
     fig.tight_layout()
     fig.savefig(out / "kernel.png", dpi=100)
     md.append("![kthread benchmarks](kernel.png)\n")
-    targets = {"pp_hog": pp_plot[(1, "1")], "pp_hog_off": pp_plot[(1, "0")]}
-    on, off = data[("pingpong", 0)]["1"], data[("pingpong", 0)]["0"]
-    # One yield per hand-off without hogs: the extra time per hand-off is
-    # what the debooster adds to a yield_to() (paired within a repetition).
-    targets["yield_ns"] = med([1e9 / on[k]["rate"] - 1e9 / off[k]["rate"] for k in on if k in off])
-    targets["yield_pct"] = med([(off[k]["rate"] / on[k]["rate"] - 1) * 100 for k in on if k in off])
-    for n in (4, 8):
-        on, off = data[("lock", n)]["1"], data[("lock", n)]["0"]
-        targets[f"ypw{n}"] = med([on[k]["ypw"] / off[k]["ypw"] for k in on if k in off and off[k]["ypw"]])
-        targets[f"cs{n}"] = med([on[k]["rate"] / off[k]["rate"] for k in on if k in off])
+
+    targets = {}
+    for st in ("deboost", "lag-credit"):
+        t = {"pp_hog": pp_plot[(1, st)]}
+        for n in (4, 8):
+            t[f"ypw{n}"] = paired(("lock", n), st, "ypw")
+            t[f"cs{n}"] = paired(("lock", n), st, "rate")
+        on, base = data[("pingpong", 0)][st], data[("pingpong", 0)]["mainline"]
+        # One yield per hand-off without hogs: the extra time per hand-off
+        # is what the strategy adds to a yield_to() (paired per repetition).
+        t["yield_ns"] = med([1e9 / on[k]["rate"] - 1e9 / base[k]["rate"] for k in on if k in base])
+        t["yield_pct"] = med([(base[k]["rate"] / on[k]["rate"] - 1) * 100 for k in on if k in base])
+        targets[st] = t
+    targets["pp_hog_mainline"] = pp_plot[(1, "mainline")]
     return md, targets
 
 
@@ -252,17 +260,22 @@ def main():
     def verdict(ok):
         return "**met**" if ok else "**missed**"
 
+    d, lc = kt["deboost"], kt["lag-credit"]
     md += ["## The targets of issue 6, as benchmark goals\n",
+           "Against mainline in the same boot (strategy `mainline`).\n",
+           "| goal | deboost | | lag-credit | |",
+           "|---|---|---|---|---|",
+           f"| lock, 4 tasks: ≥ 50 % fewer yields per critical section | ÷ {fmt(d['ypw4'])} | {verdict(d['ypw4'] <= 0.5)} | ÷ {fmt(lc['ypw4'])} | {verdict(lc['ypw4'] <= 0.5)} |",
+           f"| lock, 8 tasks: ≥ 50 % fewer yields per critical section | ÷ {fmt(d['ypw8'])} | {verdict(d['ypw8'] <= 0.5)} | ÷ {fmt(lc['ypw8'])} | {verdict(lc['ypw8'] <= 0.5)} |",
+           f"| lock, 8 tasks: ≥ +15 % critical sections/s | ÷ {fmt(d['cs8'])} | {verdict(d['cs8'] >= 1.15)} | ÷ {fmt(lc['cs8'])} | {verdict(lc['cs8'] >= 1.15)} |",
+           f"| ping-pong next to 1 hog: ≥ 50 % of the fair-share ideal (mainline: {fmt(kt['pp_hog_mainline'])} %) | {fmt(d['pp_hog'])} % | {verdict(d['pp_hog'] >= 50)} | {fmt(lc['pp_hog'])} % | {verdict(lc['pp_hog'] >= 50)} |",
+           f"| extra time per `yield_to()` (ping-pong without hogs) | {fmt(d['yield_ns'])} ns ({fmt(d['yield_pct'])} %) | | {fmt(lc['yield_ns'])} ns ({fmt(lc['yield_pct'])} %) | |",
+           "",
            "| goal | measured (median) | |",
            "|---|---|---|",
-           f"| lock, 4 tasks: ≥ 50 % fewer yields per critical section | on ÷ off = {fmt(kt['ypw4'])} | {verdict(kt['ypw4'] <= 0.5)} |",
-           f"| lock, 8 tasks: ≥ 50 % fewer yields per critical section | on ÷ off = {fmt(kt['ypw8'])} | {verdict(kt['ypw8'] <= 0.5)} |",
-           f"| lock, 8 tasks: ≥ +15 % critical sections/s | on ÷ off = {fmt(kt['cs8'])} | {verdict(kt['cs8'] >= 1.15)} |",
-           f"| ping-pong next to 1 hog: ≥ 50 % of the fair-share ideal | {fmt(kt['pp_hog'])} % on, {fmt(kt['pp_hog_off'])} % off | {verdict(kt['pp_hog'] >= 50)} |",
            f"| ≥ 90 % of round-1 yields to the IPI receiver (tracking on) | {fmt(st['share'])} % | {verdict(st['share'] >= 90)} |",
            f"| tracking costs ≤ 2 % of the delivery path (whole IPI round trip) | {fmt(ct['ipi_pct'])} % | {verdict(ct['ipi_pct'] <= 2)} |",
            f"| 1:1, no overcommit: mechanisms inert (round trips on ÷ off) | {fmt(ct['one'])} | {verdict(abs(ct['one'] - 1) <= 0.05)} (within 5 %) |",
-           f"| debooster cost per `yield_to()` (ping-pong without hogs) | {fmt(kt['yield_ns'])} ns ({fmt(kt['yield_pct'])} % per hand-off) | |",
            "| everything off against the unpatched kernel | not measured: needs a second kernel build | |",
            ""]
     md += kmd

@@ -12,10 +12,19 @@ ms=${VB_BENCH_MS:-1000}
 echo "VB-BENCH-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
 	"features=$(cat /sys/kernel/debug/sched/features)"
 
-# kthreads: ping-pong next to 0..2 hogs, and a lock among 2, 4 and 8 tasks.
+# kthreads: ping-pong next to 0..2 hogs, and a lock among 2, 4 and 8 tasks,
+# under each yield strategy.
 kbench() {
-	echo "$2" >$DEBOOSTER
-	echo "$1 $ms" >$BENCH && echo "VB-BENCH kind=kernel deboost=$2 rep=$3 $(cat $BENCH)"
+	echo "$2" >/sys/kernel/debug/sched/vcpu_yield_strategy
+	echo "$1 $ms" >$BENCH && echo "VB-BENCH kind=kernel cfg_strategy=$2 rep=$3 $(cat $BENCH)"
+}
+# strategies: all three, starting with a different one in each repetition.
+strategies() {
+	case $((rep % 3)) in
+	1) echo deboost lag-credit mainline ;;
+	2) echo lag-credit mainline deboost ;;
+	*) echo mainline deboost lag-credit ;;
+	esac
 }
 # KVM: vcpu_boost_spin_test, 4 vCPUs on the 2 CPUs, PAUSE exits on.
 spin() {
@@ -31,12 +40,11 @@ order() { if [ $((rep % 2)) -eq 1 ]; then echo Y N; else echo N Y; fi; }
 rep=1
 while [ $rep -le $reps ]; do
 	for s in "pingpong 0" "pingpong 1" "pingpong 2" "lock 2" "lock 4" "lock 8"; do
-		if [ $((rep % 2)) -eq 1 ]; then kbench "$s" 1 $rep; kbench "$s" 0 $rep
-		else kbench "$s" 0 $rep; kbench "$s" 1 $rep; fi
+		for st in $(strategies); do kbench "$s" $st $rep; done
 	done
 	rep=$((rep + 1))
 done
-echo 1 >$DEBOOSTER
+echo deboost >/sys/kernel/debug/sched/vcpu_yield_strategy
 
 echo 1 >$SVM_PARAMS/test_pause_exits
 rep=1
