@@ -4,13 +4,16 @@
  * write and reject bad values.
  */
 #include <kunit/test.h>
+#include <linux/atomic.h>
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/errno.h>
 #include <linux/kthread.h>
 #include <linux/kvm_ipi_yield.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/sched/vcpu_debooster.h>
-#include <linux/delay.h>
+#include <linux/string.h>
 #include <trace/events/sched.h>
 
 #ifdef CONFIG_SCHED_VCPU_DEBOOSTER
@@ -165,6 +168,79 @@ static void deboost_off_moves_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, after.not_queued, before.not_queued);
 }
 
+/* Two kthreads on @cpu that hand a token back and forth with yield_to(). */
+struct pingpong {
+	atomic_t turn;
+	bool stop;
+	struct task_struct *task[2];
+};
+
+static int pingpong_side(void *arg)
+{
+	struct pingpong *pp = arg;
+	int me = current == pp->task[1];
+
+	while (!READ_ONCE(pp->stop)) {
+		if (atomic_read(&pp->turn) == me)
+			atomic_set(&pp->turn, !me);
+		else
+			yield_to(pp->task[!me], true);
+	}
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/*
+ * The strategy and the switch flip thousands of times while two kthreads
+ * on another CPU yield to each other: the yield path reads both locklessly
+ * and must stay safe. Every strategy keeps acting, and the counters stay
+ * consistent.
+ */
+static void strategy_switch_under_load(struct kunit *test)
+{
+	static const char * const names[] = { "deboost", "lag-credit", "mainline" };
+	struct sched_vcpu_deboost_stats before, after;
+	unsigned int cpu = num_online_cpus() > 1 ? 1 : 0;
+	struct pingpong *pp;
+	u64 on;
+	int i;
+
+	pp = kunit_kzalloc(test, sizeof(*pp), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pp);
+	for (i = 0; i < 2; i++) {
+		pp->task[i] = kthread_create(pingpong_side, pp, "vcpu_boost_pp/%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(pp->task[i]));
+		get_task_struct(pp->task[i]);
+		kthread_bind(pp->task[i], cpu);
+	}
+	sched_vcpu_debooster_enabled_get(NULL, &on);
+	sched_vcpu_debooster_read_stats(&before);
+	wake_up_process(pp->task[0]);
+	wake_up_process(pp->task[1]);
+	for (i = 0; i < 3000; i++) {
+		const char *name = names[i % ARRAY_SIZE(names)];
+
+		KUNIT_EXPECT_EQ(test, sched_vcpu_yield_strategy_write(name, strlen(name)), 0);
+		sched_vcpu_debooster_enabled_set(NULL, (i / 3) % 2);
+		if (i % 100 == 0)
+			msleep(1);
+	}
+	msleep(20);
+	WRITE_ONCE(pp->stop, true);
+	for (i = 0; i < 2; i++) {
+		kthread_stop(pp->task[i]);
+		put_task_struct(pp->task[i]);
+	}
+	sched_vcpu_yield_strategy_write("deboost", 7);
+	sched_vcpu_debooster_enabled_set(NULL, on);
+	sched_vcpu_debooster_read_stats(&after);
+
+	KUNIT_EXPECT_GT(test, after.calls, before.calls);
+	KUNIT_EXPECT_LE(test, after.applied - before.applied, after.calls - before.calls);
+	KUNIT_EXPECT_LE(test, after.credited - before.credited, after.applied - before.applied);
+}
+
 static void debooster_switch_rejects_bad_values(struct kunit *test)
 {
 	u64 old, val;
@@ -236,6 +312,7 @@ static struct kunit_case vcpu_boost_hooks_cases[] = {
 	KUNIT_CASE(yield_to_reaches_debooster),
 	KUNIT_CASE(deboost_moves_yielder_vruntime_and_deadline),
 	KUNIT_CASE(deboost_off_moves_nothing),
+	KUNIT_CASE(strategy_switch_under_load),
 #endif
 #if IS_BUILTIN(CONFIG_KVM) && IS_ENABLED(CONFIG_KVM_IPI_AWARE_YIELD)
 	KUNIT_CASE(kvm_params_read_write_and_reject),
