@@ -16,6 +16,12 @@ show $DEBOOSTER
 try "echo 1 > $DEBOOSTER"
 show $DEBOOSTER
 
+show $STRATEGY
+try "echo lag-credit > $STRATEGY"
+show $STRATEGY
+try "echo fastest > $STRATEGY   # rejected"
+echo deboost >$STRATEGY
+
 say "KVM: module parameters"
 for p in ipi_tracking_enabled ipi_window_ns enable_relaxed_boost; do
 	show $KVM_PARAMS/$p
