@@ -7,7 +7,7 @@ say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 show() { printf '  %-58s %s\n' "$1" "$(cat "$1" 2>&1)"; }
 try() { printf '  $ %s\n' "$*"; sh -c "$*" 2>&1 | sed 's/^/    /'; }
 
-say "Scheduler: the debooster switch"
+say "Scheduler: the debooster switch and the yield strategy"
 show $DEBOOSTER
 try "echo 0 > $DEBOOSTER"
 show $DEBOOSTER
