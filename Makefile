@@ -1,7 +1,7 @@
 # vcpu-boost: the commands. The kernel itself is built by scripts/ in the
 # cache directory ($VCPU_BOOST_CACHE, default ~/.cache/vcpu-boost).
 
-.PHONY: all setup tree build test test-all kunit run shell bench patches-edit patches-export
+.PHONY: all setup tree build test test-all test-debug kunit run shell bench patches-edit patches-export
 
 all: build
 
@@ -19,6 +19,9 @@ test:				## everything: KUnit suites and the KVM guest stage
 
 test-all:			## as test, with every KUnit suite of the test kernel
 	scripts/test.sh --all
+
+test-debug:			## as test, on a debug kernel (KASAN, lockdep; tests/kunit/debug.config)
+	VB_FLAVOR=debug scripts/test.sh
 
 kunit: build			## our KUnit suites only
 	scripts/kunit.sh run

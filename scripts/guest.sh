@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mode=${1:-test}
-KBUILD=$BUILD/kunit
+KBUILD=$KBUILD_DIR
 SELFTESTS=$CACHE/selftests
 INITRAMFS=$CACHE/initramfs.cpio.gz
 SELFTEST_PROGS=(x86/vcpu_boost_ipi_test x86/vcpu_boost_spin_test x86/vcpu_boost_yield_test x86/xapic_ipi_test)

@@ -6,7 +6,7 @@
 #   run --all   run every suite built into the test kernel
 . "$(dirname "$0")/lib.sh"
 
-KUNIT_BUILD=$BUILD/kunit
+KUNIT_BUILD=$KBUILD_DIR
 kunit() {
 	PATH="$PROJECT_ROOT/scripts/qemu-tcg:$PATH" python3 "$TREE/tools/testing/kunit/kunit.py" "$@"
 }
@@ -15,7 +15,9 @@ common=(--build_dir="$KUNIT_BUILD" --arch=x86_64)
 case "${1:-run}" in
 build)
 	mkdir -p "$KUNIT_BUILD"
-	kunit config "${common[@]}" --kunitconfig="$PROJECT_ROOT/tests/kunit/kunitconfig" \
+	configs=(--kunitconfig="$PROJECT_ROOT/tests/kunit/kunitconfig")
+	[ "$VB_FLAVOR" = debug ] && configs+=(--kunitconfig="$PROJECT_ROOT/tests/kunit/debug.config")
+	kunit config "${common[@]}" "${configs[@]}" \
 		--make_options "CC=ccache gcc" \
 		--make_options "RUSTC=$RUSTC" --make_options "HOSTRUSTC=$RUSTC" \
 		--make_options "RUSTDOC=$RUSTDOC" --make_options "BINDGEN=$BINDGEN"

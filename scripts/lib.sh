@@ -19,6 +19,12 @@ KSRC_SUITE=trixie-backports
 PRISTINE=$CACHE/src/linux-$KSRC_VERSION        # extracted, never modified
 TREE=$CACHE/tree                               # pristine + overlay + patches
 BUILD=$CACHE/build                             # O= output directories
+# The test kernel's flavour: kunit (tests/kunit/kunitconfig), or debug (the
+# same plus tests/kunit/debug.config: KASAN, lockdep, ...), each in its own
+# build directory.
+VB_FLAVOR=${VB_FLAVOR:-kunit}
+case "$VB_FLAVOR" in kunit | debug) ;; *) echo "error: VB_FLAVOR must be kunit or debug" >&2; exit 1 ;; esac
+KBUILD_DIR=$BUILD/$VB_FLAVOR
 TOOLS=$CACHE/tools                             # bindgen and other host tools
 export CCACHE_DIR=$CACHE/ccache
 

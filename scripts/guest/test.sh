@@ -250,3 +250,9 @@ check "switch off: no penalty applied" $(deboost applied) -eq $applied0
 check "switch off: no penalty traced" -z "$events"
 echo 1 >$DEBOOSTER
 echo 0 >$DEBOOST_EVENT/enable
+
+# The kernel log of the whole stage: no report from the kernel's checkers
+# (with make test-debug: KASAN, lockdep, atomic-sleep, list debugging).
+splats=$(dmesg | grep -E 'BUG:|WARNING:|UBSAN:|KASAN:|possible recursive locking|inconsistent lock state|circular locking dependency|sleeping function called from invalid context')
+[ -n "$splats" ] && echo "$splats" | head -n 20
+check "kernel log: no BUG, WARNING or checker report" -z "$splats"
