@@ -20,7 +20,7 @@ test:				## everything: KUnit suites and the KVM guest stage
 test-all:			## as test, with every KUnit suite of the test kernel
 	scripts/test.sh --all
 
-test-debug:			## as test, on a debug kernel (KASAN, lockdep; tests/kunit/debug.config)
+test-debug:			## as test, on a debug kernel (lockdep, atomic-sleep, list, Rust assertions)
 	VB_FLAVOR=debug scripts/test.sh
 
 kunit: build			## our KUnit suites only

@@ -20,7 +20,7 @@ PRISTINE=$CACHE/src/linux-$KSRC_VERSION        # extracted, never modified
 TREE=$CACHE/tree                               # pristine + overlay + patches
 BUILD=$CACHE/build                             # O= output directories
 # The test kernel's flavour: kunit (tests/kunit/kunitconfig), or debug (the
-# same plus tests/kunit/debug.config: KASAN, lockdep, ...), each in its own
+# same plus tests/kunit/debug.config: lockdep and other checkers), each in its own
 # build directory.
 VB_FLAVOR=${VB_FLAVOR:-kunit}
 case "$VB_FLAVOR" in kunit | debug) ;; *) echo "error: VB_FLAVOR must be kunit or debug" >&2; exit 1 ;; esac

@@ -252,7 +252,7 @@ echo 1 >$DEBOOSTER
 echo 0 >$DEBOOST_EVENT/enable
 
 # The kernel log of the whole stage: no report from the kernel's checkers
-# (with make test-debug: KASAN, lockdep, atomic-sleep, list debugging).
+# (with make test-debug: lockdep, atomic-sleep, list and object debugging).
 splats=$(dmesg | grep -E 'BUG:|WARNING:|UBSAN:|KASAN:|possible recursive locking|inconsistent lock state|circular locking dependency|sleeping function called from invalid context')
 [ -n "$splats" ] && echo "$splats" | head -n 20
 check "kernel log: no BUG, WARNING or checker report" -z "$splats"
