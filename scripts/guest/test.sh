@@ -251,6 +251,32 @@ check "switch off: no penalty traced" -z "$events"
 echo 1 >$DEBOOSTER
 echo 0 >$DEBOOST_EVENT/enable
 
+# Every control flipped while guests use all three mechanisms: the spin test
+# (IPIs, EOIs, directed yield) and the yield test (yield_to() across
+# cgroups) run together while a loop rewrites every knob. The guests must
+# complete, and the kernel log (checked below) must stay clean.
+echo 1 >$SVM_PARAMS/test_pause_exits
+/tests/vcpu_boost_spin_test -v 4 -n 20000 >/tmp/stress-spin.log 2>&1 &
+spin_pid=$!
+sh -c "echo \$\$ >$CG/vb/cgroup.procs; exec /tests/vcpu_boost_yield_test -c 1 -m 4000 -y $CG/vb/a -t $CG/vb/b" >/tmp/stress-yield.log 2>&1 &
+yield_pid=$!
+flips=0
+while kill -0 $spin_pid 2>/dev/null || kill -0 $yield_pid 2>/dev/null; do
+	for v in N Y; do echo $v >$KVM_PARAMS/ipi_tracking_enabled; echo $v >$KVM_PARAMS/enable_relaxed_boost; done
+	for w in 1000 50000000 1000000000 50000000; do echo $w >$KVM_PARAMS/ipi_window_ns; done
+	for st in lag-credit mainline deboost; do echo $st >$STRATEGY; echo 0 >$DEBOOSTER; echo 1 >$DEBOOSTER; done
+	flips=$((flips + 1))
+done
+wait $spin_pid
+spin_rc=$?
+wait $yield_pid
+yield_rc=$?
+echo 0 >$SVM_PARAMS/test_pause_exits
+info "stress: $flips rounds of flipping every control; $(tail -n 1 /tmp/stress-spin.log)"
+check "stress: the spin guest completes while every control flips" $spin_rc -eq 0
+check "stress: the yield guest completes while every control flips" $yield_rc -eq 0
+check "stress: controls end at their defaults" "$(cat $KVM_PARAMS/ipi_tracking_enabled)$(cat $KVM_PARAMS/enable_relaxed_boost)$(cat $KVM_PARAMS/ipi_window_ns)$(cat $DEBOOSTER)" = YY500000001
+
 # The kernel log of the whole stage: no report from the kernel's checkers
 # (with make test-debug: lockdep, atomic-sleep, list and object debugging).
 splats=$(dmesg | grep -E 'BUG:|WARNING:|UBSAN:|KASAN:|possible recursive locking|inconsistent lock state|circular locking dependency|sleeping function called from invalid context')
