@@ -43,6 +43,11 @@ def spread(xs):
     return f"{min(xs):.3g}–{max(xs):.3g}" if xs else "–"
 
 
+def med_range(xs):
+    """The median of xs with its range, for a table cell."""
+    return f"{fmt(med(xs))} ({spread(xs)})"
+
+
 def fmt(x, digits=3):
     if x != x:
         return "–"
@@ -97,7 +102,7 @@ def kernel_tables(runs, out):
             ideal = [m["rate"] / (base[rep]["rate"] * 2 / (2 + h)) * 100
                      for rep, m in reps.items() if rep in base]
             pp_plot[(h, st)] = med(ideal)
-            md.append(f"| {h} | {st} | {fmt(med(rates))} ({spread(rates) if rates else '–'}) "
+            md.append(f"| {h} | {st} | {med_range(rates)} "
                       f"| {fmt(med(ideal))} % | {fmt(med([m['ypw'] for m in reps.values()]))} "
                       f"| {fmt(med([m['extra'] * 100 for m in reps.values()]))} % |")
     md.append("")
@@ -117,7 +122,7 @@ def kernel_tables(runs, out):
             lock_plot[(n, st)] = (med(rates), med(ypw))
             ratio = (f"{fmt(paired(('lock', n), st, 'rate'))} | {fmt(paired(('lock', n), st, 'ypw'))}"
                      if st != "mainline" else " | ")
-            md.append(f"| {n} | {st} | {fmt(med(rates))} ({spread(rates) if rates else '–'}) "
+            md.append(f"| {n} | {st} | {med_range(rates)} "
                       f"| {fmt(med(ypw))} | {ratio} |")
     md.append("")
 
@@ -183,7 +188,7 @@ def spin_table(runs, out):
         v = data[c]
         rts = [m["rt"] for m in v]
         md.append(f"| {'on' if c[0] == 'Y' else 'off'} | {'on' if c[1] == 'Y' else 'off'} "
-                  f"| {fmt(med(rts))} ({spread(rts) if rts else '–'}) | {fmt(med([m['exits'] for m in v]))} "
+                  f"| {med_range(rts)} | {fmt(med([m['exits'] for m in v]))} "
                   f"| {fmt(med([m['share'] for m in v if m['share'] == m['share']]))} % "
                   f"| {fmt(med([m['held'] for m in v]))} | {fmt(med([m['relaxed'] for m in v]))} |")
     md.append("")

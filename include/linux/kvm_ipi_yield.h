@@ -50,7 +50,6 @@ struct kvm_ipi_delivery {
 	bool shorthand;			/* a destination shorthand (self, all, all-but-self) */
 	u32 vector;
 	enum kvm_ipi_path path;
-	u64 now;			/* ktime_get_mono_fast_ns() */
 };
 
 /* What an EOI did to the sender of the IPI it acknowledged. */
@@ -90,16 +89,17 @@ bool kvm_dy_eligible(struct kvm_vcpu *me, int idx);
 int kvm_dy_yield(struct kvm_vcpu *me, int idx);
 /*
  * Picks the vCPU @me should yield to and yields. @start is where the scan
- * begins (after the last boosted vCPU), @receiver the target of @me's
- * pending recent IPI and @last_receiver of its recent IPI, pending or not
- * (-1: none). Returns the tier and stores the target in *@target.
+ * begins (after the last boosted vCPU), @receiver the target of @me's recent
+ * IPI, pending or EOI'd (-1: none). Returns the tier and stores the target
+ * in *@target.
  */
 enum kvm_dy_tier kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus,
-					   int start, int receiver, int last_receiver,
-					   bool yield_to_kernel_mode, int *target);
-/* The target of @sender's pending IPI if sent at most ipi_window_ns before @now, else -1. */
-int kvm_ipi_tracker_receiver(const struct kvm_ipi_ctx *sender, u64 now);
-/* The same, pending or not: the vCPU that last got a tracked IPI from @sender. */
+					   int start, int receiver, bool yield_to_kernel_mode,
+					   int *target);
+/*
+ * The vCPU that last got a tracked IPI from @sender, pending or EOI'd, if
+ * sent at most ipi_window_ns before @now; else -1.
+ */
 int kvm_ipi_tracker_last_receiver(const struct kvm_ipi_ctx *sender, u64 now);
 
 /* Forgets everything about a vCPU: on creation, reset and destruction. */
@@ -162,14 +162,9 @@ static inline bool kvm_ipi_tracker_is_receiver(const struct kvm_ipi_ctx *sender,
 }
 static inline enum kvm_dy_tier
 kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus, int start,
-			  int receiver, int last_receiver, bool yield_to_kernel_mode,
-			  int *target)
+			  int receiver, bool yield_to_kernel_mode, int *target)
 {
 	return KVM_DY_NONE;
-}
-static inline int kvm_ipi_tracker_receiver(const struct kvm_ipi_ctx *sender, u64 now)
-{
-	return -1;
 }
 static inline int kvm_ipi_tracker_last_receiver(const struct kvm_ipi_ctx *sender, u64 now)
 {

@@ -317,13 +317,8 @@ pub unsafe extern "C" fn sched_vcpu_deboost_decide(
 ) {
     // SAFETY: Valid, and ours alone for the call, by the caller.
     let y = unsafe { &mut *y };
-    y.penalty = 0;
-    y.debounced = false;
-    y.need = need(y.yielder_vruntime, y.target_vruntime);
-
-    if y.h_nr_queued <= 1 {
-        // SAFETY: `st` is valid and its lock held, by the caller.
-        unsafe { count_refusal(st, Refusal::NoContention) };
+    // SAFETY: By the caller.
+    if !unsafe { begin_decision(st, y) } {
         return;
     }
     // vruntime is a wrapping clock, compared through differences: the C
@@ -335,15 +330,55 @@ pub unsafe extern "C" fn sched_vcpu_deboost_decide(
     if y.penalty == 0 {
         return;
     }
-
-    // SAFETY: As above; the rq lock serialises access to this field.
-    unsafe { (*st).last_apply_ns = y.now };
     // SAFETY: As above.
     unsafe {
-        bump(addr_of_mut!((*st).stats.applied));
-        if y.debounced {
-            bump(addr_of_mut!((*st).stats.debounced));
-        }
+        let debounced = addr_of_mut!((*st).stats.debounced);
+        count_applied(st, y.now, y.debounced.then_some(debounced));
+    }
+}
+
+/// First part of every strategy's decision: clears the outputs, measures
+/// how far the target is ahead (`y.need`), and refuses, counted, when at most
+/// one task is queued where the decision is made. Returns whether to go on.
+///
+/// # Safety
+///
+/// As for [`bump`]: `st` is live and its runqueue's lock is held.
+unsafe fn begin_decision(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: &mut bindings::sched_vcpu_deboost_yield,
+) -> bool {
+    y.penalty = 0;
+    y.credit = 0;
+    y.debounced = false;
+    y.need = need(y.yielder_vruntime, y.target_vruntime);
+    if y.h_nr_queued <= 1 {
+        // SAFETY: By the caller.
+        unsafe { count_refusal(st, Refusal::NoContention) };
+        return false;
+    }
+    true
+}
+
+/// Records an action applied at `now`: it starts the rate limit and counts
+/// as applied, and also in `kind` (debounced, credited) when given.
+///
+/// # Safety
+///
+/// As for [`bump`]: `st` is live and its runqueue's lock is held; `kind`
+/// points to one of its counters.
+unsafe fn count_applied(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    now: u64,
+    kind: Option<*mut u64>,
+) {
+    // SAFETY: The rq lock serialises access to this field, by the caller.
+    unsafe { (*st).last_apply_ns = now };
+    // SAFETY: As above.
+    unsafe { bump(addr_of_mut!((*st).stats.applied)) };
+    if let Some(counter) = kind {
+        // SAFETY: As above.
+        unsafe { bump(counter) };
     }
 }
 
@@ -382,13 +417,8 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
 ) {
     // SAFETY: Valid, and ours alone for the call, by the caller.
     let y = unsafe { &mut *y };
-    y.penalty = 0;
-    y.debounced = false;
-    y.need = need(y.yielder_vruntime, y.target_vruntime);
-    if y.h_nr_queued <= 1 {
-        y.credit = 0;
-        // SAFETY: `st` is valid and its lock held, by the caller.
-        unsafe { count_refusal(st, Refusal::NoContention) };
+    // SAFETY: By the caller.
+    if !unsafe { begin_decision(st, y) } {
         return;
     }
     y.credit = lag_credit(
@@ -401,13 +431,8 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
     if y.credit == 0 {
         return;
     }
-    // SAFETY: As above; the rq lock serialises access to this field.
-    unsafe { (*st).last_apply_ns = y.now };
-    // SAFETY: As above.
-    unsafe {
-        bump(addr_of_mut!((*st).stats.applied));
-        bump(addr_of_mut!((*st).stats.credited));
-    }
+    // SAFETY: `st` is valid and its lock held, by the caller.
+    unsafe { count_applied(st, y.now, Some(addr_of_mut!((*st).stats.credited))) };
 }
 
 /// Parses a strategy name written to `vcpu_yield_strategy` (one trailing

@@ -107,6 +107,34 @@ static void yield_to_reaches_debooster(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, reached);
 }
 
+/* What one run of yields to a spinner saw. */
+struct deboost_run {
+	struct deboost_seen seen;
+	struct sched_vcpu_deboost_stats before, after;
+	pid_t spinner_pid;
+};
+
+/*
+ * Yields from the test thread to a kthread spinning on its CPU, with the
+ * switch set to @enabled, until the tracepoint sees a penalty or @tries
+ * yields were made; records what it saw and the counters around it.
+ */
+static void run_yields(struct kunit *test, u64 enabled, int tries, struct deboost_run *r)
+{
+	struct task_struct *spinner;
+	u64 on;
+
+	sched_vcpu_debooster_enabled_get(NULL, &on);
+	sched_vcpu_debooster_enabled_set(NULL, enabled);
+	spinner = start_spinner(test);
+	r->spinner_pid = spinner->pid;
+	sched_vcpu_debooster_read_stats(&r->before);
+	yield_until_penalised(spinner, &r->seen, tries);
+	sched_vcpu_debooster_read_stats(&r->after);
+	stop_spinner(spinner);
+	sched_vcpu_debooster_enabled_set(NULL, on);
+}
+
 /*
  * Real tasks on one CPU: the yielder's entity moves by exactly the penalty
  * the debooster computed, its deadline follows from its slice, and the
@@ -114,58 +142,38 @@ static void yield_to_reaches_debooster(struct kunit *test)
  */
 static void deboost_moves_yielder_vruntime_and_deadline(struct kunit *test)
 {
-	struct sched_vcpu_deboost_stats before, after;
-	struct deboost_seen seen = { };
-	struct task_struct *spinner;
-	u64 on;
+	struct deboost_run r = { };
 
-	sched_vcpu_debooster_enabled_get(NULL, &on);
-	sched_vcpu_debooster_enabled_set(NULL, 1);
-	spinner = start_spinner(test);
-	sched_vcpu_debooster_read_stats(&before);
-	yield_until_penalised(spinner, &seen, 50);
-	sched_vcpu_debooster_read_stats(&after);
-	stop_spinner(spinner);
-	sched_vcpu_debooster_enabled_set(NULL, on);
+	run_yields(test, 1, 50, &r);
 
-	KUNIT_ASSERT_EQ(test, seen.hits, 1);
-	KUNIT_EXPECT_EQ(test, seen.y.yielder_pid, current->pid);
-	KUNIT_EXPECT_EQ(test, seen.y.target_pid, spinner->pid);
+	KUNIT_ASSERT_EQ(test, r.seen.hits, 1);
+	KUNIT_EXPECT_EQ(test, r.seen.y.yielder_pid, current->pid);
+	KUNIT_EXPECT_EQ(test, r.seen.y.target_pid, r.spinner_pid);
 	/* Both tasks are in the root group: they meet at the top. */
-	KUNIT_EXPECT_EQ(test, seen.y.lca_depth, 0U);
-	KUNIT_EXPECT_GE(test, seen.y.h_nr_queued, 2U);
-	KUNIT_EXPECT_GT(test, seen.y.penalty, 0ULL);
-	KUNIT_EXPECT_LE(test, seen.y.penalty, 6 * seen.y.gran);
-	KUNIT_EXPECT_EQ(test, seen.vruntime - seen.y.yielder_vruntime, seen.y.penalty);
+	KUNIT_EXPECT_EQ(test, r.seen.y.lca_depth, 0U);
+	KUNIT_EXPECT_GE(test, r.seen.y.h_nr_queued, 2U);
+	KUNIT_EXPECT_GT(test, r.seen.y.penalty, 0ULL);
+	KUNIT_EXPECT_LE(test, r.seen.y.penalty, 6 * r.seen.y.gran);
+	KUNIT_EXPECT_EQ(test, r.seen.vruntime - r.seen.y.yielder_vruntime, r.seen.y.penalty);
 	/* Default slice: deadline = vruntime + the same scaled slice as gran. */
-	KUNIT_EXPECT_EQ(test, seen.deadline - seen.vruntime, seen.y.gran);
-	KUNIT_EXPECT_GE(test, after.applied - before.applied, 1ULL);
-	KUNIT_EXPECT_GE(test, after.calls - before.calls, 1ULL);
+	KUNIT_EXPECT_EQ(test, r.seen.deadline - r.seen.vruntime, r.seen.y.gran);
+	KUNIT_EXPECT_GE(test, r.after.applied - r.before.applied, 1ULL);
+	KUNIT_EXPECT_GE(test, r.after.calls - r.before.calls, 1ULL);
 }
 
 /* With the switch off, yields still reach the hook, and nothing else moves. */
 static void deboost_off_moves_nothing(struct kunit *test)
 {
-	struct sched_vcpu_deboost_stats before, after;
-	struct deboost_seen seen = { };
-	struct task_struct *spinner;
-	u64 on;
+	struct deboost_run r = { };
 
-	sched_vcpu_debooster_enabled_get(NULL, &on);
-	sched_vcpu_debooster_enabled_set(NULL, 0);
-	spinner = start_spinner(test);
-	sched_vcpu_debooster_read_stats(&before);
-	yield_until_penalised(spinner, &seen, 5);
-	sched_vcpu_debooster_read_stats(&after);
-	stop_spinner(spinner);
-	sched_vcpu_debooster_enabled_set(NULL, on);
+	run_yields(test, 0, 5, &r);
 
-	KUNIT_EXPECT_EQ(test, seen.hits, 0);
-	KUNIT_EXPECT_GE(test, after.calls - before.calls, 1ULL);
-	KUNIT_EXPECT_EQ(test, after.applied, before.applied);
-	KUNIT_EXPECT_EQ(test, after.rate_limited, before.rate_limited);
-	KUNIT_EXPECT_EQ(test, after.no_contention, before.no_contention);
-	KUNIT_EXPECT_EQ(test, after.not_queued, before.not_queued);
+	KUNIT_EXPECT_EQ(test, r.seen.hits, 0);
+	KUNIT_EXPECT_GE(test, r.after.calls - r.before.calls, 1ULL);
+	KUNIT_EXPECT_EQ(test, r.after.applied, r.before.applied);
+	KUNIT_EXPECT_EQ(test, r.after.rate_limited, r.before.rate_limited);
+	KUNIT_EXPECT_EQ(test, r.after.no_contention, r.before.no_contention);
+	KUNIT_EXPECT_EQ(test, r.after.not_queued, r.before.not_queued);
 }
 
 /* Two kthreads on @cpu that hand a token back and forth with yield_to(). */

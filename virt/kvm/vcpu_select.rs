@@ -95,10 +95,8 @@ pub struct Spin {
     pub nr: u32,
     /// Where each scan starts, before wrapping (any value).
     pub start: u32,
-    /// Target of the spinner's pending recent IPI, if any.
-    pub receiver: Option<u32>,
     /// Target of the spinner's recent IPI, pending or already EOI'd.
-    pub last_receiver: Option<u32>,
+    pub receiver: Option<u32>,
     /// The spinner asks for a vCPU preempted in kernel mode.
     pub kernel_mode: bool,
     /// Round 2 is allowed.
@@ -194,10 +192,7 @@ pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (bindings::kvm_dy_tier, u32)
     // take it is on a CPU or about to be; either way the spinner's wait is
     // about to end, and giving the CPU to anybody else would only delay it.
     // A receiver that blocks (halted, done) leaves the spin to tiers 2 and 3.
-    let receiver = s
-        .receiver
-        .or(s.last_receiver)
-        .filter(|&r| r < s.nr && r != s.me);
+    let receiver = s.receiver.filter(|&r| r < s.nr && r != s.me);
     if let Some(r) = receiver {
         let runs = (bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS, r);
         match sel.vcpus.facts(r) {
@@ -290,7 +285,6 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
     nr_vcpus: c_int,
     start: c_int,
     receiver: c_int,
-    last_receiver: c_int,
     yield_to_kernel_mode: bool,
     target: *mut c_int,
 ) -> bindings::kvm_dy_tier {
@@ -302,7 +296,6 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
         nr,
         start: u32::try_from(start).unwrap_or(0),
         receiver: u32::try_from(receiver).ok(),
-        last_receiver: u32::try_from(last_receiver).ok(),
         kernel_mode: yield_to_kernel_mode,
         relaxed: RELAXED_BOOST.load(Relaxed),
     };
@@ -481,7 +474,6 @@ mod tests {
             nr: 8,
             start: 1,
             receiver,
-            last_receiver: receiver,
             kernel_mode: true,
             relaxed: true,
         }
@@ -528,8 +520,7 @@ mod tests {
         let mut vm = FakeVm::new();
         vm.vcpus[3].in_kernel = true;
         vm.vcpus[6].ready = false;
-        let mut s = spin(None);
-        s.last_receiver = Some(6);
+        let s = spin(Some(6));
         assert_eq!(select(&mut vm, &s), (RUNS, 6));
         vm.vcpus[6].blocked = true;
         assert_eq!(select(&mut vm, &s), (GATE, 3));

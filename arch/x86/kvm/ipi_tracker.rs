@@ -256,12 +256,24 @@ pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_del
     {
         c.add(1, Relaxed);
     }
+    // SAFETY: As for this function. The fast mono clock may be read in any
+    // context; it is read only for an IPI that is recorded.
+    unsafe { record(d, || bindings::ktime_get_mono_fast_ns()) }
+}
+
+/// Records `d` on both vCPUs, sent at `now()`, when tracking is on and it is
+/// a unicast fixed IPI between two vCPUs; returns whether it did.
+///
+/// # Safety
+///
+/// As for [`kvm_ipi_tracker_deliver`]; `now` may be called.
+unsafe fn record(d: &bindings::kvm_ipi_delivery, now: impl FnOnce() -> u64) -> bool {
     if !TRACKING_ENABLED.load(Relaxed) || classify(d).is_err() {
         return false;
     }
     // SAFETY: `classify` checked both are non-null; valid by the caller.
     let (src, dst) = unsafe { (Ctx::new(d.src), Ctx::new(d.dst)) };
-    src.record(d.dst_idx, d.vector, d.now);
+    src.record(d.dst_idx, d.vector, now());
     // Only a hint for the receiver's EOI: relaxed, as WRITE_ONCE would be.
     dst.sender.store(d.src_idx, Relaxed);
     true
@@ -359,6 +371,21 @@ pub unsafe extern "C" fn kvm_ipi_tracker_eoi_sender(
     verdict
 }
 
+/// `sender`'s last tracked IPI if it was sent inside `ipi_window_ns`
+/// before `now`, pending or already EOI'd; `None` while tracking is off.
+///
+/// # Safety
+///
+/// `sender` points to the context of a vCPU that stays valid for the call.
+unsafe fn recent(sender: *const bindings::kvm_ipi_ctx, now: u64) -> Option<Sent> {
+    if !TRACKING_ENABLED.load(Relaxed) {
+        return None;
+    }
+    // SAFETY: By the caller.
+    let sent = unsafe { Ctx::new(sender) }.sent();
+    within_window(sent.send_ns, now, WINDOW_NS.load(Relaxed)).then_some(sent)
+}
+
 /// Whether `receiver_idx` is the target of `sender`'s last IPI, still
 /// pending and inside `ipi_window_ns` at `now`. Always false while tracking
 /// is off.
@@ -372,43 +399,15 @@ pub unsafe extern "C" fn kvm_ipi_tracker_is_receiver(
     receiver_idx: c_int,
     now: u64,
 ) -> bool {
-    if !TRACKING_ENABLED.load(Relaxed) {
-        return false;
-    }
     // SAFETY: By the caller.
-    let sent = unsafe { Ctx::new(sender) }.sent();
-    sent.pending
-        && sent.receiver == receiver_idx
-        && within_window(sent.send_ns, now, WINDOW_NS.load(Relaxed))
-}
-
-/// The target of `sender`'s last IPI when it is still pending and inside
-/// `ipi_window_ns` at `now`; -1 otherwise, and always while tracking is off.
-///
-/// # Safety
-///
-/// `sender` points to the context of a vCPU that stays valid for the call.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_receiver(
-    sender: *const bindings::kvm_ipi_ctx,
-    now: u64,
-) -> c_int {
-    if !TRACKING_ENABLED.load(Relaxed) {
-        return NO_VCPU;
-    }
-    // SAFETY: By the caller.
-    let sent = unsafe { Ctx::new(sender) }.sent();
-    if sent.pending && within_window(sent.send_ns, now, WINDOW_NS.load(Relaxed)) {
-        sent.receiver
-    } else {
-        NO_VCPU
-    }
+    unsafe { recent(sender, now) }.is_some_and(|s| s.pending && s.receiver == receiver_idx)
 }
 
 /// The target of `sender`'s last tracked IPI if it was sent inside
 /// `ipi_window_ns` before `now`, pending or already EOI'd; -1 otherwise,
-/// and always while tracking is off. Directed yield uses it to see that the
-/// vCPU which just acknowledged the spinner's IPI is still at work on it.
+/// and always while tracking is off. Directed yield starts from it: the
+/// receiver of a pending IPI, or one that just acknowledged the IPI and may
+/// still be at work on it.
 ///
 /// # Safety
 ///
@@ -418,16 +417,8 @@ pub unsafe extern "C" fn kvm_ipi_tracker_last_receiver(
     sender: *const bindings::kvm_ipi_ctx,
     now: u64,
 ) -> c_int {
-    if !TRACKING_ENABLED.load(Relaxed) {
-        return NO_VCPU;
-    }
     // SAFETY: By the caller.
-    let sent = unsafe { Ctx::new(sender) }.sent();
-    if within_window(sent.send_ns, now, WINDOW_NS.load(Relaxed)) {
-        sent.receiver
-    } else {
-        NO_VCPU
-    }
+    unsafe { recent(sender, now) }.map_or(NO_VCPU, |s| s.receiver)
 }
 
 /// Prints the totals into `/sys/kernel/debug/kvm/ipi_yield_hooks`.
@@ -617,7 +608,6 @@ mod tests {
         d.shorthand = false;
         d.vector = VEC;
         d.path = bindings::kvm_ipi_path_KVM_IPI_PATH_FAST;
-        d.now = T0;
         d
     }
 
@@ -648,7 +638,7 @@ mod tests {
             assert_eq!(classify(&d), Err(why));
             with_tracking(true, || {
                 // SAFETY: `d` and the contexts are local and ours.
-                assert!(!unsafe { kvm_ipi_tracker_deliver(&d) });
+                assert!(!unsafe { record(&d, || T0) });
             });
             assert!(!a.pending);
             assert_eq!((a.receiver, b.sender), (NO_VCPU, NO_VCPU));
@@ -663,7 +653,7 @@ mod tests {
             d.path = path;
             with_tracking(true, || {
                 // SAFETY: As above.
-                assert!(unsafe { kvm_ipi_tracker_deliver(&d) });
+                assert!(unsafe { record(&d, || T0) });
             });
             assert!(a.pending);
             assert_eq!(
@@ -680,7 +670,7 @@ mod tests {
         with_tracking(true, || {
             // SAFETY: As above.
             unsafe {
-                assert!(kvm_ipi_tracker_deliver(&d));
+                assert!(record(&d, || T0));
                 assert!(!kvm_ipi_tracker_delivered(&d, false));
             }
         });
@@ -689,7 +679,7 @@ mod tests {
         with_tracking(true, || {
             // SAFETY: As above.
             unsafe {
-                assert!(kvm_ipi_tracker_deliver(&d));
+                assert!(record(&d, || T0));
                 assert!(kvm_ipi_tracker_delivered(&d, true));
                 assert!(kvm_ipi_tracker_is_receiver(&a, DST, T0));
             }
@@ -702,12 +692,12 @@ mod tests {
         let d = ipi(&mut a, &mut b);
         with_tracking(false, || {
             // SAFETY: As above.
-            assert!(!unsafe { kvm_ipi_tracker_deliver(&d) });
+            assert!(!unsafe { record(&d, || T0) });
         });
         assert!(!a.pending);
         with_tracking(true, || {
             // SAFETY: As above.
-            assert!(unsafe { kvm_ipi_tracker_deliver(&d) });
+            assert!(unsafe { record(&d, || T0) });
         });
         with_tracking(false, || {
             // SAFETY: As above.
@@ -737,15 +727,15 @@ mod tests {
         with_tracking(true, || {
             // SAFETY: As above.
             unsafe {
-                assert!(kvm_ipi_tracker_deliver(&d));
+                assert!(record(&d, || T0));
                 let win = WINDOW_NS.load(Relaxed);
                 assert!(kvm_ipi_tracker_is_receiver(&a, DST, T0 + win));
                 assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + win + 1));
                 assert!(!kvm_ipi_tracker_is_receiver(&a, SRC, T0));
                 assert!(!kvm_ipi_tracker_is_receiver(&b, SRC, T0));
-                assert_eq!(kvm_ipi_tracker_receiver(&a, T0 + win), DST);
-                assert_eq!(kvm_ipi_tracker_receiver(&a, T0 + win + 1), NO_VCPU);
-                assert_eq!(kvm_ipi_tracker_receiver(&b, T0), NO_VCPU);
+                assert_eq!(kvm_ipi_tracker_last_receiver(&a, T0 + win), DST);
+                assert_eq!(kvm_ipi_tracker_last_receiver(&a, T0 + win + 1), NO_VCPU);
+                assert_eq!(kvm_ipi_tracker_last_receiver(&b, T0), NO_VCPU);
             }
         });
     }
@@ -779,7 +769,7 @@ mod tests {
         with_tracking(true, || {
             // SAFETY: As above.
             unsafe {
-                assert!(kvm_ipi_tracker_deliver(&d));
+                assert!(record(&d, || T0));
                 // A mismatching EOI: the link goes, the sender stays pending.
                 assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, false), SRC);
                 assert_eq!(b.sender, NO_VCPU);
@@ -792,7 +782,7 @@ mod tests {
                 assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, true), NO_VCPU);
 
                 // The next IPI, acknowledged with its vector: cleared.
-                assert!(kvm_ipi_tracker_deliver(&d));
+                assert!(record(&d, || T0));
                 assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, true), SRC);
                 assert_eq!(
                     kvm_ipi_tracker_eoi_sender(&mut a, DST, VEC as i32, T0 + 1),
@@ -801,7 +791,7 @@ mod tests {
                 assert!(!a.pending);
                 assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + 1));
                 // Acknowledged: no longer the pending receiver, still the last one.
-                assert_eq!(kvm_ipi_tracker_receiver(&a, T0 + 1), NO_VCPU);
+                assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + 1));
                 assert_eq!(kvm_ipi_tracker_last_receiver(&a, T0 + 1), DST);
                 let late = T0 + WINDOW_NS.load(Relaxed) + 1;
                 assert_eq!(kvm_ipi_tracker_last_receiver(&a, late), NO_VCPU);
@@ -820,8 +810,8 @@ mod tests {
         with_tracking(true, || {
             // SAFETY: As above.
             unsafe {
-                assert!(kvm_ipi_tracker_deliver(&to_b));
-                assert!(kvm_ipi_tracker_deliver(&from_b));
+                assert!(record(&to_b, || T0));
+                assert!(record(&from_b, || T0));
                 assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, false), SRC);
                 assert!(kvm_ipi_tracker_is_receiver(&b, 7, T0));
             }
@@ -835,7 +825,7 @@ mod tests {
         with_tracking(true, || {
             // SAFETY: As above.
             unsafe {
-                assert!(kvm_ipi_tracker_deliver(&d));
+                assert!(record(&d, || T0));
                 kvm_ipi_tracker_reset(&mut a);
                 kvm_ipi_tracker_reset(&mut b);
                 assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0));

@@ -15,13 +15,13 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "apic.h"
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
+#include "vcpu_boost.h"
 
 #define IPI_VECTOR	0xa7
 #define RECEIVER	1
@@ -70,28 +70,12 @@ static void sender_code(void)
 	GUEST_DONE();
 }
 
-static void *run_forever(void *arg)
-{
-	struct kvm_vcpu *vcpu = arg;
-	struct ucall uc;
-
-	/* These vCPUs never finish by themselves; main() cancels them. */
-	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
-	vcpu_run(vcpu);
-	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
-		REPORT_GUEST_ASSERT(uc);
-	TEST_FAIL("vCPU %u exited, reason %u", vcpu->id, vcpu->run->exit_reason);
-	return NULL;
-}
-
 int main(int argc, char *argv[])
 {
 	struct kvm_vcpu *vcpus[MAX_VCPUS];
 	pthread_t threads[MAX_VCPUS];
 	u32 i, nr_vcpus = 4;
-	struct timespec t0, t1;
 	struct kvm_vm *vm;
-	struct ucall uc;
 	u64 ns;
 	int opt;
 
@@ -119,21 +103,9 @@ int main(int argc, char *argv[])
 	sync_global_to_guest(vm, nr_ipis);
 
 	for (i = 1; i < nr_vcpus; i++)
-		kvm_pthread_create(&threads[i], NULL, run_forever, vcpus[i]);
+		kvm_pthread_create(&threads[i], NULL, vcpu_boost_run_forever, vcpus[i]);
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	vcpu_run(vcpus[0]);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ns = (t1.tv_sec - t0.tv_sec) * 1000000000ull + t1.tv_nsec - t0.tv_nsec;
-	switch (get_ucall(vcpus[0], &uc)) {
-	case UCALL_DONE:
-		break;
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	default:
-		TEST_FAIL("sender exited, reason %u", vcpus[0]->run->exit_reason);
-	}
+	ns = vcpu_boost_run_to_done(vcpus[0], "sender");
 	for (i = 1; i < nr_vcpus; i++)
 		kvm_pthread_cancel_join_async(threads[i]);
 

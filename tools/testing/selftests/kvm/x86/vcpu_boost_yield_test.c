@@ -29,6 +29,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
+#include "vcpu_boost.h"
 
 #define TARGET_APIC_ID	1
 #define MAX_CROWD	8
@@ -95,7 +96,6 @@ static void enter_cgroup(const char *cgroup, pid_t tid)
 static void *run_vcpu(void *arg)
 {
 	struct vcpu_thread *t = arg;
-	struct ucall uc;
 
 	t->tid = syscall(SYS_gettid);
 	if (t->cgroup)
@@ -104,17 +104,7 @@ static void *run_vcpu(void *arg)
 	/* No yield may happen before both threads are in place. */
 	pthread_barrier_wait(&start);
 
-	vcpu_run(t->vcpu);
-	switch (get_ucall(t->vcpu, &uc)) {
-	case UCALL_DONE:
-		break;
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	default:
-		TEST_FAIL("vCPU %u exited, reason %u", t->vcpu->id,
-			  t->vcpu->run->exit_reason);
-	}
+	vcpu_boost_run_to_done(t->vcpu, "vCPU");
 	return NULL;
 }
 
