@@ -22,8 +22,7 @@ echo 1000000000 >$KVM_PARAMS/ipi_window_ns
 
 # ipi_run [options]: runs vcpu_boost_ipi_test; its summary line is in $out.
 ipi_run() {
-	out=$(timeout 300 /tests/vcpu_boost_ipi_test -v 3 -n $ipis "$@" 2>&1)
-	rc=$?
+	run_guest 300 /tests/vcpu_boost_ipi_test -v 3 -n $ipis "$@"
 	echo "$out" | tail -n 1
 }
 # out_stat NAME: a number from that summary line.
@@ -107,17 +106,8 @@ echo 50000000 >$KVM_PARAMS/ipi_window_ns
 # while vCPUs 2 and 3 spin all the time. Under TCG, PAUSE exits only with
 # the test-only kvm_amd.test_pause_exits (patches/test/), read at VM creation.
 SVM_PARAMS=/sys/module/kvm_amd/parameters
-# Once, in about 30 runs under TCG, the guest's vCPU 0 triple-faulted (exit
-# reason 8, KVM_EXIT_SHUTDOWN; tracking was on); the cause is not known yet. Such a run is reported and repeated once; any other failure,
-# or a second shutdown, counts.
 spin_run() {
-	out=$(timeout 600 /tests/vcpu_boost_spin_test -v 4 -n ${VB_SPIN_IPIS:-3000} 2>&1)
-	rc=$?
-	if [ $rc -ne 0 ] && echo "$out" | grep -q 'exited, reason 8$'; then
-		info "vcpu_boost_spin_test: guest shutdown (triple fault) under TCG, run repeated"
-		out=$(timeout 600 /tests/vcpu_boost_spin_test -v 4 -n ${VB_SPIN_IPIS:-3000} 2>&1)
-		rc=$?
-	fi
+	run_guest 600 /tests/vcpu_boost_spin_test -v 4 -n ${VB_SPIN_IPIS:-3000}
 	echo "$out" | tail -n 1
 }
 # The widest window: how long an IPI stays recent is KUnit's business; here
@@ -259,11 +249,9 @@ echo 0 >$DEBOOST_EVENT/enable
 # delivery, EOIs) and the yield test (yield_to() across cgroups) run
 # together while a loop rewrites every knob. The guests must complete, and
 # the kernel log (checked below) must stay clean. The spin guest runs
-# without kvm_amd.test_pause_exits here: every guest shutdown seen so far
-# (see spin_run) happened with PAUSE exits forced on under TCG, and one
-# cold run saw two in a row during this stress. Until that is understood,
-# kvm_vcpu_on_spin() is exercised by the spin runs above, not under flips.
-/tests/vcpu_boost_spin_test -v 4 -n 20000 >/tmp/stress-spin.log 2>&1 &
+# without kvm_amd.test_pause_exits here; kvm_vcpu_on_spin() is exercised by
+# the spin runs above, not under flips.
+(run_guest 900 /tests/vcpu_boost_spin_test -v 4 -n 20000; echo "$out" >/tmp/stress-spin.log; exit $rc) &
 spin_pid=$!
 sh -c "echo \$\$ >$CG/vb/cgroup.procs; exec /tests/vcpu_boost_yield_test -c 1 -m 4000 -y $CG/vb/a -t $CG/vb/b" >/tmp/stress-yield.log 2>&1 &
 yield_pid=$!
