@@ -39,6 +39,20 @@ export TEST_PATCHES=${TEST_PATCHES-1}
 
 JOBS=${JOBS:-$(nproc)}
 
+# Project path -> kernel tree path.
+overlay_map() {
+	local d
+	for d in kernel virt arch include rust tools; do
+		[ -d "$PROJECT_ROOT/$d" ] || continue
+		(cd "$PROJECT_ROOT" && find "$d" -type f -not -name '*~') | while read -r f; do echo "$f $f"; done
+	done
+	echo "Kconfig kernel/Kconfig.vcpu_boost"
+	(cd "$PROJECT_ROOT/tests/kunit" && find . -type f \( -name '*.c' -o -name '*.h' -o -name Makefile \)) |
+		while read -r f; do echo "tests/kunit/${f#./} kernel/vcpu_boost_test/${f#./}"; done
+	(cd "$PROJECT_ROOT/tests/bench" && find . -type f \( -name '*.c' -o -name Makefile \)) |
+		while read -r f; do echo "tests/bench/${f#./} kernel/vcpu_boost_bench/${f#./}"; done
+}
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

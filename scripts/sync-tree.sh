@@ -10,20 +10,6 @@
 
 [ -f "$PRISTINE/Makefile" ] || die "no kernel source at $PRISTINE: run scripts/setup.sh"
 
-# Project path -> kernel tree path.
-overlay_map() {
-	local d
-	for d in kernel virt arch include rust tools; do
-		[ -d "$PROJECT_ROOT/$d" ] || continue
-		(cd "$PROJECT_ROOT" && find "$d" -type f -not -name '*~') | while read -r f; do echo "$f $f"; done
-	done
-	echo "Kconfig kernel/Kconfig.vcpu_boost"
-	(cd "$PROJECT_ROOT/tests/kunit" && find . -type f \( -name '*.c' -o -name '*.h' -o -name Makefile \)) |
-		while read -r f; do echo "tests/kunit/${f#./} kernel/vcpu_boost_test/${f#./}"; done
-	(cd "$PROJECT_ROOT/tests/bench" && find . -type f \( -name '*.c' -o -name Makefile \)) |
-		while read -r f; do echo "tests/bench/${f#./} kernel/vcpu_boost_bench/${f#./}"; done
-}
-
 # Series files: the product series, and with TEST_PATCHES=1 also the
 # test-only series.
 series_patches() {

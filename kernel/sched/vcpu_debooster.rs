@@ -26,7 +26,7 @@
 //! The run-time switch is `/sys/kernel/debug/sched/vcpu_debooster_enabled`;
 //! the counters are in `/sys/kernel/debug/sched/vcpu_debooster_stats`.
 
-use core::ptr::addr_of_mut;
+use core::{num::NonZeroU16, ptr::addr_of_mut};
 use kernel::{
     bindings,
     error::code::EINVAL,
@@ -45,7 +45,7 @@ pub const DEBOUNCE_NS: u64 = 600_000;
 
 /// Names of the strategies, indexed by `enum sched_vcpu_yield_strategy`.
 const STRATEGY_NAMES: [&str; bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize] =
-    ["deboost", "lag-credit", "mainline"];
+    ["deboost", "lag-credit", "proportional", "mainline"];
 
 /// The active strategy, an index into [`STRATEGY_NAMES`]. Written by the
 /// debugfs file, read on the yield path: relaxed, like [`ENABLED`].
@@ -71,7 +71,7 @@ pub enum Refusal {
     OtherRq,
     /// The yielder or the target is not queued.
     NotQueued,
-    /// A penalty was applied on this runqueue less than [`RATE_LIMIT_NS`] ago.
+    /// An action was taken on this runqueue less than [`RATE_LIMIT_NS`] ago.
     RateLimited,
     /// At most one task is queued below the common level: nobody to favour.
     NoContention,
@@ -125,20 +125,47 @@ pub fn need(yielder_vruntime: u64, target_vruntime: u64) -> u64 {
     u64::try_from(ahead).unwrap_or(0)
 }
 
-/// `n / 10` without a 64-bit division, which 32-bit targets would have to
-/// call `__udivdi3` for: long division in 16-bit digits, each step a 32-bit
-/// division.
-pub fn tenth(n: u64) -> u64 {
+/// `n / d` and `n % d` without a 64-bit division, which 32-bit targets
+/// would have to call `__udivdi3` for: long division in 16-bit digits, each
+/// step a 32-bit division. The divisor's type rules out division by zero.
+pub fn div_small(n: u64, d: NonZeroU16) -> (u64, u16) {
+    let d = u32::from(d.get());
     let mut quotient = 0u64;
     let mut rem = 0u32;
     for shift in [48u32, 32, 16, 0] {
-        // `rem < 10`, so `rem << 16 | digit` fits in 32 bits.
+        // `rem < d <= 0xffff`, so `rem << 16 | digit` fits in 32 bits.
         let digit = ((n >> shift) & 0xffff) as u32;
         let cur = (rem << 16) | digit;
-        quotient = (quotient << 16) | u64::from(cur / 10);
-        rem = cur % 10;
+        quotient = (quotient << 16) | u64::from(cur / d);
+        rem = cur % d;
     }
-    quotient
+    // `rem < d`, which is a `u16`.
+    (quotient, rem as u16)
+}
+
+/// `n / 10`, see [`div_small`].
+pub fn tenth(n: u64) -> u64 {
+    const TEN: NonZeroU16 = NonZeroU16::MIN.saturating_add(9);
+    div_small(n, TEN).0
+}
+
+/// `a * num / den` for a fraction `num / den` of at most 1 (a larger `num`
+/// counts as `den`), with the fraction rounded to 16 significant bits; 0
+/// when `den` is 0. Never overflows, and needs no 64-bit division.
+pub fn fraction(a: u64, num: u64, den: u64) -> u64 {
+    let num = num.min(den);
+    // Shift both until the denominator fits in 16 bits.
+    let shift = (u64::BITS - den.leading_zeros()).saturating_sub(16);
+    let Some(d) = u16::try_from(den >> shift).ok().and_then(NonZeroU16::new) else {
+        return 0;
+    };
+    // `num <= den`, so `n <= d` fits in 16 bits too.
+    let n = (num >> shift) & 0xffff;
+    // a * n / d = (a / d) * n + (a % d) * n / d, where (a % d) * n < 2^32
+    // and the sum is at most `a`.
+    let (q, r) = div_small(a, d);
+    q.saturating_mul(n)
+        .saturating_add(div_small(u64::from(r) * n, d).0)
 }
 
 /// Largest penalty for `h_nr_queued` tasks below the common level: the more
@@ -246,9 +273,11 @@ unsafe fn count_refusal(st: *mut bindings::sched_vcpu_deboost_rq, why: Refusal) 
 }
 
 /// First step, for every `yield_to()` that reaches the fair class: counts
-/// the call, then checks the switch, the two tasks and the rate limit, and
-/// records the pair for the reverse-pair debounce. Returns whether to go on
-/// with [`sched_vcpu_deboost_decide`].
+/// the call, then checks the switch, the two tasks and the rate limit (for
+/// the strategies that have one), and records the pair for the reverse-pair
+/// debounce. Returns whether to go on with the strategy's decision
+/// (`y.strategy`): [`sched_vcpu_deboost_decide`],
+/// [`sched_vcpu_lag_credit_decide`] or [`sched_vcpu_proportional_decide`].
 ///
 /// The pair is recorded for every valid yield, also a rate-limited one: the
 /// debounce looks for ping-pong between two tasks, which shows in yields
@@ -295,7 +324,7 @@ pub unsafe extern "C" fn sched_vcpu_deboost_gate(
     st_ref.last_target = y.target_pid;
     st_ref.last_pair_ns = y.now;
 
-    if rate_limited(y.now, st_ref.last_apply_ns) {
+    if rate_limits(y.strategy) && rate_limited(y.now, st_ref.last_apply_ns) {
         // SAFETY: As above.
         unsafe { count_refusal(st, Refusal::RateLimited) };
         return false;
@@ -421,18 +450,98 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
     if !unsafe { begin_decision(st, y) } {
         return;
     }
-    y.credit = lag_credit(
-        y.need,
-        y.gran,
-        y.h_nr_queued,
-        y.target_weight,
-        y.total_weight,
-    );
+    y.credit = lag_credit(y.need, y.gran, y.h_nr_queued, y.weight, y.total_weight);
     if y.credit == 0 {
         return;
     }
     // SAFETY: `st` is valid and its lock held, by the caller.
     unsafe { count_applied(st, y.now, Some(addr_of_mut!((*st).stats.credited))) };
+}
+
+/// The push of strategy `proportional`, the proposal of the review of v2:
+/// after the forfeit, every level of the yielder's cgroup hierarchy gives
+/// up the yielding subtree's share of a slice, bottom up, until the yielder
+/// is no longer eligible.
+///
+/// `levels[i]` is the weight of the yielder's i-th ancestor entity (level
+/// 0: its own) and of the queue that entity sits on; the subtree's share at
+/// level 0 is the yielder's weight over its queue's, and each level above
+/// multiplies in the group's own share. A level's push is `slice` (in the
+/// yielder's virtual time) times that share.
+///
+/// Linux 7.3 picks from one flat timeline, so the level's group entity has
+/// no vruntime of its own to push or to test: the push moves the yielder's
+/// entity in that timeline, and eligibility is the yielder's there. `lag`
+/// is the queue's average vruntime minus the yielder's (eligible: `lag >=
+/// 0`); a push `p` of the yielder, of weight `weight` in a queue of
+/// `total`, moves the average by `p * weight / total` and so cuts the lag
+/// by `p * (total - weight) / total`.
+///
+/// The result is at most `slice` per level; 0 when the yielder is at the
+/// root (no level) or already ineligible.
+pub fn proportional_push(
+    slice: u64,
+    levels: &[bindings::sched_vcpu_prop_level],
+    lag: i64,
+    weight: u64,
+    total: u64,
+) -> u64 {
+    let mut lag = lag;
+    let mut push = 0u64;
+    // The yielding subtree's weight on the queue of the current level.
+    let mut sub = levels.first().map_or(0, |l| l.weight);
+    for (i, level) in levels.iter().enumerate() {
+        if lag < 0 || sub == 0 {
+            break;
+        }
+        let step = fraction(slice, sub, level.group_weight);
+        push = push.saturating_add(step);
+        let lag_cut = fraction(step, total.saturating_sub(weight), total);
+        lag = lag.saturating_sub(i64::try_from(lag_cut).unwrap_or(i64::MAX));
+        // One level up, the subtree is the group entity's share of it.
+        sub = levels
+            .get(i + 1)
+            .map_or(0, |up| fraction(up.weight, sub, level.group_weight));
+    }
+    push
+}
+
+/// Second step for the strategy `proportional`, called after
+/// `yield_task_fair()` forfeited: computes the yielder's push (`y.penalty`,
+/// 0: none) from its slice in virtual time (`y.gran`), the levels of its
+/// hierarchy, its vruntime and the queue's average (`y.target_vruntime`).
+/// A push counts as applied.
+///
+/// # Safety
+///
+/// As for [`sched_vcpu_deboost_gate`].
+#[export]
+pub unsafe extern "C" fn sched_vcpu_proportional_decide(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) {
+    // SAFETY: Valid, and ours alone for the call, by the caller.
+    let y = unsafe { &mut *y };
+    // SAFETY: By the caller.
+    if !unsafe { begin_decision(st, y) } {
+        return;
+    }
+    // The wrapped difference, read as signed, is the comparison.
+    let lag = y.target_vruntime.wrapping_sub(y.yielder_vruntime) as i64;
+    let n = usize::try_from(y.nr_levels).unwrap_or(usize::MAX);
+    let levels = y.levels.get(..n).unwrap_or(&y.levels);
+    y.penalty = proportional_push(y.gran, levels, lag, y.weight, y.total_weight);
+    if y.penalty == 0 {
+        return;
+    }
+    // SAFETY: `st` is valid and its lock held, by the caller.
+    unsafe { count_applied(st, y.now, Some(addr_of_mut!((*st).stats.pushed))) };
+}
+
+/// Whether `strategy` obeys the per-runqueue rate limit. The proposal
+/// behind `proportional` has none: its stop at ineligibility bounds it.
+fn rate_limits(strategy: u32) -> bool {
+    strategy != bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL
 }
 
 /// Parses a strategy name written to `vcpu_yield_strategy` (one trailing
@@ -517,6 +626,7 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_add(
         calls,
         applied,
         credited,
+        pushed,
         debounced,
         rate_limited,
         no_contention,
@@ -548,6 +658,7 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_print(
         ("calls", s.calls),
         ("applied", s.applied),
         ("credited", s.credited),
+        ("pushed", s.pushed),
         ("debounced", s.debounced),
         ("rate_limited", s.rate_limited),
         ("no_contention", s.no_contention),
@@ -765,7 +876,16 @@ mod tests {
     fn strategy_names() {
         assert_eq!(parse_strategy(b"deboost"), Ok(0));
         assert_eq!(parse_strategy(b"lag-credit\n"), Ok(1));
-        assert_eq!(parse_strategy(b"mainline"), Ok(2));
+        assert_eq!(parse_strategy(b"proportional"), Ok(2));
+        assert_eq!(parse_strategy(b"mainline"), Ok(3));
+        assert_eq!(
+            STRATEGY_NAMES.len(),
+            bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize
+        );
+        assert_eq!(
+            parse_strategy(b"proportional"),
+            Ok(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL)
+        );
         assert_eq!(parse_strategy(b"lag_credit"), Err(EINVAL));
         assert_eq!(parse_strategy(b"deboost\n\n"), Err(EINVAL));
         assert_eq!(parse_strategy(b""), Err(EINVAL));
@@ -831,6 +951,222 @@ mod tests {
             let q = tenth(n);
             assert!(q.checked_mul(10).is_some_and(|t| t <= n && n - t < 10));
         }
+    }
+
+    #[test]
+    fn div_small_and_fraction() {
+        for d in [1u16, 2, 3, 10, 1000, 0xffff] {
+            let nz = NonZeroU16::new(d).unwrap_or(NonZeroU16::MIN);
+            for n in [0u64, 1, 65535, 65536, 1 << 40, u64::MAX] {
+                let (q, r) = div_small(n, nz);
+                assert_eq!((q, u64::from(r)), (n / u64::from(d), n % u64::from(d)));
+            }
+        }
+        assert_eq!(fraction(3_000_000, 1024, 2048), 1_500_000);
+        assert_eq!(fraction(3_000_000, 3, 4), 2_250_000);
+        // A numerator above the denominator counts as the whole; no denominator: 0.
+        assert_eq!(fraction(1000, 5, 4), 1000);
+        assert_eq!(fraction(1000, 5, 0), 0);
+        assert_eq!(fraction(u64::MAX, u64::MAX, u64::MAX), u64::MAX);
+        // Wide weights lose precision past 16 significant bits only.
+        let (num, den) = (1u64 << 40, 3u64 << 40);
+        let got = fraction(3_000_000, num, den);
+        assert!(got.abs_diff(1_000_000) <= 1_000_000 >> 15);
+    }
+
+    /// One level of a hierarchy: entity weight and the weight of its queue.
+    fn level(weight: u64, group_weight: u64) -> bindings::sched_vcpu_prop_level {
+        bindings::sched_vcpu_prop_level {
+            weight,
+            group_weight,
+        }
+    }
+
+    #[test]
+    fn proportional_shares_per_level() {
+        const SLICE: u64 = 3_000_000;
+        let w = 1024u64;
+        let eligible = i64::MAX;
+        // At the root there is no level to yield: mainline's forfeit only.
+        assert_eq!(proportional_push(SLICE, &[], eligible, w, 2 * w), 0);
+        // One of two equal tasks in a group: half a slice.
+        let one = [level(w, 2 * w)];
+        assert_eq!(
+            proportional_push(SLICE, &one, eligible, w, 2 * w),
+            SLICE / 2
+        );
+        // One level up, that group holds a quarter of its parent's weight:
+        // the subtree's share there is 1/2 * 1/4.
+        let two = [level(w, 2 * w), level(w, 4 * w)];
+        assert_eq!(
+            proportional_push(SLICE, &two, eligible, w, 2 * w),
+            SLICE / 2 + SLICE / 8
+        );
+        // Alone in its group, under a group that is alone: a slice per level.
+        let alone = [level(w, w), level(w, w), level(w, w)];
+        assert_eq!(
+            proportional_push(SLICE, &alone, eligible, w, 4 * w),
+            3 * SLICE
+        );
+        // Zero weights (an empty queue) end the walk without a push.
+        assert_eq!(
+            proportional_push(SLICE, &[level(0, w)], eligible, w, 2 * w),
+            0
+        );
+        assert_eq!(
+            proportional_push(SLICE, &[level(w, 0)], eligible, w, 2 * w),
+            0
+        );
+    }
+
+    #[test]
+    fn proportional_stops_at_ineligibility() {
+        const SLICE: u64 = 3_000_000;
+        let w = 1024u64;
+        let two = [level(w, 2 * w), level(w, 2 * w)];
+        // Ineligible after the forfeit: nothing; exactly at zero lag: eligible.
+        assert_eq!(proportional_push(SLICE, &two, -1, w, 2 * w), 0);
+        assert_eq!(proportional_push(SLICE, &two, 0, w, 2 * w), SLICE / 2);
+        // Level 0 pushes SLICE/2, which cuts the lag by half of that (the
+        // yielder is half the queue): 750 us of lag is exactly enough to
+        // stay eligible for level 1, one ns less is not.
+        assert_eq!(
+            proportional_push(SLICE, &two, 750_000, w, 2 * w),
+            SLICE / 2 + SLICE / 4
+        );
+        assert_eq!(proportional_push(SLICE, &two, 749_999, w, 2 * w), SLICE / 2);
+    }
+
+    /// xorshift64: the fuzz tests' reproducible random numbers.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    /// A random value of random magnitude, so that small and huge values
+    /// and the edges all come up.
+    fn any(state: &mut u64) -> u64 {
+        let bits = next(state) % 65;
+        let v = next(state);
+        if bits == 64 {
+            v
+        } else {
+            v & ((1u64 << bits) - 1)
+        }
+    }
+
+    #[test]
+    fn fuzz_policy_invariants() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            let (gran, need) = (any(&mut rng), any(&mut rng));
+            let h = u32::try_from(any(&mut rng) & 0xff).unwrap_or(u32::MAX);
+            let reverse = next(&mut rng) & 1 == 1;
+
+            // deboost: within [gran, cap] when the target is ahead, never
+            // above the cap, and not smaller for a larger need.
+            let p = penalty(gran, need, h, reverse).penalty;
+            assert!(p <= cap(h, gran).max(gran));
+            assert!(need == 0 || p >= gran);
+            if !reverse && need > 0 {
+                assert!(penalty(gran, need.saturating_add(1), h, false).penalty >= p);
+            }
+
+            // lag-credit: within the cap, at least the need unless capped.
+            let (tw, total) = (any(&mut rng), any(&mut rng));
+            let c = lag_credit(need, gran, h, tw, total);
+            assert!(c <= cap(h, gran));
+            assert!(need == 0 || tw >= total || c >= need.min(cap(h, gran)));
+
+            // proportional: at most a slice per level, nothing when
+            // ineligible, and never less for more lag.
+            let mut levels = [level(0, 0); 8];
+            let n = usize::try_from(next(&mut rng) % 9).unwrap_or(0);
+            for l in levels.iter_mut().take(n) {
+                *l = level(any(&mut rng), any(&mut rng));
+            }
+            let levels = levels.get(..n).unwrap_or(&[]);
+            let slice = any(&mut rng);
+            let lag = any(&mut rng) as i64;
+            let (w, total) = (any(&mut rng), any(&mut rng));
+            let push = proportional_push(slice, levels, lag, w, total);
+            let per_level = u64::try_from(n).unwrap_or(0);
+            assert!(push <= slice.saturating_mul(per_level));
+            if lag < 0 {
+                assert_eq!(push, 0);
+            } else {
+                assert!(
+                    proportional_push(slice, levels, lag.saturating_add(1 << 20), w, total) >= push
+                );
+            }
+        }
+    }
+
+    /// Selects a strategy until dropped, also when an assertion ends the
+    /// test early, so that later tests and real yields see the old one.
+    struct StrategyGuard(u32);
+
+    impl StrategyGuard {
+        fn select(strategy: u32) -> Self {
+            let guard = Self(STRATEGY.load(Relaxed));
+            STRATEGY.store(strategy, Relaxed);
+            guard
+        }
+    }
+
+    impl Drop for StrategyGuard {
+        fn drop(&mut self) {
+            STRATEGY.store(self.0, Relaxed);
+        }
+    }
+
+    #[test]
+    fn proportional_has_no_rate_limit() {
+        let mut st = zeroed_state();
+        let t0 = 1_000_000;
+        let _guard = StrategyGuard::select(
+            bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL,
+        );
+        for i in 0..3u64 {
+            let mut y = valid_yield(t0 + i * 1000);
+            // SAFETY: Both are local and exclusively ours.
+            assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+            y.h_nr_queued = 2;
+            y.gran = 3_000_000;
+            y.yielder_vruntime = 5000;
+            y.target_vruntime = 5000;
+            y.weight = 1024;
+            y.total_weight = 2048;
+            y.nr_levels = 1;
+            y.levels[0] = level(1024, 2048);
+            // SAFETY: As above.
+            unsafe { sched_vcpu_proportional_decide(&mut st, &mut y) };
+            assert_eq!(y.penalty, 1_500_000);
+        }
+        // An out-of-range level count is cut to the array.
+        let mut y = valid_yield(t0 + 5000);
+        // SAFETY: As above.
+        assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        y.h_nr_queued = 2;
+        y.gran = 1000;
+        y.weight = 1;
+        y.total_weight = 2;
+        y.nr_levels = u32::MAX;
+        // Far behind the average: eligible at every level.
+        y.target_vruntime = 1 << 40;
+        y.levels = [level(1, 1); bindings::SCHED_VCPU_PROP_LEVELS as usize];
+        // SAFETY: As above.
+        unsafe { sched_vcpu_proportional_decide(&mut st, &mut y) };
+        assert_eq!(
+            y.penalty,
+            1000 * u64::from(bindings::SCHED_VCPU_PROP_LEVELS)
+        );
+        assert_eq!(
+            (st.stats.applied, st.stats.pushed, st.stats.rate_limited),
+            (4, 4, 0)
+        );
     }
 
     #[test]

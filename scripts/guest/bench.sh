@@ -13,17 +13,39 @@ echo "VB-BENCH-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)
 	"features=$(cat /sys/kernel/debug/sched/features)"
 
 # kthreads: ping-pong next to 0..2 hogs, and a lock among 2, 4 and 8 tasks,
-# under each yield strategy.
-kbench() {
-	echo "$2" >$STRATEGY
-	echo "$1 $ms" >$BENCH && echo "VB-BENCH kind=kernel cfg_strategy=$2 rep=$rep $(cat $BENCH)"
+# under each yield strategy, in two placements: flat (all in the root
+# cgroup) and nested (workers in /bench/vm/vcpus, hogs in /bench/hogs; the
+# module moves its kthreads into the cgroups of two parked processes).
+CG=/sys/fs/cgroup
+echo +cpu >$CG/cgroup.subtree_control
+mkdir -p $CG/bench/vm/vcpus $CG/bench/hogs
+echo +cpu >$CG/bench/cgroup.subtree_control
+echo +cpu >$CG/bench/vm/cgroup.subtree_control
+# parked CGROUP: a sleeping process in CGROUP; prints its pid.
+parked() {
+	sh -c "echo \$\$ >$1/cgroup.procs; exec sleep 100000" >/dev/null 2>&1 &
+	echo $!
 }
-# strategies: all three, starting with a different one in each repetition.
+vcpus_pid=$(parked $CG/bench/vm/vcpus)
+hogs_pid=$(parked $CG/bench/hogs)
+sleep 1
+# kbench PLACEMENT SCENARIO STRATEGY
+kbench() {
+	pids=
+	[ "$1" = nested ] && pids="$vcpus_pid $hogs_pid"
+	echo "$3" >$STRATEGY
+	acts0=$(deboost applied)
+	echo "$2 $ms $pids" >$BENCH &&
+		echo "VB-BENCH kind=kernel cfg_place=$1 cfg_strategy=$3 rep=$rep" \
+			"$(cat $BENCH) acts=$(( $(deboost applied) - acts0 ))"
+}
+# strategies: all four, starting with a different one in each repetition.
 strategies() {
-	case $((rep % 3)) in
-	1) echo deboost lag-credit mainline ;;
-	2) echo lag-credit mainline deboost ;;
-	*) echo mainline deboost lag-credit ;;
+	case $((rep % 4)) in
+	1) echo deboost lag-credit proportional mainline ;;
+	2) echo lag-credit proportional mainline deboost ;;
+	3) echo proportional mainline deboost lag-credit ;;
+	*) echo mainline deboost lag-credit proportional ;;
 	esac
 }
 # order: on then off in odd repetitions, off then on in even ones.
@@ -54,12 +76,15 @@ tracking_pairs() {
 
 rep=1
 while [ $rep -le $reps ]; do
-	for s in "pingpong 0" "pingpong 1" "pingpong 2" "lock 2" "lock 4" "lock 8"; do
-		for st in $(strategies); do kbench "$s" $st; done
+	for place in flat nested; do
+		for s in "pingpong 0" "pingpong 1" "pingpong 2" "lock 2" "lock 4" "lock 8"; do
+			for st in $(strategies); do kbench $place "$s" $st; done
+		done
 	done
 	rep=$((rep + 1))
 done
 echo deboost >$STRATEGY
+kill $vcpus_pid $hogs_pid
 
 # KVM, with PAUSE exits: vcpu_boost_spin_test, 4 vCPUs on the 2 CPUs, with
 # tracking and relaxed boost on and off.

@@ -213,13 +213,13 @@ check "root group: they meet at depth 0" "$(field lca_depth)" = 0
 
 # The strategy switch: a list with the active one in brackets; unknown
 # names are rejected.
-check "vcpu_yield_strategy lists the strategies, deboost active" "$(cat $STRATEGY)" = "[deboost] lag-credit mainline"
+check "vcpu_yield_strategy lists the strategies, deboost active" "$(cat $STRATEGY)" = "[deboost] lag-credit proportional mainline"
 echo lag-credit >$STRATEGY
-check "vcpu_yield_strategy: write lag-credit" "$(cat $STRATEGY)" = "deboost [lag-credit] mainline"
+check "vcpu_yield_strategy: write lag-credit" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional mainline"
 if echo lag_credit >$STRATEGY 2>/dev/null; then
 	fail "vcpu_yield_strategy: unknown name accepted"
 else
-	check "vcpu_yield_strategy: unknown name rejected, value kept" "$(cat $STRATEGY)" = "deboost [lag-credit] mainline"
+	check "vcpu_yield_strategy: unknown name rejected, value kept" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional mainline"
 fi
 # lag-credit pulls the target back instead of pushing the yielder.
 applied0=$(deboost applied) credited0=$(deboost credited)
@@ -228,6 +228,22 @@ info "lag-credit: applied +$(( $(deboost applied) - applied0 )), credited +$(( $
 check "lag-credit: every applied action is a credit" $(( $(deboost applied) - applied0 )) -eq $(( $(deboost credited) - credited0 ))
 check "lag-credit: no yielder penalty traced" -z "$(echo "$events" | grep -v 'penalty=0 ')"
 check "lag-credit: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=lag-credit')"
+# proportional pushes the yielder after the forfeit, at most one slice
+# (traced as gran) per level of its hierarchy: vb/a is 2 levels deep.
+echo proportional >$STRATEGY
+applied0=$(deboost applied) pushed0=$(deboost pushed)
+yield_case "proportional" $CG/vb -y $CG/vb/a -t $CG/vb/b
+pushed=$(( $(deboost pushed) - pushed0 ))
+info "proportional: applied +$(( $(deboost applied) - applied0 )), pushed +$pushed"
+check "proportional: every applied action is a push" $(( $(deboost applied) - applied0 )) -eq $pushed
+check "proportional: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=proportional')"
+over=$(echo "$events" | grep -o 'gran=[0-9]* need=[0-9]* debounced=[0-9] penalty=[0-9]*' |
+	while read -r g n d p; do [ ${p#*=} -le $((${g#*=} * 2)) ] || echo "$g $p"; done)
+check "proportional: every push at most a slice per level" -z "$over"
+# In the root group the yielder has no level above it: nothing to push.
+pushed0=$(deboost pushed)
+yield_case "proportional, root group" ""
+check "proportional, root group: no push" $(deboost pushed) -eq $pushed0
 echo mainline >$STRATEGY
 calls0=$(deboost calls) applied0=$(deboost applied)
 yield_case "mainline" $CG/vb -y $CG/vb/a -t $CG/vb/b

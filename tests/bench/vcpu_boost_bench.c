@@ -6,17 +6,24 @@
  * Test kernels only. scripts/guest/bench.sh writes a scenario to
  * /sys/kernel/debug/vcpu_boost_bench/run and reads the result back:
  *
- *   pingpong HOGS MS   two tasks pass a token; each spins 20 times before it
+ *   pingpong HOGS MS [PID [HOG_PID]]
+ *                      two tasks pass a token; each spins 20 times before it
  *                      yields to the other; HOGS CPU-bound tasks share the CPU
- *   lock THREADS MS    THREADS tasks take a lock, hold it for 200 pause loops
+ *   lock THREADS MS [PID]
+ *                      THREADS tasks take a lock, hold it for 200 pause loops
  *                      and stay out for 50; a waiter yields to the holder
  *                      after 20 spins
+ *
+ * With PID, the workers join the cgroups of that task, and the hogs those
+ * of HOG_PID (default: PID): that is how a run places its kthreads in a
+ * cgroup hierarchy. Without, they stay in the root groups.
  *
  * The result is one line of counts over the run: handoffs or critical
  * sections, yield_to() calls, the run's length and the hogs' CPU time, all
  * in ns of sched_clock.
  */
 #include <linux/atomic.h>
+#include <linux/cgroup.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
@@ -49,8 +56,25 @@ struct bench {
 	struct task_struct *holder;	/* lock: the holder, for yield_to() */
 	int nr;				/* worker tasks */
 	int nr_hogs;
+	pid_t cg_pid[2];		/* join the cgroups of: workers, hogs; 0: stay */
 	struct bench_task t[MAX_TASKS];
 };
+
+/* Moves @task into the cgroups of the task @pid (0: leaves it where it is). */
+static int bench_place(struct task_struct *task, pid_t pid)
+{
+	struct task_struct *from;
+	int ret;
+
+	if (!pid)
+		return 0;
+	from = find_get_task_by_vpid(pid);
+	if (!from)
+		return -ESRCH;
+	ret = cgroup_attach_task_all(from, task);
+	put_task_struct(from);
+	return ret;
+}
 
 static DEFINE_MUTEX(bench_mutex);
 static char bench_result[256];
@@ -144,7 +168,7 @@ static int bench_run(struct bench *b, int (*fn)(void *), int nr, int nr_hogs,
 {
 	int cpu = num_online_cpus() > 1 ? 1 : 0;
 	u64 hog_total = 0, start;
-	int i, n = nr + nr_hogs;
+	int i, err, n = nr + nr_hogs;
 
 	if (nr < 1 || nr_hogs < 0 || n > MAX_TASKS || !ms || ms > 60000)
 		return -EINVAL;
@@ -156,9 +180,16 @@ static int bench_run(struct bench *b, int (*fn)(void *), int nr, int nr_hogs,
 		t->b = b;
 		t->id = i;
 		t->task = kthread_create(i < nr ? fn : hog_fn, t, "vb_bench/%d", i);
-		if (IS_ERR(t->task)) {
-			int err = PTR_ERR(t->task);
-
+		err = PTR_ERR_OR_ZERO(t->task);
+		if (!err) {
+			/* Tasks yield to each other: keep them until all are stopped. */
+			get_task_struct(t->task);
+			kthread_bind(t->task, cpu);
+			err = bench_place(t->task, b->cg_pid[i >= nr]);
+			if (err)
+				i++;
+		}
+		if (err) {
 			WRITE_ONCE(b->stop, true);
 			while (--i >= 0) {
 				wake_up_process(b->t[i].task);
@@ -167,9 +198,6 @@ static int bench_run(struct bench *b, int (*fn)(void *), int nr, int nr_hogs,
 			}
 			return err;
 		}
-		/* Tasks yield to each other: keep them until all are stopped. */
-		get_task_struct(t->task);
-		kthread_bind(t->task, cpu);
 	}
 	start = sched_clock();
 	for (i = 0; i < n; i++)
@@ -198,10 +226,10 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 			 loff_t *ppos)
 {
 	u64 work, yields, ns, hog_ns;
+	int ret, pid[2] = { 0, 0 };
 	unsigned int a, ms;
 	struct bench *b;
 	char buf[64];
-	int ret;
 
 	if (len >= sizeof(buf))
 		return -EINVAL;
@@ -213,13 +241,16 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 	if (!b)
 		return -ENOMEM;
 	mutex_lock(&bench_mutex);
-	if (sscanf(buf, "pingpong %u %u", &a, &ms) == 2) {
+	if (sscanf(buf, "pingpong %u %u %d %d", &a, &ms, &pid[0], &pid[1]) >= 2) {
+		b->cg_pid[0] = max(pid[0], 0);
+		b->cg_pid[1] = pid[1] > 0 ? pid[1] : b->cg_pid[0];
 		ret = bench_run(b, pingpong_fn, 2, a, ms, &work, &yields, &ns, &hog_ns);
 		if (!ret)
 			snprintf(bench_result, sizeof(bench_result),
 				 "pingpong hogs=%u handoffs=%llu yields=%llu ns=%llu hog_ns=%llu\n",
 				 a, work, yields, ns, hog_ns);
-	} else if (sscanf(buf, "lock %u %u", &a, &ms) == 2) {
+	} else if (sscanf(buf, "lock %u %u %d", &a, &ms, &pid[0]) >= 2) {
+		b->cg_pid[0] = max(pid[0], 0);
 		ret = bench_run(b, lock_fn, a, 0, ms, &work, &yields, &ns, &hog_ns);
 		if (!ret)
 			snprintf(bench_result, sizeof(bench_result),

@@ -176,6 +176,26 @@ static void deboost_off_moves_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r.after.not_queued, r.before.not_queued);
 }
 
+/*
+ * Strategy proportional yields a share of a slice per level of the
+ * yielder's cgroup hierarchy, above the forfeit. A kthread in the root
+ * group has no level above it: its yields reach the hook, nothing moves.
+ */
+static void proportional_in_root_group_pushes_nothing(struct kunit *test)
+{
+	struct deboost_run r = { };
+
+	KUNIT_ASSERT_EQ(test, sched_vcpu_yield_strategy_write("proportional", 12), 0);
+	run_yields(test, 1, 5, &r);
+	sched_vcpu_yield_strategy_write("deboost", 7);
+
+	KUNIT_EXPECT_EQ(test, r.seen.hits, 0);
+	KUNIT_EXPECT_GE(test, r.after.calls - r.before.calls, 1ULL);
+	KUNIT_EXPECT_EQ(test, r.after.applied, r.before.applied);
+	KUNIT_EXPECT_EQ(test, r.after.pushed, r.before.pushed);
+	KUNIT_EXPECT_EQ(test, r.after.rate_limited, r.before.rate_limited);
+}
+
 /* Two kthreads on @cpu that hand a token back and forth with yield_to(). */
 struct pingpong {
 	atomic_t turn;
@@ -207,7 +227,9 @@ static int pingpong_side(void *arg)
  */
 static void strategy_switch_under_load(struct kunit *test)
 {
-	static const char * const names[] = { "deboost", "lag-credit", "mainline" };
+	static const char * const names[] = {
+		"deboost", "lag-credit", "proportional", "mainline"
+	};
 	struct sched_vcpu_deboost_stats before, after;
 	unsigned int cpu = num_online_cpus() > 1 ? 1 : 0;
 	struct pingpong *pp;
@@ -246,7 +268,8 @@ static void strategy_switch_under_load(struct kunit *test)
 
 	KUNIT_EXPECT_GT(test, after.calls, before.calls);
 	KUNIT_EXPECT_LE(test, after.applied - before.applied, after.calls - before.calls);
-	KUNIT_EXPECT_LE(test, after.credited - before.credited, after.applied - before.applied);
+	KUNIT_EXPECT_LE(test, (after.credited - before.credited) + (after.pushed - before.pushed) +
+			(after.debounced - before.debounced), after.applied - before.applied);
 }
 
 static void debooster_switch_rejects_bad_values(struct kunit *test)
@@ -320,6 +343,7 @@ static struct kunit_case vcpu_boost_hooks_cases[] = {
 	KUNIT_CASE(yield_to_reaches_debooster),
 	KUNIT_CASE(deboost_moves_yielder_vruntime_and_deadline),
 	KUNIT_CASE(deboost_off_moves_nothing),
+	KUNIT_CASE(proportional_in_root_group_pushes_nothing),
 	KUNIT_CASE(strategy_switch_under_load),
 #endif
 #if IS_BUILTIN(CONFIG_KVM) && IS_ENABLED(CONFIG_KVM_IPI_AWARE_YIELD)

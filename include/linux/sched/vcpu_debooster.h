@@ -22,8 +22,9 @@ struct sched_vcpu_deboost_stats {
 	u64 calls;		/* yield_to_task_fair() calls */
 	u64 applied;		/* penalties or lag credits applied */
 	u64 credited;		/* ... of which lag credits (strategy lag-credit) */
+	u64 pushed;		/* ... of which proportional pushes (proportional) */
 	u64 debounced;		/* ... of which the reverse-pair debounce cut */
-	u64 rate_limited;	/* refused: a penalty within the last 6 ms */
+	u64 rate_limited;	/* refused: an action within the last 6 ms */
 	u64 no_contention;	/* refused: the LCA cfs_rq has h_nr_queued <= 1 */
 	u64 no_target;		/* refused: no target task */
 	u64 self_yield;		/* refused: the yielder is the target */
@@ -49,8 +50,21 @@ struct sched_vcpu_deboost_rq {
 enum sched_vcpu_yield_strategy {
 	SCHED_VCPU_YIELD_DEBOOST,	/* push the yielder's vruntime (v2 series) */
 	SCHED_VCPU_YIELD_LAG_CREDIT,	/* credit the target with lag (v3 series) */
+	SCHED_VCPU_YIELD_PROPORTIONAL,	/* push the yielder by its groups' shares (review) */
 	SCHED_VCPU_YIELD_MAINLINE,	/* nothing more */
 	SCHED_VCPU_YIELD_NR,
+};
+
+/* Levels of the yielder's cgroup hierarchy that strategy proportional weighs. */
+#define SCHED_VCPU_PROP_LEVELS	8
+
+/*
+ * One level of the yielder's hierarchy, from the bottom: level 0 is the
+ * yielder's own entity, level i its i-th ancestor group entity.
+ */
+struct sched_vcpu_prop_level {
+	u64 weight;		/* load.weight of the entity at this level */
+	u64 group_weight;	/* load.weight of the cfs_rq that entity is queued on */
 };
 
 /*
@@ -69,16 +83,20 @@ struct sched_vcpu_deboost_yield {
 	/* Inputs for the penalty, once the gate passed. */
 	u32 lca_depth;		/* depth of the level where both hierarchies meet */
 	u32 h_nr_queued;	/* tasks queued below that level */
-	u64 gran;		/* base slice in the yielder's virtual time */
+	u64 gran;		/* base slice (proportional: the yielder's slice), in
+				 * the virtual time of the entity that moves */
 	u64 yielder_vruntime;	/* lag-credit: the queue's average vruntime */
-	u64 target_vruntime;
-	u64 target_weight;	/* lag-credit: the target's and the queue's */
-	u64 total_weight;	/* weights in the average vruntime */
+	u64 target_vruntime;	/* proportional: the queue's average vruntime */
+	u64 weight;		/* weight in the average vruntime of the entity that
+				 * moves (lag-credit: target, proportional: yielder) */
+	u64 total_weight;	/* ... and of the whole queue */
+	u32 nr_levels;		/* proportional: levels filled in below */
+	struct sched_vcpu_prop_level levels[SCHED_VCPU_PROP_LEVELS];
 	/* Outputs. */
 	u32 strategy;		/* gate: enum sched_vcpu_yield_strategy to apply */
 	bool reverse_pair;	/* gate: the last valid yield here was target -> yielder, <= 600 us ago */
 	u64 need;		/* how far the target is ahead in vruntime */
-	u64 penalty;		/* vruntime push of the yielder; 0: none */
+	u64 penalty;		/* vruntime push of the yielder (deboost, proportional); 0: none */
 	u64 credit;		/* vruntime pull of the target (lag-credit); 0: none */
 	bool debounced;		/* the reverse-pair debounce cut the penalty */
 };
@@ -86,7 +104,8 @@ struct sched_vcpu_deboost_yield {
 #ifdef CONFIG_SCHED_VCPU_DEBOOSTER
 /*
  * Counts the call and checks the switch, the validity of both tasks and the
- * rate limit. True: go on, fill the penalty inputs, call _decide().
+ * rate limit. True: go on, fill the inputs of y->strategy and call its
+ * _decide() function.
  */
 bool sched_vcpu_deboost_gate(struct sched_vcpu_deboost_rq *rq_state,
 			     struct sched_vcpu_deboost_yield *y);
@@ -96,6 +115,12 @@ void sched_vcpu_deboost_decide(struct sched_vcpu_deboost_rq *rq_state,
 /* lag-credit: computes y->credit (0: none) and records it in @rq_state. */
 void sched_vcpu_lag_credit_decide(struct sched_vcpu_deboost_rq *rq_state,
 				  struct sched_vcpu_deboost_yield *y);
+/*
+ * proportional, after yield_task_fair() forfeited: computes y->penalty
+ * (0: none) from y->levels and records it in @rq_state.
+ */
+void sched_vcpu_proportional_decide(struct sched_vcpu_deboost_rq *rq_state,
+				    struct sched_vcpu_deboost_yield *y);
 /* debugfs: vcpu_yield_strategy. Show lists the names, the active one in []. */
 void sched_vcpu_yield_strategy_show(struct seq_file *m);
 int sched_vcpu_yield_strategy_write(const char *buf, size_t len);

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The patch set as a git series for review, against the pristine pinned tree.
+#   scripts/series.sh export [DIR]   write it with git format-patch to DIR
+#                                    (default: $CACHE/series/out): every patch
+#                                    of patches/series, with the project files
+#                                    patches/new-files assigns to it folded in
+#   scripts/series.sh check [--last] export, prove that git am applies the
+#                                    series to a pristine tree, and build every
+#                                    prefix of it (--last: only the whole series)
+#                                    with the test kernel's .config
+# The test-only series (patches/test/) is not part of it.
+. "$(dirname "$0")/lib.sh"
+
+REPO=$CACHE/series/linux
+OUT_DEFAULT=$CACHE/series/out
+NEW_FILES=$PROJECT_ROOT/patches/new-files
+
+git_r() {
+	git -C "$REPO" -c user.name="vcpu-boost" -c user.email="vcpu-boost@example.org" \
+		-c core.autocrlf=false "$@"
+}
+
+# A git repository of the pristine source, made once (a few minutes).
+pristine_repo() {
+	[ -f "$PRISTINE/Makefile" ] || die "no kernel source: run scripts/setup.sh"
+	if [ "$(git_r rev-parse -q --verify refs/tags/base 2>/dev/null || true)" = "" ]; then
+		log "series: a git repository of the pristine source in $REPO (a few minutes, once)"
+		rm -rf "$REPO" && mkdir -p "$(dirname "$REPO")"
+		cp -a "$PRISTINE" "$REPO"
+		git_r init -q
+		git_r add -A
+		git_r commit -qm "$KSRC_PKG $KSRC_VERSION"
+		git_r tag base
+	fi
+	git_r checkout -qf --detach base
+	git_r clean -qfdx
+}
+
+# Checks that every project file that lands in the tree is assigned to
+# exactly one patch of the series; prints "<tree path> <project path> <patch>".
+assignments() {
+	local from to patch n
+	while read -r from to; do
+		n=$(awk -v f="$from" '$1 == f' "$NEW_FILES" | wc -l)
+		[ "$n" -eq 1 ] || die "patches/new-files: $from is assigned $n times (once is right)"
+		patch=$(awk -v f="$from" '$1 == f { print $2 }' "$NEW_FILES")
+		grep -qxF "$patch" "$PROJECT_ROOT/patches/series" ||
+			die "patches/new-files: $patch (for $from) is not in patches/series"
+		echo "$to $from $patch"
+	done < <(overlay_map)
+	awk '!/^#/ && NF { print $1 }' "$NEW_FILES" | while read -r from; do
+		overlay_map | awk -v f="$from" '$1 == f { found = 1 } END { exit !found }' ||
+			die "patches/new-files: $from is not a project file that lands in the tree"
+	done
+}
+
+export_series() {
+	local out=$1 map p to from patch
+	map=$(assignments)
+	pristine_repo
+	git_r checkout -qf -B export base
+	while read -r p; do
+		git_r am -q --keep-cr "$PROJECT_ROOT/patches/$p" || { git_r am --abort; die "git am failed on $p"; }
+		while read -r to from patch; do
+			[ "$patch" = "$p" ] || continue
+			mkdir -p "$REPO/$(dirname "$to")"
+			cp "$PROJECT_ROOT/$from" "$REPO/$to"
+			git_r add "$to"
+		done <<<"$map"
+		git_r diff --cached --quiet || git_r commit -q --amend --no-edit
+	done < <(grep -vE '^\s*(#|$)' "$PROJECT_ROOT/patches/series")
+	rm -rf "$out" && mkdir -p "$out"
+	git_r format-patch -q --no-signature --zero-commit --numbered -o "$out" base..export
+	log "series: $(ls "$out" | wc -l) patches in $out"
+}
+
+case "${1:-}" in
+export)
+	export_series "$(realpath -m "${2:-$OUT_DEFAULT}")"
+	;;
+check)
+	out=$OUT_DEFAULT
+	export_series "$out"
+	git_r checkout -qf -B check base
+	git_r am -q "$out"/*.patch || { git_r am --abort; die "the exported series does not apply with git am"; }
+	log "series: git am applies all $(ls "$out" | wc -l) patches to $KSRC_PKG $KSRC_VERSION"
+	[ -f "$BUILD/kunit/.config" ] || die "no test kernel .config: run scripts/kunit.sh build first"
+	obj=$BUILD/series
+	mkdir -p "$obj"
+	commits=$(git_r rev-list --reverse base..check)
+	[ "${2:-}" = --last ] && commits=$(git_r rev-parse check)
+	TREE=$REPO
+	for c in $commits; do
+		git_r checkout -qf "$c"
+		subject=$(git_r log -1 --format=%s "$c")
+		cp "$BUILD/kunit/.config" "$obj/.config"
+		kmake "$obj" olddefconfig >/dev/null
+		log "series: building with patches up to: $subject"
+		build_kernel "$obj" || die "the series does not build after: $subject"
+	done
+	log "series: every checked prefix builds"
+	;;
+*)
+	die "usage: $0 export [DIR] | check [--last]"
+	;;
+esac
