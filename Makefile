@@ -1,7 +1,7 @@
 # vcpu-boost: the commands. The kernel itself is built by scripts/ in the
 # cache directory ($VCPU_BOOST_CACHE, default ~/.cache/vcpu-boost).
 
-.PHONY: all setup tree build test test-all test-debug kunit run shell bench patches-edit patches-export
+.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench lint series series-check patches-edit patches-export
 
 all: build
 
@@ -20,8 +20,14 @@ test:				## everything: KUnit suites and the KVM guest stage
 test-all:			## as test, with every KUnit suite of the test kernel
 	scripts/test.sh --all
 
-test-debug:			## as test, on a debug kernel (lockdep, atomic-sleep, list, Rust assertions)
+test-debug:			## as test, on a debug kernel (lockdep, RCU, atomic-sleep, list, objects, Rust assertions)
 	VB_FLAVOR=debug scripts/test.sh
+
+test-kasan:			## as test-debug, plus KASAN and UBSAN (a clang-built kernel)
+	VB_FLAVOR=kasan scripts/test.sh
+
+test-kcsan:			## as test-debug, plus KCSAN
+	VB_FLAVOR=kcsan scripts/test.sh
 
 kunit: build			## our KUnit suites only
 	scripts/kunit.sh run
@@ -31,6 +37,15 @@ run: build			## boot the patched kernel and show the features
 
 bench: build			## benchmarks: bench/REPORT.md and its plots
 	scripts/bench.sh
+
+lint: build			## rustfmt, checkpatch --strict on the series, W=1 and clippy: all clean
+	scripts/lint.sh
+
+series: setup			## the series for review (git format-patch) in $$VCPU_BOOST_CACHE/series/out
+	scripts/series.sh export
+
+series-check: build		## prove that git am applies the series and that every prefix builds
+	scripts/series.sh check
 
 shell: build			## as run, then a shell inside the test kernel
 	scripts/guest.sh shell

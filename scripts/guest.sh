@@ -37,6 +37,11 @@ build_initramfs() {
 	cp "$PROJECT_ROOT/scripts/guest/init" "$root/init"
 	cp "$PROJECT_ROOT"/scripts/guest/*.sh "$root/stage/"
 	for p in "${SELFTEST_PROGS[@]}"; do cp "$SELFTESTS/$p" "$root/tests/"; done
+	# The host's VB_* settings (VB_STRESS_S and the like) reach the stages.
+	local v
+	for v in $(compgen -e | grep '^VB_' || true); do
+		printf 'export %s=%q\n' "$v" "${!v}"
+	done >"$root/stage/env"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$INITRAMFS.tmp"
 	mv "$INITRAMFS.tmp" "$INITRAMFS"
 }

@@ -16,9 +16,11 @@ case "${1:-run}" in
 build)
 	mkdir -p "$KUNIT_BUILD"
 	configs=(--kunitconfig="$PROJECT_ROOT/tests/kunit/kunitconfig")
-	[ "$VB_FLAVOR" = debug ] && configs+=(--kunitconfig="$PROJECT_ROOT/tests/kunit/debug.config")
-	kunit config "${common[@]}" "${configs[@]}" \
-		--make_options "CC=ccache gcc" \
+	[ "$VB_FLAVOR" != kunit ] && configs+=(--kunitconfig="$PROJECT_ROOT/tests/kunit/debug.config")
+	case "$VB_FLAVOR" in kasan | kcsan) configs+=(--kunitconfig="$PROJECT_ROOT/tests/kunit/$VB_FLAVOR.config") ;; esac
+	cc_opts=()
+	for o in "${KCC[@]}"; do cc_opts+=(--make_options "$o"); done
+	kunit config "${common[@]}" "${configs[@]}" "${cc_opts[@]}" \
 		--make_options "RUSTC=$RUSTC" --make_options "HOSTRUSTC=$RUSTC" \
 		--make_options "RUSTDOC=$RUSTDOC" --make_options "BINDGEN=$BINDGEN"
 	log "kernel build: $KUNIT_BUILD (-j$JOBS; about 6 minutes cold, seconds when little changed)"

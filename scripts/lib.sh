@@ -19,11 +19,17 @@ KSRC_SUITE=trixie-backports
 PRISTINE=$CACHE/src/linux-$KSRC_VERSION        # extracted, never modified
 TREE=$CACHE/tree                               # pristine + overlay + patches
 BUILD=$CACHE/build                             # O= output directories
-# The test kernel's flavour: kunit (tests/kunit/kunitconfig), or debug (the
-# same plus tests/kunit/debug.config: lockdep and other checkers), each in its own
-# build directory.
+# The test kernel's flavour, each in its own build directory: kunit
+# (tests/kunit/kunitconfig); debug (the same plus tests/kunit/debug.config:
+# lockdep, RCU and other checkers); kasan (debug plus kasan.config: KASAN
+# and UBSAN, built with clang, which KASAN needs with Rust); kcsan (debug
+# plus kcsan.config; KCSAN excludes KASAN).
 VB_FLAVOR=${VB_FLAVOR:-kunit}
-case "$VB_FLAVOR" in kunit | debug) ;; *) echo "error: VB_FLAVOR must be kunit or debug" >&2; exit 1 ;; esac
+case "$VB_FLAVOR" in
+kunit | debug | kcsan) KCC=("CC=ccache gcc") ;;
+kasan) KCC=(LLVM=-19 "CC=ccache clang-19") ;;
+*) echo "error: VB_FLAVOR must be kunit, debug, kasan or kcsan" >&2; exit 1 ;;
+esac
 KBUILD_DIR=$BUILD/$VB_FLAVOR
 TOOLS=$CACHE/tools                             # bindgen and other host tools
 export CCACHE_DIR=$CACHE/ccache
@@ -31,6 +37,7 @@ export CCACHE_DIR=$CACHE/ccache
 # The Debian rustc that ships its std source; rustup's rustc does not.
 RUSTC=/usr/bin/rustc
 RUSTDOC=/usr/bin/rustdoc
+CLIPPY_DRIVER=/usr/bin/clippy-driver
 BINDGEN=$TOOLS/bin/bindgen
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 # The test kernel also gets the test-only series (patches/test/); set
@@ -60,8 +67,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # assigns RUSTC itself, so the environment is not enough).
 kmake() {
 	local out=$1; shift
-	make -C "$TREE" O="$out" ARCH=x86_64 -j"$JOBS" \
-		CC="ccache gcc" \
+	make -C "$TREE" O="$out" ARCH=x86_64 -j"$JOBS" "${KCC[@]}" \
 		RUSTC="$RUSTC" HOSTRUSTC="$RUSTC" RUSTDOC="$RUSTDOC" \
 		BINDGEN="$BINDGEN" "$@"
 }

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 APT_PACKAGES=(
-	rustc-web rust-web-src clang-19 libclang-19-dev llvm-19 lld-19
+	rustc-web rust-web-src rust-web-clippy clang-19 libclang-19-dev llvm-19 lld-19
 	build-essential flex bison bc libelf-dev libssl-dev python3
 	ccache rsync cpio xz-utils busybox-static qemu-system-x86
 )

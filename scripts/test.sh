@@ -54,6 +54,18 @@ if [ -z "$line" ] || [ $((kpass + kfail)) -eq 0 ]; then
 	kfail=$((kfail + 1))
 fi
 passed=$((passed + kpass)) failed=$((failed + kfail)) skipped=$((skipped + kskip))
+# Our suites' console: no report from the kernel's checkers (with --all,
+# other suites may provoke warnings on purpose).
+if [ ${#kunit_args[@]} -eq 0 ]; then
+	splat_re=$(sed -n "s/^SPLAT_RE='\(.*\)'$/\1/p" "$PROJECT_ROOT/scripts/guest/lib.sh")
+	if splats=$(grep -E "$splat_re" "$KBUILD_DIR/test.log" 2>/dev/null); then
+		echo "$splats" | head -n 20 >&2
+		echo "FAILED: KUnit: a checker report in the kernel log ($KBUILD_DIR/test.log)" >&2
+		failed=$((failed + 1))
+	else
+		passed=$((passed + 1))
+	fi
+fi
 
 log "guest stage"
 guest_log=$CACHE/guest-test.log

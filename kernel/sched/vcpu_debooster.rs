@@ -1060,7 +1060,7 @@ mod tests {
     #[test]
     fn fuzz_policy_invariants() {
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..200_000 {
+        for _ in 0..1_000_000 {
             let (gran, need) = (any(&mut rng), any(&mut rng));
             let h = u32::try_from(any(&mut rng) & 0xff).unwrap_or(u32::MAX);
             let reverse = next(&mut rng) & 1 == 1;

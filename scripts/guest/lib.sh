@@ -11,6 +11,11 @@ DEBOOST_STATS=/sys/kernel/debug/sched/vcpu_debooster_stats
 STRATEGY=/sys/kernel/debug/sched/vcpu_yield_strategy
 DEBOOST_EVENT=/sys/kernel/tracing/events/sched/sched_vcpu_deboost
 
+# Reports of the kernel's checkers in a console log (KASAN, KCSAN and the
+# rest print "BUG:", lockdep and RCU "WARNING:"); scripts/test.sh reads it
+# from here too.
+SPLAT_RE='BUG:|WARNING:|UBSAN:|KASAN:|KCSAN:|Oops|general protection fault|kernel BUG at|possible recursive locking|inconsistent lock state|circular locking dependency|sleeping function called from invalid context|detected stalls'
+
 pass() { echo "VB-RESULT PASS $*"; }
 fail() { echo "VB-RESULT FAIL $*"; }
 info() { echo "VB-INFO $*"; }

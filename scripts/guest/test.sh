@@ -261,34 +261,67 @@ check "switch off: no penalty traced" -z "$events"
 echo 1 >$DEBOOSTER
 echo 0 >$DEBOOST_EVENT/enable
 
-# Every control flipped while guests use the mechanisms: the spin test (IPI
-# delivery, EOIs) and the yield test (yield_to() across cgroups) run
-# together while a loop rewrites every knob. The guests must complete, and
-# the kernel log (checked below) must stay clean. The spin guest runs
-# without kvm_amd.test_pause_exits here; kvm_vcpu_on_spin() is exercised by
-# the spin runs above, not under flips.
-(run_guest 900 /tests/vcpu_boost_spin_test -v 4 -n 20000; echo "$out" >/tmp/stress-spin.log; exit $rc) &
+# Stress: for VB_STRESS_S seconds (default 60), every control flips in a
+# loop while the mechanisms run: kthreads of the in-kernel benchmark hand a
+# token back and forth with yield_to() on one CPU (up to hundreds of
+# thousands of calls a second), the spin guest is created, run (IPI
+# delivery, EOIs) and destroyed again and again, and so is the yield guest
+# (yield_to() across cgroups). Everything ends by itself; the guests and
+# the benchmark must complete, and the kernel log (checked below) must stay
+# clean. The spin guest runs without kvm_amd.test_pause_exits here:
+# kvm_vcpu_on_spin() is exercised by the spin runs above, not under flips.
+stress_s=${VB_STRESS_S:-60}
+end=$(($(cut -d. -f1 /proc/uptime) + stress_s))
+running() { [ "$(cut -d. -f1 /proc/uptime)" -lt $end ]; }
+calls0=$(deboost calls) tracked0=$(hook ipi_tracked)
+echo "pingpong 0 $((stress_s * 1000))" >/sys/kernel/debug/vcpu_boost_bench/run &
+bench_pid=$!
+(
+	vms=0
+	while running; do
+		run_guest 900 /tests/vcpu_boost_spin_test -v 4 -n 3000
+		[ $rc -eq 0 ] || { echo "$out" | tail -n 5; exit 1; }
+		vms=$((vms + 1))
+	done
+	echo "$vms"
+) >/tmp/stress-spin.log 2>&1 &
 spin_pid=$!
-sh -c "echo \$\$ >$CG/vb/cgroup.procs; exec /tests/vcpu_boost_yield_test -c 1 -m 4000 -y $CG/vb/a -t $CG/vb/b" >/tmp/stress-yield.log 2>&1 &
+(
+	vms=0
+	while running; do
+		sh -c "echo \$\$ >$CG/vb/cgroup.procs; exec /tests/vcpu_boost_yield_test -c 1 -m 2000 -y $CG/vb/a -t $CG/vb/b" >/tmp/yield.out 2>&1 ||
+			{ tail -n 5 /tmp/yield.out; exit 1; }
+		vms=$((vms + 1))
+	done
+	echo "$vms"
+) >/tmp/stress-yield.log 2>&1 &
 yield_pid=$!
 flips=0
-while kill -0 $spin_pid 2>/dev/null || kill -0 $yield_pid 2>/dev/null; do
+while kill -0 $spin_pid 2>/dev/null || kill -0 $yield_pid 2>/dev/null || kill -0 $bench_pid 2>/dev/null; do
 	for v in N Y; do echo $v >$KVM_PARAMS/ipi_tracking_enabled; echo $v >$KVM_PARAMS/enable_relaxed_boost; done
 	for w in 1000 50000000 1000000000 50000000; do echo $w >$KVM_PARAMS/ipi_window_ns; done
-	for st in lag-credit mainline deboost; do echo $st >$STRATEGY; echo 0 >$DEBOOSTER; echo 1 >$DEBOOSTER; done
+	for st in lag-credit proportional mainline deboost; do echo $st >$STRATEGY; echo 0 >$DEBOOSTER; echo 1 >$DEBOOSTER; done
 	flips=$((flips + 1))
 done
 wait $spin_pid
 spin_rc=$?
 wait $yield_pid
 yield_rc=$?
-info "stress: $flips rounds of flipping every control; $(tail -n 1 /tmp/stress-spin.log)"
-check "stress: the spin guest completes while every control flips" $spin_rc -eq 0
-check "stress: the yield guest completes while every control flips" $yield_rc -eq 0
+wait $bench_pid
+bench_rc=$?
+info "stress: ${stress_s} s, $flips rounds of flipping every control;" \
+	"$(( $(deboost calls) - calls0 )) yield_to() calls, $(( $(hook ipi_tracked) - tracked0 )) IPIs tracked;" \
+	"spin VMs $(tail -n 1 /tmp/stress-spin.log), yield VMs $(tail -n 1 /tmp/stress-yield.log);" \
+	"benchmark: $(cat /sys/kernel/debug/vcpu_boost_bench/run)"
+check "stress: the spin guests complete while every control flips" $spin_rc -eq 0
+check "stress: the yield guests complete while every control flips" $yield_rc -eq 0
+check "stress: the yield_to() benchmark completes while every control flips" $bench_rc -eq 0
+check "stress: controls flipped at least 10 rounds" $flips -ge 10
+check "stress: the strategy ends at its default" "$(cat $STRATEGY)" = "[deboost] lag-credit proportional mainline"
 check "stress: controls end at their defaults" "$(cat $KVM_PARAMS/ipi_tracking_enabled)$(cat $KVM_PARAMS/enable_relaxed_boost)$(cat $KVM_PARAMS/ipi_window_ns)$(cat $DEBOOSTER)" = YY500000001
 
 # The kernel log of the whole stage: no report from the kernel's checkers
-# (with make test-debug: lockdep, atomic-sleep, list and object debugging).
-splats=$(dmesg | grep -E 'BUG:|WARNING:|UBSAN:|KASAN:|possible recursive locking|inconsistent lock state|circular locking dependency|sleeping function called from invalid context')
+# (with the debug flavours: lockdep, RCU, KASAN, UBSAN, KCSAN and more).
+splats=$(dmesg | grep -E "$SPLAT_RE")
 [ -n "$splats" ] && echo "$splats" | head -n 20
 check "kernel log: no BUG, WARNING or checker report" -z "$splats"

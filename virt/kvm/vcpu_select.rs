@@ -426,7 +426,7 @@ mod tests {
     /// Eight fake vCPUs; records the yields asked for.
     struct FakeVm {
         vcpus: [Fake; 8],
-        yields: [u32; 8],
+        yields: [u32; 32],
         nr_yields: usize,
     }
 
@@ -434,7 +434,7 @@ mod tests {
         fn new() -> Self {
             FakeVm {
                 vcpus: [USER; 8],
-                yields: [0; 8],
+                yields: [0; 32],
                 nr_yields: 0,
             }
         }
@@ -660,5 +660,84 @@ mod tests {
         assert_eq!(parse_bool(b"0"), Ok(false));
         assert_eq!(parse_bool(b"maybe"), Err(EINVAL));
         assert_eq!(parse_bool(b""), Err(EINVAL));
+    }
+
+    /// xorshift64: the fuzz test's reproducible random numbers.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    /// A random index: mostly small, sometimes far out of range, as a
+    /// stale or hostile value would be.
+    fn any_idx(state: &mut u64) -> u32 {
+        let r = next(state);
+        match r % 8 {
+            0 => (r >> 32) as u32,
+            1 => u32::MAX - (r >> 60) as u32,
+            _ => ((r >> 8) % 10) as u32,
+        }
+    }
+
+    /// Random VMs and spins, including receivers and starts out of range
+    /// and VMs that claim more vCPUs than exist: whatever the input, every
+    /// vCPU asked about or yielded to exists, is never the spinner, and a
+    /// yield reported is one that `yield_to()` took; failures stop the spin
+    /// after [`YIELD_TRIES`].
+    #[test]
+    fn fuzz_selection_invariants() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..1_000_000 {
+            let mut vm = FakeVm::new();
+            for v in vm.vcpus.iter_mut() {
+                let r = next(&mut rng);
+                *v = Fake {
+                    ready: r & 1 != 0,
+                    blocked: r & 2 != 0,
+                    preempted: r & 4 != 0,
+                    pending_interrupt: r & 8 != 0,
+                    in_kernel: r & 16 != 0,
+                    eligible: r & 32 != 0,
+                    yield_result: ((r >> 6) % 3) as i32 - 1,
+                };
+            }
+            let r = next(&mut rng);
+            let s = Spin {
+                me: any_idx(&mut rng),
+                nr: ((r >> 8) % 11) as u32,
+                start: any_idx(&mut rng),
+                receiver: (r & 1 != 0).then(|| any_idx(&mut rng)),
+                kernel_mode: r & 2 != 0,
+                relaxed: r & 4 != 0,
+            };
+            let (tier, target) = select(&mut vm, &s);
+            let asked = vm.yields.get(..vm.nr_yields).unwrap_or(&[]);
+            for &idx in asked {
+                assert!(idx < s.nr && idx != s.me && vm.get(idx).is_some());
+            }
+            let failed = asked
+                .iter()
+                .filter(|&&i| vm.get(i).is_some_and(|v| v.yield_result < 0))
+                .count();
+            assert!(failed <= YIELD_TRIES as usize);
+            if s.nr < 2 {
+                assert!(tier == NONE && asked.is_empty());
+            }
+            if tier == NONE {
+                continue;
+            }
+            assert!(target < s.nr && target != s.me);
+            let f = vm.get(target).copied();
+            assert!(f.is_some_and(|f| !f.blocked));
+            if tier == bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS {
+                assert_eq!(Some(target), s.receiver);
+            } else {
+                // A yield that took: the last one asked for, ready and eligible.
+                assert_eq!(asked.last(), Some(&target));
+                assert!(f.is_some_and(|f| f.ready && f.eligible && f.yield_result > 0));
+            }
+        }
     }
 }

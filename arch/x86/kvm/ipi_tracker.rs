@@ -852,4 +852,79 @@ mod tests {
         assert_eq!(parse_window_ns(b("abc")), Err(EINVAL));
         assert_eq!(parse_window_ns(b("")), Err(EINVAL));
     }
+
+    /// xorshift64: the fuzz test's reproducible random numbers.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    /// Random deliveries (good, malformed and refused), EOIs of random
+    /// vectors and queries among four vCPUs, as a hostile guest may cause
+    /// them: every vCPU index the tracker hands back (the sender an EOI
+    /// names, the receiver directed yield starts from) is a real vCPU of
+    /// the VM and never the vCPU asking, and a pending receiver is always
+    /// the last receiver.
+    #[test]
+    fn fuzz_indices_stay_in_range() {
+        const NR: i32 = 4;
+        let mut ctxs = [new_ctx(), new_ctx(), new_ctx(), new_ctx()];
+        let base = ctxs.as_mut_ptr();
+        let ctx = |i: i32| base.wrapping_add(usize::try_from(i.rem_euclid(NR)).unwrap_or(0));
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut now = T0;
+        with_tracking(true, || {
+            for _ in 0..300_000 {
+                let r = next(&mut rng);
+                now = now.wrapping_add((r >> 40) % 20_000_000);
+                let (a, b) = (((r >> 8) % 5) as i32 - 1, ((r >> 12) % 4) as i32);
+                match r % 4 {
+                    0 | 1 => {
+                        // SAFETY: All-zero is a valid value of this plain C struct.
+                        let mut d: bindings::kvm_ipi_delivery = unsafe { core::mem::zeroed() };
+                        d.src = if a < 0 { core::ptr::null_mut() } else { ctx(a) };
+                        d.dst = ctx(b);
+                        d.src_idx = a;
+                        d.dst_idx = b;
+                        d.targets = if r & (1 << 20) != 0 { 2 } else { 1 };
+                        d.fixed = r & (1 << 21) == 0;
+                        d.shorthand = r & (1 << 22) != 0 && r & (1 << 23) != 0;
+                        d.vector = ((r >> 24) % 8 + 0x20) as u32;
+                        // SAFETY: The contexts are live locals; this thread is every vCPU.
+                        unsafe {
+                            if record(&d, || now) {
+                                kvm_ipi_tracker_delivered(&d, r & (1 << 30) == 0);
+                            }
+                        }
+                    }
+                    2 => {
+                        // vCPU b EOIs a random vector (-1: nothing in service).
+                        let vector = ((r >> 24) % 9) as i32 + 0x1f;
+                        let vector = if vector == 0x1f { -1 } else { vector };
+                        // SAFETY: As above.
+                        let sender = unsafe { kvm_ipi_tracker_eoi_receiver(ctx(b), false) };
+                        if sender != NO_VCPU {
+                            assert!((0..NR).contains(&sender) && sender != b);
+                            // SAFETY: As above.
+                            unsafe { kvm_ipi_tracker_eoi_sender(ctx(sender), b, vector, now) };
+                        }
+                    }
+                    _ => {
+                        let s = b;
+                        // SAFETY: As above.
+                        let last = unsafe { kvm_ipi_tracker_last_receiver(ctx(s), now) };
+                        assert!(last == NO_VCPU || ((0..NR).contains(&last) && last != s));
+                        for x in -1..=NR {
+                            // SAFETY: As above.
+                            if unsafe { kvm_ipi_tracker_is_receiver(ctx(s), x, now) } {
+                                assert_eq!(x, last);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
 }
