@@ -1,7 +1,7 @@
 # vcpu-boost: the commands. The kernel itself is built by scripts/ in the
 # cache directory ($VCPU_BOOST_CACHE, default ~/.cache/vcpu-boost).
 
-.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench lint series series-check patches-edit patches-export
+.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench xapic-rates lint series series-check patches-edit patches-export
 
 all: build
 
@@ -37,6 +37,9 @@ run: build			## boot the patched kernel and show the features
 
 bench: build			## benchmarks: bench/REPORT.md and its plots
 	scripts/bench.sh
+
+xapic-rates: build		## xapic_ipi_test pass rates with IPI tracking on and off (VB_XAPIC_PAIRS, default 20)
+	scripts/guest.sh xapic-rates
 
 lint: build			## rustfmt, checkpatch --strict on the series, W=1 and clippy: all clean
 	scripts/lint.sh

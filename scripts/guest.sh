@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots the test kernel in QEMU (TCG) with an initramfs of busybox, the
 # stage scripts under scripts/guest/ and static KVM selftests built from the
-# same tree. Usage: scripts/guest.sh test | demo | shell
+# same tree. Usage: scripts/guest.sh test | demo | shell | bench | xapic-rates
 #   test   run scripts/guest/test.sh; its output is left in $CACHE/guest-test.log
 #   demo   show the controls and a KVM guest, then power off
 #   shell  the demo, then an interactive shell in the test kernel
@@ -72,7 +72,7 @@ boot() {
 
 # Each mode but shell is a stage script, scripts/guest/MODE.sh.
 [ "$mode" = shell ] || [ -f "$PROJECT_ROOT/scripts/guest/$mode.sh" ] ||
-	die "usage: $0 test | demo | shell | bench"
+	die "usage: $0 test | demo | shell | bench | xapic-rates"
 build_selftests
 build_initramfs
 log "booting the test kernel (QEMU TCG, 2 CPUs, mode $mode)"
