@@ -60,6 +60,11 @@ overlay_map() {
 		while read -r f; do echo "tests/bench/${f#./} kernel/vcpu_boost_bench/${f#./}"; done
 }
 
+# Author and sign-off of the patches until a person takes them over: a
+# placeholder the user replaces (scripts/patches.sh, scripts/series.sh).
+PATCH_AUTHOR_NAME="Your Name"
+PATCH_AUTHOR_EMAIL=you@example.org
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

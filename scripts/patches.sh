@@ -12,7 +12,7 @@ WORK=$CACHE/patchwork
 series=$PROJECT_ROOT/patches/series
 
 git_w() {
-	git -C "$WORK" -c user.name="vcpu-boost" -c user.email="vcpu-boost@example.org" "$@"
+	git -C "$WORK" -c user.name="$PATCH_AUTHOR_NAME" -c user.email="$PATCH_AUTHOR_EMAIL" "$@"
 }
 
 case "${1:-}" in

@@ -16,7 +16,7 @@ OUT_DEFAULT=$CACHE/series/out
 NEW_FILES=$PROJECT_ROOT/patches/new-files
 
 git_r() {
-	git -C "$REPO" -c user.name="vcpu-boost" -c user.email="vcpu-boost@example.org" \
+	git -C "$REPO" -c user.name="$PATCH_AUTHOR_NAME" -c user.email="$PATCH_AUTHOR_EMAIL" \
 		-c core.autocrlf=false "$@"
 }
 
@@ -28,7 +28,9 @@ pristine_repo() {
 		rm -rf "$REPO" && mkdir -p "$(dirname "$REPO")"
 		cp -a "$PRISTINE" "$REPO"
 		git_r init -q
-		git_r add -A
+		# Debian's source package ignores every top-level entry in its
+		# .gitignore: add by force.
+		git_r add -A -f
 		git_r commit -qm "$KSRC_PKG $KSRC_VERSION"
 		git_r tag base
 	fi
@@ -65,7 +67,7 @@ export_series() {
 			[ "$patch" = "$p" ] || continue
 			mkdir -p "$REPO/$(dirname "$to")"
 			cp "$PROJECT_ROOT/$from" "$REPO/$to"
-			git_r add "$to"
+			git_r add -f "$to"
 		done <<<"$map"
 		git_r diff --cached --quiet || git_r commit -q --amend --no-edit
 	done < <(grep -vE '^\s*(#|$)' "$PROJECT_ROOT/patches/series")

@@ -26,7 +26,7 @@ struct seq_file;
 struct kvm_ipi_ctx {
 	u64 send_ns;		/* ktime_get_mono_fast_ns() when the IPI was sent */
 	s32 receiver;		/* vcpu_idx the last tracked IPI went to; -1: none */
-	s32 sender;		/* vcpu_idx of the last vCPU that sent a tracked IPI here; -1: none */
+	s32 sender;		/* vcpu_idx of the last sender of a tracked IPI; -1: none */
 	u32 vector;		/* vector of the last tracked IPI sent */
 	bool pending;		/* that IPI awaits the receiver's EOI */
 };
@@ -45,7 +45,7 @@ struct kvm_ipi_delivery {
 	struct kvm_ipi_ctx *dst;	/* the receiving vCPU's */
 	int src_idx;			/* their vcpu_idx; -1 with a NULL context */
 	int dst_idx;
-	unsigned int targets;		/* vCPUs it goes to (addressed, or accepted on the slow path) */
+	unsigned int targets;		/* vCPUs addressed (slow path: that accepted) */
 	bool fixed;			/* APIC_DM_FIXED delivery */
 	bool shorthand;			/* a destination shorthand (self, all, all-but-self) */
 	u32 vector;
@@ -138,34 +138,41 @@ void kvm_ipi_tracker_show(struct seq_file *m);
 void kvm_vcpu_select_show(struct seq_file *m);
 #else
 static inline void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx) { }
+
 static inline bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d)
 {
 	return false;
 }
+
 static inline bool kvm_ipi_tracker_delivered(const struct kvm_ipi_delivery *d, bool accepted)
 {
 	return false;
 }
+
 static inline int kvm_ipi_tracker_eoi_receiver(struct kvm_ipi_ctx *ctx, bool accelerated)
 {
 	return -1;
 }
+
 static inline enum kvm_ipi_eoi kvm_ipi_tracker_eoi_sender(struct kvm_ipi_ctx *sender,
 							  int receiver_idx, int vector, u64 now)
 {
 	return KVM_IPI_EOI_NONE;
 }
+
 static inline bool kvm_ipi_tracker_is_receiver(const struct kvm_ipi_ctx *sender,
 					       int receiver_idx, u64 now)
 {
 	return false;
 }
+
 static inline enum kvm_dy_tier
 kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus, int start,
 			  int receiver, bool yield_to_kernel_mode, int *target)
 {
 	return KVM_DY_NONE;
 }
+
 static inline int kvm_ipi_tracker_last_receiver(const struct kvm_ipi_ctx *sender, u64 now)
 {
 	return -1;

@@ -618,8 +618,11 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_add(
     let f = unsafe { core::ptr::addr_of!((*from).stats) };
     macro_rules! add {
         ($($field:ident),*) => {
-            // SAFETY: `f` is valid, see above.
-            $( sum.$field = sum.$field.wrapping_add(load(unsafe { core::ptr::addr_of!((*f).$field) })); )*
+            $(
+                // SAFETY: `f` is valid, see above.
+                let v = load(unsafe { core::ptr::addr_of!((*f).$field) });
+                sum.$field = sum.$field.wrapping_add(v);
+            )*
         };
     }
     add!(
@@ -749,7 +752,8 @@ mod tests {
     #[test]
     fn refusals_by_reason() {
         assert_eq!(validate(&valid_yield(1)), Ok(()));
-        let cases: [(fn(&mut bindings::sched_vcpu_deboost_yield), Refusal); 6] = [
+        type Spoil = fn(&mut bindings::sched_vcpu_deboost_yield);
+        let cases: [(Spoil, Refusal); 6] = [
             (|y| y.target_pid = 0, Refusal::NoTarget),
             (|y| y.target_pid = y.yielder_pid, Refusal::SelfYield),
             (|y| y.target_fair = false, Refusal::TargetNotFair),
@@ -909,7 +913,10 @@ mod tests {
         for h in [2u32, 3, 5, 8, 12, 40] {
             assert_eq!(lag_credit(100 * GRAN, GRAN, h, w, 2 * w), cap(h, GRAN));
             assert!(lag_credit(u64::MAX, GRAN, h, w, 2 * w) <= cap(h, GRAN));
-            assert!(lag_credit(u64::MAX, u64::MAX, h, u64::MAX - 1, u64::MAX) <= u64::MAX);
+            assert_eq!(
+                lag_credit(u64::MAX, u64::MAX, h, u64::MAX - 1, u64::MAX),
+                cap(h, u64::MAX)
+            );
         }
         // Check the claim: after the pull the target is at or below the
         // new average: need - c <= -c * tw / total, i.e.

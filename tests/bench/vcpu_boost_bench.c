@@ -237,7 +237,7 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 		return -EFAULT;
 	buf[len] = 0;
 
-	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	b = kzalloc_obj(*b);
 	if (!b)
 		return -ENOMEM;
 	mutex_lock(&bench_mutex);

@@ -84,7 +84,7 @@ static void yield_until_penalised(struct task_struct *spinner,
 	while (tries-- > 0 && !seen->hits) {
 		yield_to(spinner, true);
 		if (!seen->hits)
-			msleep(7);
+			usleep_range(7000, 8000);
 	}
 	unregister_trace_sched_vcpu_deboost(deboost_probe, seen);
 	tracepoint_synchronize_unregister();
@@ -254,7 +254,7 @@ static void strategy_switch_under_load(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, sched_vcpu_yield_strategy_write(name, strlen(name)), 0);
 		sched_vcpu_debooster_enabled_set(NULL, (i / 3) % 2);
 		if (i % 100 == 0)
-			msleep(1);
+			usleep_range(1000, 2000);
 	}
 	msleep(20);
 	WRITE_ONCE(pp->stop, true);
@@ -356,6 +356,7 @@ static struct kunit_suite vcpu_boost_hooks_suite = {
 	.name = "vcpu_boost_hooks",
 	.test_cases = vcpu_boost_hooks_cases,
 };
+
 kunit_test_suite(vcpu_boost_hooks_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the vCPU boost hooks and controls");

@@ -213,11 +213,12 @@ pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (bindings::kvm_dy_tier, u32)
         Ok(None) => {}
         Err(()) => return none,
     }
-    // Tier 3: mainline's gate, for those tier 2 did not take. Whether a
-    // vCPU was preempted in kernel mode costs a register read: ask last.
+    // Tier 3: mainline's gate, for those tier 2 did not take: not
+    // preempted, or preempted in kernel mode when the spinner asks for it.
+    // Whether it was in kernel mode costs a register read: ask last.
     let kernel_mode = s.kernel_mode;
     let gate = |v: &mut V, idx, f: &bindings::kvm_dy_facts| {
-        !f.pending_interrupt && !(f.preempted && kernel_mode && !v.in_kernel(idx))
+        !f.pending_interrupt && (!f.preempted || !kernel_mode || v.in_kernel(idx))
     };
     match sel.scan(s, receiver, gate) {
         Ok(Some(idx)) => return (bindings::kvm_dy_tier_KVM_DY_PREEMPTED, idx),
@@ -484,7 +485,8 @@ mod tests {
         let mut vm = FakeVm::new();
         vm.vcpus[2].in_kernel = true; // tier 3
         vm.vcpus[4].pending_interrupt = true; // tier 2
-                                              // vCPU 6, the IPI receiver, comes last in scan order but first.
+
+        // vCPU 6, the IPI receiver, comes last in scan order but first.
         assert_eq!(select(&mut vm, &spin(Some(6))), (IPI, 6));
         // Without a receiver, the pending interrupt beats the earlier gate.
         assert_eq!(select(&mut vm, &spin(None)), (IRQ, 4));

@@ -623,7 +623,8 @@ mod tests {
         let (mut a, mut b) = (new_ctx(), new_ctx());
         let good = ipi(&mut a, &mut b);
         assert_eq!(classify(&good), Ok(()));
-        let cases: [(fn(&mut bindings::kvm_ipi_delivery), Skip); 7] = [
+        type Spoil = fn(&mut bindings::kvm_ipi_delivery);
+        let cases: [(Spoil, Skip); 7] = [
             (|d| d.src = core::ptr::null_mut(), Skip::NotFromVcpu),
             (|d| d.src_idx = -1, Skip::NotFromVcpu),
             (|d| d.fixed = false, Skip::NotFixed),

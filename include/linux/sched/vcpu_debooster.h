@@ -83,18 +83,22 @@ struct sched_vcpu_deboost_yield {
 	/* Inputs for the penalty, once the gate passed. */
 	u32 lca_depth;		/* depth of the level where both hierarchies meet */
 	u32 h_nr_queued;	/* tasks queued below that level */
-	u64 gran;		/* base slice (proportional: the yielder's slice), in
-				 * the virtual time of the entity that moves */
+	/* Base slice (proportional: the yielder's) in the mover's virtual time. */
+	u64 gran;
 	u64 yielder_vruntime;	/* lag-credit: the queue's average vruntime */
 	u64 target_vruntime;	/* proportional: the queue's average vruntime */
-	u64 weight;		/* weight in the average vruntime of the entity that
-				 * moves (lag-credit: target, proportional: yielder) */
-	u64 total_weight;	/* ... and of the whole queue */
+	/*
+	 * Weights in the average vruntime of the entity that moves (lag-credit:
+	 * the target, proportional: the yielder) and of the whole queue.
+	 */
+	u64 weight;
+	u64 total_weight;
 	u32 nr_levels;		/* proportional: levels filled in below */
 	struct sched_vcpu_prop_level levels[SCHED_VCPU_PROP_LEVELS];
 	/* Outputs. */
 	u32 strategy;		/* gate: enum sched_vcpu_yield_strategy to apply */
-	bool reverse_pair;	/* gate: the last valid yield here was target -> yielder, <= 600 us ago */
+	/* gate: the last valid yield here was target -> yielder, <= 600 us ago */
+	bool reverse_pair;
 	u64 need;		/* how far the target is ahead in vruntime */
 	u64 penalty;		/* vruntime push of the yielder (deboost, proportional); 0: none */
 	u64 credit;		/* vruntime pull of the target (lag-credit); 0: none */

@@ -132,10 +132,11 @@ int main(int argc, char *argv[])
 		unmatched += vcpu_get_stat(vcpus[i], ipi_eoi_unmatched);
 	}
 	TEST_ASSERT_EQ(total, nr_ipis);
-	printf("vcpu_boost_ipi_test: vcpus=%u ipis=%llu answered=%llu path=%s "
-	       "tracked=%llu eoi_cleared=%llu eoi_unmatched=%llu ns=%llu\n",
+	/* One line, in parts; the host scripts read it as key=value pairs. */
+	printf("vcpu_boost_ipi_test: vcpus=%u ipis=%llu answered=%llu path=%s",
 	       nr_vcpus, (unsigned long long)nr_ipis, (unsigned long long)total,
-	       pv_send_ipi ? "pv" : "icr",
+	       pv_send_ipi ? "pv" : "icr");
+	printf(" tracked=%llu eoi_cleared=%llu eoi_unmatched=%llu ns=%llu\n",
 	       (unsigned long long)vcpu_get_stat(vcpus[0], ipi_tracked),
 	       (unsigned long long)cleared, (unsigned long long)unmatched,
 	       (unsigned long long)ns);

@@ -111,16 +111,18 @@ int main(int argc, char *argv[])
 
 	sync_global_from_guest(vm, answered);
 	TEST_ASSERT_EQ(answered, nr_ipis);
-	printf("vcpu_boost_spin_test: vcpus=%u ipis=%llu on_spin=%llu ipi_receiver=%llu "
-	       "pending_irq=%llu preempted=%llu relaxed=%llu receiver_runs=%llu no_target=%llu "
-	       "ns=%llu\n",
-	       nr_vcpus, (unsigned long long)nr_ipis,
+	/* One line, in parts; the host scripts read it as key=value pairs. */
+	printf("vcpu_boost_spin_test: vcpus=%u ipis=%llu", nr_vcpus,
+	       (unsigned long long)nr_ipis);
+	printf(" on_spin=%llu ipi_receiver=%llu pending_irq=%llu",
 	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_on_spin),
 	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_ipi_receiver),
-	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_pending_irq),
+	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_pending_irq));
+	printf(" preempted=%llu relaxed=%llu receiver_runs=%llu",
 	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_preempted),
 	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_relaxed),
-	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_receiver_runs),
+	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_receiver_runs));
+	printf(" no_target=%llu ns=%llu\n",
 	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_no_target),
 	       (unsigned long long)ns);
 	kvm_vm_free(vm);

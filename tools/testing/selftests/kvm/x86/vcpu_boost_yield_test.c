@@ -60,7 +60,7 @@ static void target_code(void)
 
 static int pin_cpu;
 static pthread_barrier_t start;
-static volatile bool crowd_stop;
+static bool crowd_stop;
 
 struct vcpu_thread {
 	struct kvm_vcpu *vcpu;
@@ -112,7 +112,7 @@ static void *run_crowd(void *arg)
 {
 	pin_self(pin_cpu);
 	pthread_barrier_wait(&start);
-	while (!crowd_stop)
+	while (!READ_ONCE(crowd_stop))
 		;
 	return NULL;
 }
@@ -179,7 +179,7 @@ int main(int argc, char *argv[])
 	sync_global_to_guest(vm, stop);
 	for (i = 0; i < 2; i++)
 		pthread_join(vcpu_threads[i], NULL);
-	crowd_stop = true;
+	WRITE_ONCE(crowd_stop, true);
 	for (i = 0; i < nr_crowd; i++)
 		pthread_join(crowd[i], NULL);
 
