@@ -7,7 +7,8 @@
 #   scripts/series.sh check [--last] export, prove that git am applies the
 #                                    series to a pristine tree, and build every
 #                                    prefix of it (--last: only the whole series)
-#                                    with the test kernel's .config
+#                                    with the test kernel's .config, then the
+#                                    series' KVM selftests
 # The test-only series (patches/test/) is not part of it.
 . "$(dirname "$0")/lib.sh"
 
@@ -100,6 +101,17 @@ check)
 		log "series: building with patches up to: $subject"
 		build_kernel "$obj" || die "the series does not build after: $subject"
 	done
+	# The series' own KVM selftests, built from the whole series.
+	git_r checkout -qf check
+	kmake "$obj" headers_install >/dev/null
+	sel=$CACHE/series/selftests
+	mkdir -p "$sel"
+	progs=$(git_r diff --name-only base..check -- 'tools/testing/selftests/kvm/x86/*.c' |
+		sed 's|^tools/testing/selftests/kvm/||; s|\.c$||')
+	make -C "$REPO/tools/testing/selftests/kvm" -j"$JOBS" OUTPUT="$sel" CC="ccache gcc" \
+		KHDR_INCLUDES="-isystem $obj/usr/include" $(printf "$sel/%s " $progs) >"$sel/build.log" 2>&1 ||
+		{ tail -n 30 "$sel/build.log" >&2; die "the series' KVM selftests do not build"; }
+	log "series: its KVM selftests build: $(echo $progs)"
 	log "series: every checked prefix builds"
 	;;
 *)
