@@ -261,15 +261,35 @@ check "switch off: no penalty traced" -z "$events"
 echo 1 >$DEBOOSTER
 echo 0 >$DEBOOST_EVENT/enable
 
-# Stress: for VB_STRESS_S seconds (default 60), every control flips in a
-# loop while the mechanisms run: kthreads of the in-kernel benchmark hand a
-# token back and forth with yield_to() on one CPU (up to hundreds of
-# thousands of calls a second), the spin guest is created, run (IPI
-# delivery, EOIs) and destroyed again and again, and so is the yield guest
-# (yield_to() across cgroups). Everything ends by itself; the guests and
-# the benchmark must complete, and the kernel log (checked below) must stay
-# clean. The spin guest runs without kvm_amd.test_pause_exits here:
-# kvm_vcpu_on_spin() is exercised by the spin runs above, not under flips.
+# Stress, in two phases, while every control flips in a loop. First,
+# VB_STRESS_YIELD_S seconds (default 20) of yield_to() alone: kthreads of
+# the in-kernel benchmark ping-pong on one CPU. Then, for VB_STRESS_S
+# seconds (default 60), everything together: the ping-pong goes on, the
+# spin guest is created, run (IPI delivery, EOIs) and destroyed again and
+# again, and so is the yield guest (yield_to() across cgroups). Everything
+# ends by itself; the guests and the benchmark must complete, and the
+# kernel log (checked below) must stay clean. The spin guest runs without
+# kvm_amd.test_pause_exits here: kvm_vcpu_on_spin() is exercised by the
+# spin runs above, not under flips.
+
+# flip_all: one round of rewriting every control.
+flip_all() {
+	for v in N Y; do echo $v >$KVM_PARAMS/ipi_tracking_enabled; echo $v >$KVM_PARAMS/enable_relaxed_boost; done
+	for w in 1000 50000000 1000000000 50000000; do echo $w >$KVM_PARAMS/ipi_window_ns; done
+	for st in lag-credit proportional mainline deboost; do echo $st >$STRATEGY; echo 0 >$DEBOOSTER; echo 1 >$DEBOOSTER; done
+	flips=$((flips + 1))
+}
+flips=0
+yield_s=${VB_STRESS_YIELD_S:-20}
+calls0=$(deboost calls)
+echo "pingpong 0 $((yield_s * 1000))" >/sys/kernel/debug/vcpu_boost_bench/run &
+storm_pid=$!
+while kill -0 $storm_pid 2>/dev/null; do flip_all; done
+wait $storm_pid
+storm_rc=$?
+info "stress, yield_to() alone: ${yield_s} s, $flips rounds of flips," \
+	"$(( $(deboost calls) - calls0 )) yield_to() calls; $(cat /sys/kernel/debug/vcpu_boost_bench/run)"
+check "stress: the yield_to() storm completes while every control flips" $storm_rc -eq 0
 stress_s=${VB_STRESS_S:-60}
 end=$(($(cut -d. -f1 /proc/uptime) + stress_s))
 running() { [ "$(cut -d. -f1 /proc/uptime)" -lt $end ]; }
@@ -298,10 +318,7 @@ spin_pid=$!
 yield_pid=$!
 flips=0
 while kill -0 $spin_pid 2>/dev/null || kill -0 $yield_pid 2>/dev/null || kill -0 $bench_pid 2>/dev/null; do
-	for v in N Y; do echo $v >$KVM_PARAMS/ipi_tracking_enabled; echo $v >$KVM_PARAMS/enable_relaxed_boost; done
-	for w in 1000 50000000 1000000000 50000000; do echo $w >$KVM_PARAMS/ipi_window_ns; done
-	for st in lag-credit proportional mainline deboost; do echo $st >$STRATEGY; echo 0 >$DEBOOSTER; echo 1 >$DEBOOSTER; done
-	flips=$((flips + 1))
+	flip_all
 done
 wait $spin_pid
 spin_rc=$?
