@@ -95,11 +95,6 @@ def kernel_tables(runs, out):
         on, base = data[key][st], data[key]["mainline"]
         return med([on[k][metric] / base[k][metric] for k in on if k in base and base[k][metric]])
 
-    def ideal_pct(place, h, st):
-        reps, base = data[(place, "pingpong", h)][st], data[(place, "pingpong", 0)][st]
-        return [m["rate"] / (base[rep]["rate"] * 2 / (2 + h)) * 100
-                for rep, m in reps.items() if rep in base]
-
     md = []
     md.append("### Two-task ping-pong on one CPU, next to CPU-bound hogs\n")
     md.append("Each side spins 20 times, then calls `yield_to()` on the other. "
@@ -173,7 +168,7 @@ def kernel_tables(runs, out):
     targets = {"places": places}
     for place in places:
         for st in STRATEGIES:
-            t = {"pp_hog": pp_plot[(place, 1, st)], "pp_hog2": pp_plot[(place, 2, st)],
+            t = {"pp_hog": pp_plot[(place, 1, st)],
                  "acts8": med([m["acts"] for m in data[(place, "lock", 8)][st].values()]),
                  "hog_share": med([m["extra"] * 100 for m in data[(place, "pingpong", 1)][st].values()])}
             for n in (2, 4, 8):

@@ -65,6 +65,13 @@ overlay_map() {
 PATCH_AUTHOR_NAME="Your Name"
 PATCH_AUTHOR_EMAIL=you@example.org
 
+# rustfmt_check: every Rust file of the project as the kernel's rustfmt
+# settings format it (what `make rustfmtcheck` does in a kernel tree).
+rustfmt_check() {
+	(cd "$PROJECT_ROOT" && git ls-files '*.rs' | xargs rustfmt --check --edition 2021 \
+		--config-path "$TREE/.rustfmt.toml")
+}
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

@@ -14,8 +14,7 @@ failed=()
 finding() { failed+=("$1"); printf 'FAILED: %s\n' "$1" >&2; }
 
 log "lint: rustfmt"
-(cd "$PROJECT_ROOT" && git ls-files '*.rs' | xargs rustfmt --check --edition 2021 \
-	--config-path "$TREE/.rustfmt.toml") || finding "rustfmt"
+rustfmt_check || finding "rustfmt"
 
 log "lint: checkpatch.pl --strict on the exported series"
 "$PROJECT_ROOT/scripts/series.sh" export

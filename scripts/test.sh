@@ -27,14 +27,12 @@ stage_failed() {
 "$PROJECT_ROOT/scripts/sync-tree.sh" || stage_failed "overlay and patches"
 "$PROJECT_ROOT/scripts/kunit.sh" build || stage_failed "kernel build"
 
-# Style: every Rust file of the project as the kernel's rustfmt settings
-# format it (the check `make rustfmtcheck` does in a kernel tree).
+# Style: rustfmt (rustfmt_check in lib.sh).
 log "rustfmt"
 if ! command -v rustfmt >/dev/null; then
 	echo "SKIPPED: rustfmt (no rustfmt on PATH)"
 	skipped=$((skipped + 1))
-elif (cd "$PROJECT_ROOT" && git ls-files '*.rs' | xargs rustfmt --check --edition 2021 \
-	--config-path "$TREE/.rustfmt.toml"); then
+elif rustfmt_check; then
 	passed=$((passed + 1))
 else
 	echo "FAILED: rustfmt: the files above are not formatted (run rustfmt on them)" >&2

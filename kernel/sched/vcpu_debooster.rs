@@ -344,25 +344,53 @@ pub unsafe extern "C" fn sched_vcpu_deboost_decide(
     st: *mut bindings::sched_vcpu_deboost_rq,
     y: *mut bindings::sched_vcpu_deboost_yield,
 ) {
+    // SAFETY: By the caller.
+    unsafe {
+        decide(st, y, |y| {
+            // vruntime is a wrapping clock, compared through differences:
+            // the C side adds the penalty with unsigned wrap-around, like
+            // every other vruntime update.
+            let p = penalty(y.gran, y.need, y.h_nr_queued, y.reverse_pair);
+            y.penalty = p.penalty;
+            y.debounced = p.debounced;
+            (p.penalty != 0).then_some(Action::Penalty {
+                debounced: p.debounced,
+            })
+        })
+    };
+}
+
+/// What a strategy did, for the counters.
+enum Action {
+    /// `deboost` pushed the yielder; the debounce may have cut the push.
+    Penalty { debounced: bool },
+    /// `lag-credit` credited the target.
+    Credit,
+    /// `proportional` pushed the yielder.
+    Push,
+}
+
+/// The frame of every strategy's decision: [`begin_decision`], then
+/// `strategy`, which fills its outputs in `y` and returns what it did, if
+/// anything; an action starts the rate limit and is counted by its kind.
+///
+/// # Safety
+///
+/// As for [`sched_vcpu_deboost_gate`].
+unsafe fn decide(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+    strategy: impl FnOnce(&mut bindings::sched_vcpu_deboost_yield) -> Option<Action>,
+) {
     // SAFETY: Valid, and ours alone for the call, by the caller.
     let y = unsafe { &mut *y };
     // SAFETY: By the caller.
     if !unsafe { begin_decision(st, y) } {
         return;
     }
-    // vruntime is a wrapping clock, compared through differences: the C
-    // side adds the penalty with unsigned wrap-around, like every other
-    // vruntime update.
-    let p = penalty(y.gran, y.need, y.h_nr_queued, y.reverse_pair);
-    y.penalty = p.penalty;
-    y.debounced = p.debounced;
-    if y.penalty == 0 {
-        return;
-    }
-    // SAFETY: As above.
-    unsafe {
-        let debounced = addr_of_mut!((*st).stats.debounced);
-        count_applied(st, y.now, y.debounced.then_some(debounced));
+    if let Some(action) = strategy(y) {
+        // SAFETY: By the caller.
+        unsafe { count_applied(st, y.now, action) };
     }
 }
 
@@ -390,20 +418,24 @@ unsafe fn begin_decision(
 }
 
 /// Records an action applied at `now`: it starts the rate limit and counts
-/// as applied, and also in `kind` (debounced, credited) when given.
+/// as applied, and also by its kind (debounced, credited, pushed).
 ///
 /// # Safety
 ///
-/// As for [`bump`]: `st` is live and its runqueue's lock is held; `kind`
-/// points to one of its counters.
-unsafe fn count_applied(
-    st: *mut bindings::sched_vcpu_deboost_rq,
-    now: u64,
-    kind: Option<*mut u64>,
-) {
+/// As for [`bump`]: `st` is live and its runqueue's lock is held.
+unsafe fn count_applied(st: *mut bindings::sched_vcpu_deboost_rq, now: u64, action: Action) {
     // SAFETY: The rq lock serialises access to this field, by the caller.
     unsafe { (*st).last_apply_ns = now };
-    // SAFETY: As above.
+    // SAFETY: `st` is valid, so are the addresses of its counters.
+    let kind = unsafe {
+        match action {
+            Action::Penalty { debounced: false } => None,
+            Action::Penalty { debounced: true } => Some(addr_of_mut!((*st).stats.debounced)),
+            Action::Credit => Some(addr_of_mut!((*st).stats.credited)),
+            Action::Push => Some(addr_of_mut!((*st).stats.pushed)),
+        }
+    };
+    // SAFETY: As above; the lock is held by the caller.
     unsafe { bump(addr_of_mut!((*st).stats.applied)) };
     if let Some(counter) = kind {
         // SAFETY: As above.
@@ -444,18 +476,13 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
     st: *mut bindings::sched_vcpu_deboost_rq,
     y: *mut bindings::sched_vcpu_deboost_yield,
 ) {
-    // SAFETY: Valid, and ours alone for the call, by the caller.
-    let y = unsafe { &mut *y };
     // SAFETY: By the caller.
-    if !unsafe { begin_decision(st, y) } {
-        return;
-    }
-    y.credit = lag_credit(y.need, y.gran, y.h_nr_queued, y.weight, y.total_weight);
-    if y.credit == 0 {
-        return;
-    }
-    // SAFETY: `st` is valid and its lock held, by the caller.
-    unsafe { count_applied(st, y.now, Some(addr_of_mut!((*st).stats.credited))) };
+    unsafe {
+        decide(st, y, |y| {
+            y.credit = lag_credit(y.need, y.gran, y.h_nr_queued, y.weight, y.total_weight);
+            (y.credit != 0).then_some(Action::Credit)
+        })
+    };
 }
 
 /// The push of strategy `proportional`, the proposal of the review of v2:
@@ -520,22 +547,17 @@ pub unsafe extern "C" fn sched_vcpu_proportional_decide(
     st: *mut bindings::sched_vcpu_deboost_rq,
     y: *mut bindings::sched_vcpu_deboost_yield,
 ) {
-    // SAFETY: Valid, and ours alone for the call, by the caller.
-    let y = unsafe { &mut *y };
     // SAFETY: By the caller.
-    if !unsafe { begin_decision(st, y) } {
-        return;
-    }
-    // The wrapped difference, read as signed, is the comparison.
-    let lag = y.target_vruntime.wrapping_sub(y.yielder_vruntime) as i64;
-    let n = usize::try_from(y.nr_levels).unwrap_or(usize::MAX);
-    let levels = y.levels.get(..n).unwrap_or(&y.levels);
-    y.penalty = proportional_push(y.gran, levels, lag, y.weight, y.total_weight);
-    if y.penalty == 0 {
-        return;
-    }
-    // SAFETY: `st` is valid and its lock held, by the caller.
-    unsafe { count_applied(st, y.now, Some(addr_of_mut!((*st).stats.pushed))) };
+    unsafe {
+        decide(st, y, |y| {
+            // The wrapped difference, read as signed, is the comparison.
+            let lag = y.target_vruntime.wrapping_sub(y.yielder_vruntime) as i64;
+            let n = usize::try_from(y.nr_levels).unwrap_or(usize::MAX);
+            let levels = y.levels.get(..n).unwrap_or(&y.levels);
+            y.penalty = proportional_push(y.gran, levels, lag, y.weight, y.total_weight);
+            (y.penalty != 0).then_some(Action::Push)
+        })
+    };
 }
 
 /// Whether `strategy` obeys the per-runqueue rate limit. The proposal

@@ -6,7 +6,6 @@
 # and kvm (nested guests), so that a failed boot costs only its part.
 . /stage/lib.sh
 
-BENCH=/sys/kernel/debug/vcpu_boost_bench/run
 SVM_PARAMS=/sys/module/kvm_amd/parameters
 reps=${VB_BENCH_REPS:-5}
 ms=${VB_BENCH_MS:-1000}
@@ -38,14 +37,17 @@ kbench() {
 		echo "VB-BENCH kind=kernel cfg_place=$1 cfg_strategy=$3 rep=$rep" \
 			"$(cat $BENCH) acts=$(( $(deboost applied) - acts0 ))"
 }
-# strategies: all four, starting with a different one in each repetition.
-strategies() {
-	case $((rep % 4)) in
-	1) echo deboost lag-credit proportional mainline ;;
-	2) echo lag-credit proportional mainline deboost ;;
-	3) echo proportional mainline deboost lag-credit ;;
-	*) echo mainline deboost lag-credit proportional ;;
-	esac
+# rotated: every strategy, starting with a different one in each repetition.
+rotated() {
+	set -- $(strategies)
+	i=$((rep % $#))
+	while [ $i -gt 0 ]; do
+		first=$1
+		shift
+		set -- "$@" "$first"
+		i=$((i - 1))
+	done
+	echo "$@"
 }
 # order: on then off in odd repetitions, off then on in even ones.
 order() { if [ $((rep % 2)) -eq 1 ]; then echo Y N; else echo N Y; fi; }
@@ -82,7 +84,7 @@ rep=1
 while [ $rep -le $reps ]; do
 	for place in flat nested; do
 		for s in "pingpong 0" "pingpong 1" "pingpong 2" "lock 2" "lock 4" "lock 8"; do
-			for st in $(strategies); do kbench $place "$s" $st; done
+			for st in $(rotated); do kbench $place "$s" $st; done
 		done
 	done
 	rep=$((rep + 1))

@@ -9,6 +9,7 @@ KVM_PARAMS=/sys/module/kvm/parameters
 KVM_HOOKS=/sys/kernel/debug/kvm/ipi_yield_hooks
 DEBOOST_STATS=/sys/kernel/debug/sched/vcpu_debooster_stats
 STRATEGY=/sys/kernel/debug/sched/vcpu_yield_strategy
+BENCH=/sys/kernel/debug/vcpu_boost_bench/run
 DEBOOST_EVENT=/sys/kernel/tracing/events/sched/sched_vcpu_deboost
 
 # Reports of the kernel's checkers in a console log (KASAN, KCSAN and the
@@ -26,6 +27,9 @@ check() {
 	shift
 	if [ "$@" ]; then pass "$name"; else fail "$name ($*)"; fi
 }
+
+# strategies: the names vcpu_yield_strategy offers, in its order.
+strategies() { tr -d '[]' <"$STRATEGY"; }
 
 # hook NAME: a counter from $KVM_HOOKS.
 hook() { awk -v k="$1" '$1 == k { print $2 }' "$KVM_HOOKS"; }

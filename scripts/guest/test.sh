@@ -272,49 +272,46 @@ echo 0 >$DEBOOST_EVENT/enable
 # kvm_amd.test_pause_exits here: kvm_vcpu_on_spin() is exercised by the
 # spin runs above, not under flips.
 
-# flip_all: one round of rewriting every control.
+# flip_all: one round of rewriting every control. The strategies go in
+# reverse order, so that each round ends at the default, listed first.
+flip_order=$(strategies | tr ' ' '\n' | tac)
 flip_all() {
 	for v in N Y; do echo $v >$KVM_PARAMS/ipi_tracking_enabled; echo $v >$KVM_PARAMS/enable_relaxed_boost; done
 	for w in 1000 50000000 1000000000 50000000; do echo $w >$KVM_PARAMS/ipi_window_ns; done
-	for st in lag-credit proportional mainline deboost; do echo $st >$STRATEGY; echo 0 >$DEBOOSTER; echo 1 >$DEBOOSTER; done
+	for st in $flip_order; do echo $st >$STRATEGY; echo 0 >$DEBOOSTER; echo 1 >$DEBOOSTER; done
 	flips=$((flips + 1))
 }
 flips=0
 yield_s=${VB_STRESS_YIELD_S:-20}
 calls0=$(deboost calls)
-echo "pingpong 0 $((yield_s * 1000))" >/sys/kernel/debug/vcpu_boost_bench/run &
+echo "pingpong 0 $((yield_s * 1000))" >$BENCH &
 storm_pid=$!
 while kill -0 $storm_pid 2>/dev/null; do flip_all; done
 wait $storm_pid
 storm_rc=$?
 info "stress, yield_to() alone: ${yield_s} s, $flips rounds of flips," \
-	"$(( $(deboost calls) - calls0 )) yield_to() calls; $(cat /sys/kernel/debug/vcpu_boost_bench/run)"
+	"$(( $(deboost calls) - calls0 )) yield_to() calls; $(cat $BENCH)"
 check "stress: the yield_to() storm completes while every control flips" $storm_rc -eq 0
 stress_s=${VB_STRESS_S:-60}
 end=$(($(cut -d. -f1 /proc/uptime) + stress_s))
 running() { [ "$(cut -d. -f1 /proc/uptime)" -lt $end ]; }
 calls0=$(deboost calls) tracked0=$(hook ipi_tracked)
-echo "pingpong 0 $((stress_s * 1000))" >/sys/kernel/debug/vcpu_boost_bench/run &
+echo "pingpong 0 $((stress_s * 1000))" >$BENCH &
 bench_pid=$!
-(
+# churn COMMAND...: runs a guest again and again until the time is up,
+# then prints how many ran; stops at the first failure.
+churn() {
 	vms=0
 	while running; do
-		run_guest 900 /tests/vcpu_boost_spin_test -v 4 -n 3000
+		run_guest 900 "$@"
 		[ $rc -eq 0 ] || { echo "$out" | tail -n 5; exit 1; }
 		vms=$((vms + 1))
 	done
 	echo "$vms"
-) >/tmp/stress-spin.log 2>&1 &
+}
+churn /tests/vcpu_boost_spin_test -v 4 -n 3000 >/tmp/stress-spin.log 2>&1 &
 spin_pid=$!
-(
-	vms=0
-	while running; do
-		sh -c "echo \$\$ >$CG/vb/cgroup.procs; exec /tests/vcpu_boost_yield_test -c 1 -m 2000 -y $CG/vb/a -t $CG/vb/b" >/tmp/yield.out 2>&1 ||
-			{ tail -n 5 /tmp/yield.out; exit 1; }
-		vms=$((vms + 1))
-	done
-	echo "$vms"
-) >/tmp/stress-yield.log 2>&1 &
+churn sh -c "echo \$\$ >$CG/vb/cgroup.procs; exec /tests/vcpu_boost_yield_test -c 1 -m 2000 -y $CG/vb/a -t $CG/vb/b" >/tmp/stress-yield.log 2>&1 &
 yield_pid=$!
 flips=0
 while kill -0 $spin_pid 2>/dev/null || kill -0 $yield_pid 2>/dev/null || kill -0 $bench_pid 2>/dev/null; do
@@ -329,7 +326,7 @@ bench_rc=$?
 info "stress: ${stress_s} s, $flips rounds of flipping every control;" \
 	"$(( $(deboost calls) - calls0 )) yield_to() calls, $(( $(hook ipi_tracked) - tracked0 )) IPIs tracked;" \
 	"spin VMs $(tail -n 1 /tmp/stress-spin.log), yield VMs $(tail -n 1 /tmp/stress-yield.log);" \
-	"benchmark: $(cat /sys/kernel/debug/vcpu_boost_bench/run)"
+	"benchmark: $(cat $BENCH)"
 check "stress: the spin guests complete while every control flips" $spin_rc -eq 0
 check "stress: the yield guests complete while every control flips" $yield_rc -eq 0
 check "stress: the yield_to() benchmark completes while every control flips" $bench_rc -eq 0
