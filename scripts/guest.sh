@@ -5,10 +5,13 @@
 #   test   run scripts/guest/test.sh; its output is left in $CACHE/guest-test.log
 #   demo   show the controls and a KVM guest, then power off
 #   shell  the demo, then an interactive shell in the test kernel
+# GUEST_KBUILD boots another kernel build (make bench: the unpatched one);
+# GUEST_ICOUNT=1 runs QEMU with instruction counting (-icount shift=0), so
+# that the guest's clock advances by 1 ns per instruction executed.
 . "$(dirname "$0")/lib.sh"
 
 mode=${1:-test}
-KBUILD=$KBUILD_DIR
+KBUILD=${GUEST_KBUILD:-$KBUILD_DIR}
 SELFTESTS=$CACHE/selftests
 INITRAMFS=$CACHE/initramfs.cpio.gz
 SELFTEST_PROGS=(x86/vcpu_boost_ipi_test x86/vcpu_boost_spin_test x86/vcpu_boost_yield_test x86/xapic_ipi_test)
@@ -17,12 +20,12 @@ SELFTEST_PROGS=(x86/vcpu_boost_ipi_test x86/vcpu_boost_spin_test x86/vcpu_boost_
 
 build_selftests() {
 	log "KVM selftests: ${SELFTEST_PROGS[*]} (static, against the tree's headers)"
-	kmake "$KBUILD" headers_install >/dev/null
+	kmake "$KBUILD_DIR" headers_install >/dev/null
 	local targets=() p
 	for p in "${SELFTEST_PROGS[@]}"; do targets+=("$SELFTESTS/$p"); done
 	mkdir -p "$SELFTESTS"
 	if ! make -C "$TREE/tools/testing/selftests/kvm" -j"$JOBS" OUTPUT="$SELFTESTS" \
-		CC="ccache gcc" EXTRA_CFLAGS=-static KHDR_INCLUDES="-isystem $KBUILD/usr/include" \
+		CC="ccache gcc" EXTRA_CFLAGS=-static KHDR_INCLUDES="-isystem $KBUILD_DIR/usr/include" \
 		"${targets[@]}" >"$SELFTESTS/build.log" 2>&1; then
 		{ grep -E -A5 'error' "$SELFTESTS/build.log" || tail -n 20 "$SELFTESTS/build.log"; } | head -n 40 >&2
 		die "KVM selftests failed to build (log: $SELFTESTS/build.log)"
@@ -50,9 +53,15 @@ boot() {
 	local append="console=ttyS0 kunit.enable=0 panic=-1 vb.mode=$mode"
 	# The test log keeps every kernel message; the demo shows only its own.
 	[ "$mode" = test ] || append+=" quiet"
-	# A TSC rate from an earlier boot keeps KVM's vCPU TSC setup exact under TCG.
-	[ -s "$CACHE/tsc_khz" ] && append+=" tsc_early_khz=$(cat "$CACHE/tsc_khz")"
-	local qemu=(/usr/bin/qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048
+	# A TSC rate from an earlier boot keeps KVM's vCPU TSC setup exact under
+	# TCG. With instruction counting the TSC runs at 1 GHz instead.
+	local icount=()
+	if [ "${GUEST_ICOUNT:-}" = 1 ]; then
+		icount=(-icount shift=0,sleep=off)
+	elif [ -s "$CACHE/tsc_khz" ]; then
+		append+=" tsc_early_khz=$(cat "$CACHE/tsc_khz")"
+	fi
+	local qemu=(/usr/bin/qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 "${icount[@]}"
 		-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$INITRAMFS"
 		-append "$append" -no-reboot)
 	if [ "$mode" = shell ]; then
@@ -67,7 +76,7 @@ boot() {
 		local mhz
 		mhz=$(sed -n 's/^VB-TSC Refined TSC clocksource calibration: \([0-9.]*\) MHz/\1/p' \
 			"$CACHE/guest-$mode.log" | tail -n1)
-		[ -n "$mhz" ] && awk -v m="$mhz" 'BEGIN { printf "%d\n", m * 1000 }' >"$CACHE/tsc_khz"
+		[ -n "$mhz" ] && [ "${GUEST_ICOUNT:-}" != 1 ] && awk -v m="$mhz" 'BEGIN { printf "%d\n", m * 1000 }' >"$CACHE/tsc_khz"
 		grep -q '^VB-END' "$CACHE/guest-$mode.log" || return 1
 	fi
 }

@@ -8,8 +8,8 @@
 //! also pushes the yielder's vruntime forward by a bounded penalty, so that
 //! the holder keeps its advantage until it has made progress.
 //!
-//! `yield_to_task_fair()` calls [`sched_vcpu_deboost_gate`] and then
-//! [`sched_vcpu_deboost_decide`], before `yield_task_fair()` forfeits the
+//! `yield_to_task_fair()` calls [`sched_vcpu_deboost_begin`],
+//! [`sched_vcpu_deboost_gate`] and then [`sched_vcpu_deboost_decide`], before `yield_task_fair()` forfeits the
 //! yielder's slice, so that the vruntime gap is measured on true values.
 //! The C side gathers what only `fair.c` can see (the two sched entities,
 //! where their cgroup hierarchies meet, the weights) and applies the result;
@@ -273,11 +273,33 @@ unsafe fn count_refusal(st: *mut bindings::sched_vcpu_deboost_rq, why: Refusal) 
 }
 
 /// First step, for every `yield_to()` that reaches the fair class: counts
-/// the call, then checks the switch, the two tasks and the rate limit (for
-/// the strategies that have one), and records the pair for the reverse-pair
-/// debounce. Returns whether to go on with the strategy's decision
-/// (`y.strategy`): [`sched_vcpu_deboost_decide`],
-/// [`sched_vcpu_lag_credit_decide`] or [`sched_vcpu_proportional_decide`].
+/// the call and returns the strategy to apply to it, `mainline` when the
+/// switch is off. On `mainline` the hook stops here, so that a host with the
+/// debooster off pays for this call alone: no clock read, no yield record.
+///
+/// # Safety
+///
+/// `st` is the state of the runqueue whose lock the caller holds, valid for
+/// the duration of the call.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_begin(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+) -> bindings::sched_vcpu_yield_strategy {
+    // SAFETY: `st` is valid and its lock held.
+    unsafe { bump(addr_of_mut!((*st).stats.calls)) };
+    if ENABLED.load(Relaxed) {
+        STRATEGY.load(Relaxed)
+    } else {
+        bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE
+    }
+}
+
+/// Second step, for the strategy [`sched_vcpu_deboost_begin`] returned (in
+/// `y.strategy`): checks the two tasks and the rate limit (for the
+/// strategies that have one), and records the pair for the reverse-pair
+/// debounce. Returns whether to go on with the strategy's decision:
+/// [`sched_vcpu_deboost_decide`], [`sched_vcpu_lag_credit_decide`] or
+/// [`sched_vcpu_proportional_decide`].
 ///
 /// The pair is recorded for every valid yield, also a rate-limited one: the
 /// debounce looks for ping-pong between two tasks, which shows in yields
@@ -296,16 +318,11 @@ pub unsafe extern "C" fn sched_vcpu_deboost_gate(
 ) -> bool {
     // SAFETY: Valid, and ours alone for the call, by the caller.
     let y = unsafe { &mut *y };
-    // SAFETY: `st` is valid and its lock held.
-    unsafe { bump(addr_of_mut!((*st).stats.calls)) };
-    y.strategy = STRATEGY.load(Relaxed);
-    if !ENABLED.load(Relaxed)
-        || y.strategy == bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE
-    {
+    if y.strategy == bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE {
         return false;
     }
     if let Err(why) = validate(y) {
-        // SAFETY: As above.
+        // SAFETY: `st` is valid and its lock held, by the caller.
         unsafe { count_refusal(st, why) };
         return false;
     }
@@ -758,6 +775,18 @@ mod tests {
         y
     }
 
+    /// The hook's first two steps, as `yield_to_boost()` in fair.c takes them.
+    fn gate(
+        st: &mut bindings::sched_vcpu_deboost_rq,
+        y: &mut bindings::sched_vcpu_deboost_yield,
+    ) -> bool {
+        // SAFETY: Both are exclusively ours for the calls.
+        unsafe {
+            y.strategy = sched_vcpu_deboost_begin(st);
+            sched_vcpu_deboost_gate(st, y)
+        }
+    }
+
     fn zeroed_state() -> bindings::sched_vcpu_deboost_rq {
         // SAFETY: All-zero is the initial state, as in a zeroed struct rq.
         unsafe { core::mem::zeroed() }
@@ -1160,8 +1189,7 @@ mod tests {
         );
         for i in 0..3u64 {
             let mut y = valid_yield(t0 + i * 1000);
-            // SAFETY: Both are local and exclusively ours.
-            assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+            assert!(gate(&mut st, &mut y));
             y.h_nr_queued = 2;
             y.gran = 3_000_000;
             y.yielder_vruntime = 5000;
@@ -1170,14 +1198,13 @@ mod tests {
             y.total_weight = 2048;
             y.nr_levels = 1;
             y.levels[0] = level(1024, 2048);
-            // SAFETY: As above.
+            // SAFETY: Both are local and exclusively ours.
             unsafe { sched_vcpu_proportional_decide(&mut st, &mut y) };
             assert_eq!(y.penalty, 1_500_000);
         }
         // An out-of-range level count is cut to the array.
         let mut y = valid_yield(t0 + 5000);
-        // SAFETY: As above.
-        assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        assert!(gate(&mut st, &mut y));
         y.h_nr_queued = 2;
         y.gran = 1000;
         y.weight = 1;
@@ -1186,7 +1213,7 @@ mod tests {
         // Far behind the average: eligible at every level.
         y.target_vruntime = 1 << 40;
         y.levels = [level(1, 1); bindings::SCHED_VCPU_PROP_LEVELS as usize];
-        // SAFETY: As above.
+        // SAFETY: Both are local and exclusively ours.
         unsafe { sched_vcpu_proportional_decide(&mut st, &mut y) };
         assert_eq!(
             y.penalty,
@@ -1205,13 +1232,12 @@ mod tests {
 
         // First yield: allowed, penalised.
         let mut y = valid_yield(t0);
-        // SAFETY: Both are local and exclusively ours.
-        assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        assert!(gate(&mut st, &mut y));
         y.h_nr_queued = 2;
         y.gran = GRAN;
         y.yielder_vruntime = 1000;
         y.target_vruntime = 1000 + GRAN;
-        // SAFETY: As above.
+        // SAFETY: Both are local and exclusively ours.
         unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
         assert_eq!(y.need, GRAN);
         assert_eq!(y.penalty, GRAN + GRAN + GRAN / 10);
@@ -1223,8 +1249,7 @@ mod tests {
         let mut back = valid_yield(t0 + 100_000);
         back.yielder_pid = 20;
         back.target_pid = 10;
-        // SAFETY: As above.
-        assert!(!unsafe { sched_vcpu_deboost_gate(&mut st, &mut back) });
+        assert!(!gate(&mut st, &mut back));
         assert!(back.reverse_pair);
         assert_eq!(st.stats.rate_limited, 1);
         assert_eq!((st.last_yielder, st.last_target), (20, 10));
@@ -1234,17 +1259,15 @@ mod tests {
         let mut again = valid_yield(t0 + RATE_LIMIT_NS - 500_000);
         again.yielder_pid = 20;
         again.target_pid = 10;
-        // SAFETY: As above.
-        assert!(!unsafe { sched_vcpu_deboost_gate(&mut st, &mut again) });
+        assert!(!gate(&mut st, &mut again));
         let mut y = valid_yield(t0 + RATE_LIMIT_NS);
-        // SAFETY: As above.
-        assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        assert!(gate(&mut st, &mut y));
         assert!(y.reverse_pair);
         y.h_nr_queued = 2;
         y.gran = GRAN;
         y.yielder_vruntime = 0;
         y.target_vruntime = 4 * GRAN;
-        // SAFETY: As above.
+        // SAFETY: Both are local and exclusively ours.
         unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
         assert_eq!(y.penalty, 4 * GRAN);
         assert!(y.debounced);
@@ -1252,17 +1275,15 @@ mod tests {
 
         // No contention and an invalid target are refused.
         let mut y = valid_yield(t0 + 2 * RATE_LIMIT_NS);
-        // SAFETY: As above.
-        assert!(unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        assert!(gate(&mut st, &mut y));
         y.h_nr_queued = 1;
         y.gran = GRAN;
-        // SAFETY: As above.
+        // SAFETY: Both are local and exclusively ours.
         unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
         assert_eq!((y.penalty, st.stats.no_contention), (0, 1));
         let mut y = valid_yield(t0 + 3 * RATE_LIMIT_NS);
         y.target_fair = false;
-        // SAFETY: As above.
-        assert!(!unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        assert!(!gate(&mut st, &mut y));
         assert_eq!(st.stats.target_not_fair, 1);
         assert_eq!(st.stats.calls, 6);
         assert_eq!(st.stats.applied, 2);

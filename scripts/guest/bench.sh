@@ -3,7 +3,9 @@
 # alternating which one runs first, repeated. Prints one VB-BENCH line per
 # run; scripts/bench-report.py turns them into bench/REPORT.md. The host
 # boots it once per part (VB_BENCH_PART): kernel (the kthread benchmarks)
-# and kvm (nested guests), so that a failed boot costs only its part.
+# and kvm (nested guests), so that a failed boot costs only its part; and
+# cost, booted under QEMU's instruction counting, once on this kernel and
+# once on the kernel without the series.
 . /stage/lib.sh
 
 SVM_PARAMS=/sys/module/kvm_amd/parameters
@@ -37,9 +39,8 @@ kbench() {
 		echo "VB-BENCH kind=kernel cfg_place=$1 cfg_strategy=$3 rep=$rep" \
 			"$(cat $BENCH) acts=$(( $(deboost applied) - acts0 ))"
 }
-# rotated: every strategy, starting with a different one in each repetition.
+# rotated NAME...: the names, starting with a different one in each repetition.
 rotated() {
-	set -- $(strategies)
 	i=$((rep % $#))
 	while [ $i -gt 0 ]; do
 		first=$1
@@ -76,6 +77,69 @@ tracking_pairs() {
 }
 
 part=${VB_BENCH_PART:-kernel}
+if [ "$part" = cost ]; then
+# Under -icount shift=0 the clock advances 1 ns per instruction executed, so
+# every ns below is an instruction count, and the runs repeat almost
+# exactly. The same scenarios run on both kernels: on this one with
+# everything off and under each strategy (the KVM controls on), on the
+# kernel without the series as it is.
+kernel=unpatched settings=unpatched
+if [ -e $DEBOOSTER ]; then
+	kernel=patched
+	settings="off $(strategies)"
+fi
+# setting NAME: off turns every feature off; a strategy's name turns the
+# debooster on with that strategy and the KVM features on.
+setting() {
+	case $1 in
+	unpatched) ;;
+	off)
+		echo 0 >$DEBOOSTER
+		echo N >$KVM_PARAMS/ipi_tracking_enabled
+		echo N >$KVM_PARAMS/enable_relaxed_boost
+		;;
+	*)
+		echo 1 >$DEBOOSTER
+		echo "$1" >$STRATEGY
+		echo Y >$KVM_PARAMS/ipi_tracking_enabled
+		echo Y >$KVM_PARAMS/enable_relaxed_boost
+		;;
+	esac
+}
+# Halt polling would spin for a time, not a number of instructions.
+echo 0 >$KVM_PARAMS/halt_poll_ns
+vcpus_pid=$(parked $CG/bench/vm/vcpus)
+hogs_pid=$(parked $CG/bench/hogs)
+sleep 1
+cost_ms=${VB_COST_MS:-100}
+rep=1
+while [ $rep -le "${VB_COST_REPS:-3}" ]; do
+	for place in flat nested; do
+		pids=
+		[ $place = nested ] && pids="$vcpus_pid $hogs_pid"
+		for s in "pingpong 0" "pingpong 1" "lock 4" "lock 8"; do
+			for st in $(rotated $settings); do
+				setting $st
+				echo "$s $cost_ms $pids" >$BENCH &&
+					echo "VB-BENCH kind=cost cfg_kernel=$kernel cfg_place=$place" \
+						"cfg_setting=$st rep=$rep $(cat $BENCH)"
+			done
+		done
+	done
+	# IPIs: both vCPUs on CPU 1, vCPU 0 halting until it is answered.
+	ipi_settings=unpatched
+	[ $kernel = patched ] && ipi_settings="off deboost"
+	for st in $(rotated $ipi_settings); do
+		setting $st
+		guest ipiinsn "cfg_kernel=$kernel cfg_setting=$st" \
+			taskset 2 /tests/vcpu_boost_ipi_test -v 2 -n 2000 -H
+	done
+	rep=$((rep + 1))
+done
+[ $kernel = patched ] && setting deboost
+kill $vcpus_pid $hogs_pid
+exit 0
+fi
 if [ "$part" = kernel ]; then
 vcpus_pid=$(parked $CG/bench/vm/vcpus)
 hogs_pid=$(parked $CG/bench/hogs)
@@ -84,7 +148,7 @@ rep=1
 while [ $rep -le $reps ]; do
 	for place in flat nested; do
 		for s in "pingpong 0" "pingpong 1" "pingpong 2" "lock 2" "lock 4" "lock 8"; do
-			for st in $(rotated); do kbench $place "$s" $st; done
+			for st in $(rotated $(strategies)); do kbench $place "$s" $st; done
 		done
 	done
 	rep=$((rep + 1))
@@ -110,9 +174,8 @@ done
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 echo Y >$KVM_PARAMS/enable_relaxed_boost
 
-# Controls without overcommit: 2 vCPUs on the 2 CPUs. The spin test with
-# PAUSE exits (the mechanisms should change nothing here), and the IPI test
-# without them, for what tracking costs per IPI round trip.
+# The control without overcommit: 2 vCPUs on the 2 CPUs, PAUSE exits on
+# (the mechanisms should change nothing here). What tracking costs per IPI
+# is counted in the cost part.
 tracking_pairs spin1to1 /tests/vcpu_boost_spin_test -v 2 -n 1000
 echo 0 >$SVM_PARAMS/test_pause_exits
-tracking_pairs ipicost /tests/vcpu_boost_ipi_test -v 2 -n 5000

@@ -33,23 +33,23 @@ ipi_run
 check "ICR IPIs: vcpu_boost_ipi_test completes" $rc -eq 0
 check "ICR IPIs: delivery hook reached" $(( $(hook deliver_fast) - fast0 )) -ge $ipis
 check "ICR IPIs: EOI hook reached" $(( $(hook eoi_trapped) - eoi0 )) -ge $ipis
-check "ICR IPIs: every IPI tracked (ipi_tracked)" "$(out_stat tracked)" = $ipis
-check "ICR IPIs: every EOI clears its sender (ipi_eoi_cleared)" "$(out_stat eoi_cleared)" = $ipis
-check "ICR IPIs: no unmatched EOI" "$(out_stat eoi_unmatched)" = 0
+check "ICR IPIs: every IPI tracked (ipi_tracked)" "$(out_stat ipi_tracked)" = $ipis
+check "ICR IPIs: every EOI clears its sender (ipi_eoi_cleared)" "$(out_stat ipi_eoi_cleared)" = $ipis
+check "ICR IPIs: no unmatched EOI" "$(out_stat ipi_eoi_unmatched)" = 0
 
 pv0=$(hook deliver_pv)
 ipi_run -P
 check "PV IPIs: vcpu_boost_ipi_test -P completes" $rc -eq 0
 check "PV IPIs: PV delivery hook reached" $(( $(hook deliver_pv) - pv0 )) -ge $ipis
-check "PV IPIs: every IPI tracked" "$(out_stat tracked)" = $ipis
-check "PV IPIs: every EOI clears its sender" "$(out_stat eoi_cleared)" = $ipis
+check "PV IPIs: every IPI tracked" "$(out_stat ipi_tracked)" = $ipis
+check "PV IPIs: every EOI clears its sender" "$(out_stat ipi_eoi_cleared)" = $ipis
 
 echo N >$KVM_PARAMS/ipi_tracking_enabled
 tracked0=$(hook ipi_tracked)
 ipi_run
 check "tracking off: vcpu_boost_ipi_test completes" $rc -eq 0
-check "tracking off: nothing tracked" "$(out_stat tracked)" = 0
-check "tracking off: no EOI counted" "$(out_stat eoi_cleared)/$(out_stat eoi_unmatched)" = 0/0
+check "tracking off: nothing tracked" "$(out_stat ipi_tracked)" = 0
+check "tracking off: no EOI counted" "$(out_stat ipi_eoi_cleared)/$(out_stat ipi_eoi_unmatched)" = 0/0
 check "tracking off: totals unchanged" $(hook ipi_tracked) -eq $tracked0
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 
@@ -116,31 +116,31 @@ echo 1000000000 >$KVM_PARAMS/ipi_window_ns
 echo 1 >$SVM_PARAMS/test_pause_exits
 spin_run
 check "spin, tracking on: vcpu_boost_spin_test completes" $rc -eq 0
-receiver=$(out_stat ipi_receiver) irq=$(out_stat pending_irq) gate=$(out_stat preempted)
+receiver=$(out_stat dy_ipi_receiver) irq=$(out_stat dy_pending_irq) gate=$(out_stat dy_preempted)
 round1=$((${receiver:-0} + ${irq:-0} + ${gate:-0}))
-info "spin, tracking on: on_spin $(out_stat on_spin), round 1 yields $round1 (IPI receiver $receiver, pending irq $irq, preempted $gate), relaxed $(out_stat relaxed), receiver running $(out_stat receiver_runs), none $(out_stat no_target)"
-check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$(out_stat on_spin)" -gt 0
+info "spin, tracking on: on_spin $(out_stat dy_on_spin), round 1 yields $round1 (IPI receiver $receiver, pending irq $irq, preempted $gate), relaxed $(out_stat dy_relaxed), receiver running $(out_stat dy_receiver_runs), none $(out_stat dy_no_target)"
+check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$(out_stat dy_on_spin)" -gt 0
 # Held spins (the receiver runs) yield to nobody; whatever vCPU 0 gives its
 # CPU to in round 1 must be the receiver, and the receiver must be where
 # vCPU 0's spins went: yielded to or held for.
-runs=$(out_stat receiver_runs)
+runs=$(out_stat dy_receiver_runs)
 check "spin, tracking on: at least 90% of round-1 yields go to the IPI receiver" $((receiver * 10)) -ge $((round1 * 9))
 check "spin, tracking on: at least 90% of round-1 decisions yield to or wait for the receiver" $((receiver + runs)) -gt 0 -a $(((receiver + runs) * 10)) -ge $(((round1 + runs) * 9))
 
 echo N >$KVM_PARAMS/ipi_tracking_enabled
 spin_run
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
-receiver=$(out_stat ipi_receiver) irq=$(out_stat pending_irq) gate=$(out_stat preempted)
-info "spin, tracking off: on_spin $(out_stat on_spin), IPI receiver $receiver, pending irq $irq, preempted $gate, relaxed $(out_stat relaxed), none $(out_stat no_target)"
+receiver=$(out_stat dy_ipi_receiver) irq=$(out_stat dy_pending_irq) gate=$(out_stat dy_preempted)
+info "spin, tracking off: on_spin $(out_stat dy_on_spin), IPI receiver $receiver, pending irq $irq, preempted $gate, relaxed $(out_stat dy_relaxed), none $(out_stat dy_no_target)"
 check "spin, tracking off: vcpu_boost_spin_test completes" $rc -eq 0
 check "spin, tracking off: no yield as IPI receiver" "$receiver" = 0
-check "spin, tracking off: selection falls back to the other tiers" $((${irq:-0} + ${gate:-0} + $(out_stat relaxed))) -gt 0
+check "spin, tracking off: selection falls back to the other tiers" $((${irq:-0} + ${gate:-0} + $(out_stat dy_relaxed))) -gt 0
 
 echo N >$KVM_PARAMS/enable_relaxed_boost
 spin_run
 echo Y >$KVM_PARAMS/enable_relaxed_boost
 check "spin, relaxed boost off: vcpu_boost_spin_test completes" $rc -eq 0
-check "spin, relaxed boost off: no round-2 yield" "$(out_stat relaxed)" = 0
+check "spin, relaxed boost off: no round-2 yield" "$(out_stat dy_relaxed)" = 0
 echo 0 >$SVM_PARAMS/test_pause_exits
 echo 50000000 >$KVM_PARAMS/ipi_window_ns
 

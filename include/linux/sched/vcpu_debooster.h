@@ -96,7 +96,7 @@ struct sched_vcpu_deboost_yield {
 	u32 nr_levels;		/* proportional: levels filled in below */
 	struct sched_vcpu_prop_level levels[SCHED_VCPU_PROP_LEVELS];
 	/* Outputs. */
-	u32 strategy;		/* gate: enum sched_vcpu_yield_strategy to apply */
+	u32 strategy;		/* enum sched_vcpu_yield_strategy, from _begin() */
 	/* gate: the last valid yield here was target -> yielder, <= 600 us ago */
 	bool reverse_pair;
 	u64 need;		/* how far the target is ahead in vruntime */
@@ -107,7 +107,13 @@ struct sched_vcpu_deboost_yield {
 
 #ifdef CONFIG_SCHED_VCPU_DEBOOSTER
 /*
- * Counts the call and checks the switch, the validity of both tasks and the
+ * Counts the call and returns the strategy to apply to it; MAINLINE (also
+ * when the switch is off): stop, nothing more to do.
+ */
+enum sched_vcpu_yield_strategy
+sched_vcpu_deboost_begin(struct sched_vcpu_deboost_rq *rq_state);
+/*
+ * For y->strategy from sched_vcpu_deboost_begin(): checks both tasks and the
  * rate limit. True: go on, fill the inputs of y->strategy and call its
  * _decide() function.
  */

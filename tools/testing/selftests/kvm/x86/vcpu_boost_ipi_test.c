@@ -8,11 +8,15 @@
  * The receivers halt with interrupts on. The test passes when every IPI was
  * answered; how fast that happens never matters, so the emulator's timing
  * cannot make it fail. With -P the IPIs go through the PV send-IPI
- * hypercall (KVM_HC_SEND_IPI) instead of the ICR. It prints the number of
- * IPIs and the IPI tracker's binary stats (summed over the vCPUs) for the
- * host scripts, which compare them.
+ * hypercall (KVM_HC_SEND_IPI) instead of the ICR. With -H no vCPU spins:
+ * vCPU 0 halts until the receiver answers with an IPI of its own, so a
+ * round trip is two IPIs, two EOIs and two halts. Run on one host CPU,
+ * that is a fixed sequence of exits and wake-ups, which make bench counts
+ * in instructions. It prints the number of IPIs and the IPI tracker's
+ * binary stats (summed over the vCPUs) for the host scripts, which compare
+ * them.
  *
- * Usage: vcpu_boost_ipi_test [-v vcpus (2..16)] [-n ipis] [-P]
+ * Usage: vcpu_boost_ipi_test [-v vcpus (2..16)] [-n ipis] [-P] [-H]
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,6 +35,7 @@
 static u64 nr_ipis;
 static u32 nr_vcpus;
 static bool pv_send_ipi;
+static bool halt_to_wait;
 /* Receivers whose APIC is enabled, and so accept IPIs. */
 static u32 nr_ready;
 /* Answers counted by each receiver's handler, indexed by APIC ID. */
@@ -46,6 +51,11 @@ static void ipi_handler(struct ex_regs *regs)
 	 */
 	xapic_write_reg(APIC_EOI, 0);
 	WRITE_ONCE(answered[me], answered[me] + 1);
+	/* -H: wake vCPU 0, which halts until its IPI is answered. */
+	if (halt_to_wait && me) {
+		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(0));
+		xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
+	}
 }
 
 static void receiver_code(void)
@@ -75,8 +85,18 @@ static void sender_code(void)
 			xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(dst));
 			xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
 		}
-		while (READ_ONCE(answered[dst]) == seen[dst])
-			cpu_relax();
+		while (READ_ONCE(answered[dst]) == seen[dst]) {
+			if (!halt_to_wait) {
+				cpu_relax();
+				continue;
+			}
+			/* sti; hlt: the answer cannot slip in between. */
+			cli();
+			if (READ_ONCE(answered[dst]) == seen[dst])
+				safe_halt();
+			else
+				sti();
+		}
 		seen[dst] = READ_ONCE(answered[dst]);
 	}
 	GUEST_DONE();
@@ -87,13 +107,13 @@ int main(int argc, char *argv[])
 	struct kvm_vcpu *vcpus[MAX_VCPUS];
 	pthread_t threads[MAX_VCPUS];
 	struct kvm_vm *vm;
-	u64 total = 0, cleared = 0, unmatched = 0, ns;
+	u64 total = 0, ns;
 	int opt;
 	u32 i;
 
 	nr_vcpus = 2;
 	nr_ipis = 1000;
-	while ((opt = getopt(argc, argv, "v:n:P")) != -1) {
+	while ((opt = getopt(argc, argv, "v:n:PH")) != -1) {
 		switch (opt) {
 		case 'v':
 			nr_vcpus = atoi(optarg);
@@ -103,6 +123,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'P':
 			pv_send_ipi = true;
+			break;
+		case 'H':
+			halt_to_wait = true;
 			break;
 		default:
 			exit(KSFT_FAIL);
@@ -118,6 +141,7 @@ int main(int argc, char *argv[])
 	sync_global_to_guest(vm, nr_ipis);
 	sync_global_to_guest(vm, nr_vcpus);
 	sync_global_to_guest(vm, pv_send_ipi);
+	sync_global_to_guest(vm, halt_to_wait);
 
 	for (i = 1; i < nr_vcpus; i++)
 		kvm_pthread_create(&threads[i], NULL, vcpu_boost_run_forever, vcpus[i]);
@@ -126,20 +150,17 @@ int main(int argc, char *argv[])
 	for (i = 1; i < nr_vcpus; i++)
 		kvm_pthread_cancel_join_async(threads[i]);
 	sync_global_from_guest(vm, answered);
-	for (i = 1; i < nr_vcpus; i++) {
+	for (i = 1; i < nr_vcpus; i++)
 		total += answered[i];
-		cleared += vcpu_get_stat(vcpus[i], ipi_eoi_cleared);
-		unmatched += vcpu_get_stat(vcpus[i], ipi_eoi_unmatched);
-	}
 	TEST_ASSERT_EQ(total, nr_ipis);
 	/* One line, in parts; the host scripts read it as key=value pairs. */
-	printf("vcpu_boost_ipi_test: vcpus=%u ipis=%llu answered=%llu path=%s",
+	printf("vcpu_boost_ipi_test: vcpus=%u ipis=%llu answered=%llu path=%s wait=%s",
 	       nr_vcpus, (unsigned long long)nr_ipis, (unsigned long long)total,
-	       pv_send_ipi ? "pv" : "icr");
-	printf(" tracked=%llu eoi_cleared=%llu eoi_unmatched=%llu ns=%llu\n",
-	       (unsigned long long)vcpu_get_stat(vcpus[0], ipi_tracked),
-	       (unsigned long long)cleared, (unsigned long long)unmatched,
-	       (unsigned long long)ns);
+	       pv_send_ipi ? "pv" : "icr", halt_to_wait ? "halt" : "spin");
+	vcpu_boost_print_stat("ipi_tracked", vcpus, 0, 0);
+	vcpu_boost_print_stat("ipi_eoi_cleared", vcpus, 1, nr_vcpus - 1);
+	vcpu_boost_print_stat("ipi_eoi_unmatched", vcpus, 1, nr_vcpus - 1);
+	printf(" ns=%llu\n", (unsigned long long)ns);
 	kvm_vm_free(vm);
 	return 0;
 }

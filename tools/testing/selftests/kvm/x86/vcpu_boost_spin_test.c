@@ -114,17 +114,14 @@ int main(int argc, char *argv[])
 	/* One line, in parts; the host scripts read it as key=value pairs. */
 	printf("vcpu_boost_spin_test: vcpus=%u ipis=%llu", nr_vcpus,
 	       (unsigned long long)nr_ipis);
-	printf(" on_spin=%llu ipi_receiver=%llu pending_irq=%llu",
-	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_on_spin),
-	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_ipi_receiver),
-	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_pending_irq));
-	printf(" preempted=%llu relaxed=%llu receiver_runs=%llu",
-	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_preempted),
-	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_relaxed),
-	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_receiver_runs));
-	printf(" no_target=%llu ns=%llu\n",
-	       (unsigned long long)vcpu_get_stat(vcpus[0], dy_no_target),
-	       (unsigned long long)ns);
+	vcpu_boost_print_stat("dy_on_spin", vcpus, 0, 0);
+	vcpu_boost_print_stat("dy_ipi_receiver", vcpus, 0, 0);
+	vcpu_boost_print_stat("dy_pending_irq", vcpus, 0, 0);
+	vcpu_boost_print_stat("dy_preempted", vcpus, 0, 0);
+	vcpu_boost_print_stat("dy_relaxed", vcpus, 0, 0);
+	vcpu_boost_print_stat("dy_receiver_runs", vcpus, 0, 0);
+	vcpu_boost_print_stat("dy_no_target", vcpus, 0, 0);
+	printf(" ns=%llu\n", (unsigned long long)ns);
 	kvm_vm_free(vm);
 	return 0;
 }

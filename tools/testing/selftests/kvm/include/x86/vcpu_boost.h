@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the vcpu_boost_* selftests: running vCPUs whose guest
- * code ends with GUEST_DONE() or never ends, and timing a run.
+ * code ends with GUEST_DONE() or never ends, timing a run, and printing
+ * binary stats that only a kernel with the series has.
  */
 #ifndef SELFTEST_KVM_VCPU_BOOST_H
 #define SELFTEST_KVM_VCPU_BOOST_H
 
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "kvm_util.h"
@@ -52,6 +55,49 @@ static inline void *vcpu_boost_run_forever(void *arg)
 		REPORT_GUEST_ASSERT(uc);
 	TEST_FAIL("vCPU %u exited, reason %u", vcpu->id, vcpu->run->exit_reason);
 	return NULL;
+}
+
+/*
+ * Adds the binary stat @name of @vcpu to *@sum. Returns false and adds
+ * nothing when the kernel has no such stat: make bench also runs these
+ * tests on the kernel without the series, for their timings.
+ */
+static inline bool vcpu_boost_stat_add(struct kvm_vcpu *vcpu, const char *name, u64 *sum)
+{
+	struct kvm_binary_stats *stats = &vcpu->stats;
+	struct kvm_stats_desc *desc;
+	u64 val;
+	u32 i;
+
+	if (!stats->desc) {
+		read_stats_header(stats->fd, &stats->header);
+		stats->desc = read_stats_descriptors(stats->fd, &stats->header);
+	}
+	for (i = 0; i < stats->header.num_desc; i++) {
+		desc = get_stats_descriptor(stats->desc, i, &stats->header);
+		if (strcmp(desc->name, name))
+			continue;
+		read_stat_data(stats->fd, &stats->header, desc, &val, 1);
+		*sum += val;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Prints " @name=SUM", the stat summed over @vcpus[@first..@last], for the
+ * host scripts; prints nothing on a kernel without that stat.
+ */
+static inline void vcpu_boost_print_stat(const char *name, struct kvm_vcpu **vcpus,
+					 u32 first, u32 last)
+{
+	u64 sum = 0;
+	u32 i;
+
+	for (i = first; i <= last; i++)
+		if (!vcpu_boost_stat_add(vcpus[i], name, &sum))
+			return;
+	printf(" %s=%llu", name, (unsigned long long)sum);
 }
 
 #endif /* SELFTEST_KVM_VCPU_BOOST_H */
