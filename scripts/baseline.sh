@@ -52,5 +52,5 @@ fi
 if grep -qE '^CONFIG_(SCHED_VCPU_DEBOOSTER|KVM_IPI_AWARE_YIELD)=' "$OUT/.config"; then
 	die "baseline: the unpatched configuration still has the series' symbols"
 fi
-log "baseline: kernel build in $OUT (-j$JOBS; about 10 minutes cold)"
+log "baseline: kernel build in $OUT (-j$JOBS; about 15 minutes cold)"
 build_kernel "$OUT"

@@ -79,7 +79,7 @@ def kernel_tables(runs, out):
             work = int(r["handoffs"])
             extra = int(r["hog_ns"]) / ns
         else:
-            key = (place, "lock", int(r["threads"]))
+            key = (place, r["scenario"], int(r["threads"]))
             work = int(r["cs"])
             extra = None
         data[key][r["cfg_strategy"]][int(r["rep"])] = {
@@ -141,6 +141,28 @@ def kernel_tables(runs, out):
                          if st != "mainline" else " | ")
                 md.append(f"| {place} | {n} | {st} | {med_range(rates)} "
                           f"| {fmt(med(ypw))} | {ratio} |")
+    md.append("")
+
+    md.append("### Lock holder on all CPUs\n")
+    md.append("The same lock with its tasks spread round robin over the test kernel's "
+              "CPUs. A waiter's `yield_to()` reaches the strategies only when the holder "
+              "is queued on the waiter's own CPU; the rest are refused as *other "
+              "runqueue*, which *yields acted on* shows.\n")
+    md.append("| placement | tasks | strategy | critical sections/s (median, range) | yields per critical section | CS/s ÷ mainline | yields/CS ÷ mainline | yields acted on |")
+    md.append("|---|---|---|---|---|---|---|---|")
+    for place in places:
+        for n in (4, 8):
+            key = (place, "lockall", n)
+            if not data[key]:
+                continue
+            for st in STRATEGIES:
+                reps = data[key][st]
+                rates = [m["rate"] for m in reps.values()]
+                ratio = (f"{fmt(paired(key, st, 'rate'))} | {fmt(paired(key, st, 'ypw'))}"
+                         if st != "mainline" else " | ")
+                md.append(f"| {place} | {n} | {st} | {med_range(rates)} "
+                          f"| {fmt(med([m['ypw'] for m in reps.values()]))} | {ratio} "
+                          f"| {fmt(med([m['acts'] for m in reps.values()]))} % |")
     md.append("")
 
     fig, axes = plt.subplots(len(places), 3, figsize=(13, 3.4 * len(places)), squeeze=False)
@@ -543,7 +565,8 @@ def main():
           f"(`-accel tcg -cpu max -smp 2 -m 2048`) on a 2-core host; the guest sees "
           f"{setup.get('cpus', '?')} CPUs. KVM guests run nested inside it (AMD SVM "
           "emulated by TCG: no AVIC, no pause filter, so APICv is off).",
-          "- kthread benchmarks: all tasks bound to CPU 1 of the test kernel; 1 s per run. "
+          "- kthread benchmarks: all tasks bound to CPU 1 of the test kernel (the lock on "
+          "all CPUs: round robin over both); 1 s per run. "
           "Placements: " + "; ".join(f"*{p}*: {d}" for p, d in PLACEMENTS.items()) + ".",
           f"- Scheduler features: NEXT_BUDDY {'on' if 'NEXT_BUDDY' in feats else 'off'}, "
           f"RUN_TO_PARITY {'on' if 'RUN_TO_PARITY' in feats else 'off'}.",

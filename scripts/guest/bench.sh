@@ -15,8 +15,8 @@ ms=${VB_BENCH_MS:-1000}
 echo "VB-BENCH-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
 	"features=$(cat /sys/kernel/debug/sched/features)"
 
-# kthreads: ping-pong next to 0..2 hogs, and a lock among 2, 4 and 8 tasks,
-# under each yield strategy, in two placements: flat (all in the root
+# kthreads: ping-pong next to 0..2 hogs, a lock among 2, 4 and 8 tasks on
+# one CPU and among 4 and 8 tasks on all CPUs, under each yield strategy, in two placements: flat (all in the root
 # cgroup) and nested (workers in /bench/vm/vcpus, hogs in /bench/hogs; the
 # module moves its kthreads into the cgroups of two parked processes).
 CG=/sys/fs/cgroup
@@ -147,7 +147,8 @@ sleep 1
 rep=1
 while [ $rep -le $reps ]; do
 	for place in flat nested; do
-		for s in "pingpong 0" "pingpong 1" "pingpong 2" "lock 2" "lock 4" "lock 8"; do
+		for s in "pingpong 0" "pingpong 1" "pingpong 2" "lock 2" "lock 4" "lock 8" \
+			"lockall 4" "lockall 8"; do
 			for st in $(rotated $(strategies)); do kbench $place "$s" $st; done
 		done
 	done

@@ -13,6 +13,9 @@
  *                      THREADS tasks take a lock, hold it for 200 pause loops
  *                      and stay out for 50; a waiter yields to the holder
  *                      after 20 spins
+ *   lockall THREADS MS [PID]
+ *                      the same, with the tasks spread over all online CPUs
+ *                      (task i on the i-th CPU, round robin)
  *
  * With PID, the workers join the cgroups of that task, and the hogs those
  * of HOG_PID (default: PID): that is how a run places its kthreads in a
@@ -32,6 +35,7 @@
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #define SPINS_BEFORE_YIELD	20
@@ -56,6 +60,7 @@ struct bench {
 	struct task_struct *holder;	/* lock: the holder, for yield_to() */
 	int nr;				/* worker tasks */
 	int nr_hogs;
+	bool all_cpus;			/* spread the workers over all online CPUs */
 	pid_t cg_pid[2];		/* join the cgroups of: workers, hogs; 0: stay */
 	struct bench_task t[MAX_TASKS];
 };
@@ -162,7 +167,10 @@ static int hog_fn(void *arg)
 	return 0;
 }
 
-/* Runs @nr workers of @fn and @nr_hogs hogs on one CPU for @ms. */
+/*
+ * Runs @nr workers of @fn and @nr_hogs hogs for @ms, all on one CPU, or
+ * with b->all_cpus round robin over the online CPUs.
+ */
 static int bench_run(struct bench *b, int (*fn)(void *), int nr, int nr_hogs,
 		     unsigned int ms, u64 *work, u64 *yields, u64 *ns, u64 *hog_ns)
 {
@@ -184,7 +192,8 @@ static int bench_run(struct bench *b, int (*fn)(void *), int nr, int nr_hogs,
 		if (!err) {
 			/* Tasks yield to each other: keep them until all are stopped. */
 			get_task_struct(t->task);
-			kthread_bind(t->task, cpu);
+			kthread_bind(t->task, b->all_cpus ?
+				     cpumask_nth(i % num_online_cpus(), cpu_online_mask) : cpu);
 			err = bench_place(t->task, b->cg_pid[i >= nr]);
 			if (err)
 				i++;
@@ -249,13 +258,15 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 			snprintf(bench_result, sizeof(bench_result),
 				 "pingpong hogs=%u handoffs=%llu yields=%llu ns=%llu hog_ns=%llu\n",
 				 a, work, yields, ns, hog_ns);
-	} else if (sscanf(buf, "lock %u %u %d", &a, &ms, &pid[0]) >= 2) {
+	} else if (sscanf(buf, "lock %u %u %d", &a, &ms, &pid[0]) >= 2 ||
+		   sscanf(buf, "lockall %u %u %d", &a, &ms, &pid[0]) >= 2) {
+		b->all_cpus = str_has_prefix(buf, "lockall");
 		b->cg_pid[0] = max(pid[0], 0);
 		ret = bench_run(b, lock_fn, a, 0, ms, &work, &yields, &ns, &hog_ns);
 		if (!ret)
 			snprintf(bench_result, sizeof(bench_result),
-				 "lock threads=%u cs=%llu yields=%llu ns=%llu\n",
-				 a, work, yields, ns);
+				 "%s threads=%u cs=%llu yields=%llu ns=%llu\n",
+				 b->all_cpus ? "lockall" : "lock", a, work, yields, ns);
 	} else {
 		ret = -EINVAL;
 	}
