@@ -9,8 +9,9 @@
 //! the holder keeps its advantage until it has made progress.
 //!
 //! `yield_to_task_fair()` calls [`sched_vcpu_deboost_begin`],
-//! [`sched_vcpu_deboost_gate`] and then [`sched_vcpu_deboost_decide`], before `yield_task_fair()` forfeits the
-//! yielder's slice, so that the vruntime gap is measured on true values.
+//! [`sched_vcpu_deboost_gate`] and then [`sched_vcpu_deboost_decide`],
+//! before `yield_task_fair()` forfeits the yielder's slice, so that the
+//! vruntime gap is measured on true values.
 //! The C side gathers what only `fair.c` can see (the two sched entities,
 //! where their cgroup hierarchies meet, the weights) and applies the result;
 //! every decision is made here.
