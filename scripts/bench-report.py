@@ -126,44 +126,37 @@ def kernel_tables(runs, out):
     md.append("*n* tasks take a test-and-set lock (held for 200 pause loops, 50 outside); "
               "a waiter yields to the holder after 20 spins. Ratios are to mainline "
               "within each repetition, then the median.\n")
-    md.append("| placement | tasks | strategy | critical sections/s (median, range) | yields per critical section | CS/s ÷ mainline | yields/CS ÷ mainline |")
-    md.append("|---|---|---|---|---|---|---|")
     lock_plot = {}
-    for place in places:
-        for n in (2, 4, 8):
-            for st in STRATEGIES:
-                key = (place, "lock", n)
-                reps = data[key][st]
-                rates = [m["rate"] for m in reps.values()]
-                ypw = [m["ypw"] for m in reps.values()]
-                lock_plot[(place, n, st)] = (med(rates), med(ypw))
-                ratio = (f"{fmt(paired(key, st, 'rate'))} | {fmt(paired(key, st, 'ypw'))}"
-                         if st != "mainline" else " | ")
-                md.append(f"| {place} | {n} | {st} | {med_range(rates)} "
-                          f"| {fmt(med(ypw))} | {ratio} |")
-    md.append("")
 
+    def lock_table(scenario, sizes):
+        """One row per placement, task count and strategy of a lock scenario."""
+        md.append("| placement | tasks | strategy | critical sections/s (median, range) "
+                  "| yields per critical section | CS/s ÷ mainline | yields/CS ÷ mainline "
+                  "| yields acted on |")
+        md.append("|---|---|---|---|---|---|---|---|")
+        for place in places:
+            for n in sizes:
+                key = (place, scenario, n)
+                if not data[key]:
+                    continue
+                for st in STRATEGIES:
+                    reps = data[key][st]
+                    rates = [m["rate"] for m in reps.values()]
+                    ypw = [m["ypw"] for m in reps.values()]
+                    lock_plot[(place, scenario, n, st)] = (med(rates), med(ypw))
+                    ratio = (f"{fmt(paired(key, st, 'rate'))} | {fmt(paired(key, st, 'ypw'))}"
+                             if st != "mainline" else " | ")
+                    md.append(f"| {place} | {n} | {st} | {med_range(rates)} | {fmt(med(ypw))} "
+                              f"| {ratio} | {fmt(med([m['acts'] for m in reps.values()]))} % |")
+        md.append("")
+
+    lock_table("lock", (2, 4, 8))
     md.append("### Lock holder on all CPUs\n")
     md.append("The same lock with its tasks spread round robin over the test kernel's "
               "CPUs. A waiter's `yield_to()` reaches the strategies only when the holder "
               "is queued on the waiter's own CPU; the rest are refused as *other "
               "runqueue*, which *yields acted on* shows.\n")
-    md.append("| placement | tasks | strategy | critical sections/s (median, range) | yields per critical section | CS/s ÷ mainline | yields/CS ÷ mainline | yields acted on |")
-    md.append("|---|---|---|---|---|---|---|---|")
-    for place in places:
-        for n in (4, 8):
-            key = (place, "lockall", n)
-            if not data[key]:
-                continue
-            for st in STRATEGIES:
-                reps = data[key][st]
-                rates = [m["rate"] for m in reps.values()]
-                ratio = (f"{fmt(paired(key, st, 'rate'))} | {fmt(paired(key, st, 'ypw'))}"
-                         if st != "mainline" else " | ")
-                md.append(f"| {place} | {n} | {st} | {med_range(rates)} "
-                          f"| {fmt(med([m['ypw'] for m in reps.values()]))} | {ratio} "
-                          f"| {fmt(med([m['acts'] for m in reps.values()]))} % |")
-    md.append("")
+    lock_table("lockall", (4, 8))
 
     fig, axes = plt.subplots(len(places), 3, figsize=(13, 3.4 * len(places)), squeeze=False)
     width = 0.2
@@ -172,8 +165,8 @@ def kernel_tables(runs, out):
         for j, st in enumerate(STRATEGIES):
             off = (j - 1.5) * width
             row[0].bar([x + off for x in range(3)], [pp_plot[(place, h, st)] for h in (0, 1, 2)], width, label=st)
-            row[1].bar([x + off for x in range(3)], [lock_plot[(place, n, st)][0] for n in (2, 4, 8)], width, label=st)
-            row[2].bar([x + off for x in range(3)], [lock_plot[(place, n, st)][1] for n in (2, 4, 8)], width, label=st)
+            row[1].bar([x + off for x in range(3)], [lock_plot[(place, 'lock', n, st)][0] for n in (2, 4, 8)], width, label=st)
+            row[2].bar([x + off for x in range(3)], [lock_plot[(place, 'lock', n, st)][1] for n in (2, 4, 8)], width, label=st)
         row[0].set_xticks(range(3), [f"{h} hogs" for h in (0, 1, 2)])
         row[0].set_ylabel("% of fair-share ideal")
         row[0].set_title(f"{place}: ping-pong")
