@@ -14,7 +14,7 @@ mode=${1:-test}
 KBUILD=${GUEST_KBUILD:-$KBUILD_DIR}
 SELFTESTS=$CACHE/selftests
 INITRAMFS=$CACHE/initramfs.cpio.gz
-SELFTEST_PROGS=(x86/vcpu_boost_ipi_test x86/vcpu_boost_spin_test x86/vcpu_boost_yield_test x86/xapic_ipi_test)
+SELFTEST_PROGS=(x86/vcpu_boost_ipi_test x86/vcpu_boost_spin_test x86/vcpu_boost_lock_test x86/vcpu_boost_yield_test x86/xapic_ipi_test)
 
 [ -f "$KBUILD/arch/x86/boot/bzImage" ] || die "no test kernel at $KBUILD: run scripts/kunit.sh build"
 
