@@ -38,9 +38,13 @@ echo 50000000 >$KVM_PARAMS/ipi_window_ns
 echo Y >$KVM_PARAMS/enable_relaxed_boost
 
 say "A KVM guest: 3 vCPUs on $(grep -c ^processor /proc/cpuinfo) CPUs, 500 unicast IPIs, each answered"
-try "cat $KVM_HOOKS"
+echo 1 >$TRACING/events/kvm/kvm_ipi_tracked/enable
+echo 1 >$TRACING/events/kvm/kvm_ipi_eoi/enable
+echo >$TRACING/trace
 try "/tests/vcpu_boost_ipi_test -v 3 -n 500"
-try "cat $KVM_HOOKS"
+echo 0 >$TRACING/events/kvm/kvm_ipi_tracked/enable
+echo 0 >$TRACING/events/kvm/kvm_ipi_eoi/enable
+try "grep -m 2 -o 'kvm_ipi_tracked: .*' $TRACING/trace; grep -m 2 -o 'kvm_ipi_eoi: .*' $TRACING/trace"
 
 say "The debooster: a guest's vCPU 0 yields to vCPU 1 (KVM_HC_SCHED_YIELD), both on CPU 0"
 echo 1 >$DEBOOST_EVENT/enable
@@ -55,5 +59,8 @@ echo "  (kvm_amd.test_pause_exits, a test-only switch, makes PAUSE exit under QE
 echo 1 >/sys/module/kvm_amd/parameters/test_pause_exits
 try "/tests/vcpu_boost_spin_test -v 4 -n 100"
 try "echo N > $KVM_PARAMS/ipi_tracking_enabled; /tests/vcpu_boost_spin_test -v 4 -n 100; echo Y > $KVM_PARAMS/ipi_tracking_enabled"
+
+say "A guest spinlock: 4 vCPUs on $(grep -c ^processor /proc/cpuinfo) CPUs take it 50 times each and send each other unrelated IPIs"
+echo "  (lock_yields: the waiters' directed yields, holder_yields: those to the vCPU that held the lock)"
+try "/tests/vcpu_boost_lock_test -v 4 -n 50 -t"
 echo 0 >/sys/module/kvm_amd/parameters/test_pause_exits
-try "cat $KVM_HOOKS"

@@ -6,11 +6,11 @@
 
 DEBOOSTER=/sys/kernel/debug/sched/vcpu_debooster_enabled
 KVM_PARAMS=/sys/module/kvm/parameters
-KVM_HOOKS=/sys/kernel/debug/kvm/ipi_yield_hooks
 DEBOOST_STATS=/sys/kernel/debug/sched/vcpu_debooster_stats
 STRATEGY=/sys/kernel/debug/sched/vcpu_yield_strategy
 BENCH=/sys/kernel/debug/vcpu_boost_bench/run
 DEBOOST_EVENT=/sys/kernel/tracing/events/sched/sched_vcpu_deboost
+TRACING=/sys/kernel/tracing
 
 # Reports of the kernel's checkers in a console log (KASAN, KCSAN and the
 # rest print "BUG:", lockdep and RCU "WARNING:"); scripts/test.sh reads it
@@ -31,8 +31,26 @@ check() {
 # strategies: the names vcpu_yield_strategy offers, in its order.
 strategies() { tr -d '[]' <"$STRATEGY"; }
 
-# hook NAME: a counter from $KVM_HOOKS.
-hook() { awk -v k="$1" '$1 == k { print $2 }' "$KVM_HOOKS"; }
+# trace_begin EVENT...: the events (e.g. kvm/kvm_ipi_tracked) enabled in an
+# empty trace buffer, large enough for the few seconds of a selftest run.
+trace_begin() {
+	echo 16384 >$TRACING/buffer_size_kb
+	echo >$TRACING/trace
+	for e; do echo 1 >$TRACING/events/$e/enable; done
+}
+
+# trace_end NAME EVENT...: disables the events; a buffer that overran lost
+# events, so every count taken from it would be short: a failure of NAME.
+trace_end() {
+	name=$1
+	shift
+	for e; do echo 0 >$TRACING/events/$e/enable; done
+	lost=$(awk '$1 == "overrun:" { n += $2 } END { print n + 0 }' $TRACING/per_cpu/cpu*/stats)
+	[ "$lost" -eq 0 ] || fail "$name: the trace buffer overran, $lost events lost; counts are short"
+}
+
+# trace_count REGEX: how many lines of the trace buffer match (grep -E).
+trace_count() { grep -cE "$1" $TRACING/trace; }
 
 # deboost NAME: a counter from $DEBOOST_STATS.
 deboost() { awk -v k="$1" '$1 == k { print $2 }' "$DEBOOST_STATS"; }
