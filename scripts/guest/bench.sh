@@ -58,8 +58,12 @@ order() { if [ $((rep % 2)) -eq 1 ]; then echo Y N; else echo N Y; fi; }
 guest() {
 	kind=$1 cfg=$2
 	shift 2
-	out=$(timeout 600 "$@" 2>&1) &&
+	run_guest 600 "$@"
+	if [ $rc -eq 0 ]; then
 		echo "VB-BENCH kind=$kind $cfg rep=$rep $(echo "$out" | tail -n 1 | cut -d: -f2)"
+	else
+		info "bench run failed ($rc): kind=$kind $cfg rep=$rep: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+	fi
 }
 # tracking_pairs KIND COMMAND...: COMMAND with tracking on and off, repeated.
 tracking_pairs() {
@@ -159,21 +163,42 @@ kill $vcpus_pid $hogs_pid
 fi
 [ "$part" = kvm ] || exit 0
 
-# KVM, with PAUSE exits: vcpu_boost_spin_test, 4 vCPUs on the 2 CPUs, with
-# tracking and relaxed boost on and off.
+# KVM, with PAUSE exits, 4 vCPUs on the 2 CPUs: the three directed-yield
+# scenarios, each with tracking on and off (relaxed boost at its default)
+# in every repetition, alternating which runs first, and a second run with
+# tracking off (cfg_aa=1) beside the first: the A/A pair, for the noise.
+#   lock   vcpu_boost_lock_test -t: a guest spinlock, unrelated IPIs
+#   spin   vcpu_boost_spin_test: vCPU 0 waits for its IPIs' answers
+#   mixed  vcpu_boost_lock_test -m: both kinds of waiting in one guest
 echo 1 >$SVM_PARAMS/test_pause_exits
+lock_acq=${VB_BENCH_LOCK_ACQ:-300}
+# dy_runs KIND COMMAND...: one repetition of KIND: on, off, off again, or
+# the reverse.
+dy_runs() {
+	kind=$1
+	shift
+	if [ $((rep % 2)) -eq 1 ]; then runs="Y:0 N:0 N:1"; else runs="N:1 N:0 Y:0"; fi
+	for r in $runs; do
+		echo ${r%:*} >$KVM_PARAMS/ipi_tracking_enabled
+		guest $kind "cfg_tracking=${r%:*} cfg_relaxed=Y cfg_aa=${r#*:}" "$@"
+	done
+	echo Y >$KVM_PARAMS/ipi_tracking_enabled
+}
 rep=1
 while [ $rep -le $reps ]; do
-	for c in "Y Y" "N Y" "Y N" "N N"; do
-		set -- $c
-		echo $1 >$KVM_PARAMS/ipi_tracking_enabled
-		echo $2 >$KVM_PARAMS/enable_relaxed_boost
-		guest spin "cfg_tracking=$1 cfg_relaxed=$2" /tests/vcpu_boost_spin_test -v 4 -n 1000
+	dy_runs lock /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -t
+	dy_runs spin /tests/vcpu_boost_spin_test -v 4 -n 1000
+	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -m
+	# The spin test with relaxed boost off too, for its table.
+	echo N >$KVM_PARAMS/enable_relaxed_boost
+	for t in $(order); do
+		echo $t >$KVM_PARAMS/ipi_tracking_enabled
+		guest spin "cfg_tracking=$t cfg_relaxed=N cfg_aa=0" /tests/vcpu_boost_spin_test -v 4 -n 1000
 	done
+	echo Y >$KVM_PARAMS/enable_relaxed_boost
 	rep=$((rep + 1))
 done
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
-echo Y >$KVM_PARAMS/enable_relaxed_boost
 
 # The control without overcommit: 2 vCPUs on the 2 CPUs, PAUSE exits on
 # (the mechanisms should change nothing here). What tracking costs per IPI
