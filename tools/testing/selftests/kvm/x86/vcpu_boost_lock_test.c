@@ -227,6 +227,7 @@ static struct tsc_pair read_tsc_pair(struct kvm_vcpu *vcpu)
 
 static char saved_clock[32];
 static char saved_buf_kb[32];
+static bool trace_changed;
 
 static void tracefs_write(const char *path, const char *val)
 {
@@ -249,9 +250,20 @@ static void tracefs_read(const char *path, char *buf, size_t size)
 	fclose(f);
 }
 
+static void trace_restore(void)
+{
+	if (!trace_changed)
+		return;
+	trace_changed = false;
+	tracefs_write(DY_EVENT "enable", "0");
+	tracefs_write(DY_EVENT "filter", "0");
+	tracefs_write(TRACEFS "trace_clock", saved_clock);
+	tracefs_write(TRACEFS "buffer_size_kb", saved_buf_kb);
+}
+
 static void trace_start(void)
 {
-	char clocks[256], *l, *r;
+	char clocks[256], buf_kb[64], *l, *r;
 
 	tracefs_read(TRACEFS "trace_clock", clocks, sizeof(clocks));
 	l = strchr(clocks, '[');
@@ -259,8 +271,15 @@ static void trace_start(void)
 	TEST_ASSERT(r, "no current clock in trace_clock: %s", clocks);
 	*r = 0;
 	snprintf(saved_clock, sizeof(saved_clock), "%s", l + 1);
-	tracefs_read(TRACEFS "buffer_size_kb", saved_buf_kb, sizeof(saved_buf_kb));
+	/* An unused buffer reads "7 (expanded: 1408)": restore the size it gets. */
+	tracefs_read(TRACEFS "buffer_size_kb", buf_kb, sizeof(buf_kb));
+	l = strstr(buf_kb, "expanded: ");
+	snprintf(saved_buf_kb, sizeof(saved_buf_kb), "%lu",
+		 strtoul(l ? l + strlen("expanded: ") : buf_kb, NULL, 10));
 
+	/* Also when the test fails: TEST_ASSERT() exits. */
+	trace_changed = true;
+	atexit(trace_restore);
 	tracefs_write(TRACEFS "trace_clock", "x86-tsc");
 	tracefs_write(TRACEFS "buffer_size_kb", TRACE_BUF_KB);
 	/* Decisions without a target are not yields; they only fill the buffer. */
@@ -293,13 +312,6 @@ static void trace_stop(void)
 		fclose(f);
 	}
 	TEST_ASSERT(n > 0, "no per-CPU trace buffer stats");
-}
-
-static void trace_restore(void)
-{
-	tracefs_write(DY_EVENT "filter", "0");
-	tracefs_write(TRACEFS "trace_clock", saved_clock);
-	tracefs_write(TRACEFS "buffer_size_kb", saved_buf_kb);
 }
 
 /* Where the yields of lock waiters went, from the trace. */
