@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Interface between KVM and its Rust IPI-aware directed yield:
- *   arch/x86/kvm/ipi_tracker.rs  records unicast fixed IPIs, clears on EOI;
+ *   arch/x86/kvm/ipi_tracker.rs  records unicast fixed IPIs, acknowledges them on EOI;
  *   virt/kvm/vcpu_select.rs      picks the directed-yield candidate.
  * The functions and parameter ops are defined in Rust; #[export] checks each
  * definition against these prototypes (see rust/bindings/bindings_helper.h).
@@ -10,25 +10,20 @@
 #define _LINUX_KVM_IPI_YIELD_H
 
 #include <linux/types.h>
+#include <linux/jump_label.h>
 
 struct kvm_vcpu;
 struct kernel_param;
-struct seq_file;
 
 /*
- * What the IPI tracker knows about one vCPU, in struct kvm_vcpu (also when
- * CONFIG_KVM_IPI_AWARE_YIELD is off, which keeps the hooks free of #ifdef;
- * it is then never written). Written and
- * read locklessly, only by ipi_tracker.rs, each field with single-copy
- * atomic accesses: the sender's own thread records, the receiver's thread
- * clears on EOI, any vCPU spinning in kvm_vcpu_on_spin() reads.
+ * What the IPI tracker knows about one vCPU (in struct kvm_vcpu_arch on x86).
+ * Only ipi_tracker.rs reads or writes it, always atomically: the sender's
+ * thread records, the receiver's thread acknowledges on EOI, a spinning vCPU
+ * reads.
  */
 struct kvm_ipi_ctx {
-	u64 send_ns;		/* ktime_get_mono_fast_ns() when the IPI was sent */
-	s32 receiver;		/* vcpu_idx the last tracked IPI went to; -1: none */
-	s32 sender;		/* vcpu_idx of the last sender of a tracked IPI; -1: none */
-	u32 vector;		/* vector of the last tracked IPI sent */
-	bool pending;		/* that IPI awaits the receiver's EOI */
+	u64 sent;	/* the last IPI this vCPU sent, packed in one word; 0: none */
+	u32 link;	/* the sender and sequence number of the last IPI it got; 0: none */
 };
 
 /* Which LAPIC path delivered an interrupt. */
@@ -36,14 +31,13 @@ enum kvm_ipi_path {
 	KVM_IPI_PATH_FAST,	/* the APIC map */
 	KVM_IPI_PATH_SLOW,	/* the fallback that walks every vCPU */
 	KVM_IPI_PATH_PV,	/* the PV send-IPI hypercall */
-	KVM_IPI_PATH_NR,
 };
 
-/* One interrupt delivery to one vCPU, as the LAPIC code sees it. */
+/* One interrupt delivery by a vCPU's LAPIC to one vCPU. */
 struct kvm_ipi_delivery {
-	struct kvm_ipi_ctx *src;	/* the sending vCPU's; NULL: not sent by a vCPU's LAPIC */
+	struct kvm_ipi_ctx *src;	/* the sending vCPU's */
 	struct kvm_ipi_ctx *dst;	/* the receiving vCPU's */
-	int src_idx;			/* their vcpu_idx; -1 with a NULL context */
+	int src_idx;			/* their vcpu_idx */
 	int dst_idx;
 	unsigned int targets;		/* vCPUs addressed (slow path: that accepted) */
 	bool fixed;			/* APIC_DM_FIXED delivery */
@@ -52,11 +46,11 @@ struct kvm_ipi_delivery {
 	enum kvm_ipi_path path;
 };
 
-/* What an EOI did to the sender of the IPI it acknowledged. */
+/* What an EOI did to the IPI its receiver's link names. */
 enum kvm_ipi_eoi {
-	KVM_IPI_EOI_NONE,	/* the receiver had no tracked sender */
-	KVM_IPI_EOI_CLEARED,	/* the sender's pending IPI is cleared */
-	KVM_IPI_EOI_UNMATCHED,	/* other vector, window passed, or the sender moved on */
+	KVM_IPI_EOI_NONE,	/* nothing: no link, another vector, or a newer IPI */
+	KVM_IPI_EOI_CLEARED,	/* it acknowledged the sender's pending IPI */
+	KVM_IPI_EOI_UNMATCHED,	/* the link was stale, or the IPI outlived the window */
 };
 
 /* What kvm_vcpu_on_spin() knows about a directed-yield candidate. */
@@ -70,14 +64,25 @@ struct kvm_dy_facts {
 /* How kvm_vcpu_on_spin() chose the vCPU it yielded to. */
 enum kvm_dy_tier {
 	KVM_DY_NONE,		/* it yielded to nobody */
-	KVM_DY_IPI_RECEIVER,	/* round 1: the recent receiver of the spinner's IPI */
-	KVM_DY_PENDING_IRQ,	/* round 1: a vCPU with a pending interrupt */
-	KVM_DY_PREEMPTED,	/* round 1: mainline's preempted gate */
-	KVM_DY_RELAXED,		/* round 2: preempted alone */
-	KVM_DY_RECEIVER_RUNS,	/* nobody: the receiver of the spinner's IPI runs */
+	KVM_DY_IPI_RECEIVER,	/* the receiver of the spinner's pending IPI */
+	KVM_DY_PENDING_IRQ,	/* mainline's scan: a vCPU with a pending interrupt */
+	KVM_DY_MAINLINE,	/* mainline's scan: any other vCPU */
+	KVM_DY_RELAXED,		/* relaxed round: a vCPU preempted in user mode */
+};
+
+/* The static keys behind the kvm parameters, switched by their set ops. */
+enum kvm_ipi_yield_key {
+	KVM_IPI_YIELD_TRACKING,	/* ipi_tracking_enabled */
+	KVM_IPI_YIELD_RELAXED,	/* enable_relaxed_boost */
 };
 
 #ifdef CONFIG_KVM_IPI_AWARE_YIELD
+/* On while ipi_tracking_enabled is: the LAPIC hooks call no Rust while off. */
+DECLARE_STATIC_KEY_TRUE(kvm_ipi_tracking_key);
+/* On while enable_relaxed_boost is. */
+DECLARE_STATIC_KEY_TRUE(kvm_dy_relaxed_key);
+void kvm_ipi_yield_set_key(enum kvm_ipi_yield_key key, bool on);
+
 /*
  * For vcpu_select.rs, in kvm_main.c: the candidate at @idx of @me's VM (each
  * false when there is none). kvm_dy_eligible() has mainline's side effect of
@@ -87,43 +92,41 @@ bool kvm_dy_facts(struct kvm_vcpu *me, int idx, struct kvm_dy_facts *f);
 bool kvm_dy_in_kernel(struct kvm_vcpu *me, int idx);
 bool kvm_dy_eligible(struct kvm_vcpu *me, int idx);
 int kvm_dy_yield(struct kvm_vcpu *me, int idx);
+/* By the arch: the vcpu_idx of the receiver of @vcpu's pending IPI, or -1. */
+int kvm_arch_dy_ipi_receiver(struct kvm_vcpu *vcpu);
 /*
- * Picks the vCPU @me should yield to and yields. @start is where the scan
- * begins (after the last boosted vCPU), @receiver the target of @me's recent
- * IPI, pending or EOI'd (-1: none). Returns the tier and stores the target
- * in *@target.
+ * Picks the vCPU @me should yield to and yields. @start is where mainline's
+ * scan begins (after the last boosted vCPU), @receiver the target of @me's
+ * pending IPI (-1: none). Returns the tier and stores the target in *@target
+ * (-1: none).
  */
 enum kvm_dy_tier kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus,
 					   int start, int receiver, bool yield_to_kernel_mode,
 					   int *target);
-/*
- * The vCPU that last got a tracked IPI from @sender, pending or EOI'd, if
- * sent at most ipi_window_ns before @now; else -1.
- */
-int kvm_ipi_tracker_last_receiver(const struct kvm_ipi_ctx *sender, u64 now);
 
-/* Forgets everything about a vCPU: on creation, reset and destruction. */
+/* Forgets everything about a vCPU: on creation and reset. */
 void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
 /*
  * Before the delivery @d: records it when it is a unicast fixed IPI between
- * two vCPUs, and returns whether it did. Then kvm_ipi_tracker_delivered().
+ * two vCPUs, and returns the record (0: not recorded).
  */
-bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d);
-/* After a recorded delivery: keeps it if @accepted (returns true), else undoes it. */
-bool kvm_ipi_tracker_delivered(const struct kvm_ipi_delivery *d, bool accepted);
+u64 kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d);
+/* Undoes @recorded, what kvm_ipi_tracker_deliver(@d) returned, if refused. */
+void kvm_ipi_tracker_refused(const struct kvm_ipi_delivery *d, u64 recorded);
 /*
- * First half of an EOI on the receiver @ctx: forgets and returns who sent it
- * the last tracked IPI (-1: nobody). @accelerated: the EOI did not trap.
+ * First half of an EOI on the receiver @ctx: returns the vcpu_idx of the
+ * sender its link names (-1: none) and stores the link in *@link.
  */
-int kvm_ipi_tracker_eoi_receiver(struct kvm_ipi_ctx *ctx, bool accelerated);
+int kvm_ipi_tracker_eoi_begin(const struct kvm_ipi_ctx *receiver, u32 *link);
 /*
- * Second half, on that sender: clears its pending IPI if it still points at
- * @receiver_idx, is inside ipi_window_ns at @now and has @vector.
+ * Second half, on that sender: acknowledges the IPI @link names if the EOI
+ * of @vector by @receiver_idx at @now matches it.
  */
-enum kvm_ipi_eoi kvm_ipi_tracker_eoi_sender(struct kvm_ipi_ctx *sender, int receiver_idx,
-					    int vector, u64 now);
-/* Whether @receiver_idx is the pending, recent IPI target of @sender at @now. */
-bool kvm_ipi_tracker_is_receiver(const struct kvm_ipi_ctx *sender, int receiver_idx, u64 now);
+enum kvm_ipi_eoi kvm_ipi_tracker_eoi_end(struct kvm_ipi_ctx *sender, int sender_idx,
+					 struct kvm_ipi_ctx *receiver, int receiver_idx,
+					 u32 link, int vector, u64 now);
+/* The receiver of @sender's pending IPI sent within ipi_window_ns of @now, or -1. */
+int kvm_ipi_tracker_pending_receiver(const struct kvm_ipi_ctx *sender, u64 now);
 
 /* Module parameters of kvm: ipi_tracking_enabled, ipi_window_ns, enable_relaxed_boost. */
 int kvm_ipi_tracking_enabled_set(const char *val, const struct kernel_param *kp);
@@ -132,51 +135,8 @@ int kvm_ipi_window_ns_set(const char *val, const struct kernel_param *kp);
 int kvm_ipi_window_ns_get(char *buf, const struct kernel_param *kp);
 int kvm_relaxed_boost_set(const char *val, const struct kernel_param *kp);
 int kvm_relaxed_boost_get(char *buf, const struct kernel_param *kp);
-
-/* debugfs: /sys/kernel/debug/kvm/ipi_yield_hooks */
-void kvm_ipi_tracker_show(struct seq_file *m);
-void kvm_vcpu_select_show(struct seq_file *m);
 #else
 static inline void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx) { }
-
-static inline bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d)
-{
-	return false;
-}
-
-static inline bool kvm_ipi_tracker_delivered(const struct kvm_ipi_delivery *d, bool accepted)
-{
-	return false;
-}
-
-static inline int kvm_ipi_tracker_eoi_receiver(struct kvm_ipi_ctx *ctx, bool accelerated)
-{
-	return -1;
-}
-
-static inline enum kvm_ipi_eoi kvm_ipi_tracker_eoi_sender(struct kvm_ipi_ctx *sender,
-							  int receiver_idx, int vector, u64 now)
-{
-	return KVM_IPI_EOI_NONE;
-}
-
-static inline bool kvm_ipi_tracker_is_receiver(const struct kvm_ipi_ctx *sender,
-					       int receiver_idx, u64 now)
-{
-	return false;
-}
-
-static inline enum kvm_dy_tier
-kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus, int start,
-			  int receiver, bool yield_to_kernel_mode, int *target)
-{
-	return KVM_DY_NONE;
-}
-
-static inline int kvm_ipi_tracker_last_receiver(const struct kvm_ipi_ctx *sender, u64 now)
-{
-	return -1;
-}
 #endif
 
 #endif /* _LINUX_KVM_IPI_YIELD_H */

@@ -4,42 +4,36 @@
 //!
 //! A vCPU that spins (PAUSE exits, or the arch's equivalent) hands its CPU
 //! to another vCPU of its VM that is runnable but not running. Mainline
-//! picks round robin among those that pass its filters. This object puts
-//! first the vCPU the spinner is most likely waiting for:
+//! scans the vCPUs round robin from the one after the last boosted vCPU and
+//! yields to the first that passes its filters. This object keeps that scan
+//! exactly and adds two things around it:
 //!
-//! Round 1, tier by tier, each tier a scan from the vCPU after the last
-//! boosted one:
-//! 1. the receiver of the spinner's IPI, from the IPI tracker: while the
-//!    IPI is pending (not yet EOI'd) and recent (`ipi_window_ns`), and
-//!    also, beyond the series, after its EOI inside the window as long as
-//!    the receiver has not blocked: guests acknowledge an IPI when they
-//!    take it, before they do the work the sender waits for. When that
-//!    receiver can run but the yield to it does not happen (it is running
-//!    already, or on its way to a CPU), the spin yields to nobody: the
-//!    vCPU it waits for is at work, and handing the CPU to another vCPU
-//!    would only delay the spinner (also beyond the series);
-//! 2. a vCPU with a pending interrupt (the arch's fast hint);
-//! 3. any vCPU that passes mainline's preempted gate: not preempted, or
-//!    preempted in kernel mode when the spinner asks for a kernel-mode
-//!    yield.
+//! 1. Before the scan, the receiver of the spinner's pending IPI (from the
+//!    IPI tracker: sent inside `ipi_window_ns` and not yet EOI'd), when it
+//!    passes mainline's filters. A vCPU that spins right after an IPI
+//!    usually waits for that receiver. When the yield to it does not happen
+//!    the scan goes on as mainline's would, without it: the spinner may as
+//!    well wait for a lock whose holder is another vCPU.
+//! 2. After the scan, only when it yielded to nobody and
+//!    `enable_relaxed_boost` is on: the candidates the scan passed over
+//!    because they were preempted in user mode while the spinner asked for
+//!    a vCPU preempted in kernel mode, in scan order, at most
+//!    [`RELAXED_MAX`] of them. This is the one place where mainline's
+//!    preempted-in-kernel rule is relaxed.
 //!
-//! Round 2, only when round 1 yielded to nobody and `enable_relaxed_boost`
-//! is on: any vCPU that is preempted, in whatever mode.
+//! Every candidate goes through mainline's filters (`ready`, not blocking
+//! without being runnable, the preempted-in-kernel gate in the scan) and
+//! mainline's in-spin-loop eligibility toggle exactly once per spin; the
+//! whole spin gives up after [`YIELD_TRIES`] failed `yield_to()` calls.
+//! With no pending IPI the scan asks the same questions in the same order
+//! as mainline and yields to the same vCPU (the KUnit test
+//! `mainline_equivalence` checks it call by call).
 //!
-//! Every tier keeps mainline's filters: the candidate is `ready`, is not
-//! blocking without being runnable, passes the in-spin-loop eligibility
-//! toggle, and the whole spin gives up after three failed `yield_to()`
-//! calls (the `try` budget, shared by both rounds).
-//!
-//! Tier 3 is mainline's gate on purpose. The series required `preempted`
-//! there and so dropped candidates that are `ready` but not preempted:
-//! vCPUs that were just woken, for instance by the very IPI the spinner
-//! sent, and wait for a CPU. Mainline keeps them, and so does this code.
-//!
-//! `kvm_main.c` calls [`kvm_vcpu_select_and_yield`] and counts the outcome
-//! in KVM's binary stats; it reaches the vCPUs through small C helpers
-//! (`kvm_dy_facts()` and friends). The kvm module parameter
-//! `enable_relaxed_boost` is defined here.
+//! `kvm_main.c` calls [`kvm_vcpu_select_and_yield`] only while IPI tracking
+//! or the relaxed round is on (a static key); otherwise mainline's loop
+//! runs. It counts the outcome in KVM's binary stats and reaches the
+//! vCPUs through small C helpers (`kvm_dy_facts()` and friends). The kvm
+//! module parameter `enable_relaxed_boost` is defined here.
 
 use kernel::{
     bindings,
@@ -48,30 +42,48 @@ use kernel::{
     ffi::c_int,
     page::PAGE_SIZE,
     prelude::*,
-    seq_file::SeqFile,
-    seq_print,
     str::kstrtobool_bytes,
     sync::atomic::{Atomic, Relaxed},
 };
 
-/// `enable_relaxed_boost`: when round 1 yields to nobody, scan again with
-/// the preempted gate alone. On by default, as in the series. Relaxed: a
-/// spin racing with a write may use either value.
+/// `enable_relaxed_boost`: when the scan yields to nobody, try the vCPUs it
+/// passed over for being preempted in user mode. On by default, as in the
+/// series. Relaxed: a spin racing with a write may use either value.
 static RELAXED_BOOST: Atomic<bool> = Atomic::new(true);
 
 /// Failed `yield_to()` calls after which a spin gives up, as in mainline.
-const YIELD_TRIES: u32 = 3;
+pub const YIELD_TRIES: u32 = 3;
 
-/// Totals over all VMs since boot, by tier, for
-/// `/sys/kernel/debug/kvm/ipi_yield_hooks`. Statistics only: relaxed.
-static TOTALS: [Atomic<u64>; 6] = [
-    Atomic::new(0),
-    Atomic::new(0),
-    Atomic::new(0),
-    Atomic::new(0),
-    Atomic::new(0),
-    Atomic::new(0),
-];
+/// The most candidates the relaxed round tries in one spin.
+pub const RELAXED_MAX: usize = 8;
+
+/// How a spin chose the vCPU it yielded to (`enum kvm_dy_tier`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// It yielded to nobody.
+    None,
+    /// The receiver of the spinner's pending IPI.
+    IpiReceiver,
+    /// Mainline's scan, to a vCPU with a pending interrupt.
+    PendingIrq,
+    /// Mainline's scan, to any other vCPU.
+    Mainline,
+    /// The relaxed round: a vCPU preempted in user mode.
+    Relaxed,
+}
+
+impl Tier {
+    /// The C value.
+    pub fn to_c(self) -> bindings::kvm_dy_tier {
+        match self {
+            Tier::None => bindings::kvm_dy_tier_KVM_DY_NONE,
+            Tier::IpiReceiver => bindings::kvm_dy_tier_KVM_DY_IPI_RECEIVER,
+            Tier::PendingIrq => bindings::kvm_dy_tier_KVM_DY_PENDING_IRQ,
+            Tier::Mainline => bindings::kvm_dy_tier_KVM_DY_MAINLINE,
+            Tier::Relaxed => bindings::kvm_dy_tier_KVM_DY_RELAXED,
+        }
+    }
+}
 
 /// A VM's vCPUs, as directed yield sees them. Indices are `vcpu_idx`
 /// values below the VM's number of online vCPUs.
@@ -93,24 +105,42 @@ pub struct Spin {
     pub me: u32,
     /// Online vCPUs of the VM.
     pub nr: u32,
-    /// Where each scan starts, before wrapping (any value).
+    /// Where the scan starts, before wrapping (any value).
     pub start: u32,
-    /// Target of the spinner's recent IPI, pending or already EOI'd.
+    /// Receiver of the spinner's pending, recent IPI.
     pub receiver: Option<u32>,
     /// The spinner asks for a vCPU preempted in kernel mode.
     pub kernel_mode: bool,
-    /// Round 2 is allowed.
+    /// The relaxed round is allowed.
     pub relaxed: bool,
 }
 
 /// What happened to one candidate.
 enum Attempt {
     Yielded,
-    Skipped,
-    /// `yield_to()` failed: the candidate runs on a CPU, or cannot run.
-    Failed,
+    /// Not eligible, or `yield_to()` did not take or failed: go on.
+    Next,
     /// The `try` budget is spent: stop the spin.
     GiveUp,
+}
+
+/// The candidates the scan passed over for the relaxed round, in scan order.
+struct Passed {
+    idx: [u32; RELAXED_MAX],
+    len: usize,
+}
+
+impl Passed {
+    fn push(&mut self, idx: u32) {
+        if let Some(slot) = self.idx.get_mut(self.len) {
+            *slot = idx;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        self.idx.get(..self.len).unwrap_or(&[])
+    }
 }
 
 struct Selector<'a, V: Vcpus> {
@@ -119,8 +149,8 @@ struct Selector<'a, V: Vcpus> {
 }
 
 impl<V: Vcpus> Selector<'_, V> {
-    /// Mainline's filters before any tier: the candidate exists, is ready,
-    /// and is not blocking without being runnable.
+    /// Mainline's first filters: the candidate exists, is ready, and is not
+    /// blocking without being runnable.
     fn usable(&mut self, idx: u32) -> Option<bindings::kvm_dy_facts> {
         self.vcpus.facts(idx).filter(|f| f.ready && !f.blocked)
     }
@@ -128,7 +158,7 @@ impl<V: Vcpus> Selector<'_, V> {
     /// Mainline's last steps: the eligibility toggle, then the yield.
     fn attempt(&mut self, idx: u32) -> Attempt {
         if !self.vcpus.eligible(idx) {
-            return Attempt::Skipped;
+            return Attempt::Next;
         }
         match self.vcpus.yield_to(idx) {
             y if y > 0 => Attempt::Yielded,
@@ -137,102 +167,87 @@ impl<V: Vcpus> Selector<'_, V> {
                 if self.tries == 0 {
                     Attempt::GiveUp
                 } else {
-                    Attempt::Failed
+                    Attempt::Next
                 }
             }
-            _ => Attempt::Skipped,
+            _ => Attempt::Next,
         }
-    }
-
-    /// Scans every vCPU but `me` and `skip` from `start`, attempting those
-    /// `pick` accepts. `Err(())` means the budget is spent.
-    fn scan(
-        &mut self,
-        s: &Spin,
-        skip: Option<u32>,
-        mut pick: impl FnMut(&mut V, u32, &bindings::kvm_dy_facts) -> bool,
-    ) -> Result<Option<u32>, ()> {
-        for i in 0..s.nr {
-            // `nr > 0` inside the loop; u32 remainder needs no 64-bit division.
-            let idx = s.start.wrapping_add(i) % s.nr;
-            if idx == s.me || Some(idx) == skip {
-                continue;
-            }
-            let Some(f) = self.usable(idx) else { continue };
-            if !pick(self.vcpus, idx, &f) {
-                continue;
-            }
-            match self.attempt(idx) {
-                Attempt::Yielded => return Ok(Some(idx)),
-                Attempt::GiveUp => return Err(()),
-                Attempt::Skipped | Attempt::Failed => {}
-            }
-        }
-        Ok(None)
     }
 }
 
+/// Every vCPU index below `s.nr` once, from `s.start` (reduced modulo
+/// `s.nr`), wrapping, as mainline's scan visits them.
+fn scan_order(s: &Spin) -> impl Iterator<Item = u32> {
+    // A u32 remainder needs no 64-bit division; `nr` may be 0 here.
+    let (nr, start) = (s.nr, s.start.checked_rem(s.nr).unwrap_or(0));
+    (0..nr).map(move |i| if i < nr - start { start + i } else { i - (nr - start) })
+}
+
 /// Picks the vCPU to yield to and yields; returns the tier and the target
-/// (`KVM_DY_NONE` when it yielded to nobody).
-pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (bindings::kvm_dy_tier, u32) {
-    let none = (bindings::kvm_dy_tier_KVM_DY_NONE, 0);
+/// (0 with [`Tier::None`]).
+pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
+    const NONE: (Tier, u32) = (Tier::None, 0);
     if s.nr < 2 {
-        return none;
+        return NONE;
     }
     let mut sel = Selector {
         vcpus,
         tries: YIELD_TRIES,
     };
 
-    // Tier 1: the receiver of the spinner's IPI, pending or EOI'd inside
-    // the window (guests EOI when they take an IPI, before they do the
-    // work the sender waits for), when it is another vCPU of this VM that
-    // can run. The spinner then yields to it or to nobody: if the receiver
-    // is not `ready` it is running already, and if `yield_to()` does not
-    // take it is on a CPU or about to be; either way the spinner's wait is
-    // about to end, and giving the CPU to anybody else would only delay it.
-    // A receiver that blocks (halted, done) leaves the spin to tiers 2 and 3.
-    let receiver = s.receiver.filter(|&r| r < s.nr && r != s.me);
-    if let Some(r) = receiver {
-        let runs = (bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS, r);
-        match sel.vcpus.facts(r) {
-            Some(f) if f.ready && !f.blocked => {
-                return match sel.attempt(r) {
-                    Attempt::Yielded => (bindings::kvm_dy_tier_KVM_DY_IPI_RECEIVER, r),
-                    Attempt::Failed | Attempt::GiveUp | Attempt::Skipped => runs,
-                };
+    // The receiver of the pending IPI, when it is another vCPU of this VM
+    // that passes mainline's filters. Once tried, the scan skips it, so that
+    // its eligibility toggles once, as in mainline.
+    let mut tried = None;
+    if let Some(r) = s.receiver.filter(|&r| r < s.nr && r != s.me) {
+        if sel.usable(r).is_some() {
+            tried = Some(r);
+            match sel.attempt(r) {
+                Attempt::Yielded => return (Tier::IpiReceiver, r),
+                Attempt::GiveUp => return NONE,
+                Attempt::Next => {}
             }
-            Some(f) if !f.blocked => return runs,
-            _ => {}
         }
     }
 
-    // Tier 2: a pending interrupt.
-    match sel.scan(s, receiver, |_, _, f| f.pending_interrupt) {
-        Ok(Some(idx)) => return (bindings::kvm_dy_tier_KVM_DY_PENDING_IRQ, idx),
-        Ok(None) => {}
-        Err(()) => return none,
-    }
-    // Tier 3: mainline's gate, for those tier 2 did not take: not
-    // preempted, or preempted in kernel mode when the spinner asks for it.
-    // Whether it was in kernel mode costs a register read: ask last.
-    let kernel_mode = s.kernel_mode;
-    let gate = |v: &mut V, idx, f: &bindings::kvm_dy_facts| {
-        !f.pending_interrupt && (!f.preempted || !kernel_mode || v.in_kernel(idx))
+    // Mainline's scan.
+    let mut passed = Passed {
+        idx: [0; RELAXED_MAX],
+        len: 0,
     };
-    match sel.scan(s, receiver, gate) {
-        Ok(Some(idx)) => return (bindings::kvm_dy_tier_KVM_DY_PREEMPTED, idx),
-        Ok(None) => {}
-        Err(()) => return none,
-    }
-
-    // Round 2: preempted alone.
-    if s.relaxed {
-        if let Ok(Some(idx)) = sel.scan(s, None, |_, _, f| f.preempted) {
-            return (bindings::kvm_dy_tier_KVM_DY_RELAXED, idx);
+    for idx in scan_order(s) {
+        if idx == s.me || Some(idx) == tried {
+            continue;
+        }
+        let Some(f) = sel.usable(idx) else { continue };
+        // A candidate with a pending interrupt counts as in kernel mode: the
+        // spinner may wait for that interrupt's delivery.
+        if f.preempted && s.kernel_mode && !f.pending_interrupt && !sel.vcpus.in_kernel(idx) {
+            passed.push(idx);
+            continue;
+        }
+        match sel.attempt(idx) {
+            Attempt::Yielded if f.pending_interrupt => return (Tier::PendingIrq, idx),
+            Attempt::Yielded => return (Tier::Mainline, idx),
+            Attempt::GiveUp => return NONE,
+            Attempt::Next => {}
         }
     }
-    none
+
+    // The relaxed round: those the gate alone kept out, still usable.
+    if s.relaxed {
+        for &idx in passed.as_slice() {
+            if sel.usable(idx).is_none() {
+                continue;
+            }
+            match sel.attempt(idx) {
+                Attempt::Yielded => return (Tier::Relaxed, idx),
+                Attempt::GiveUp => return NONE,
+                Attempt::Next => {}
+            }
+        }
+    }
+    NONE
 }
 
 /// The vCPUs of a live VM, reached through `kvm_main.c`.
@@ -247,8 +262,12 @@ struct KvmVcpus {
 impl Vcpus for KvmVcpus {
     fn facts(&mut self, idx: u32) -> Option<bindings::kvm_dy_facts> {
         let idx = c_int::try_from(idx).ok()?;
-        // SAFETY: All-zero is a valid value of this plain C struct.
-        let mut f: bindings::kvm_dy_facts = unsafe { core::mem::zeroed() };
+        let mut f = bindings::kvm_dy_facts {
+            ready: false,
+            blocked: false,
+            preempted: false,
+            pending_interrupt: false,
+        };
         // SAFETY: `me` is valid by the type invariant; `f` is ours.
         unsafe { bindings::kvm_dy_facts(self.me, idx, &mut f) }.then_some(f)
     }
@@ -273,7 +292,8 @@ impl Vcpus for KvmVcpus {
 }
 
 /// Called from `kvm_vcpu_on_spin()`: picks the vCPU `me` should yield to
-/// and yields. Returns the tier and stores the target in `*target`.
+/// and yields. Returns the tier and stores the target in `*target` (-1:
+/// none).
 ///
 /// # Safety
 ///
@@ -289,47 +309,28 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
     yield_to_kernel_mode: bool,
     target: *mut c_int,
 ) -> bindings::kvm_dy_tier {
-    let (Ok(me_u), Ok(nr)) = (u32::try_from(me_idx), u32::try_from(nr_vcpus)) else {
-        return bindings::kvm_dy_tier_KVM_DY_NONE;
+    let (tier, idx) = match (u32::try_from(me_idx), u32::try_from(nr_vcpus)) {
+        (Ok(me_u), Ok(nr)) => {
+            let spin = Spin {
+                me: me_u,
+                nr,
+                start: u32::try_from(start).unwrap_or(0),
+                receiver: u32::try_from(receiver).ok(),
+                kernel_mode: yield_to_kernel_mode,
+                relaxed: RELAXED_BOOST.load(Relaxed),
+            };
+            // INVARIANT: `me` is valid for the call, by the caller.
+            select(&mut KvmVcpus { me }, &spin)
+        }
+        _ => (Tier::None, 0),
     };
-    let spin = Spin {
-        me: me_u,
-        nr,
-        start: u32::try_from(start).unwrap_or(0),
-        receiver: u32::try_from(receiver).ok(),
-        kernel_mode: yield_to_kernel_mode,
-        relaxed: RELAXED_BOOST.load(Relaxed),
+    let t = match tier {
+        Tier::None => -1,
+        _ => c_int::try_from(idx).unwrap_or(-1),
     };
-    // INVARIANT: `me` is valid for the call, by the caller.
-    let (tier, idx) = select(&mut KvmVcpus { me }, &spin);
-    if let Some(c) = usize::try_from(tier).ok().and_then(|t| TOTALS.get(t)) {
-        c.add(1, Relaxed);
-    }
     // SAFETY: Valid for a write, by the caller.
-    unsafe { target.write(c_int::try_from(idx).unwrap_or(-1)) };
-    tier
-}
-
-/// Prints the totals by tier into `/sys/kernel/debug/kvm/ipi_yield_hooks`.
-///
-/// # Safety
-///
-/// `m` must point to a valid `seq_file` used by no other thread for the call.
-#[export]
-pub unsafe extern "C" fn kvm_vcpu_select_show(m: *mut bindings::seq_file) {
-    // SAFETY: Guaranteed by the caller, a seq_file `show` callback.
-    let m = unsafe { SeqFile::from_raw(m) };
-    let [none, receiver, pending, preempted, relaxed, runs] = &TOTALS;
-    for (name, c) in [
-        ("dy_ipi_receiver", receiver),
-        ("dy_pending_irq", pending),
-        ("dy_preempted", preempted),
-        ("dy_relaxed", relaxed),
-        ("dy_receiver_runs", runs),
-        ("dy_no_target", none),
-    ] {
-        seq_print!(m, "{name} {}\n", c.load(Relaxed));
-    }
+    unsafe { target.write(t) };
+    tier.to_c()
 }
 
 /// Parses a boolean parameter value the way `kstrtobool()` does, ignoring
@@ -357,6 +358,9 @@ pub unsafe extern "C" fn kvm_relaxed_boost_set(
     match parse_bool(s.to_bytes()) {
         Ok(on) => {
             RELAXED_BOOST.store(on, Relaxed);
+            // SAFETY: A parameter's `set` runs in process context, where
+            // static keys may be switched.
+            unsafe { bindings::kvm_ipi_yield_set_key(bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_RELAXED, on) };
             0
         }
         Err(e) => e.to_errno(),
@@ -394,26 +398,27 @@ pub unsafe extern "C" fn kvm_relaxed_boost_get(
 mod tests {
     use super::*;
 
-    const NONE: bindings::kvm_dy_tier = bindings::kvm_dy_tier_KVM_DY_NONE;
-    const IPI: bindings::kvm_dy_tier = bindings::kvm_dy_tier_KVM_DY_IPI_RECEIVER;
-    const IRQ: bindings::kvm_dy_tier = bindings::kvm_dy_tier_KVM_DY_PENDING_IRQ;
-    const GATE: bindings::kvm_dy_tier = bindings::kvm_dy_tier_KVM_DY_PREEMPTED;
-    const RELAXED: bindings::kvm_dy_tier = bindings::kvm_dy_tier_KVM_DY_RELAXED;
+    const N: usize = 12;
+    const LOG: usize = 96;
 
     /// One fake vCPU.
-    #[derive(Clone, Copy)]
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     struct Fake {
         ready: bool,
         blocked: bool,
         preempted: bool,
         pending_interrupt: bool,
         in_kernel: bool,
+        /// What the next eligibility check answers.
         eligible: bool,
+        /// In a spin loop: the answer toggles on every check, as mainline's
+        /// `kvm_vcpu_eligible_for_directed_yield()` toggles `dy_eligible`.
+        spinning: bool,
         yield_result: i32,
     }
 
-    /// A runnable vCPU preempted in user mode: round 2 material only, when
-    /// the spinner asks for kernel mode.
+    /// A runnable vCPU preempted in user mode: the relaxed round's material
+    /// when the spinner asks for kernel mode.
     const USER: Fake = Fake {
         ready: true,
         blocked: false,
@@ -421,31 +426,59 @@ mod tests {
         pending_interrupt: false,
         in_kernel: false,
         eligible: true,
+        spinning: false,
         yield_result: 1,
     };
 
-    /// Eight fake vCPUs; records the yields asked for.
+    /// A question asked about a vCPU.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Ask {
+        Facts,
+        InKernel,
+        Eligible,
+        Yield,
+    }
+
+    /// Fake vCPUs; logs every question asked, in order.
+    #[derive(Clone)]
     struct FakeVm {
-        vcpus: [Fake; 8],
-        yields: [u32; 32],
-        nr_yields: usize,
+        vcpus: [Fake; N],
+        log: [(Ask, u32); LOG],
+        len: usize,
     }
 
     impl FakeVm {
         fn new() -> Self {
             FakeVm {
-                vcpus: [USER; 8],
-                yields: [0; 32],
-                nr_yields: 0,
+                vcpus: [USER; N],
+                log: [(Ask::Facts, 0); LOG],
+                len: 0,
             }
         }
         fn get(&self, idx: u32) -> Option<&Fake> {
             self.vcpus.get(usize::try_from(idx).ok()?)
         }
+        fn note(&mut self, ask: Ask, idx: u32) {
+            if let Some(slot) = self.log.get_mut(self.len) {
+                *slot = (ask, idx);
+            }
+            self.len += 1;
+        }
+        fn asked(&self) -> &[(Ask, u32)] {
+            self.log.get(..self.len).unwrap_or(&self.log)
+        }
+        /// The vCPUs asked to take the CPU, in order.
+        fn yields(&self) -> impl Iterator<Item = u32> + '_ {
+            self.asked().iter().filter(|a| a.0 == Ask::Yield).map(|a| a.1)
+        }
+        fn count(&self, ask: Ask, idx: u32) -> usize {
+            self.asked().iter().filter(|&&a| a == (ask, idx)).count()
+        }
     }
 
     impl Vcpus for FakeVm {
         fn facts(&mut self, idx: u32) -> Option<bindings::kvm_dy_facts> {
+            self.note(Ask::Facts, idx);
             self.get(idx).map(|v| bindings::kvm_dy_facts {
                 ready: v.ready,
                 blocked: v.blocked,
@@ -454,21 +487,68 @@ mod tests {
             })
         }
         fn in_kernel(&mut self, idx: u32) -> bool {
+            self.note(Ask::InKernel, idx);
             self.get(idx).is_some_and(|v| v.in_kernel)
         }
         fn eligible(&mut self, idx: u32) -> bool {
-            self.get(idx).is_some_and(|v| v.eligible)
+            self.note(Ask::Eligible, idx);
+            let Some(v) = usize::try_from(idx).ok().and_then(|i| self.vcpus.get_mut(i)) else {
+                return false;
+            };
+            let e = v.eligible;
+            if v.spinning {
+                v.eligible = !e;
+            }
+            e
         }
         fn yield_to(&mut self, idx: u32) -> i32 {
-            if let Some(slot) = self.yields.get_mut(self.nr_yields) {
-                *slot = idx;
-                self.nr_yields += 1;
-            }
+            self.note(Ask::Yield, idx);
             self.get(idx).map_or(0, |v| v.yield_result)
         }
     }
 
-    /// vCPU 0 spins in kernel mode, scans start at vCPU 1, round 2 allowed.
+    /// Mainline's loop in `kvm_vcpu_on_spin()`, statement for statement,
+    /// over the same questions; the target it yielded to.
+    fn mainline<V: Vcpus>(v: &mut V, s: &Spin) -> Option<u32> {
+        if s.nr < 2 {
+            return None;
+        }
+        let mut tries = YIELD_TRIES;
+        // Mainline's start is the last boosted vCPU plus one, below `nr`.
+        let start = s.start % s.nr;
+        for i in 0..s.nr {
+            let idx = (start + i) % s.nr;
+            if idx == s.me {
+                continue;
+            }
+            let Some(f) = v.facts(idx) else { continue };
+            if !f.ready {
+                continue;
+            }
+            if f.blocked {
+                continue;
+            }
+            if f.preempted && s.kernel_mode && !f.pending_interrupt && !v.in_kernel(idx) {
+                continue;
+            }
+            if !v.eligible(idx) {
+                continue;
+            }
+            let yielded = v.yield_to(idx);
+            if yielded > 0 {
+                return Some(idx);
+            } else if yielded < 0 {
+                tries -= 1;
+                if tries == 0 {
+                    break;
+                }
+            }
+        }
+        None
+    }
+
+    /// vCPU 0 spins in kernel mode among 8, the scan starts at vCPU 1, the
+    /// relaxed round is allowed.
     fn spin(receiver: Option<u32>) -> Spin {
         Spin {
             me: 0,
@@ -481,144 +561,174 @@ mod tests {
     }
 
     #[test]
-    fn tiers_in_order() {
+    fn receiver_first_then_mainline_scan() {
         let mut vm = FakeVm::new();
-        vm.vcpus[2].in_kernel = true; // tier 3
-        vm.vcpus[4].pending_interrupt = true; // tier 2
+        vm.vcpus[2].in_kernel = true;
+        vm.vcpus[4].pending_interrupt = true;
 
-        // vCPU 6, the IPI receiver, comes last in scan order but first.
-        assert_eq!(select(&mut vm, &spin(Some(6))), (IPI, 6));
-        // Without a receiver, the pending interrupt beats the earlier gate.
-        assert_eq!(select(&mut vm, &spin(None)), (IRQ, 4));
-        vm.vcpus[4].pending_interrupt = false;
-        assert_eq!(select(&mut vm, &spin(None)), (GATE, 2));
+        // vCPU 6, the receiver of the pending IPI, comes last in scan order.
+        assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::IpiReceiver, 6));
+        // Without one, mainline's order: vCPU 1 is preempted in user mode,
+        // vCPU 2 in kernel mode.
+        assert_eq!(select(&mut vm, &spin(None)), (Tier::Mainline, 2));
+        // A pending interrupt counts as kernel mode, in scan order.
+        vm.vcpus[1].pending_interrupt = true;
+        assert_eq!(select(&mut vm, &spin(None)), (Tier::PendingIrq, 1));
+        vm.vcpus[1].pending_interrupt = false;
         // The scan starts after the last boosted vCPU, and wraps.
-        vm.vcpus[7].in_kernel = true;
         let mut s = spin(None);
-        s.start = 3;
-        assert_eq!(select(&mut vm, &s), (GATE, 7));
-        s.start = 11; // 11 % 8 == 3
-        assert_eq!(select(&mut vm, &s), (GATE, 7));
+        s.start = 5;
+        vm.vcpus[4].pending_interrupt = false;
+        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 2));
+        s.start = 13; // 13 % 8 == 5
+        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 2));
     }
 
     #[test]
-    fn running_receiver_holds_the_spin() {
-        const RUNS: bindings::kvm_dy_tier = bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS;
-        // The receiver runs: not ready, not blocked. Nobody else gets the CPU.
-        let mut vm = FakeVm::new();
-        vm.vcpus[3].in_kernel = true;
-        vm.vcpus[6].ready = false;
-        assert_eq!(select(&mut vm, &spin(Some(6))), (RUNS, 6));
-        assert_eq!(vm.nr_yields, 0);
-        // yield_to() finds it on a CPU: the same.
-        let mut vm = FakeVm::new();
-        vm.vcpus[3].in_kernel = true;
-        vm.vcpus[6].yield_result = -1;
-        assert_eq!(select(&mut vm, &spin(Some(6))), (RUNS, 6));
-        assert_eq!(&vm.yields[..vm.nr_yields], &[6]);
-        // Without tracking there is no receiver, and vCPU 3 gets the CPU.
-        assert_eq!(select(&mut vm, &spin(None)), (GATE, 3));
-        // EOI'd already, still running: hold too. EOI'd and halted: go on.
-        let mut vm = FakeVm::new();
-        vm.vcpus[3].in_kernel = true;
-        vm.vcpus[6].ready = false;
-        let s = spin(Some(6));
-        assert_eq!(select(&mut vm, &s), (RUNS, 6));
-        vm.vcpus[6].blocked = true;
-        assert_eq!(select(&mut vm, &s), (GATE, 3));
-        // EOI'd and preempted before it finished: it gets the CPU.
-        vm.vcpus[6] = USER;
-        assert_eq!(select(&mut vm, &s), (IPI, 6));
-    }
-
-    #[test]
-    fn receiver_that_cannot_take_the_cpu_holds_the_spin() {
-        const RUNS: bindings::kvm_dy_tier = bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS;
-        // Not eligible, or yield_to() did not take: nobody else gets the CPU.
-        for spoil in [
-            |v: &mut Fake| v.eligible = false,
-            |v: &mut Fake| v.yield_result = 0,
-        ] {
+    fn receiver_that_cannot_take_the_cpu_leaves_the_scan_to_mainline() {
+        // Running (not ready), yield_to() fails or does not take, or not
+        // eligible: the scan goes on as mainline's, and vCPU 3, preempted in
+        // kernel mode (the lock holder, say), gets the CPU.
+        type Spoil = fn(&mut Fake);
+        let spoils: [Spoil; 4] = [
+            |v| v.ready = false,
+            |v| v.yield_result = -1,
+            |v| v.yield_result = 0,
+            |v| v.eligible = false,
+        ];
+        for spoil in spoils {
             let mut vm = FakeVm::new();
             vm.vcpus[3].in_kernel = true;
+            vm.vcpus[6].in_kernel = true;
             spoil(&mut vm.vcpus[6]);
-            assert_eq!(select(&mut vm, &spin(Some(6))), (RUNS, 6));
-            assert!(vm.nr_yields <= 1);
+            assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
+            assert_eq!(vm.yields().last(), Some(3));
+            assert!(vm.yields().all(|i| i == 6 || i == 3) && vm.yields().count() <= 2);
+            assert!(vm.count(Ask::Eligible, 6) <= 1);
         }
+        // Tried first, the receiver is not asked again by the scan.
+        let mut vm = FakeVm::new();
+        for v in vm.vcpus.iter_mut() {
+            v.ready = false;
+        }
+        vm.vcpus[6] = Fake {
+            in_kernel: true,
+            spinning: true,
+            eligible: false,
+            ..USER
+        };
+        assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::None, 0));
+        assert_eq!(vm.count(Ask::Eligible, 6), 1);
     }
 
     #[test]
     fn receiver_keeps_mainline_filters() {
-        for spoil in [
-            |v: &mut Fake| {
+        type Spoil = fn(&mut Fake);
+        let spoils: [Spoil; 2] = [
+            |v| {
                 v.ready = false;
                 v.blocked = true;
             },
-            |v: &mut Fake| v.blocked = true,
-        ] {
+            |v| v.blocked = true,
+        ];
+        for spoil in spoils {
             let mut vm = FakeVm::new();
             vm.vcpus[3].in_kernel = true;
-            spoil(&mut vm.vcpus[6]);
             vm.vcpus[6].in_kernel = true;
-            let (tier, idx) = select(&mut vm, &spin(Some(6)));
-            assert_eq!((tier, idx), (GATE, 3));
+            spoil(&mut vm.vcpus[6]);
+            assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
+            assert_eq!(vm.count(Ask::Eligible, 6), 0);
         }
         // A receiver that is the spinner itself, or no vCPU of the VM, is ignored.
         let mut vm = FakeVm::new();
         vm.vcpus[3].in_kernel = true;
-        assert_eq!(select(&mut vm, &spin(Some(0))), (GATE, 3));
-        assert_eq!(select(&mut vm, &spin(Some(8))), (GATE, 3));
-        assert_eq!(select(&mut vm, &spin(Some(u32::MAX))), (GATE, 3));
+        for r in [0, 8, 11, u32::MAX] {
+            assert_eq!(select(&mut vm, &spin(Some(r))), (Tier::Mainline, 3));
+        }
+        assert!(vm.yields().all(|i| i == 3));
     }
 
     #[test]
-    fn round_two_only_after_an_empty_round_one() {
-        // Everybody preempted in user mode: round 1 finds nobody.
+    fn relaxed_round_only_after_an_empty_scan() {
+        // Everybody preempted in user mode: the scan finds nobody.
         let mut vm = FakeVm::new();
-        assert_eq!(select(&mut vm, &spin(None)), (RELAXED, 1));
-        // Not preempted and not ready: nobody for round 2 either.
+        assert_eq!(select(&mut vm, &spin(None)), (Tier::Relaxed, 1));
+        // Not ready: nobody for the relaxed round either.
         let mut vm = FakeVm::new();
         for v in vm.vcpus.iter_mut() {
-            v.preempted = false;
             v.ready = false;
         }
-        assert_eq!(select(&mut vm, &spin(None)), (NONE, 0));
-        assert_eq!(vm.nr_yields, 0);
-        // A user-mode yield passes the gate in round 1 already.
+        assert_eq!(select(&mut vm, &spin(None)), (Tier::None, 0));
+        assert_eq!(vm.yields().count(), 0);
+        // A user-mode spin passes the gate in the scan already.
         let mut vm = FakeVm::new();
         let mut s = spin(None);
         s.kernel_mode = false;
-        assert_eq!(select(&mut vm, &s), (GATE, 1));
+        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 1));
     }
 
     #[test]
-    fn parameter_off_means_no_round_two() {
+    fn relaxed_round_tries_only_what_the_gate_kept_out() {
+        // vCPU 2 passes the gate but is not eligible; vCPUs 1, 3.. are
+        // preempted in user mode, and only vCPU 5 is eligible. The relaxed
+        // round asks 1, 3, 4 and 5, never 2 again.
+        let mut vm = FakeVm::new();
+        for v in vm.vcpus.iter_mut() {
+            v.eligible = false;
+            v.spinning = true;
+        }
+        vm.vcpus[2].in_kernel = true;
+        vm.vcpus[5].eligible = true;
+        assert_eq!(select(&mut vm, &spin(None)), (Tier::Relaxed, 5));
+        for i in 1..8 {
+            assert_eq!(vm.count(Ask::Eligible, i), usize::from(i <= 5));
+        }
+        // It tries the first RELAXED_MAX of them in scan order, no more.
+        let mut vm = FakeVm::new();
+        for v in vm.vcpus.iter_mut() {
+            v.eligible = false;
+        }
+        vm.vcpus[N - 1].eligible = true;
+        let mut s = spin(None);
+        s.nr = N as u32;
+        assert_eq!(select(&mut vm, &s), (Tier::None, 0));
+        for i in 1..N as u32 {
+            let asked = i as usize <= RELAXED_MAX;
+            assert_eq!(vm.count(Ask::Eligible, i), usize::from(asked));
+        }
+        // One that is not eligible is passed over.
+        let mut vm = FakeVm::new();
+        vm.vcpus[1].eligible = false;
+        assert_eq!(select(&mut vm, &spin(None)), (Tier::Relaxed, 2));
+    }
+
+    #[test]
+    fn parameter_off_means_no_relaxed_round() {
         let mut vm = FakeVm::new();
         let mut s = spin(None);
         s.relaxed = false;
-        assert_eq!(select(&mut vm, &s), (NONE, 0));
-        assert_eq!(vm.nr_yields, 0);
-        // Round 1 is unchanged.
+        assert_eq!(select(&mut vm, &s), (Tier::None, 0));
+        assert_eq!(vm.yields().count(), 0);
+        // The scan is unchanged.
         vm.vcpus[5].pending_interrupt = true;
-        assert_eq!(select(&mut vm, &s), (IRQ, 5));
+        assert_eq!(select(&mut vm, &s), (Tier::PendingIrq, 5));
     }
 
     #[test]
     fn ready_but_not_preempted_is_kept() {
         // A vCPU woken and waiting for a CPU: ready, not preempted. Mainline
-        // yields to it; so does tier 3 (the series dropped it).
+        // yields to it; so does the scan (the series dropped it).
         let mut vm = FakeVm::new();
         vm.vcpus[5].preempted = false;
-        assert_eq!(select(&mut vm, &spin(None)), (GATE, 5));
-        // Round 2 wants preempted vCPUs only.
+        assert_eq!(select(&mut vm, &spin(None)), (Tier::Mainline, 5));
+        // The relaxed round takes none that the gate let through.
         let mut vm = FakeVm::new();
         for v in vm.vcpus.iter_mut() {
             v.preempted = false;
             v.eligible = false;
         }
-        let mut s = spin(None);
-        s.relaxed = true;
-        assert_eq!(select(&mut vm, &s), (NONE, 0));
+        assert_eq!(select(&mut vm, &spin(None)), (Tier::None, 0));
+        assert!((1..8).all(|i| vm.count(Ask::Eligible, i) == 1));
     }
 
     #[test]
@@ -630,9 +740,13 @@ mod tests {
         }
         vm.vcpus[6].yield_result = 1;
         // 1, 2 and 3 fail: give up before 6.
-        assert_eq!(select(&mut vm, &spin(None)), (NONE, 0));
-        assert_eq!(vm.nr_yields, 3);
-        assert_eq!(&vm.yields[..3], &[1, 2, 3]);
+        assert_eq!(select(&mut vm, &spin(None)), (Tier::None, 0));
+        assert!(vm.yields().eq([1, 2, 3]));
+        // The receiver's failure counts: 7, then 1 and 2.
+        let mut vm2 = vm.clone();
+        vm2.len = 0;
+        assert_eq!(select(&mut vm2, &spin(Some(7))), (Tier::None, 0));
+        assert!(vm2.yields().eq([7, 1, 2]));
         // A yield that merely did not happen (0) costs nothing.
         let mut vm = FakeVm::new();
         for v in vm.vcpus.iter_mut() {
@@ -640,7 +754,7 @@ mod tests {
             v.yield_result = 0;
         }
         vm.vcpus[7].yield_result = 1;
-        assert_eq!(select(&mut vm, &spin(None)), (GATE, 7));
+        assert_eq!(select(&mut vm, &spin(None)), (Tier::Mainline, 7));
     }
 
     #[test]
@@ -648,10 +762,10 @@ mod tests {
         let mut vm = FakeVm::new();
         let mut s = spin(Some(1));
         s.nr = 1;
-        assert_eq!(select(&mut vm, &s), (NONE, 0));
+        assert_eq!(select(&mut vm, &s), (Tier::None, 0));
         s.nr = 0;
-        assert_eq!(select(&mut vm, &s), (NONE, 0));
-        assert_eq!(vm.nr_yields, 0);
+        assert_eq!(select(&mut vm, &s), (Tier::None, 0));
+        assert_eq!(vm.len, 0);
     }
 
     #[test]
@@ -664,7 +778,7 @@ mod tests {
         assert_eq!(parse_bool(b""), Err(EINVAL));
     }
 
-    /// xorshift64: the fuzz test's reproducible random numbers.
+    /// xorshift64: the fuzz tests' reproducible random numbers.
     fn next(state: &mut u64) -> u64 {
         *state ^= *state << 13;
         *state ^= *state >> 7;
@@ -679,66 +793,140 @@ mod tests {
         match r % 8 {
             0 => (r >> 32) as u32,
             1 => u32::MAX - (r >> 60) as u32,
-            _ => ((r >> 8) % 10) as u32,
+            _ => ((r >> 8) % (N as u64 + 2)) as u32,
         }
     }
 
-    /// Random VMs and spins, including receivers and starts out of range
-    /// and VMs that claim more vCPUs than exist: whatever the input, every
-    /// vCPU asked about or yielded to exists, is never the spinner, and a
+    fn random_vm(rng: &mut u64) -> FakeVm {
+        let mut vm = FakeVm::new();
+        for v in vm.vcpus.iter_mut() {
+            let r = next(rng);
+            *v = Fake {
+                ready: r & 1 != 0,
+                blocked: r & 2 != 0 && r & 64 != 0,
+                preempted: r & 4 != 0,
+                pending_interrupt: r & 8 != 0 && r & 128 != 0,
+                in_kernel: r & 16 != 0,
+                eligible: r & 32 != 0 || r & 256 != 0,
+                spinning: r & 512 != 0,
+                yield_result: ((r >> 10) % 3) as i32 - 1,
+            };
+        }
+        vm
+    }
+
+    fn random_spin(rng: &mut u64) -> Spin {
+        let r = next(rng);
+        Spin {
+            me: any_idx(rng),
+            nr: ((r >> 8) % (N as u64 + 3)) as u32,
+            start: any_idx(rng),
+            receiver: (r & 1 != 0).then(|| any_idx(rng)),
+            kernel_mode: r & 2 != 0,
+            relaxed: r & 4 != 0,
+        }
+    }
+
+    /// With no pending IPI the selection is mainline's: over random VMs
+    /// (spinning candidates whose eligibility toggles among them) and
+    /// spins, it asks the same questions about the same vCPUs in the same
+    /// order, leaves the same eligibility behind and yields to the same
+    /// vCPU. Only when mainline yields to nobody may the relaxed round ask
+    /// more, and then only about vCPUs the gate kept out, once each.
+    #[test]
+    fn mainline_equivalence() {
+        let mut rng = 0x5851_f42d_4c95_7f2du64;
+        for _ in 0..200_000 {
+            let vm = random_vm(&mut rng);
+            let mut s = random_spin(&mut rng);
+            s.receiver = None;
+            let (mut ours, mut theirs) = (vm.clone(), vm);
+            let (tier, target) = select(&mut ours, &s);
+            let want = mainline(&mut theirs, &s);
+            let (a, b) = (ours.asked(), theirs.asked());
+            assert!(a.len() >= b.len() && a.get(..b.len()) == Some(b));
+            match want {
+                Some(t) => {
+                    assert_eq!(target, t);
+                    let pending = theirs.get(t).is_some_and(|v| v.pending_interrupt);
+                    assert_eq!(tier, if pending { Tier::PendingIrq } else { Tier::Mainline });
+                    assert_eq!(a, b);
+                    assert_eq!(ours.vcpus, theirs.vcpus);
+                }
+                None if !s.relaxed || !s.kernel_mode => {
+                    assert_eq!((tier, a), (Tier::None, b));
+                    assert_eq!(ours.vcpus, theirs.vcpus);
+                }
+                None => {
+                    assert!(tier == Tier::None || tier == Tier::Relaxed);
+                    for &(ask, idx) in a.get(b.len()..).unwrap_or(&[]) {
+                        // Kept out by the gate in the scan: asked whether
+                        // in kernel mode, never whether eligible.
+                        assert!(theirs.count(Ask::InKernel, idx) == 1);
+                        assert!(theirs.count(Ask::Eligible, idx) == 0);
+                        if ask == Ask::Eligible {
+                            assert_eq!(ours.count(Ask::Eligible, idx), 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Random VMs and spins, with receivers and scan starts out of range and
+    /// VMs that claim more vCPUs than exist: every vCPU asked about exists,
+    /// is never the spinner and has its eligibility asked at most once; a
     /// yield reported is one that `yield_to()` took; failures stop the spin
-    /// after [`YIELD_TRIES`].
+    /// after [`YIELD_TRIES`]; a receiver that is not taken leaves the rest
+    /// of the spin exactly to mainline's scan.
     #[test]
     fn fuzz_selection_invariants() {
         let mut rng = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..1_000_000 {
-            let mut vm = FakeVm::new();
-            for v in vm.vcpus.iter_mut() {
-                let r = next(&mut rng);
-                *v = Fake {
-                    ready: r & 1 != 0,
-                    blocked: r & 2 != 0,
-                    preempted: r & 4 != 0,
-                    pending_interrupt: r & 8 != 0,
-                    in_kernel: r & 16 != 0,
-                    eligible: r & 32 != 0,
-                    yield_result: ((r >> 6) % 3) as i32 - 1,
-                };
+        for _ in 0..300_000 {
+            let vm = random_vm(&mut rng);
+            let s = random_spin(&mut rng);
+            let mut ours = vm.clone();
+            let (tier, target) = select(&mut ours, &s);
+            for &(ask, idx) in ours.asked() {
+                assert!(idx < s.nr && idx != s.me);
+                if ask != Ask::Facts {
+                    assert!(vm.get(idx).is_some());
+                }
+                assert!(ours.count(Ask::Eligible, idx) <= 1);
             }
-            let r = next(&mut rng);
-            let s = Spin {
-                me: any_idx(&mut rng),
-                nr: ((r >> 8) % 11) as u32,
-                start: any_idx(&mut rng),
-                receiver: (r & 1 != 0).then(|| any_idx(&mut rng)),
-                kernel_mode: r & 2 != 0,
-                relaxed: r & 4 != 0,
-            };
-            let (tier, target) = select(&mut vm, &s);
-            let asked = vm.yields.get(..vm.nr_yields).unwrap_or(&[]);
-            for &idx in asked {
-                assert!(idx < s.nr && idx != s.me && vm.get(idx).is_some());
-            }
-            let failed = asked
-                .iter()
-                .filter(|&&i| vm.get(i).is_some_and(|v| v.yield_result < 0))
+            let failed = ours
+                .yields()
+                .filter(|&i| vm.get(i).is_some_and(|v| v.yield_result < 0))
                 .count();
             assert!(failed <= YIELD_TRIES as usize);
             if s.nr < 2 {
-                assert!(tier == NONE && asked.is_empty());
+                assert!(tier == Tier::None && ours.len == 0);
             }
-            if tier == NONE {
-                continue;
+            if tier != Tier::None {
+                assert!(target < s.nr && target != s.me);
+                assert_eq!(ours.yields().last(), Some(target));
+                let f = vm.get(target);
+                assert!(f.is_some_and(|f| f.ready && !f.blocked && f.yield_result > 0));
             }
-            assert!(target < s.nr && target != s.me);
-            let f = vm.get(target).copied();
-            assert!(f.is_some_and(|f| !f.blocked));
-            if tier == bindings::kvm_dy_tier_KVM_DY_RECEIVER_RUNS {
+            if tier == Tier::IpiReceiver {
                 assert_eq!(Some(target), s.receiver);
-            } else {
-                // A yield that took: the last one asked for, ready and eligible.
-                assert_eq!(asked.last(), Some(&target));
-                assert!(f.is_some_and(|f| f.ready && f.eligible && f.yield_result > 0));
+            }
+            // A receiver asked first and not taken: what follows is
+            // mainline's scan of a VM in which it is not ready.
+            if let (Some(r), Some(&(Ask::Facts, first))) = (s.receiver, ours.asked().first()) {
+                if first == r && tier != Tier::IpiReceiver && failed < YIELD_TRIES as usize {
+                    let mut theirs = vm.clone();
+                    if let Some(v) = theirs.vcpus.get_mut(r as usize) {
+                        v.ready = false;
+                    }
+                    let mut plain = s;
+                    plain.receiver = None;
+                    plain.relaxed = false;
+                    let want = mainline(&mut theirs, &plain);
+                    if let Some(t) = want {
+                        assert_eq!(target, t);
+                    }
+                }
             }
         }
     }

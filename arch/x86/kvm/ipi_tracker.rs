@@ -1,36 +1,41 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! IPI tracker: which vCPU did each vCPU last send a unicast fixed IPI to,
-//! and has that receiver acknowledged it yet?
+//! IPI tracker: the unicast fixed IPI each vCPU sent last, until the
+//! receiver's EOI acknowledges it.
 //!
-//! A vCPU that spins after sending an IPI usually waits for the receiver to
-//! act on it (a TLB shootdown, a function call). `kvm_vcpu_on_spin()` asks
-//! [`kvm_ipi_tracker_is_receiver`] to prefer such a receiver.
+//! A vCPU that spins right after sending an IPI usually waits for the
+//! receiver to act on it (a TLB shootdown, a function call). While the IPI
+//! is pending, [`kvm_ipi_tracker_pending_receiver`] names that receiver and
+//! `kvm_vcpu_on_spin()` tries it first; once the receiver has EOI'd it, or
+//! `ipi_window_ns` has passed, the spin goes back to mainline's order.
 //!
-//! `lapic.c` reports every interrupt delivery from the APIC-map fast path,
-//! its slow fallback and the PV send-IPI hypercall through
-//! [`kvm_ipi_tracker_deliver`], and every EOI (trapped xAPIC write, x2APIC
-//! MSR, PV EOI, accelerated EOI exit) through [`kvm_ipi_tracker_eoi_receiver`]
-//! and [`kvm_ipi_tracker_eoi_sender`]. The C side passes what it saw and
-//! counts what this object reports in KVM's per-vCPU binary stats; all
-//! decisions are made here. The kvm module parameters
-//! `ipi_tracking_enabled` and `ipi_window_ns` are defined here.
+//! `lapic.c` offers the deliveries of the APIC-map fast path, its slow
+//! fallback and the PV send-IPI hypercall that a vCPU sent
+//! ([`kvm_ipi_tracker_deliver`]), and the EOIs of trapped xAPIC writes, the
+//! x2APIC MSR, PV EOI and accelerated EOI exits
+//! ([`kvm_ipi_tracker_eoi_begin`], [`kvm_ipi_tracker_eoi_end`]), only while
+//! the tracking static key is on. It counts the outcomes in KVM's per-vCPU
+//! binary stats. The kvm module parameters `ipi_tracking_enabled` and
+//! `ipi_window_ns` are defined here.
+//!
+//! Each vCPU's record of its last IPI is one 64-bit word ([`Sent`]), so that
+//! a reader sees one IPI whole and the EOI clears exactly the IPI it looked
+//! at, with a compare-and-exchange. The receiver keeps a link back to the
+//! sender ([`Link`]) that names the IPI by its sequence number.
 //!
 //! IPIs that hardware delivers without a VM exit (Intel IPI virtualization,
 //! AMD AVIC to a running vCPU) never reach these hooks; `x86.c` says so once
 //! when a vCPU is created with APIC virtualization active.
 
-use core::{fmt::Write, ptr::addr_of_mut};
+use core::fmt::Write;
 use kernel::{
     bindings,
     error::code::{EINVAL, ERANGE},
     ffi::{c_char, c_int},
     page::PAGE_SIZE,
     prelude::*,
-    seq_file::SeqFile,
-    seq_print,
     str::{kstrtobool_bytes, parse_int::ParseInt, BStr, Formatter},
-    sync::atomic::{Acquire, Atomic, AtomicType, Relaxed, Release},
+    sync::atomic::{Acquire, Atomic, Relaxed, Release},
 };
 
 /// Default recency window: an IPI older than this no longer steers directed
@@ -43,37 +48,12 @@ pub const IPI_WINDOW_NS_MIN: u64 = 1_000;
 /// a spinning vCPU waits for.
 pub const IPI_WINDOW_NS_MAX: u64 = 1_000_000_000;
 
-/// No vCPU, in the `receiver` and `sender` fields of a context.
-const NO_VCPU: i32 = -1;
-
-/// `ipi_tracking_enabled`: record IPIs and let them steer directed yield.
-///
-/// Lockless: written by the parameter code, read on the delivery path; a
-/// delivery racing with a write may use either value, so relaxed suffices.
+/// `ipi_tracking_enabled`. Relaxed: a delivery racing with a write may use
+/// either value. The C hooks test the tracking static key, which the
+/// parameter's `set` switches after this value.
 static TRACKING_ENABLED: Atomic<bool> = Atomic::new(true);
 /// `ipi_window_ns`, always within [`IPI_WINDOW_NS_MIN`, `IPI_WINDOW_NS_MAX`].
 static WINDOW_NS: Atomic<u64> = Atomic::new(IPI_WINDOW_NS_DEFAULT);
-
-/// Totals over all VMs, for `/sys/kernel/debug/kvm/ipi_yield_hooks`; they
-/// outlive the VMs whose binary stats vanish with them. Statistics only:
-/// relaxed.
-struct Totals {
-    deliver: [Atomic<u64>; bindings::kvm_ipi_path_KVM_IPI_PATH_NR as usize],
-    eoi_trapped: Atomic<u64>,
-    eoi_accelerated: Atomic<u64>,
-    tracked: Atomic<u64>,
-    eoi_cleared: Atomic<u64>,
-    eoi_unmatched: Atomic<u64>,
-}
-
-static TOTALS: Totals = Totals {
-    deliver: [Atomic::new(0), Atomic::new(0), Atomic::new(0)],
-    eoi_trapped: Atomic::new(0),
-    eoi_accelerated: Atomic::new(0),
-    tracked: Atomic::new(0),
-    eoi_cleared: Atomic::new(0),
-    eoi_unmatched: Atomic::new(0),
-};
 
 /// Why a delivery is not recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,10 +68,13 @@ pub enum Skip {
     NotUnicast,
     /// Sent by a vCPU to itself.
     SelfIpi,
+    /// A vector above 255 or a vCPU index that [`Sent`] cannot hold.
+    OutOfRange,
 }
 
-/// Whether a delivery is a unicast fixed IPI from one vCPU to another.
-pub fn classify(d: &bindings::kvm_ipi_delivery) -> Result<(), Skip> {
+/// Whether a delivery is a unicast fixed IPI from one vCPU to another;
+/// returns the receiver's index and the vector.
+pub fn classify(d: &bindings::kvm_ipi_delivery) -> Result<(u16, u8), Skip> {
     if d.src.is_null() || d.src_idx < 0 {
         Err(Skip::NotFromVcpu)
     } else if !d.fixed {
@@ -103,120 +86,329 @@ pub fn classify(d: &bindings::kvm_ipi_delivery) -> Result<(), Skip> {
     } else if d.dst_idx == d.src_idx {
         Err(Skip::SelfIpi)
     } else {
-        Ok(())
+        match (u16::try_from(d.dst_idx), u8::try_from(d.vector)) {
+            (Ok(dst), Ok(vector)) if Link::new(d.src_idx, 0).is_some() => Ok((dst, vector)),
+            _ => Err(Skip::OutOfRange),
+        }
     }
 }
 
-/// Whether an IPI sent at `sent` is still recent at `now`: at most
-/// `window` ns old, bound included. A clock read that comes out before
-/// `sent` (the fast clock read on another CPU) counts as no time passed.
-pub fn within_window(sent: u64, now: u64, window: u64) -> bool {
-    now.saturating_sub(sent) <= window
+/// Send times are kept in units of 2^10 ns (1.024 µs), 32 bits of them: the
+/// window is judged to that granularity, and the stamp wraps after about
+/// 73 minutes, far beyond the largest window.
+const STAMP_SHIFT: u32 = 10;
+
+/// The stamp of a clock reading; only differences of stamps are used.
+fn stamp(ns: u64) -> u32 {
+    // Truncation intended: the stamp wraps.
+    (ns >> STAMP_SHIFT) as u32
 }
 
-/// A snapshot of the sender side of a context.
+/// `window` in stamp units, rounded up so that no window is empty.
+fn window_stamps(window: u64) -> u32 {
+    u32::try_from(window.saturating_add((1 << STAMP_SHIFT) - 1) >> STAMP_SHIFT).unwrap_or(u32::MAX)
+}
+
+/// The last IPI a vCPU sent, packed into one word:
+///
+/// | bits   | field                                            |
+/// |--------|--------------------------------------------------|
+/// | 0..32  | send time, in units of 2^10 ns ([`stamp`])        |
+/// | 32..48 | receiver's vcpu_idx                              |
+/// | 48..56 | vector                                           |
+/// | 56     | pending: the receiver has not EOI'd it yet       |
+/// | 57..64 | sequence number, one more for each IPI recorded  |
+///
+/// Zero is "nothing sent". The sequence number makes every record differ
+/// from the ones before it, so that a compare-and-exchange against a word
+/// observed earlier fails once a newer IPI replaced it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sent {
-    /// The IPI awaits its EOI.
-    pub pending: bool,
-    /// vcpu_idx it went to.
-    pub receiver: i32,
-    /// Its vector.
-    pub vector: u32,
-    /// When it was sent.
-    pub send_ns: u64,
-}
+pub struct Sent(u64);
 
-/// What the EOI of `vector` by `receiver` at `now` does to the sender whose
-/// last IPI is `sent`: clear it only when it is still pending, went to this
-/// receiver, is inside `window` and carries the EOI'd vector. A negative
-/// `vector` means nothing was in service.
-pub fn eoi_verdict(
-    sent: Sent,
-    receiver: i32,
-    vector: i32,
-    now: u64,
-    window: u64,
-) -> bindings::kvm_ipi_eoi {
-    let same_vector = u32::try_from(vector).is_ok_and(|v| v == sent.vector);
-    if sent.pending
-        && sent.receiver == receiver
-        && same_vector
-        && within_window(sent.send_ns, now, window)
-    {
-        bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED
-    } else {
-        bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED
+impl Sent {
+    const NONE: Sent = Sent(0);
+    const PENDING: u64 = 1 << 56;
+    const SEQ_SHIFT: u32 = 57;
+    const SEQ_MASK: u64 = 0x7f;
+
+    /// A pending IPI to `receiver` with `vector`, sent at `now`, the next
+    /// in sequence after `prev`.
+    fn next(prev: Sent, receiver: u16, vector: u8, now: u64) -> Sent {
+        let seq = (prev.seq() + 1) & Self::SEQ_MASK;
+        Sent(
+            (seq << Self::SEQ_SHIFT)
+                | Self::PENDING
+                | (u64::from(vector) << 48)
+                | (u64::from(receiver) << 32)
+                | u64::from(stamp(now)),
+        )
+    }
+
+    fn seq(self) -> u64 {
+        (self.0 >> Self::SEQ_SHIFT) & Self::SEQ_MASK
+    }
+
+    /// The IPI awaits the receiver's EOI.
+    pub fn pending(self) -> bool {
+        self.0 & Self::PENDING != 0
+    }
+
+    /// The receiver's vcpu_idx.
+    pub fn receiver(self) -> u32 {
+        ((self.0 >> 32) & 0xffff) as u32
+    }
+
+    /// The vector.
+    pub fn vector(self) -> u32 {
+        ((self.0 >> 48) & 0xff) as u32
+    }
+
+    /// The same IPI, acknowledged.
+    fn acked(self) -> Sent {
+        Sent(self.0 & !Self::PENDING)
+    }
+
+    /// Whether it was sent at most `window` ns before `now` (to 1.024 µs).
+    /// A clock read that comes out before the send time (the fast clock of
+    /// another CPU) counts as no time passed.
+    pub fn recent(self, now: u64, window: u64) -> bool {
+        let age = stamp(now).wrapping_sub(self.0 as u32);
+        age > i32::MAX as u32 || age <= window_stamps(window)
+    }
+
+    /// The receiver of this IPI while it is pending and recent.
+    pub fn pending_receiver(self, now: u64, window: u64) -> Option<u32> {
+        (self.pending() && self.recent(now, window)).then(|| self.receiver())
     }
 }
 
-/// Atomic view of one field of a context.
-///
-/// # Safety
-///
-/// `field` points to a field of a live `kvm_ipi_ctx`, which is only ever
-/// accessed through this function.
-unsafe fn field<'a, T: AtomicType>(field: *mut T) -> &'a Atomic<T> {
-    // SAFETY: Valid and aligned by the caller; all accesses are atomic.
-    unsafe { Atomic::from_ptr(field) }
+/// The receiver's link back to the sender of the last tracked IPI it got:
+/// the sender's vcpu_idx plus one in bits 8..25 and the IPI's sequence
+/// number in bits 0..7. Zero is no link. Naming the IPI lets an EOI remove
+/// the link only while it still names the IPI that EOI dealt with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link(u32);
+
+impl Link {
+    const NONE: Link = Link(0);
+
+    /// The link to `sender`'s IPI of sequence number `seq`; `None` when the
+    /// index does not fit.
+    fn new(sender: i32, seq: u64) -> Option<Link> {
+        let idx = u16::try_from(sender).ok()?;
+        Some(Link(((u32::from(idx) + 1) << 8) | (seq & Sent::SEQ_MASK) as u32))
+    }
+
+    /// The sender's vcpu_idx, if any.
+    pub fn sender(self) -> Option<i32> {
+        (self.0 >> 8).checked_sub(1).and_then(|i| i32::try_from(i).ok())
+    }
+
+    fn names(self, sender: i32, sent: Sent) -> bool {
+        Link::new(sender, sent.seq()) == Some(self)
+    }
 }
 
-/// Atomic views of the fields of a `kvm_ipi_ctx`.
-struct Ctx<'a> {
-    send_ns: &'a Atomic<u64>,
-    receiver: &'a Atomic<i32>,
-    sender: &'a Atomic<i32>,
-    vector: &'a Atomic<u32>,
-    pending: &'a Atomic<bool>,
+/// Atomic views of one vCPU's `struct kvm_ipi_ctx`.
+///
+/// # Invariants
+///
+/// Both fields of the context are only ever accessed atomically, through
+/// views of this type.
+pub struct Ctx<'a> {
+    sent: &'a Atomic<u64>,
+    link: &'a Atomic<u32>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// Views of the context at `ctx`.
+    ///
     /// # Safety
     ///
-    /// `ctx` points to the context of a vCPU that stays valid while the
-    /// result is used; every access to it goes through a `Ctx`.
-    unsafe fn new(ctx: *const bindings::kvm_ipi_ctx) -> Self {
+    /// `ctx` points to a `struct kvm_ipi_ctx` that stays valid for `'a` and
+    /// whose fields are accessed only through such views meanwhile.
+    unsafe fn from_raw(ctx: *const bindings::kvm_ipi_ctx) -> Ctx<'a> {
         let ctx = ctx.cast_mut();
-        // SAFETY: The fields of a valid context, by the caller.
+        // INVARIANT: every access in this object is atomic.
+        // SAFETY: `ctx` is valid and aligned for `'a`, by the caller; the
+        // fields are a `u64` and a `u32`, accessed only atomically.
         unsafe {
             Ctx {
-                send_ns: field(addr_of_mut!((*ctx).send_ns)),
-                receiver: field(addr_of_mut!((*ctx).receiver)),
-                sender: field(addr_of_mut!((*ctx).sender)),
-                vector: field(addr_of_mut!((*ctx).vector)),
-                pending: field(addr_of_mut!((*ctx).pending)),
+                sent: Atomic::from_ptr(&raw mut (*ctx).sent),
+                link: Atomic::from_ptr(&raw mut (*ctx).link),
             }
         }
     }
 
     fn reset(&self) {
-        self.pending.store(false, Relaxed);
-        self.receiver.store(NO_VCPU, Relaxed);
-        self.sender.store(NO_VCPU, Relaxed);
-        self.vector.store(0, Relaxed);
-        self.send_ns.store(0, Relaxed);
+        self.sent.store(0, Relaxed);
+        self.link.store(0, Relaxed);
     }
 
-    /// Records an IPI to `receiver`. Only the sender's own thread calls
-    /// this. The fields are published before `pending` with release, so a
-    /// reader that sees `pending` with acquire sees this IPI's fields, or a
-    /// later IPI's: never a receiver from before.
-    fn record(&self, receiver: i32, vector: u32, now: u64) {
-        self.receiver.store(receiver, Relaxed);
-        self.vector.store(vector, Relaxed);
-        self.send_ns.store(now, Relaxed);
-        self.pending.store(true, Release);
-    }
-
+    /// The last IPI sent. Acquire pairs with the release of
+    /// [`Ctx::record`]: nothing else is published with it today, but a
+    /// reader must never see a word older than one it acts on.
     fn sent(&self) -> Sent {
-        let pending = self.pending.load(Acquire);
-        Sent {
-            pending,
-            receiver: self.receiver.load(Relaxed),
-            vector: self.vector.load(Relaxed),
-            send_ns: self.send_ns.load(Relaxed),
+        Sent(self.sent.load(Acquire))
+    }
+
+    /// Records an IPI to `receiver`, sent at `now`, and returns it. Only the
+    /// sender's own thread records, so reading the previous sequence number
+    /// first cannot race with another record; an EOI that meanwhile clears
+    /// `pending` keeps the sequence number.
+    fn record(&self, receiver: u16, vector: u8, now: u64) -> Sent {
+        let sent = Sent::next(self.sent(), receiver, vector, now);
+        self.sent.store(sent.0, Release);
+        sent
+    }
+
+    /// Clears `pending` of `sent` if it is still the record; returns
+    /// whether it did.
+    fn ack(&self, sent: Sent) -> bool {
+        self.sent.cmpxchg(sent.0, sent.acked().0, Relaxed).is_ok()
+    }
+
+    fn link(&self) -> Link {
+        Link(self.link.load(Relaxed))
+    }
+
+    /// Links the receiver to `sender`'s IPI `sent`. Only a hint for the
+    /// receiver's EOI: relaxed, as WRITE_ONCE would be.
+    fn set_link(&self, sender: i32, sent: Sent) {
+        if let Some(l) = Link::new(sender, sent.seq()) {
+            self.link.store(l.0, Relaxed);
         }
     }
+
+    /// Removes the link if it is still `l`.
+    fn unlink(&self, l: Link) {
+        let _ = self.link.cmpxchg(l.0, Link::NONE.0, Relaxed);
+    }
+}
+
+/// Records `d`, sent at `now()`, when tracking is on and it is a unicast
+/// fixed IPI between two vCPUs: the sender's record, then the receiver's
+/// link. Returns the record, or [`Sent::NONE`].
+fn record(
+    d: &bindings::kvm_ipi_delivery,
+    src: &Ctx<'_>,
+    dst: &Ctx<'_>,
+    now: impl FnOnce() -> u64,
+) -> Sent {
+    if !TRACKING_ENABLED.load(Relaxed) {
+        return Sent::NONE;
+    }
+    let Ok((receiver, vector)) = classify(d) else {
+        return Sent::NONE;
+    };
+    let sent = src.record(receiver, vector, now());
+    dst.set_link(d.src_idx, sent);
+    sent
+}
+
+/// Undoes the record `sent` of a delivery the receiver refused: it is no
+/// longer pending unless something replaced it, and the receiver's link
+/// goes if it still names it.
+fn refused(src_idx: i32, sent: Sent, src: &Ctx<'_>, dst: &Ctx<'_>) {
+    src.ack(sent);
+    if let Some(l) = Link::new(src_idx, sent.seq()) {
+        dst.unlink(l);
+    }
+}
+
+/// What an EOI does to the IPI its receiver's link names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EoiAction {
+    /// Acknowledge it (pending, to this receiver, with this vector, recent)
+    /// and remove the link.
+    Ack,
+    /// It is still pending but out of the window: acknowledge it, as no EOI
+    /// would match it any more, and remove the link.
+    Expired,
+    /// The link is stale: the sender's record is another IPI that is not
+    /// pending to this receiver, or it was acknowledged. Remove the link.
+    Stale,
+    /// Unrelated to it: another vector (a timer's, a device's), or the
+    /// sender is recording a newer IPI to this receiver whose link is not
+    /// written yet. Leave everything.
+    Keep,
+}
+
+/// How the EOI of `vector` by `receiver`, whose link `l` names `sender`, at
+/// `now` treats the sender's record `sent`. A negative `vector` means
+/// nothing was in service.
+pub fn eoi_action(
+    l: Link,
+    sender: i32,
+    sent: Sent,
+    receiver: u32,
+    vector: i32,
+    now: u64,
+    window: u64,
+) -> EoiAction {
+    let to_us = sent.pending() && sent.receiver() == receiver;
+    if !l.names(sender, sent) {
+        if to_us {
+            EoiAction::Keep
+        } else {
+            EoiAction::Stale
+        }
+    } else if !to_us {
+        EoiAction::Stale
+    } else if !sent.recent(now, window) {
+        EoiAction::Expired
+    } else if u32::try_from(vector).is_ok_and(|v| v == sent.vector()) {
+        EoiAction::Ack
+    } else {
+        EoiAction::Keep
+    }
+}
+
+/// First half of an EOI by the receiver `receiver`: the sender its link
+/// names, and the link. `None` while tracking is off or without a link.
+fn eoi_begin(receiver: &Ctx<'_>) -> Option<(i32, Link)> {
+    if !TRACKING_ENABLED.load(Relaxed) {
+        return None;
+    }
+    let l = receiver.link();
+    l.sender().map(|s| (s, l))
+}
+
+/// Second half, once the caller found the sender `eoi_begin` named: looks
+/// at the sender's record once and acts on exactly what it saw, with
+/// compare-and-exchanges, so that an IPI recorded meanwhile is neither
+/// acknowledged nor unlinked by this EOI. `between` runs after each step
+/// that touches shared state (the KUnit interleaving test runs a
+/// concurrent record there); returns what to count.
+#[allow(clippy::too_many_arguments)]
+fn eoi_end(
+    sender: &Ctx<'_>,
+    sender_idx: i32,
+    receiver: &Ctx<'_>,
+    receiver_idx: u32,
+    l: Link,
+    vector: i32,
+    now: u64,
+    mut between: impl FnMut(),
+) -> bindings::kvm_ipi_eoi {
+    let sent = sender.sent();
+    between();
+    let window = WINDOW_NS.load(Relaxed);
+    let action = eoi_action(l, sender_idx, sent, receiver_idx, vector, now, window);
+    let outcome = match action {
+        EoiAction::Keep => return bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE,
+        // A newer IPI replaced it between the look and the exchange.
+        EoiAction::Ack if !sender.ack(sent) => return bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE,
+        EoiAction::Ack => bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED,
+        EoiAction::Expired => {
+            sender.ack(sent);
+            bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED
+        }
+        EoiAction::Stale => bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED,
+    };
+    between();
+    receiver.unlink(l);
+    outcome
 }
 
 /// Resets a vCPU's context: nothing sent, nothing received.
@@ -226,14 +418,16 @@ impl Ctx<'_> {
 /// `ctx` points to the context of a vCPU that stays valid for the call.
 #[export]
 pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) {
-    // SAFETY: By the caller.
-    unsafe { Ctx::new(ctx) }.reset();
+    // SAFETY: Valid for the call, by the caller; the context is only
+    // accessed atomically.
+    unsafe { Ctx::from_raw(ctx) }.reset();
 }
 
-/// Called by every LAPIC delivery path for each vCPU an interrupt goes to,
-/// before it is delivered there. Records it on both vCPUs when it is a
-/// unicast fixed IPI and tracking is on, and returns whether it did; the
-/// caller then reports the outcome to [`kvm_ipi_tracker_delivered`].
+/// Called by every LAPIC delivery path for each vCPU that a vCPU's
+/// interrupt goes to, before it is delivered there. Records it when it is a
+/// unicast fixed IPI and tracking is on, and returns the record (zero: not
+/// recorded). A record refused by the receiver's APIC is undone with
+/// [`kvm_ipi_tracker_refused`].
 ///
 /// Recording first matters: once delivered, the receiver may run its
 /// handler and EOI on another CPU at once, and an EOI that overtook the
@@ -244,205 +438,110 @@ pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) 
 ///
 /// # Safety
 ///
-/// `d` is valid for reads, and its contexts are null or belong to vCPUs that
-/// stay valid for the call; `d.src` belongs to the calling vCPU thread.
+/// `d` is valid for reads; `d.src` and `d.dst` are null or point to the
+/// contexts of vCPUs that stay valid for the call, `d.src` the calling
+/// vCPU's.
 #[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_delivery) -> bool {
-    // SAFETY: Valid for reads by the caller.
+pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_delivery) -> u64 {
+    // SAFETY: Valid for reads, by the caller.
     let d = unsafe { &*d };
-    if let Some(c) = usize::try_from(d.path)
-        .ok()
-        .and_then(|i| TOTALS.deliver.get(i))
-    {
-        c.add(1, Relaxed);
+    if d.src.is_null() || d.dst.is_null() {
+        return Sent::NONE.0;
     }
-    // SAFETY: As for this function. The fast mono clock may be read in any
-    // context; it is read only for an IPI that is recorded.
-    unsafe { record(d, || bindings::ktime_get_mono_fast_ns()) }
+    // SAFETY: Both non-null, hence valid for the call, by the caller.
+    let (src, dst) = unsafe { (Ctx::from_raw(d.src), Ctx::from_raw(d.dst)) };
+    // SAFETY: The fast mono clock may be read in any context, NMI included.
+    record(d, &src, &dst, || unsafe { bindings::ktime_get_mono_fast_ns() }).0
 }
 
-/// Records `d` on both vCPUs, sent at `now()`, when tracking is on and it is
-/// a unicast fixed IPI between two vCPUs; returns whether it did.
-///
-/// # Safety
-///
-/// As for [`kvm_ipi_tracker_deliver`]; `now` may be called.
-unsafe fn record(d: &bindings::kvm_ipi_delivery, now: impl FnOnce() -> u64) -> bool {
-    if !TRACKING_ENABLED.load(Relaxed) || classify(d).is_err() {
-        return false;
-    }
-    // SAFETY: `classify` checked both are non-null; valid by the caller.
-    let (src, dst) = unsafe { (Ctx::new(d.src), Ctx::new(d.dst)) };
-    src.record(d.dst_idx, d.vector, now());
-    // Only a hint for the receiver's EOI: relaxed, as WRITE_ONCE would be.
-    dst.sender.store(d.src_idx, Relaxed);
-    true
-}
-
-/// After a delivery [`kvm_ipi_tracker_deliver`] recorded: counts it when the
-/// receiver `accepted` it and returns true; otherwise (an APIC that refused
-/// it) undoes the record where nothing newer replaced it, and returns false.
+/// Undoes `recorded`, what [`kvm_ipi_tracker_deliver`] returned for `d`,
+/// after the receiver's APIC refused the interrupt.
 ///
 /// # Safety
 ///
 /// As for [`kvm_ipi_tracker_deliver`], with the same `d`.
 #[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_delivered(
+pub unsafe extern "C" fn kvm_ipi_tracker_refused(
     d: *const bindings::kvm_ipi_delivery,
-    accepted: bool,
-) -> bool {
-    // SAFETY: Valid for reads by the caller.
+    recorded: u64,
+) {
+    // SAFETY: Valid for reads, by the caller.
     let d = unsafe { &*d };
-    if accepted {
-        TOTALS.tracked.add(1, Relaxed);
-        return true;
+    if d.src.is_null() || d.dst.is_null() || recorded == 0 {
+        return;
     }
-    if d.src.is_null() || d.dst.is_null() {
-        return false;
-    }
-    // SAFETY: Non-null, and valid by the caller.
-    let (src, dst) = unsafe { (Ctx::new(d.src), Ctx::new(d.dst)) };
-    // Only the sender's thread records into `src`: nothing newer can be
-    // there. The receiver's link may meanwhile name another sender; keep it.
-    src.pending.store(false, Relaxed);
-    let _ = dst.sender.cmpxchg(d.src_idx, NO_VCPU, Relaxed);
-    false
+    // SAFETY: Both non-null, hence valid for the call, by the caller.
+    let (src, dst) = unsafe { (Ctx::from_raw(d.src), Ctx::from_raw(d.dst)) };
+    refused(d.src_idx, Sent(recorded), &src, &dst);
 }
 
-/// First half of an EOI, on the receiver: always forgets the sender of the
-/// last tracked IPI it received and returns its vcpu_idx (-1: none, or
-/// tracking is off). The receiver's own sent IPI is left alone: this EOI
-/// says nothing about it.
+/// First half of an EOI by the vCPU whose context is `receiver`: returns
+/// the vcpu_idx of the sender its link names (-1: none, or tracking is
+/// off) and stores the link in `*link` for [`kvm_ipi_tracker_eoi_end`].
 ///
 /// # Safety
 ///
-/// `ctx` points to the context of the calling vCPU.
+/// `receiver` points to the calling vCPU's context; `link` is valid for a
+/// write.
 #[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_eoi_receiver(
-    ctx: *mut bindings::kvm_ipi_ctx,
-    accelerated: bool,
+pub unsafe extern "C" fn kvm_ipi_tracker_eoi_begin(
+    receiver: *const bindings::kvm_ipi_ctx,
+    link: *mut u32,
 ) -> c_int {
-    let counter = if accelerated {
-        &TOTALS.eoi_accelerated
-    } else {
-        &TOTALS.eoi_trapped
-    };
-    counter.add(1, Relaxed);
-    if !TRACKING_ENABLED.load(Relaxed) {
-        return NO_VCPU;
-    }
-    // SAFETY: By the caller. Senders store into `sender` concurrently; the
-    // exchange takes exactly the value it replaces.
-    unsafe { Ctx::new(ctx) }.sender.xchg(NO_VCPU, Relaxed)
+    // SAFETY: Valid for the call, by the caller.
+    let receiver = unsafe { Ctx::from_raw(receiver) };
+    let (sender, l) = eoi_begin(&receiver).unwrap_or((-1, Link::NONE));
+    // SAFETY: Valid for a write, by the caller.
+    unsafe { link.write(l.0) };
+    sender
 }
 
-/// Second half of an EOI, on the sender [`kvm_ipi_tracker_eoi_receiver`]
-/// returned: clears its pending IPI when it matches (see [`eoi_verdict`]).
-///
-/// A sender that records a new IPI between the check and the clear loses
-/// that IPI's pending flag early; directed yield then falls back to its
-/// ordinary order for it, which is all a stale or missing hint can cost.
+/// Second half of an EOI of `vector` (negative: none in service) by the
+/// vCPU `receiver_idx`: acknowledges the IPI of `sender_idx` that `link`
+/// names when the EOI matches it, drops a stale link, and says which.
 ///
 /// # Safety
 ///
-/// `sender` points to the context of a vCPU that stays valid for the call.
+/// `sender` and `receiver` point to the contexts of those two vCPUs of one
+/// VM, valid for the call, `receiver` the calling vCPU's.
 #[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_eoi_sender(
+pub unsafe extern "C" fn kvm_ipi_tracker_eoi_end(
     sender: *mut bindings::kvm_ipi_ctx,
+    sender_idx: c_int,
+    receiver: *mut bindings::kvm_ipi_ctx,
     receiver_idx: c_int,
+    link: u32,
     vector: c_int,
     now: u64,
 ) -> bindings::kvm_ipi_eoi {
-    // SAFETY: By the caller.
-    let ctx = unsafe { Ctx::new(sender) };
-    let verdict = eoi_verdict(
-        ctx.sent(),
-        receiver_idx,
-        vector,
-        now,
-        WINDOW_NS.load(Relaxed),
-    );
-    if verdict == bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED {
-        ctx.pending.store(false, Relaxed);
-        TOTALS.eoi_cleared.add(1, Relaxed);
-    } else {
-        TOTALS.eoi_unmatched.add(1, Relaxed);
-    }
-    verdict
+    let Ok(receiver_idx) = u32::try_from(receiver_idx) else {
+        return bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE;
+    };
+    // SAFETY: Both valid for the call, by the caller.
+    let (s, r) = unsafe { (Ctx::from_raw(sender), Ctx::from_raw(receiver)) };
+    eoi_end(&s, sender_idx, &r, receiver_idx, Link(link), vector, now, || ())
 }
 
-/// `sender`'s last tracked IPI if it was sent inside `ipi_window_ns`
-/// before `now`, pending or already EOI'd; `None` while tracking is off.
-///
-/// # Safety
-///
-/// `sender` points to the context of a vCPU that stays valid for the call.
-unsafe fn recent(sender: *const bindings::kvm_ipi_ctx, now: u64) -> Option<Sent> {
-    if !TRACKING_ENABLED.load(Relaxed) {
-        return None;
-    }
-    // SAFETY: By the caller.
-    let sent = unsafe { Ctx::new(sender) }.sent();
-    within_window(sent.send_ns, now, WINDOW_NS.load(Relaxed)).then_some(sent)
-}
-
-/// Whether `receiver_idx` is the target of `sender`'s last IPI, still
-/// pending and inside `ipi_window_ns` at `now`. Always false while tracking
-/// is off.
+/// The receiver of `sender`'s last tracked IPI while that IPI is pending
+/// and was sent at most `ipi_window_ns` before `now`; -1 otherwise, and
+/// while tracking is off. Directed yield tries it first.
 ///
 /// # Safety
 ///
 /// `sender` points to the context of a vCPU that stays valid for the call.
 #[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_is_receiver(
-    sender: *const bindings::kvm_ipi_ctx,
-    receiver_idx: c_int,
-    now: u64,
-) -> bool {
-    // SAFETY: By the caller.
-    unsafe { recent(sender, now) }.is_some_and(|s| s.pending && s.receiver == receiver_idx)
-}
-
-/// The target of `sender`'s last tracked IPI if it was sent inside
-/// `ipi_window_ns` before `now`, pending or already EOI'd; -1 otherwise,
-/// and always while tracking is off. Directed yield starts from it: the
-/// receiver of a pending IPI, or one that just acknowledged the IPI and may
-/// still be at work on it.
-///
-/// # Safety
-///
-/// `sender` points to the context of a vCPU that stays valid for the call.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_last_receiver(
+pub unsafe extern "C" fn kvm_ipi_tracker_pending_receiver(
     sender: *const bindings::kvm_ipi_ctx,
     now: u64,
 ) -> c_int {
-    // SAFETY: By the caller.
-    unsafe { recent(sender, now) }.map_or(NO_VCPU, |s| s.receiver)
-}
-
-/// Prints the totals into `/sys/kernel/debug/kvm/ipi_yield_hooks`.
-///
-/// # Safety
-///
-/// `m` must point to a valid `seq_file` used by no other thread for the call.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_show(m: *mut bindings::seq_file) {
-    // SAFETY: Guaranteed by the caller, a seq_file `show` callback.
-    let m = unsafe { SeqFile::from_raw(m) };
-    let [fast, slow, pv] = &TOTALS.deliver;
-    for (name, c) in [
-        ("deliver_fast", fast),
-        ("deliver_slow", slow),
-        ("deliver_pv", pv),
-        ("eoi_trapped", &TOTALS.eoi_trapped),
-        ("eoi_accelerated", &TOTALS.eoi_accelerated),
-        ("ipi_tracked", &TOTALS.tracked),
-        ("ipi_eoi_cleared", &TOTALS.eoi_cleared),
-        ("ipi_eoi_unmatched", &TOTALS.eoi_unmatched),
-    ] {
-        seq_print!(m, "{name} {}\n", c.load(Relaxed));
+    if !TRACKING_ENABLED.load(Relaxed) {
+        return -1;
     }
+    // SAFETY: Valid for the call, by the caller.
+    let sent = unsafe { Ctx::from_raw(sender) }.sent();
+    sent.pending_receiver(now, WINDOW_NS.load(Relaxed))
+        .and_then(|r| c_int::try_from(r).ok())
+        .unwrap_or(-1)
 }
 
 /// Returns the string written to a module parameter, without the newline
@@ -507,6 +606,9 @@ pub unsafe extern "C" fn kvm_ipi_tracking_enabled_set(
     match unsafe { param_arg(val) }.and_then(|a| kstrtobool_bytes(a)) {
         Ok(on) => {
             TRACKING_ENABLED.store(on, Relaxed);
+            // SAFETY: A parameter's `set` runs in process context, where
+            // static keys may be switched.
+            unsafe { bindings::kvm_ipi_yield_set_key(bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_TRACKING, on) };
             0
         }
         Err(e) => e.to_errno(),
@@ -569,9 +671,11 @@ pub unsafe extern "C" fn kvm_ipi_window_ns_get(
     unsafe { param_emit(buf, format_args!("{}\n", WINDOW_NS.load(Relaxed))) }
 }
 
+
 #[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
 mod tests {
     use super::*;
+    use core::ptr::NonNull;
 
     fn b(s: &str) -> &BStr {
         BStr::from_bytes(s.as_bytes())
@@ -580,35 +684,71 @@ mod tests {
     const SRC: i32 = 2;
     const DST: i32 = 5;
     const VEC: u32 = 0xa6;
-    const T0: u64 = 1_000_000_000;
-    const EOI_CLEARED: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED;
-    const EOI_UNMATCHED: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED;
+    /// A send time on a stamp boundary, so that window bounds are exact.
+    const T0: u64 = 1 << 30;
+    const CLEARED: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED;
+    const UNMATCHED: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED;
+    const NOTHING: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE;
 
-    fn new_ctx() -> bindings::kvm_ipi_ctx {
-        // SAFETY: All-zero is a valid value of this plain C struct.
-        let mut c: bindings::kvm_ipi_ctx = unsafe { core::mem::zeroed() };
-        // SAFETY: Local and exclusively ours.
-        unsafe { kvm_ipi_tracker_reset(&mut c) };
-        c
+    /// A vCPU's context, owned by the test.
+    struct Slot {
+        sent: Atomic<u64>,
+        link: Atomic<u32>,
     }
 
-    /// A unicast fixed IPI from vCPU `SRC` to vCPU `DST` at `T0`.
-    fn ipi(
-        src: &mut bindings::kvm_ipi_ctx,
-        dst: &mut bindings::kvm_ipi_ctx,
-    ) -> bindings::kvm_ipi_delivery {
-        // SAFETY: All-zero is a valid value of this plain C struct.
-        let mut d: bindings::kvm_ipi_delivery = unsafe { core::mem::zeroed() };
-        d.src = src;
-        d.dst = dst;
-        d.src_idx = SRC;
-        d.dst_idx = DST;
-        d.targets = 1;
-        d.fixed = true;
-        d.shorthand = false;
-        d.vector = VEC;
-        d.path = bindings::kvm_ipi_path_KVM_IPI_PATH_FAST;
-        d
+    impl Slot {
+        fn new() -> Self {
+            Slot {
+                sent: Atomic::new(0),
+                link: Atomic::new(0),
+            }
+        }
+        fn ctx(&self) -> Ctx<'_> {
+            // INVARIANT: the test touches the fields only through views.
+            Ctx {
+                sent: &self.sent,
+                link: &self.link,
+            }
+        }
+        fn sent(&self) -> Sent {
+            self.ctx().sent()
+        }
+        fn link(&self) -> Link {
+            self.ctx().link()
+        }
+    }
+
+    /// A unicast fixed IPI from vCPU `src` to vCPU `dst`. The context
+    /// pointers are only tested for null: the views are passed beside.
+    fn ipi(src: i32, dst: i32, vector: u32) -> bindings::kvm_ipi_delivery {
+        let p = NonNull::<bindings::kvm_ipi_ctx>::dangling().as_ptr();
+        bindings::kvm_ipi_delivery {
+            src: p,
+            dst: p,
+            src_idx: src,
+            dst_idx: dst,
+            targets: 1,
+            fixed: true,
+            shorthand: false,
+            vector,
+            path: bindings::kvm_ipi_path_KVM_IPI_PATH_FAST,
+        }
+    }
+
+    fn send(d: &bindings::kvm_ipi_delivery, a: &Slot, b: &Slot, now: u64) -> Sent {
+        record(d, &a.ctx(), &b.ctx(), || now)
+    }
+
+    /// A whole EOI of `vector` by `receiver` (vCPU `idx`), finding the
+    /// sender in `vcpus` by index.
+    fn eoi(vcpus: &[&Slot], receiver: &Slot, idx: u32, vector: i32, now: u64) -> bindings::kvm_ipi_eoi {
+        let Some((s, l)) = eoi_begin(&receiver.ctx()) else {
+            return NOTHING;
+        };
+        let Some(sender) = usize::try_from(s).ok().and_then(|i| vcpus.get(i)) else {
+            return NOTHING;
+        };
+        eoi_end(&sender.ctx(), s, &receiver.ctx(), idx, l, vector, now, || ())
     }
 
     /// Runs `f` with tracking switched to `on`, then restores the switch.
@@ -620,226 +760,283 @@ mod tests {
 
     #[test]
     fn records_only_unicast_fixed_ipis_between_vcpus() {
-        let (mut a, mut b) = (new_ctx(), new_ctx());
-        let good = ipi(&mut a, &mut b);
-        assert_eq!(classify(&good), Ok(()));
+        let good = ipi(SRC, DST, VEC);
+        assert_eq!(classify(&good), Ok((DST as u16, VEC as u8)));
         type Spoil = fn(&mut bindings::kvm_ipi_delivery);
-        let cases: [(Spoil, Skip); 7] = [
+        let cases: [(Spoil, Skip); 11] = [
             (|d| d.src = core::ptr::null_mut(), Skip::NotFromVcpu),
             (|d| d.src_idx = -1, Skip::NotFromVcpu),
             (|d| d.fixed = false, Skip::NotFixed),
             (|d| d.shorthand = true, Skip::Shorthand),
             (|d| d.targets = 0, Skip::NotUnicast),
             (|d| d.targets = 2, Skip::NotUnicast),
+            (|d| d.dst = core::ptr::null_mut(), Skip::NotUnicast),
             (|d| d.dst_idx = SRC, Skip::SelfIpi),
+            (|d| d.vector = 256, Skip::OutOfRange),
+            (|d| d.dst_idx = 65_536, Skip::OutOfRange),
+            (|d| d.src_idx = 65_536, Skip::OutOfRange),
         ];
+        let (a, b) = (Slot::new(), Slot::new());
         for (spoil, why) in cases {
             let mut d = good;
             spoil(&mut d);
             assert_eq!(classify(&d), Err(why));
-            with_tracking(true, || {
-                // SAFETY: `d` and the contexts are local and ours.
-                assert!(!unsafe { record(&d, || T0) });
-            });
-            assert!(!a.pending);
-            assert_eq!((a.receiver, b.sender), (NO_VCPU, NO_VCPU));
+            with_tracking(true, || assert_eq!(send(&d, &a, &b, T0), Sent::NONE));
+            assert_eq!((a.sent(), b.link()), (Sent::NONE, Link::NONE));
         }
-        for path in [
-            bindings::kvm_ipi_path_KVM_IPI_PATH_FAST,
-            bindings::kvm_ipi_path_KVM_IPI_PATH_SLOW,
-            bindings::kvm_ipi_path_KVM_IPI_PATH_PV,
-        ] {
-            let (mut a, mut b) = (new_ctx(), new_ctx());
-            let mut d = ipi(&mut a, &mut b);
-            d.path = path;
-            with_tracking(true, || {
-                // SAFETY: As above.
-                assert!(unsafe { record(&d, || T0) });
-            });
-            assert!(a.pending);
-            assert_eq!(
-                (a.receiver, a.vector, a.send_ns, b.sender),
-                (DST, VEC, T0, SRC)
-            );
-        }
+        with_tracking(true, || {
+            let sent = send(&good, &a, &b, T0);
+            assert_eq!(a.sent(), sent);
+            assert!(sent.pending());
+            assert_eq!((sent.receiver(), sent.vector()), (DST as u32, VEC));
+            assert_eq!(b.link().sender(), Some(SRC));
+            assert!(b.link().names(SRC, sent));
+            // The next IPI differs from it even at the same time.
+            let again = send(&good, &a, &b, T0);
+            assert_ne!(again, sent);
+            assert!(!b.link().names(SRC, sent) && b.link().names(SRC, again));
+        });
     }
 
     #[test]
-    fn refused_delivery_is_undone() {
-        let (mut a, mut b) = (new_ctx(), new_ctx());
-        let d = ipi(&mut a, &mut b);
+    fn sequence_wraps_and_stays_distinct() {
+        let (a, b) = (Slot::new(), Slot::new());
+        let d = ipi(SRC, DST, VEC);
         with_tracking(true, || {
-            // SAFETY: As above.
-            unsafe {
-                assert!(record(&d, || T0));
-                assert!(!kvm_ipi_tracker_delivered(&d, false));
-            }
-        });
-        assert!(!a.pending);
-        assert_eq!(b.sender, NO_VCPU);
-        with_tracking(true, || {
-            // SAFETY: As above.
-            unsafe {
-                assert!(record(&d, || T0));
-                assert!(kvm_ipi_tracker_delivered(&d, true));
-                assert!(kvm_ipi_tracker_is_receiver(&a, DST, T0));
+            let mut prev = send(&d, &a, &b, T0);
+            for _ in 0..300 {
+                let next = send(&d, &a, &b, T0);
+                assert_ne!(next, prev);
+                assert_eq!(next.seq(), (prev.seq() + 1) & Sent::SEQ_MASK);
+                prev = next;
             }
         });
     }
 
     #[test]
-    fn tracking_off_records_clears_and_answers_nothing() {
-        let (mut a, mut b) = (new_ctx(), new_ctx());
-        let d = ipi(&mut a, &mut b);
-        with_tracking(false, || {
-            // SAFETY: As above.
-            assert!(!unsafe { record(&d, || T0) });
-        });
-        assert!(!a.pending);
+    fn refused_delivery_is_undone() {
+        let (a, b, c) = (Slot::new(), Slot::new(), Slot::new());
+        let d = ipi(SRC, DST, VEC);
         with_tracking(true, || {
-            // SAFETY: As above.
-            assert!(unsafe { record(&d, || T0) });
+            let sent = send(&d, &a, &b, T0);
+            refused(SRC, sent, &a.ctx(), &b.ctx());
+            assert!(!a.sent().pending());
+            assert_eq!(a.sent().pending_receiver(T0, IPI_WINDOW_NS_DEFAULT), None);
+            assert_eq!(b.link(), Link::NONE);
+            // Meanwhile another sender linked itself to the receiver: kept.
+            let sent = send(&d, &a, &b, T0);
+            let other = send(&ipi(7, DST, VEC), &c, &b, T0);
+            refused(SRC, sent, &a.ctx(), &b.ctx());
+            assert!(b.link().names(7, other));
         });
+    }
+
+    #[test]
+    fn tracking_off_records_and_answers_nothing() {
+        let (a, b) = (Slot::new(), Slot::new());
+        let d = ipi(SRC, DST, VEC);
+        with_tracking(false, || assert_eq!(send(&d, &a, &b, T0), Sent::NONE));
+        assert_eq!(a.sent(), Sent::NONE);
+        with_tracking(true, || assert!(send(&d, &a, &b, T0).pending()));
         with_tracking(false, || {
-            // SAFETY: As above.
-            unsafe {
-                assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0));
-                assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, false), NO_VCPU);
-            }
+            assert_eq!(eoi_begin(&b.ctx()), None);
+            // SAFETY: `a`'s context outlives the call and is only accessed
+            // atomically.
+            let r = unsafe { kvm_ipi_tracker_pending_receiver(a.sent.as_ptr().cast(), T0) };
+            assert_eq!(r, -1);
         });
-        // The EOI while off left the link; the IPI is still pending.
-        assert_eq!(b.sender, SRC);
-        assert!(a.pending);
+        // Nothing was cleared while off.
+        assert!(a.sent().pending() && b.link().sender() == Some(SRC));
     }
 
     #[test]
     fn window_bounds() {
         let w = IPI_WINDOW_NS_DEFAULT;
-        assert!(within_window(T0, T0, w));
-        assert!(within_window(T0, T0 + w - 1, w));
-        assert!(within_window(T0, T0 + w, w));
-        assert!(!within_window(T0, T0 + w + 1, w));
-        // A clock read behind the send time is no time passed.
-        assert!(within_window(T0, T0 - 5, w));
-        assert!(!within_window(0, u64::MAX, IPI_WINDOW_NS_MAX));
-
-        let (mut a, mut b) = (new_ctx(), new_ctx());
-        let d = ipi(&mut a, &mut b);
+        let (a, b) = (Slot::new(), Slot::new());
         with_tracking(true, || {
-            // SAFETY: As above.
-            unsafe {
-                assert!(record(&d, || T0));
-                let win = WINDOW_NS.load(Relaxed);
-                assert!(kvm_ipi_tracker_is_receiver(&a, DST, T0 + win));
-                assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + win + 1));
-                assert!(!kvm_ipi_tracker_is_receiver(&a, SRC, T0));
-                assert!(!kvm_ipi_tracker_is_receiver(&b, SRC, T0));
-                assert_eq!(kvm_ipi_tracker_last_receiver(&a, T0 + win), DST);
-                assert_eq!(kvm_ipi_tracker_last_receiver(&a, T0 + win + 1), NO_VCPU);
-                assert_eq!(kvm_ipi_tracker_last_receiver(&b, T0), NO_VCPU);
-            }
+            let s = send(&ipi(SRC, DST, VEC), &a, &b, T0);
+            assert_eq!(s.pending_receiver(T0, w), Some(DST as u32));
+            assert_eq!(s.pending_receiver(T0 + w, w), Some(DST as u32));
+            // Judged to 1.024 µs: two units beyond the window is out.
+            assert_eq!(s.pending_receiver(T0 + w + 2048, w), None);
+            // A window of whole units is exact.
+            let w = 1024 * 1000;
+            assert!(s.recent(T0 + w, w) && s.recent(T0 + w + 1023, w));
+            assert!(!s.recent(T0 + w + 1024, w));
+            // The smallest window is one unit, never empty.
+            assert!(s.recent(T0 + 1023, IPI_WINDOW_NS_MIN));
+            assert!(!s.recent(T0 + 2048, IPI_WINDOW_NS_MIN));
+            // A clock read behind the send time is no time passed.
+            assert!(s.recent(T0 - 5000, IPI_WINDOW_NS_MIN));
+            // Across the stamp's wrap.
+            let late = (u64::from(u32::MAX) << STAMP_SHIFT) + 7;
+            let s = send(&ipi(SRC, DST, VEC), &a, &b, late);
+            assert!(s.recent(late + (4 << STAMP_SHIFT), IPI_WINDOW_NS_MIN * 5));
+            assert!(!s.recent(late + w + (2 << STAMP_SHIFT), w));
         });
     }
 
     #[test]
-    fn eoi_clears_sender_only_on_a_match() {
-        let sent = Sent {
-            pending: true,
-            receiver: DST,
-            vector: VEC,
-            send_ns: T0,
-        };
+    fn eoi_actions() {
         let w = IPI_WINDOW_NS_DEFAULT;
+        let (a, b) = (Slot::new(), Slot::new());
         let v = VEC as i32;
-        assert_eq!(eoi_verdict(sent, DST, v, T0 + w, w), EOI_CLEARED);
-        assert_eq!(eoi_verdict(sent, DST, v + 1, T0, w), EOI_UNMATCHED);
-        assert_eq!(eoi_verdict(sent, DST, -1, T0, w), EOI_UNMATCHED);
-        assert_eq!(eoi_verdict(sent, DST, v, T0 + w + 1, w), EOI_UNMATCHED);
-        assert_eq!(eoi_verdict(sent, DST + 1, v, T0, w), EOI_UNMATCHED);
-        let cleared = Sent {
-            pending: false,
-            ..sent
-        };
-        assert_eq!(eoi_verdict(cleared, DST, v, T0, w), EOI_UNMATCHED);
+        let r = DST as u32;
+        with_tracking(true, || {
+            let s = send(&ipi(SRC, DST, VEC), &a, &b, T0);
+            let l = b.link();
+            assert_eq!(eoi_action(l, SRC, s, r, v, T0 + w, w), EoiAction::Ack);
+            // Another interrupt's EOI, or none in service: not about it.
+            assert_eq!(eoi_action(l, SRC, s, r, v + 1, T0, w), EoiAction::Keep);
+            assert_eq!(eoi_action(l, SRC, s, r, -1, T0, w), EoiAction::Keep);
+            // Out of the window.
+            assert_eq!(eoi_action(l, SRC, s, r, v, T0 + w + 2048, w), EoiAction::Expired);
+            // Another receiver's EOI, or the IPI was acknowledged.
+            assert_eq!(eoi_action(l, SRC, s, r + 1, v, T0, w), EoiAction::Stale);
+            assert_eq!(eoi_action(l, SRC, s.acked(), r, v, T0, w), EoiAction::Stale);
+            // The link names an older IPI: stale, unless the newer one goes
+            // to this receiver too (its link is on its way).
+            let newer = send(&ipi(SRC, DST, VEC), &a, &b, T0);
+            assert_eq!(eoi_action(l, SRC, newer, r, v, T0, w), EoiAction::Keep);
+            let elsewhere = send(&ipi(SRC, 7, VEC), &a, &b, T0);
+            assert_eq!(eoi_action(l, SRC, elsewhere, r, v, T0, w), EoiAction::Stale);
+            // Looked up under another sender than the link names: the
+            // sender's IPI is left alone.
+            assert_eq!(eoi_action(l, 3, s, r, v, T0, w), EoiAction::Keep);
+        });
     }
 
     #[test]
-    fn eoi_always_clears_the_receiver_link() {
-        let (mut a, mut b) = (new_ctx(), new_ctx());
-        let d = ipi(&mut a, &mut b);
+    fn eoi_acknowledges_only_its_ipi() {
+        let (o, a, b) = (Slot::new(), Slot::new(), Slot::new());
+        let all: [&Slot; 6] = [&o, &o, &a, &o, &o, &b];
+        let (a, b) = (&a, &b);
+        let r = DST as u32;
         with_tracking(true, || {
-            // SAFETY: As above.
-            unsafe {
-                assert!(record(&d, || T0));
-                // A mismatching EOI: the link goes, the sender stays pending.
-                assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, false), SRC);
-                assert_eq!(b.sender, NO_VCPU);
-                assert_eq!(
-                    kvm_ipi_tracker_eoi_sender(&mut a, DST, VEC as i32 + 1, T0),
-                    EOI_UNMATCHED
-                );
-                assert!(a.pending);
-                // A second EOI finds no sender.
-                assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, true), NO_VCPU);
-
-                // The next IPI, acknowledged with its vector: cleared.
-                assert!(record(&d, || T0));
-                assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, true), SRC);
-                assert_eq!(
-                    kvm_ipi_tracker_eoi_sender(&mut a, DST, VEC as i32, T0 + 1),
-                    EOI_CLEARED
-                );
-                assert!(!a.pending);
-                assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + 1));
-                // Acknowledged: no longer the pending receiver, still the last one.
-                assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0 + 1));
-                assert_eq!(kvm_ipi_tracker_last_receiver(&a, T0 + 1), DST);
-                let late = T0 + WINDOW_NS.load(Relaxed) + 1;
-                assert_eq!(kvm_ipi_tracker_last_receiver(&a, late), NO_VCPU);
-            }
+            send(&ipi(SRC, DST, VEC), a, b, T0);
+            // A timer's EOI: the IPI stays pending, the link stays.
+            assert_eq!(eoi(&all, b, r, VEC as i32 + 1, T0), NOTHING);
+            assert!(a.sent().pending() && b.link().sender() == Some(SRC));
+            // Its own EOI clears it and the link.
+            assert_eq!(eoi(&all, b, r, VEC as i32, T0 + 1), CLEARED);
+            assert!(!a.sent().pending());
+            assert_eq!(a.sent().pending_receiver(T0 + 1, IPI_WINDOW_NS_DEFAULT), None);
+            assert_eq!(b.link(), Link::NONE);
+            // A second EOI finds no sender.
+            assert_eq!(eoi(&all, b, r, VEC as i32, T0 + 1), NOTHING);
+            // The sender moved on to another receiver: the link is stale.
+            send(&ipi(SRC, DST, VEC), a, b, T0);
+            send(&ipi(SRC, 0, VEC), a, &o, T0);
+            assert_eq!(eoi(&all, b, r, VEC as i32, T0), UNMATCHED);
+            assert_eq!(b.link(), Link::NONE);
+            assert_eq!(a.sent().pending_receiver(T0, IPI_WINDOW_NS_DEFAULT), Some(0));
+            // Out of the window: acknowledged, so it steers nothing later.
+            send(&ipi(SRC, DST, VEC), a, b, T0);
+            let late = T0 + IPI_WINDOW_NS_DEFAULT + 4096;
+            assert_eq!(eoi(&all, b, r, VEC as i32, late), UNMATCHED);
+            assert!(!a.sent().pending());
         });
     }
 
     #[test]
     fn eoi_keeps_the_receivers_own_ipi() {
-        // b sent its own IPI to a third vCPU before it EOIs a's IPI.
-        let (mut a, mut b, mut c) = (new_ctx(), new_ctx(), new_ctx());
-        let to_b = ipi(&mut a, &mut b);
-        let mut from_b = ipi(&mut b, &mut c);
-        from_b.src_idx = DST;
-        from_b.dst_idx = 7;
+        // b sent its own IPI to vCPU 7 before it EOIs a's IPI.
+        let (a, b, c) = (Slot::new(), Slot::new(), Slot::new());
+        let all: [&Slot; 6] = [&c, &c, &a, &c, &c, &b];
         with_tracking(true, || {
-            // SAFETY: As above.
-            unsafe {
-                assert!(record(&to_b, || T0));
-                assert!(record(&from_b, || T0));
-                assert_eq!(kvm_ipi_tracker_eoi_receiver(&mut b, false), SRC);
-                assert!(kvm_ipi_tracker_is_receiver(&b, 7, T0));
-            }
+            send(&ipi(SRC, DST, VEC), &a, &b, T0);
+            send(&ipi(DST, 7, VEC), &b, &c, T0);
+            assert_eq!(eoi(&all, &b, DST as u32, VEC as i32, T0), CLEARED);
+            assert_eq!(b.sent().pending_receiver(T0, IPI_WINDOW_NS_DEFAULT), Some(7));
         });
     }
 
     #[test]
     fn reset_forgets_everything() {
-        let (mut a, mut b) = (new_ctx(), new_ctx());
-        let d = ipi(&mut a, &mut b);
+        let (a, b) = (Slot::new(), Slot::new());
         with_tracking(true, || {
-            // SAFETY: As above.
-            unsafe {
-                assert!(record(&d, || T0));
-                kvm_ipi_tracker_reset(&mut a);
-                kvm_ipi_tracker_reset(&mut b);
-                assert!(!kvm_ipi_tracker_is_receiver(&a, DST, T0));
-            }
+            send(&ipi(SRC, DST, VEC), &a, &b, T0);
         });
-        assert!(!a.pending);
-        assert_eq!(
-            (a.receiver, a.sender, a.vector, a.send_ns),
-            (NO_VCPU, NO_VCPU, 0, 0)
-        );
-        assert_eq!((b.receiver, b.sender), (NO_VCPU, NO_VCPU));
+        a.ctx().reset();
+        b.ctx().reset();
+        assert_eq!((a.sent(), a.link(), b.sent(), b.link()), (Sent::NONE, Link::NONE, Sent::NONE, Link::NONE));
     }
 
+    /// An EOI of IPI A (sender S, receiver R) races with S recording IPI B:
+    /// to R with A's vector, to R with another vector, or to vCPU 7. The
+    /// record's two steps (the word, then the receiver's link) go into
+    /// every gap between the EOI's four steps (read the link, read the
+    /// word, exchange the word, remove the link): 15 orders per case. The
+    /// EOI may acknowledge B only when it read B's link and B has A's
+    /// vector (an EOI names a vector, not an IPI); otherwise B stays
+    /// pending, and R's link ends naming B exactly while B is pending.
+    #[test]
+    fn eoi_interleaved_with_a_record_at_every_step() {
+        let r = DST as u32;
+        for (dst_b, vec_b) in [(DST, VEC), (DST, VEC + 1), (7, VEC)] {
+            for first in 0..5u32 {
+                for second in first..5u32 {
+                    let (s, rcv, other) = (Slot::new(), Slot::new(), Slot::new());
+                    let all: [&Slot; 6] = [&other, &other, &s, &other, &other, &rcv];
+                    let b_dst = if dst_b == DST { &rcv } else { &other };
+                    let d_b = ipi(SRC, dst_b, vec_b);
+                    with_tracking(true, || {
+                        send(&ipi(SRC, DST, VEC), &s, &rcv, T0);
+                        let mut b = Sent::NONE;
+                        let mut gap = 0u32;
+                        let mut link_seen = Link::NONE;
+                        // Runs the record's steps that belong in this gap.
+                        let step = |gap: u32, b: &mut Sent| {
+                            if first == gap {
+                                let (receiver, vector) = classify(&d_b).unwrap_or((0, 0));
+                                *b = s.ctx().record(receiver, vector, T0);
+                            }
+                            if second == gap {
+                                b_dst.ctx().set_link(SRC, *b);
+                            }
+                        };
+                        step(gap, &mut b);
+                        gap += 1;
+                        let begun = eoi_begin(&rcv.ctx());
+                        if let Some((_, l)) = begun {
+                            link_seen = l;
+                        }
+                        step(gap, &mut b);
+                        gap += 1;
+                        let mut out = NOTHING;
+                        if let Some((sender, l)) = begun {
+                            let sender_slot = usize::try_from(sender).ok().and_then(|i| all.get(i));
+                            assert!(sender_slot.is_some_and(|x| core::ptr::eq(*x, &s)));
+                            if let Some(x) = sender_slot {
+                                out = eoi_end(&x.ctx(), sender, &rcv.ctx(), r, l, VEC as i32, T0, || {
+                                    step(gap, &mut b);
+                                    gap += 1;
+                                });
+                            }
+                        }
+                        while gap < 5 {
+                            step(gap, &mut b);
+                            gap += 1;
+                        }
+                        let read_b_link = link_seen.names(SRC, b);
+                        let may_ack_b = dst_b == DST && vec_b == VEC && read_b_link;
+                        let b_now = s.sent();
+                        assert_eq!(b_now.seq(), b.seq());
+                        assert_eq!(b_now.pending(), !may_ack_b);
+                        if may_ack_b {
+                            assert_eq!(out, CLEARED);
+                        }
+                        if dst_b == DST {
+                            let expect = if b_now.pending() { Link::new(SRC, b.seq()) } else { Some(Link::NONE) };
+                            assert_eq!(Some(rcv.link()), expect);
+                        } else {
+                            assert!(other.link().names(SRC, b));
+                        }
+                    });
+                }
+            }
+        }
+    }
     #[test]
     fn window_accepts_its_range_only() {
         assert_eq!(parse_window_ns(b("1000")), Ok(IPI_WINDOW_NS_MIN));
@@ -863,40 +1060,42 @@ mod tests {
     }
 
     /// Random deliveries (good, malformed and refused), EOIs of random
-    /// vectors and queries among four vCPUs, as a hostile guest may cause
-    /// them: every vCPU index the tracker hands back (the sender an EOI
-    /// names, the receiver directed yield starts from) is a real vCPU of
-    /// the VM and never the vCPU asking, and a pending receiver is always
-    /// the last receiver.
+    /// vectors, resets and queries among four vCPUs, as a hostile guest may
+    /// cause them: every vCPU index the tracker hands back (the sender an
+    /// EOI names, the receiver directed yield tries) is a vCPU of the VM
+    /// other than the one asking, an EOI that clears an IPI leaves its
+    /// sender with nothing pending to that receiver, and a record refused
+    /// by its APIC is not pending afterwards.
     #[test]
     fn fuzz_indices_stay_in_range() {
         const NR: i32 = 4;
-        let mut ctxs = [new_ctx(), new_ctx(), new_ctx(), new_ctx()];
-        let base = ctxs.as_mut_ptr();
-        let ctx = |i: i32| base.wrapping_add(usize::try_from(i.rem_euclid(NR)).unwrap_or(0));
+        let slots = [Slot::new(), Slot::new(), Slot::new(), Slot::new()];
+        let slot = |i: i32| slots.get(usize::try_from(i.rem_euclid(NR)).unwrap_or(0));
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
         let mut now = T0;
+        let w = IPI_WINDOW_NS_DEFAULT;
         with_tracking(true, || {
             for _ in 0..300_000 {
                 let r = next(&mut rng);
                 now = now.wrapping_add((r >> 40) % 20_000_000);
                 let (a, b) = (((r >> 8) % 5) as i32 - 1, ((r >> 12) % 4) as i32);
-                match r % 4 {
+                let (Some(sb), Some(sa)) = (slot(b), slot(a)) else {
+                    continue;
+                };
+                match r % 5 {
                     0 | 1 => {
-                        // SAFETY: All-zero is a valid value of this plain C struct.
-                        let mut d: bindings::kvm_ipi_delivery = unsafe { core::mem::zeroed() };
-                        d.src = if a < 0 { core::ptr::null_mut() } else { ctx(a) };
-                        d.dst = ctx(b);
-                        d.src_idx = a;
-                        d.dst_idx = b;
+                        let mut d = ipi(a, b, ((r >> 24) % 8 + 0x20) as u32);
+                        if a < 0 {
+                            d.src = core::ptr::null_mut();
+                        }
                         d.targets = if r & (1 << 20) != 0 { 2 } else { 1 };
                         d.fixed = r & (1 << 21) == 0;
                         d.shorthand = r & (1 << 22) != 0 && r & (1 << 23) != 0;
-                        d.vector = ((r >> 24) % 8 + 0x20) as u32;
-                        // SAFETY: The contexts are live locals; this thread is every vCPU.
-                        unsafe {
-                            if record(&d, || now) {
-                                kvm_ipi_tracker_delivered(&d, r & (1 << 30) == 0);
+                        let sent = send(&d, sa, sb, now);
+                        if sent != Sent::NONE && r & (1 << 30) != 0 {
+                            refused(a, sent, &sa.ctx(), &sb.ctx());
+                            if sa.sent().seq() == sent.seq() {
+                                assert!(!sa.sent().pending());
                             }
                         }
                     }
@@ -904,24 +1103,20 @@ mod tests {
                         // vCPU b EOIs a random vector (-1: nothing in service).
                         let vector = ((r >> 24) % 9) as i32 + 0x1f;
                         let vector = if vector == 0x1f { -1 } else { vector };
-                        // SAFETY: As above.
-                        let sender = unsafe { kvm_ipi_tracker_eoi_receiver(ctx(b), false) };
-                        if sender != NO_VCPU {
-                            assert!((0..NR).contains(&sender) && sender != b);
-                            // SAFETY: As above.
-                            unsafe { kvm_ipi_tracker_eoi_sender(ctx(sender), b, vector, now) };
+                        let Some((s, l)) = eoi_begin(&sb.ctx()) else { continue };
+                        assert!((0..NR).contains(&s) && s != b);
+                        let Some(ss) = slot(s) else { continue };
+                        let before = ss.sent();
+                        let out = eoi_end(&ss.ctx(), s, &sb.ctx(), b as u32, l, vector, now, || ());
+                        if out == CLEARED {
+                            assert_eq!(before.receiver(), b as u32);
+                            assert!(!ss.sent().pending());
                         }
                     }
+                    3 if r & (1 << 40) != 0 => sb.ctx().reset(),
                     _ => {
-                        let s = b;
-                        // SAFETY: As above.
-                        let last = unsafe { kvm_ipi_tracker_last_receiver(ctx(s), now) };
-                        assert!(last == NO_VCPU || ((0..NR).contains(&last) && last != s));
-                        for x in -1..=NR {
-                            // SAFETY: As above.
-                            if unsafe { kvm_ipi_tracker_is_receiver(ctx(s), x, now) } {
-                                assert_eq!(x, last);
-                            }
+                        if let Some(x) = sb.sent().pending_receiver(now, w) {
+                            assert!(x < NR as u32 && x != b as u32);
                         }
                     }
                 }
