@@ -483,7 +483,8 @@ def spin_table(runs, out):
         })
     md = ["### IPI round trips in a nested KVM guest\n",
           "`vcpu_boost_spin_test`: 4 vCPUs on the test kernel's 2 CPUs; vCPU 0 sends vCPU 1 "
-          "an IPI and spins with PAUSE until it is answered (1000 round trips per run), "
+          "an IPI and spins with PAUSE until it is answered "
+          f"({', '.join(sorted({r['ipis'] for r in runs if r.get('kind') == 'spin'}))} round trips per run), "
           "while vCPUs 2 and 3 spin all the time. PAUSE exits come from the test-only "
           "`kvm_amd.test_pause_exits`.\n",
           "| tracking | relaxed boost | round trips/s (median, range) | spin exits per round trip | round-1 yields to the receiver | round-2 yields per round trip |",

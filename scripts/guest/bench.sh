@@ -171,7 +171,10 @@ fi
 #   spin   vcpu_boost_spin_test: vCPU 0 waits for its IPIs' answers
 #   mixed  vcpu_boost_lock_test -m: both kinds of waiting in one guest
 echo 1 >$SVM_PARAMS/test_pause_exits
-lock_acq=${VB_BENCH_LOCK_ACQ:-300}
+# Sizes for runs of one to three seconds each under TCG.
+lock_acq=${VB_BENCH_LOCK_ACQ:-10000}
+mixed_acq=${VB_BENCH_MIXED_ACQ:-3000}
+spin_ipis=${VB_BENCH_SPIN_IPIS:-3000}
 # dy_runs KIND COMMAND...: one repetition of KIND: on, off, off again, or
 # the reverse.
 dy_runs() {
@@ -187,13 +190,13 @@ dy_runs() {
 rep=1
 while [ $rep -le $reps ]; do
 	dy_runs lock /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -t
-	dy_runs spin /tests/vcpu_boost_spin_test -v 4 -n 1000
-	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -m
+	dy_runs spin /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
+	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m
 	# The spin test with relaxed boost off too, for its table.
 	echo N >$KVM_PARAMS/enable_relaxed_boost
 	for t in $(order); do
 		echo $t >$KVM_PARAMS/ipi_tracking_enabled
-		guest spin "cfg_tracking=$t cfg_relaxed=N cfg_aa=0" /tests/vcpu_boost_spin_test -v 4 -n 1000
+		guest spin "cfg_tracking=$t cfg_relaxed=N cfg_aa=0" /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
 	done
 	echo Y >$KVM_PARAMS/enable_relaxed_boost
 	rep=$((rep + 1))
