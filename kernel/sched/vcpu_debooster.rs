@@ -46,7 +46,7 @@ pub const DEBOUNCE_NS: u64 = 600_000;
 
 /// Names of the strategies, indexed by `enum sched_vcpu_yield_strategy`.
 const STRATEGY_NAMES: [&str; bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize] =
-    ["deboost", "lag-credit", "proportional", "mainline"];
+    ["deboost", "lag-credit", "proportional", "donate", "mainline"];
 
 /// The active strategy, an index into [`STRATEGY_NAMES`]. Written by the
 /// debugfs file, read on the yield path: relaxed, like [`ENABLED`].
@@ -386,6 +386,8 @@ enum Action {
     Credit,
     /// `proportional` pushed the yielder.
     Push,
+    /// `donate` gave the target the yielder's forfeit.
+    Donate,
 }
 
 /// The frame of every strategy's decision: [`begin_decision`], then
@@ -451,6 +453,7 @@ unsafe fn count_applied(st: *mut bindings::sched_vcpu_deboost_rq, now: u64, acti
             Action::Penalty { debounced: true } => Some(addr_of_mut!((*st).stats.debounced)),
             Action::Credit => Some(addr_of_mut!((*st).stats.credited)),
             Action::Push => Some(addr_of_mut!((*st).stats.pushed)),
+            Action::Donate => Some(addr_of_mut!((*st).stats.donated)),
         }
     };
     // SAFETY: As above; the lock is held by the caller.
@@ -580,8 +583,90 @@ pub unsafe extern "C" fn sched_vcpu_proportional_decide(
 
 /// Whether `strategy` obeys the per-runqueue rate limit. The proposal
 /// behind `proportional` has none: its stop at ineligibility bounds it.
+/// `donate` has none: it moves virtual time from the yielder to the target
+/// and leaves the queue's weighted sum as it was, so repeating it cannot
+/// raise the pair's share above what the pair already has.
 fn rate_limits(strategy: u32) -> bool {
     strategy != bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL
+        && strategy != bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE
+}
+
+/// `a * num / den` for any ratio, never more: `num` and `den` are each
+/// rounded to 16 significant bits (`num` down, `den` up), so the result is
+/// short of the exact value by less than 2^-14 of it, plus what the final
+/// scaling by a power of two cannot hold (at most `num / den`, plus one).
+/// 0 when `den` or `num` is 0. Saturates, and needs no 64-bit division.
+pub fn scale(a: u64, num: u64, den: u64) -> u64 {
+    let bits = |x: u64| u64::BITS - x.leading_zeros();
+    if den == 0 || num == 0 {
+        return 0;
+    }
+    let sn = bits(num).saturating_sub(16);
+    let n = num >> sn;
+    // Rounding `den` up may carry into a 17th bit: one more shift then.
+    let ceil = |s: u32| (den >> s) + u64::from(den & ((1u64 << s) - 1) != 0);
+    let mut sd = bits(den).saturating_sub(16);
+    if ceil(sd) > 0xffff {
+        sd += 1;
+    }
+    let Some(d) = u16::try_from(ceil(sd)).ok().and_then(NonZeroU16::new) else {
+        return 0;
+    };
+    // a * n / d = (a / d) * n + (a % d) * n / d, where (a % d) * n < 2^32.
+    let (q, r) = div_small(a, d);
+    let base = q
+        .saturating_mul(n)
+        .saturating_add(div_small(u64::from(r) * n, d).0);
+    if sn >= sd {
+        let k = sn - sd;
+        if base > u64::MAX >> k {
+            u64::MAX
+        } else {
+            base << k
+        }
+    } else {
+        base >> (sd - sn)
+    }
+}
+
+/// The donation of strategy `donate`: `yield_task_fair()` moved the
+/// yielder's vruntime forward by `forfeit` (the rest of its slice, in its
+/// virtual time); the target's vruntime moves back by the same weighted
+/// amount, `forfeit * w_yielder / w_target`, so that the queue's weighted
+/// sum of vruntimes, its average and every other task's lag end where they
+/// were before the forfeit. Bounded so that the target's lag (`lag`, the
+/// average minus its vruntime, after the forfeit) stays within `limit`, the
+/// bound EEVDF puts on the lag an entity keeps (`entity_lag()`); what the
+/// bound cuts off stays forfeited, as in mainline. 0 without a forfeit.
+pub fn donation(forfeit: u64, w_yielder: u64, w_target: u64, lag: i64, limit: u64) -> u64 {
+    let room = i64::try_from(limit).unwrap_or(i64::MAX).saturating_sub(lag);
+    let room = u64::try_from(room).unwrap_or(0);
+    scale(forfeit, w_yielder, w_target).min(room)
+}
+
+/// Second step for the strategy `donate`, called after `yield_task_fair()`
+/// forfeited: computes how far the target's vruntime moves back
+/// (`y.credit`, 0: none) from the forfeit, the two weights, the target's
+/// vruntime, the queue's average and the lag limit. A donation counts as
+/// applied.
+///
+/// # Safety
+///
+/// As for [`sched_vcpu_deboost_gate`].
+#[export]
+pub unsafe extern "C" fn sched_vcpu_donate_decide(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) {
+    // SAFETY: By the caller.
+    unsafe {
+        decide(st, y, |y| {
+            // The wrapped difference, read as signed, is the comparison.
+            let lag = y.avg_vruntime.wrapping_sub(y.target_vruntime) as i64;
+            y.credit = donation(y.forfeit, y.weight, y.target_weight, lag, y.lag_limit);
+            (y.credit != 0).then_some(Action::Donate)
+        })
+    };
 }
 
 /// Parses a strategy name written to `vcpu_yield_strategy` (one trailing
@@ -670,6 +755,7 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_add(
         applied,
         credited,
         pushed,
+        donated,
         debounced,
         rate_limited,
         no_contention,
@@ -702,6 +788,7 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_print(
         ("applied", s.applied),
         ("credited", s.credited),
         ("pushed", s.pushed),
+        ("donated", s.donated),
         ("debounced", s.debounced),
         ("rate_limited", s.rate_limited),
         ("no_contention", s.no_contention),
@@ -933,7 +1020,8 @@ mod tests {
         assert_eq!(parse_strategy(b"deboost"), Ok(0));
         assert_eq!(parse_strategy(b"lag-credit\n"), Ok(1));
         assert_eq!(parse_strategy(b"proportional"), Ok(2));
-        assert_eq!(parse_strategy(b"mainline"), Ok(3));
+        assert_eq!(parse_strategy(b"donate"), Ok(3));
+        assert_eq!(parse_strategy(b"mainline"), Ok(4));
         assert_eq!(
             STRATEGY_NAMES.len(),
             bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize
@@ -946,6 +1034,76 @@ mod tests {
         assert_eq!(parse_strategy(b"deboost\n\n"), Err(EINVAL));
         assert_eq!(parse_strategy(b""), Err(EINVAL));
         assert_eq!(parse_strategy(b"[deboost]"), Err(EINVAL));
+    }
+
+    #[test]
+    fn donation_conserves_the_weighted_sum() {
+        const LIMIT: u64 = 10_000_000;
+        // Equal weights: the target gets the forfeit itself.
+        assert_eq!(donation(3_000_000, 1024, 1024, 0, LIMIT), 3_000_000);
+        // Weights differ: w_yielder * forfeit == w_target * donation, to
+        // 16 significant bits of the ratio.
+        for (wy, wt) in [(1024u64, 335), (335, 1024), (88_761, 15), (15, 88_761), (1 << 20, 3 << 19)] {
+            let forfeit = 2_999_999u64;
+            let d = donation(forfeit, wy, wt, 0, u64::MAX >> 1);
+            // The target never gets more than the yielder pays, and at
+            // most 2^-13 of it less, plus the rounding of the last step.
+            // Below 2^64 for these values.
+            let (given, paid) = (d * wt, forfeit * wy);
+            assert!(given <= paid);
+            assert!(paid - given <= (paid >> 13) + wt + 2 * wy);
+        }
+        // No forfeit, nothing to give.
+        assert_eq!(donation(0, 1024, 1024, -5_000_000, LIMIT), 0);
+        // The lag limit: up to it, nothing beyond.
+        assert_eq!(donation(3_000_000, 1024, 1024, 8_000_000, LIMIT), 2_000_000);
+        assert_eq!(donation(3_000_000, 1024, 1024, LIMIT as i64, LIMIT), 0);
+        assert_eq!(donation(3_000_000, 1024, 1024, i64::MAX, LIMIT), 0);
+        // A target far behind the average may take all of it.
+        assert_eq!(donation(3_000_000, 1024, 1024, i64::MIN, LIMIT), 3_000_000);
+        // scale() and its edges.
+        assert_eq!(scale(1000, 3, 2), 1500);
+        assert_eq!(scale(1000, 1, 0), 0);
+        assert_eq!(scale(u64::MAX, 2, 1), u64::MAX);
+        assert_eq!(scale(7, 0, 5), 0);
+    }
+
+    #[test]
+    fn donate_has_no_rate_limit_and_counts() {
+        let mut st = zeroed_state();
+        let t0 = 1_000_000;
+        let _guard = StrategyGuard::select(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE);
+        for i in 0..3u64 {
+            let mut y = valid_yield(t0 + i * 1000);
+            assert!(gate(&mut st, &mut y));
+            y.h_nr_queued = 2;
+            y.forfeit = 2_000_000;
+            y.weight = 2048;
+            y.target_weight = 1024;
+            y.avg_vruntime = 10_000_000;
+            y.target_vruntime = 10_000_000;
+            y.lag_limit = 6_000_000;
+            // SAFETY: Both are local and exclusively ours.
+            unsafe { sched_vcpu_donate_decide(&mut st, &mut y) };
+            assert_eq!(y.credit, 4_000_000);
+        }
+        // Already at its lag limit: nothing, and not counted as applied.
+        let mut y = valid_yield(t0 + 5000);
+        assert!(gate(&mut st, &mut y));
+        y.h_nr_queued = 2;
+        y.forfeit = 2_000_000;
+        y.weight = 1024;
+        y.target_weight = 1024;
+        y.avg_vruntime = 10_000_000;
+        y.target_vruntime = 4_000_000;
+        y.lag_limit = 6_000_000;
+        // SAFETY: Both are local and exclusively ours.
+        unsafe { sched_vcpu_donate_decide(&mut st, &mut y) };
+        assert_eq!(y.credit, 0);
+        assert_eq!(
+            (st.stats.applied, st.stats.donated, st.stats.rate_limited),
+            (3, 3, 0)
+        );
     }
 
     #[test]
@@ -1159,6 +1317,27 @@ mod tests {
                 assert!(
                     proportional_push(slice, levels, lag.saturating_add(1 << 20), w, total) >= push
                 );
+            }
+
+            // donate: never beyond the lag limit, nothing at or above it,
+            // never less for a larger forfeit, and, where nothing caps
+            // it, the yielder's weighted forfeit within rounding.
+            let forfeit = any(&mut rng) >> 24;
+            let (wy, wt) = ((any(&mut rng) >> 40) + 1, (any(&mut rng) >> 40) + 1);
+            assert!(scale(forfeit, wy, wt) <= scale(forfeit.saturating_add(1), wy, wt));
+            let limit = any(&mut rng) >> 24;
+            let d = donation(forfeit, wy, wt, lag, limit);
+            // `limit < 2^40`, so the room is exact in an i64.
+            let room = (limit as i64).saturating_sub(lag).max(0) as u64;
+            assert!(d <= room);
+            assert!(donation(forfeit.saturating_add(1 << 10), wy, wt, lag, limit) >= d);
+            if let (true, Some(given), Some(paid)) = (
+                scale(forfeit, wy, wt) < room,
+                d.checked_mul(wt),
+                forfeit.checked_mul(wy),
+            ) {
+                assert!(given <= paid);
+                assert!(paid - given <= (paid >> 13) + wt + 2 * wy);
             }
         }
     }

@@ -16,6 +16,8 @@
 #include <linux/string.h>
 #include <trace/events/sched.h>
 
+#include "../sched/sched.h"
+
 #ifdef CONFIG_SCHED_VCPU_DEBOOSTER
 
 static int spin_until_stopped(void *unused)
@@ -196,6 +198,94 @@ static void proportional_in_root_group_pushes_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r.after.rate_limited, r.before.rate_limited);
 }
 
+/* A donation as the tracepoint saw it, under the rq lock, right after it. */
+struct donate_seen {
+	struct task_struct *target, *third;
+	int hits;
+	struct sched_vcpu_deboost_yield y;
+	u64 target_vruntime;	/* the target's, after */
+	u64 third_vruntime;
+	u64 avg;		/* the queue's average vruntime, after */
+	u64 weight;		/* the queue's total weight in that average */
+};
+
+static void donate_probe(void *data, struct task_struct *yielder,
+			 struct task_struct *target,
+			 const struct sched_vcpu_deboost_yield *y)
+{
+	struct donate_seen *seen = data;
+	struct cfs_rq *cfs_rq = &task_rq(target)->cfs;
+
+	if (target != seen->target || y->strategy != SCHED_VCPU_YIELD_DONATE || seen->hits)
+		return;
+	seen->y = *y;
+	seen->target_vruntime = target->se.vruntime;
+	seen->third_vruntime = seen->third->se.vruntime;
+	seen->avg = avg_vruntime(cfs_rq);
+	/* The yielder runs: outside the tree's sums, with the weight y->weight. */
+	seen->weight = cfs_rq->sum_weight + y->weight;
+	seen->hits++;
+}
+
+/*
+ * Strategy donate with real tasks on one CPU: the test thread yields to one
+ * spinning kthread while a third one waits. The target's vruntime moves
+ * back by exactly the donation; the donation, weighted, is what the
+ * yielder forfeited (never more, less only by rounding); and the queue's
+ * average vruntime, hence the third task's lag, ends where it was before
+ * the forfeit: the yielder pays for the target, nobody else does.
+ */
+static void donate_conserves_the_average(struct kunit *test)
+{
+	struct task_struct *target = start_spinner(test), *third = start_spinner(test);
+	struct donate_seen seen = { .target = target, .third = third };
+	struct sched_vcpu_deboost_yield *y = &seen.y;
+	s64 lag_before, lag_after, target_lag;
+	u64 given, paid, a0;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, sched_vcpu_yield_strategy_write("donate", 6), 0);
+	WARN_ON(register_trace_sched_vcpu_deboost(donate_probe, &seen));
+	for (i = 0; i < 200 && !seen.hits; i++) {
+		yield_to(target, true);
+		if (!seen.hits)
+			usleep_range(1000, 2000);
+	}
+	unregister_trace_sched_vcpu_deboost(donate_probe, &seen);
+	tracepoint_synchronize_unregister();
+	sched_vcpu_yield_strategy_write("deboost", 7);
+	kthread_stop(third);
+	stop_spinner(target);
+
+	KUNIT_ASSERT_EQ(test, seen.hits, 1);
+	KUNIT_EXPECT_EQ(test, y->target_pid, target->pid);
+	KUNIT_EXPECT_GT(test, y->forfeit, 0ULL);
+	KUNIT_EXPECT_GT(test, y->credit, 0ULL);
+	KUNIT_EXPECT_EQ(test, y->target_vruntime - seen.target_vruntime, y->credit);
+	/* Within the lag EEVDF lets the target keep. */
+	target_lag = (s64)(y->avg_vruntime - seen.target_vruntime);
+	KUNIT_EXPECT_LE(test, target_lag, (s64)y->lag_limit);
+
+	/* Paid by the yielder: never more than it forfeited, weighted. */
+	given = y->credit * y->target_weight;
+	paid = y->forfeit * y->weight;
+	KUNIT_EXPECT_LE(test, given, paid);
+	if (target_lag < (s64)y->lag_limit)
+		KUNIT_EXPECT_LE(test, paid - given,
+				(paid >> 13) + y->target_weight + 2 * y->weight);
+
+	/*
+	 * The average before the forfeit: the forfeit moved only the yielder,
+	 * by y->forfeit at weight y->weight.
+	 */
+	a0 = y->avg_vruntime - div64_u64(paid, seen.weight);
+	lag_before = (s64)(a0 - seen.third_vruntime);
+	lag_after = (s64)(seen.avg - seen.third_vruntime);
+	KUNIT_EXPECT_GE(test, lag_after, lag_before - 2);
+	if (target_lag < (s64)y->lag_limit)
+		KUNIT_EXPECT_LE(test, lag_after - lag_before, (s64)(y->forfeit >> 12) + 3);
+}
+
 /* Two kthreads on @cpu that hand a token back and forth with yield_to(). */
 struct pingpong {
 	atomic_t turn;
@@ -228,7 +318,7 @@ static int pingpong_side(void *arg)
 static void strategy_switch_under_load(struct kunit *test)
 {
 	static const char * const names[] = {
-		"deboost", "lag-credit", "proportional", "mainline"
+		"deboost", "lag-credit", "proportional", "donate", "mainline"
 	};
 	struct sched_vcpu_deboost_stats before, after;
 	unsigned int cpu = num_online_cpus() > 1 ? 1 : 0;
@@ -269,7 +359,8 @@ static void strategy_switch_under_load(struct kunit *test)
 	KUNIT_EXPECT_GT(test, after.calls, before.calls);
 	KUNIT_EXPECT_LE(test, after.applied - before.applied, after.calls - before.calls);
 	KUNIT_EXPECT_LE(test, (after.credited - before.credited) + (after.pushed - before.pushed) +
-			(after.debounced - before.debounced), after.applied - before.applied);
+			(after.donated - before.donated) + (after.debounced - before.debounced),
+			after.applied - before.applied);
 }
 
 static void debooster_switch_rejects_bad_values(struct kunit *test)
@@ -344,6 +435,7 @@ static struct kunit_case vcpu_boost_hooks_cases[] = {
 	KUNIT_CASE(deboost_moves_yielder_vruntime_and_deadline),
 	KUNIT_CASE(deboost_off_moves_nothing),
 	KUNIT_CASE(proportional_in_root_group_pushes_nothing),
+	KUNIT_CASE(donate_conserves_the_average),
 	KUNIT_CASE(strategy_switch_under_load),
 #endif
 #if IS_BUILTIN(CONFIG_KVM) && IS_ENABLED(CONFIG_KVM_IPI_AWARE_YIELD)

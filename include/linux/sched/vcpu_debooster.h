@@ -23,6 +23,7 @@ struct sched_vcpu_deboost_stats {
 	u64 applied;		/* penalties or lag credits applied */
 	u64 credited;		/* ... of which lag credits (strategy lag-credit) */
 	u64 pushed;		/* ... of which proportional pushes (proportional) */
+	u64 donated;		/* ... of which donations of the forfeit (donate) */
 	u64 debounced;		/* ... of which the reverse-pair debounce cut */
 	u64 rate_limited;	/* refused: an action within the last 6 ms */
 	u64 no_contention;	/* refused: the LCA cfs_rq has h_nr_queued <= 1 */
@@ -51,6 +52,7 @@ enum sched_vcpu_yield_strategy {
 	SCHED_VCPU_YIELD_DEBOOST,	/* push the yielder's vruntime (v2 series) */
 	SCHED_VCPU_YIELD_LAG_CREDIT,	/* credit the target with lag (v3 series) */
 	SCHED_VCPU_YIELD_PROPORTIONAL,	/* push the yielder by its groups' shares (review) */
+	SCHED_VCPU_YIELD_DONATE,	/* give the target what the yielder forfeits */
 	SCHED_VCPU_YIELD_MAINLINE,	/* nothing more */
 	SCHED_VCPU_YIELD_NR,
 };
@@ -93,6 +95,11 @@ struct sched_vcpu_deboost_yield {
 	 */
 	u64 weight;
 	u64 total_weight;
+	/* donate, after the forfeit: what the yielder forfeited, in its virtual time */
+	u64 forfeit;
+	u64 avg_vruntime;	/* donate: the queue's average vruntime after the forfeit */
+	u64 target_weight;	/* donate: the target's weight in that average */
+	u64 lag_limit;		/* donate: the most lag EEVDF lets the target keep */
 	u32 nr_levels;		/* proportional: levels filled in below */
 	struct sched_vcpu_prop_level levels[SCHED_VCPU_PROP_LEVELS];
 	/* Outputs. */
@@ -101,7 +108,7 @@ struct sched_vcpu_deboost_yield {
 	bool reverse_pair;
 	u64 need;		/* how far the target is ahead in vruntime */
 	u64 penalty;		/* vruntime push of the yielder (deboost, proportional); 0: none */
-	u64 credit;		/* vruntime pull of the target (lag-credit); 0: none */
+	u64 credit;		/* vruntime pull of the target (lag-credit, donate); 0: none */
 	bool debounced;		/* the reverse-pair debounce cut the penalty */
 };
 
@@ -125,6 +132,12 @@ void sched_vcpu_deboost_decide(struct sched_vcpu_deboost_rq *rq_state,
 /* lag-credit: computes y->credit (0: none) and records it in @rq_state. */
 void sched_vcpu_lag_credit_decide(struct sched_vcpu_deboost_rq *rq_state,
 				  struct sched_vcpu_deboost_yield *y);
+/*
+ * donate, after yield_task_fair() forfeited: computes y->credit (0: none),
+ * the forfeit scaled to the target's weight and bounded by its lag limit.
+ */
+void sched_vcpu_donate_decide(struct sched_vcpu_deboost_rq *rq_state,
+			      struct sched_vcpu_deboost_yield *y);
 /*
  * proportional, after yield_task_fair() forfeited: computes y->penalty
  * (0: none) from y->levels and records it in @rq_state.
