@@ -30,7 +30,8 @@
  * rt_receiver_yields: to vCPU 1). Tracing needs root and tracefs at
  * /sys/kernel/tracing; the test restores the settings it changes.
  *
- * Usage: vcpu_boost_lock_test [-v vcpus (2..16)] [-n acquisitions per vCPU]
+ * Usage: vcpu_boost_lock_test [-v vcpus (2..16)] [-n acquisitions per vCPU
+ *			       (all vCPUs: at most 10^6)]
  *			       [-k acquisitions per unrelated IPI] [-m] [-t]
  */
 #include <fcntl.h>
@@ -50,6 +51,9 @@
 #define WAKE_VECTOR		0xaa
 #define RT_RECEIVER		1
 #define MAX_VCPUS		16
+#define MAX_ACQUISITIONS	1000000		/* in all: 24 MB of log */
+#define LOG_GPA			0xc0000000ull
+#define LOG_SLOT		1
 /* Pure work, no PAUSE: only lock and answer waits may reach the host. */
 #define CS_LOOPS		2000
 #define OUTSIDE_LOOPS		500
@@ -448,7 +452,6 @@ int main(int argc, char *argv[])
 	struct rt_entry *rts;
 	struct timespec t0, t1;
 	bool trace = false;
-	gva_t log_gva, rt_gva;
 	struct kvm_vm *vm;
 	u64 i, total, ns, log_pages;
 	int opt;
@@ -478,15 +481,25 @@ int main(int argc, char *argv[])
 		}
 	}
 	TEST_ASSERT(nr_vcpus >= 2 && nr_vcpus <= MAX_VCPUS, "vCPUs must be 2..%d", MAX_VCPUS);
-	TEST_ASSERT(nr_acquisitions >= 1 && nr_acquisitions <= 1000000,
-		    "acquisitions per vCPU must be 1..1000000");
+	TEST_ASSERT(nr_acquisitions >= 1 && nr_vcpus * nr_acquisitions <= MAX_ACQUISITIONS,
+		    "acquisitions per vCPU must be 1..%u", MAX_ACQUISITIONS / nr_vcpus);
 	TEST_ASSERT(ipi_every >= 1, "-k must be at least 1");
 	total = nr_vcpus * nr_acquisitions;
 
-	/* The logs, and their page tables, on top of the default memory. */
-	log_pages = (total * sizeof(*log) + nr_acquisitions * sizeof(*rts)) / PAGE_SIZE + 16;
-	log_pages += log_pages / 256;
-	vm = __vm_create_with_vcpus(VM_SHAPE_DEFAULT, nr_vcpus, log_pages, guest_code, vcpus);
+	/*
+	 * The logs get a memslot of their own, mapped 1:1; the default memory
+	 * has room for their page tables only.
+	 */
+	log_pages = (total * sizeof(*log) + nr_acquisitions * sizeof(*rts) +
+		     PAGE_SIZE - 1) / PAGE_SIZE;
+	vm = __vm_create_with_vcpus(VM_SHAPE_DEFAULT, nr_vcpus, log_pages / 512 + 8,
+				    guest_code, vcpus);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, LOG_GPA, LOG_SLOT, log_pages, 0);
+	virt_map(vm, LOG_GPA, LOG_GPA, log_pages);
+	log = addr_gpa2hva(vm, LOG_GPA);
+	rts = (struct rt_entry *)&log[total];
+	lock_log = (struct lock_entry *)LOG_GPA;
+	rt_log = (struct rt_entry *)(LOG_GPA + total * sizeof(*log));
 	for (i = 0; i < nr_vcpus; i++)
 		vcpu_args_set(vcpus[i], 1, (u32)i);
 	vm_install_exception_handler(vm, UNRELATED_VECTOR, unrelated_handler);
@@ -494,12 +507,6 @@ int main(int argc, char *argv[])
 	vm_install_exception_handler(vm, WAKE_VECTOR, wake_handler);
 	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
 
-	log_gva = vm_alloc(vm, total * sizeof(*log), KVM_UTIL_MIN_VADDR);
-	rt_gva = vm_alloc(vm, nr_acquisitions * sizeof(*rts), KVM_UTIL_MIN_VADDR);
-	log = addr_gva2hva(vm, log_gva);
-	rts = addr_gva2hva(vm, rt_gva);
-	lock_log = (struct lock_entry *)log_gva;
-	rt_log = (struct rt_entry *)rt_gva;
 	sync_global_to_guest(vm, nr_vcpus);
 	sync_global_to_guest(vm, nr_acquisitions);
 	sync_global_to_guest(vm, ipi_every);
