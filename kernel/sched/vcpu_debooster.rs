@@ -273,10 +273,10 @@ unsafe fn count_refusal(st: *mut bindings::sched_vcpu_deboost_rq, why: Refusal) 
     unsafe { bump(counter) };
 }
 
-/// First step, for every `yield_to()` that reaches the fair class: counts
-/// the call and returns the strategy to apply to it, `mainline` when the
-/// switch is off. On `mainline` the hook stops here, so that a host with the
-/// debooster off pays for this call alone: no clock read, no yield record.
+/// First step, for every `yield_to()` that gets past the hook's static key:
+/// counts the call and returns the strategy to apply to it, `mainline` when
+/// the switch is off (a write racing with the key). With the switch off or
+/// `mainline` selected, the key keeps `yield_to()` from calling this at all.
 ///
 /// # Safety
 ///
@@ -293,6 +293,18 @@ pub unsafe extern "C" fn sched_vcpu_deboost_begin(
     } else {
         bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE
     }
+}
+
+/// Whether a strategy may act: the switch is on and the strategy is not
+/// `mainline`. The hook's static key follows it (`sched_vcpu_yield_key_sync()`).
+///
+/// # Safety
+///
+/// Always safe to call; `unsafe` only because of `#[export]`.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_active() -> bool {
+    ENABLED.load(Relaxed)
+        && STRATEGY.load(Relaxed) != bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE
 }
 
 /// Second step, for the strategy [`sched_vcpu_deboost_begin`] returned (in

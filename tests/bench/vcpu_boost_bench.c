@@ -9,10 +9,10 @@
  *   pingpong HOGS MS [PID [HOG_PID]]
  *                      two tasks pass a token; each spins 20 times before it
  *                      yields to the other; HOGS CPU-bound tasks share the CPU
- *   lock THREADS MS [PID]
+ *   lock THREADS MS [PID [HOGS [HOG_PID]]]
  *                      THREADS tasks take a lock, hold it for 200 pause loops
  *                      and stay out for 50; a waiter yields to the holder
- *                      after 20 spins
+ *                      after 20 spins; HOGS CPU-bound tasks share the CPU
  *   lockall THREADS MS [PID]
  *                      the same, with the tasks spread over all online CPUs
  *                      (task i on the i-th CPU, round robin)
@@ -236,7 +236,7 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 {
 	u64 work, yields, ns, hog_ns;
 	int ret, pid[2] = { 0, 0 };
-	unsigned int a, ms;
+	unsigned int a, ms, hogs = 0;
 	struct bench *b;
 	char buf[64];
 
@@ -258,15 +258,18 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 			snprintf(bench_result, sizeof(bench_result),
 				 "pingpong hogs=%u handoffs=%llu yields=%llu ns=%llu hog_ns=%llu\n",
 				 a, work, yields, ns, hog_ns);
-	} else if (sscanf(buf, "lock %u %u %d", &a, &ms, &pid[0]) >= 2 ||
+	} else if (sscanf(buf, "lock %u %u %d %u %d", &a, &ms, &pid[0], &hogs, &pid[1]) >= 2 ||
 		   sscanf(buf, "lockall %u %u %d", &a, &ms, &pid[0]) >= 2) {
 		b->all_cpus = str_has_prefix(buf, "lockall");
 		b->cg_pid[0] = max(pid[0], 0);
-		ret = bench_run(b, lock_fn, a, 0, ms, &work, &yields, &ns, &hog_ns);
+		b->cg_pid[1] = pid[1] > 0 ? pid[1] : b->cg_pid[0];
+		ret = bench_run(b, lock_fn, a, b->all_cpus ? 0 : hogs, ms, &work, &yields, &ns,
+				&hog_ns);
 		if (!ret)
 			snprintf(bench_result, sizeof(bench_result),
-				 "%s threads=%u cs=%llu yields=%llu ns=%llu\n",
-				 b->all_cpus ? "lockall" : "lock", a, work, yields, ns);
+				 "%s threads=%u hogs=%u cs=%llu yields=%llu ns=%llu hog_ns=%llu\n",
+				 b->all_cpus ? "lockall" : "lock", a, b->nr_hogs, work, yields,
+				 ns, hog_ns);
 	} else {
 		ret = -EINVAL;
 	}

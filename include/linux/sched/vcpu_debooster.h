@@ -113,6 +113,14 @@ struct sched_vcpu_deboost_yield {
 };
 
 #ifdef CONFIG_SCHED_VCPU_DEBOOSTER
+/* Whether a strategy may act: the switch is on and the strategy not mainline. */
+bool sched_vcpu_deboost_active(void);
+/*
+ * Brings the static key of yield_to_task_fair()'s hook in line with
+ * sched_vcpu_deboost_active(), in kernel/sched/fair.c. The debugfs controls
+ * call it after every accepted write.
+ */
+void sched_vcpu_yield_key_sync(void);
 /*
  * Counts the call and returns the strategy to apply to it; MAINLINE (also
  * when the switch is off): stop, nothing more to do.
