@@ -477,29 +477,36 @@ unsafe fn count_applied(st: *mut bindings::sched_vcpu_deboost_rq, now: u64, acti
 }
 
 /// The lag to credit a target that is `need` ahead of the queue's average
-/// vruntime, so that it becomes eligible: its weight `w` in a queue of total
-/// weight `total` moves the average along with it, so the pull must be
-/// `need * total / (total - w)`; this takes the next power of two above that
-/// factor (no division) and adds 1 ns. Bounded by the queue-size [`cap`];
-/// 0 when the target is eligible already, or alone in the queue.
-pub fn lag_credit(need: u64, gran: u64, h_nr_queued: u32, w: u64, total: u64) -> u64 {
-    if need == 0 || w >= total {
+/// vruntime, so that it becomes eligible: `need + 1`, bounded by the
+/// queue-size [`cap`]; 0 when it is eligible already. The yielder pays for
+/// it ([`lag_credit_pay`]), so the average stays where it is and the
+/// credit needs no allowance for it moving.
+pub fn lag_credit(need: u64, gran: u64, h_nr_queued: u32) -> u64 {
+    if need == 0 {
         return 0;
     }
-    // The smallest k with w <= total - total / 2^k gives total / (total - w) <= 2^k.
-    let mut k = 1u32;
-    while k < 32 && w > total - (total >> k) {
-        k += 1;
+    need.saturating_add(1).min(cap(h_nr_queued, gran))
+}
+
+/// What the yielder pays, in its virtual time, for a credit of `credit` to
+/// the target: `credit * w_target / w_yielder`, rounded up by more than
+/// [`scale`] can round down, so that the queue's weighted sum, the average
+/// and every other task's lag never move against the other tasks.
+pub fn lag_credit_pay(credit: u64, w_target: u64, w_yielder: u64) -> u64 {
+    if credit == 0 {
+        return 0;
     }
-    need.saturating_mul(1u64 << k)
-        .saturating_add(1)
-        .min(cap(h_nr_queued, gran))
+    let p = scale(credit, w_target, w_yielder);
+    p.saturating_add(p >> 13)
+        .saturating_add(scale(2, w_target, w_yielder))
+        .saturating_add(2)
 }
 
 /// Second step for the strategy `lag-credit`: computes the lag to credit
 /// the target (`y.credit`, 0: none) from the queue's average vruntime
-/// (`y.yielder_vruntime`), the target's vruntime and their weights. A credit
-/// counts as applied and starts the rate limit.
+/// (`y.yielder_vruntime`) and the target's vruntime, and what the yielder
+/// pays for it (`y.penalty`) from their weights. A credit counts as applied
+/// and starts the rate limit.
 ///
 /// # Safety
 ///
@@ -512,7 +519,8 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
     // SAFETY: By the caller.
     unsafe {
         decide(st, y, |y| {
-            y.credit = lag_credit(y.need, y.gran, y.h_nr_queued, y.weight, y.total_weight);
+            y.credit = lag_credit(y.need, y.gran, y.h_nr_queued);
+            y.penalty = lag_credit_pay(y.credit, y.target_weight, y.weight);
             (y.credit != 0).then_some(Action::Credit)
         })
     };
@@ -1120,38 +1128,31 @@ mod tests {
 
     #[test]
     fn lag_credit_makes_the_target_eligible_within_bounds() {
-        let w = 1024u64;
-        // Two equal tasks: the average moves by half the pull; 2x need + 1.
-        assert_eq!(lag_credit(1000, GRAN, 2, w, 2 * w), 2001);
-        // Eight equal tasks: factor 8/7 <= 2.
-        assert_eq!(lag_credit(1000, GRAN, 8, w, 8 * w), 2001);
-        // A heavy target (3/4 of the weight): factor 4.
-        assert_eq!(lag_credit(1000, GRAN, 2, 3 * w, 4 * w), 4001);
-        // Eligible already, or alone: nothing.
-        assert_eq!(lag_credit(0, GRAN, 2, w, 2 * w), 0);
-        assert_eq!(lag_credit(1000, GRAN, 2, w, w), 0);
-        assert_eq!(lag_credit(1000, GRAN, 2, 0, 0), 0);
+        // One past the need: the average does not move, the yielder pays.
+        assert_eq!(lag_credit(1000, GRAN, 2), 1001);
+        assert_eq!(lag_credit(1000, GRAN, 8), 1001);
+        // Eligible already: nothing.
+        assert_eq!(lag_credit(0, GRAN, 2), 0);
         // Bounded by the queue-size cap, and never overflowing.
         for h in [2u32, 3, 5, 8, 12, 40] {
-            assert_eq!(lag_credit(100 * GRAN, GRAN, h, w, 2 * w), cap(h, GRAN));
-            assert!(lag_credit(u64::MAX, GRAN, h, w, 2 * w) <= cap(h, GRAN));
-            assert_eq!(
-                lag_credit(u64::MAX, u64::MAX, h, u64::MAX - 1, u64::MAX),
-                cap(h, u64::MAX)
-            );
+            assert_eq!(lag_credit(100 * GRAN, GRAN, h), cap(h, GRAN));
+            assert!(lag_credit(u64::MAX, GRAN, h) <= cap(h, GRAN));
+            assert_eq!(lag_credit(u64::MAX, u64::MAX, h), cap(h, u64::MAX));
         }
-        // Check the claim: after the pull the target is at or below the
-        // new average: need - c <= -c * tw / total, i.e.
-        // (c - need) * total >= c * tw (no division).
-        for (need, tw, total) in [
-            (5000u64, 1024u64, 3072u64),
-            (7, 2048, 3072),
-            (123_456, 15, 20),
+        // The yielder pays at least the weighted credit, and not much more:
+        // w_yielder * pay >= w_target * credit (values kept below 2^64).
+        for (credit, wt, wy) in [
+            (1001u64, 1024u64, 1024u64),
+            (5000, 1024, 3072),
+            (7, 88_761, 15),
+            (123_456, 15, 88_761),
+            (3_000_000, 1 << 20, 3 << 19),
         ] {
-            let c = lag_credit(need, u64::MAX / 4, 2, tw, total);
-            assert!(c >= need);
-            assert!(u128::from(c - need) * u128::from(total) >= u128::from(c) * u128::from(tw));
+            let pay = lag_credit_pay(credit, wt, wy);
+            assert!(pay * wy >= credit * wt);
+            assert!(pay * wy <= credit * wt + ((credit * wt) >> 12) + 4 * wt + 2 * wy);
         }
+        assert_eq!(lag_credit_pay(0, 1024, 1024), 0);
     }
 
     #[test]
@@ -1303,11 +1304,15 @@ mod tests {
                 assert!(penalty(gran, need.saturating_add(1), h, false).penalty >= p);
             }
 
-            // lag-credit: within the cap, at least the need unless capped.
-            let (tw, total) = (any(&mut rng), any(&mut rng));
-            let c = lag_credit(need, gran, h, tw, total);
+            // lag-credit: within the cap, past the need unless capped, and
+            // the yielder pays at least what the target gets.
+            let c = lag_credit(need, gran, h);
             assert!(c <= cap(h, gran));
-            assert!(need == 0 || tw >= total || c >= need.min(cap(h, gran)));
+            assert!(need == 0 || c >= need.saturating_add(1).min(cap(h, gran)));
+            let (c, wt, wy) = (c >> 24, (any(&mut rng) >> 40) + 1, (any(&mut rng) >> 40) + 1);
+            if let (Some(paid), Some(given)) = (lag_credit_pay(c, wt, wy).checked_mul(wy), c.checked_mul(wt)) {
+                assert!(paid >= given);
+            }
 
             // proportional: at most a slice per level, nothing when
             // ineligible, and never less for more lag.

@@ -90,15 +90,15 @@ struct sched_vcpu_deboost_yield {
 	u64 yielder_vruntime;	/* lag-credit: the queue's average vruntime */
 	u64 target_vruntime;	/* proportional: the queue's average vruntime */
 	/*
-	 * Weights in the average vruntime of the entity that moves (lag-credit:
-	 * the target, proportional: the yielder) and of the whole queue.
+	 * Weights in the queue's average vruntime: the yielder's (lag-credit,
+	 * proportional, donate) and the whole queue's (proportional).
 	 */
 	u64 weight;
 	u64 total_weight;
 	/* donate, after the forfeit: what the yielder forfeited, in its virtual time */
 	u64 forfeit;
 	u64 avg_vruntime;	/* donate: the queue's average vruntime after the forfeit */
-	u64 target_weight;	/* donate: the target's weight in that average */
+	u64 target_weight;	/* lag-credit, donate: the target's weight in the average */
 	u64 lag_limit;		/* donate: the most lag EEVDF lets the target keep */
 	u32 nr_levels;		/* proportional: levels filled in below */
 	struct sched_vcpu_prop_level levels[SCHED_VCPU_PROP_LEVELS];
@@ -107,7 +107,8 @@ struct sched_vcpu_deboost_yield {
 	/* gate: the last valid yield here was target -> yielder, <= 600 us ago */
 	bool reverse_pair;
 	u64 need;		/* how far the target is ahead in vruntime */
-	u64 penalty;		/* vruntime push of the yielder (deboost, proportional); 0: none */
+	/* vruntime push of the yielder (deboost, proportional; lag-credit: its pay); 0: none */
+	u64 penalty;
 	u64 credit;		/* vruntime pull of the target (lag-credit, donate); 0: none */
 	bool debounced;		/* the reverse-pair debounce cut the penalty */
 };
