@@ -11,9 +11,14 @@
 //! 1. Before the scan, the receiver of the spinner's pending IPI (from the
 //!    IPI tracker: sent inside `ipi_window_ns` and not yet EOI'd), when it
 //!    passes mainline's filters. A vCPU that spins right after an IPI
-//!    usually waits for that receiver. When the yield to it does not happen
-//!    the scan goes on as mainline's would, without it: the spinner may as
-//!    well wait for a lock whose holder is another vCPU.
+//!    usually waits for that receiver. When that receiver runs guest code
+//!    right now, is not spinning itself, and the IPI is fresh (sent within
+//!    a sixteenth of the window), the spinner yields to nobody: the vCPU
+//!    it waits for is about to take the interrupt, and giving the CPU to
+//!    another vCPU would only delay the spinner. Otherwise, and when the
+//!    yield to the receiver does not happen, the scan goes on as
+//!    mainline's would, without it: the spinner may as well wait for a
+//!    lock whose holder is another vCPU.
 //! 2. After the scan, only when it yielded to nobody and
 //!    `enable_relaxed_boost` is on: the candidates the scan passed over
 //!    because they were preempted in user mode while the spinner asked for
@@ -70,6 +75,8 @@ pub enum Tier {
     Mainline,
     /// The relaxed round: a vCPU preempted in user mode.
     Relaxed,
+    /// Nobody: the receiver of a fresh pending IPI runs guest code.
+    Held,
 }
 
 impl Tier {
@@ -81,6 +88,7 @@ impl Tier {
             Tier::PendingIrq => bindings::kvm_dy_tier_KVM_DY_PENDING_IRQ,
             Tier::Mainline => bindings::kvm_dy_tier_KVM_DY_MAINLINE,
             Tier::Relaxed => bindings::kvm_dy_tier_KVM_DY_RELAXED,
+            Tier::Held => bindings::kvm_dy_tier_KVM_DY_HELD,
         }
     }
 }
@@ -109,6 +117,8 @@ pub struct Spin {
     pub start: u32,
     /// Receiver of the spinner's pending, recent IPI.
     pub receiver: Option<u32>,
+    /// That IPI is fresh enough to wait for while its receiver runs.
+    pub fresh: bool,
     /// The spinner asks for a vCPU preempted in kernel mode.
     pub kernel_mode: bool,
     /// The relaxed round is allowed.
@@ -200,13 +210,21 @@ pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
     // its eligibility toggles once, as in mainline.
     let mut tried = None;
     if let Some(r) = s.receiver.filter(|&r| r < s.nr && r != s.me) {
-        if sel.usable(r).is_some() {
-            tried = Some(r);
-            match sel.attempt(r) {
-                Attempt::Yielded => return (Tier::IpiReceiver, r),
-                Attempt::GiveUp => return NONE,
-                Attempt::Next => {}
+        match sel.vcpus.facts(r) {
+            Some(f) if f.ready && !f.blocked => {
+                tried = Some(r);
+                match sel.attempt(r) {
+                    Attempt::Yielded => return (Tier::IpiReceiver, r),
+                    Attempt::GiveUp => return NONE,
+                    Attempt::Next => {}
+                }
             }
+            // Running guest code, and not spinning for something itself:
+            // it takes the interrupt any moment now.
+            Some(f) if s.fresh && f.in_guest && !f.spinning && !f.blocked => {
+                return (Tier::Held, r);
+            }
+            _ => {}
         }
     }
 
@@ -267,6 +285,8 @@ impl Vcpus for KvmVcpus {
             blocked: false,
             preempted: false,
             pending_interrupt: false,
+            in_guest: false,
+            spinning: false,
         };
         // SAFETY: `me` is valid by the type invariant; `f` is ours.
         unsafe { bindings::kvm_dy_facts(self.me, idx, &mut f) }.then_some(f)
@@ -306,6 +326,7 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
     nr_vcpus: c_int,
     start: c_int,
     receiver: c_int,
+    fresh: bool,
     yield_to_kernel_mode: bool,
     target: *mut c_int,
 ) -> bindings::kvm_dy_tier {
@@ -316,6 +337,7 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
                 nr,
                 start: u32::try_from(start).unwrap_or(0),
                 receiver: u32::try_from(receiver).ok(),
+                fresh,
                 kernel_mode: yield_to_kernel_mode,
                 relaxed: RELAXED_BOOST.load(Relaxed),
             };
@@ -326,6 +348,7 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
     };
     let t = match tier {
         Tier::None => -1,
+        // The receiver waited for, in `*target` for the tracepoint.
         _ => c_int::try_from(idx).unwrap_or(-1),
     };
     // SAFETY: Valid for a write, by the caller.
@@ -414,6 +437,8 @@ mod tests {
         /// In a spin loop: the answer toggles on every check, as mainline's
         /// `kvm_vcpu_eligible_for_directed_yield()` toggles `dy_eligible`.
         spinning: bool,
+        /// Running guest code right now.
+        in_guest: bool,
         yield_result: i32,
     }
 
@@ -427,6 +452,7 @@ mod tests {
         in_kernel: false,
         eligible: true,
         spinning: false,
+        in_guest: false,
         yield_result: 1,
     };
 
@@ -484,6 +510,8 @@ mod tests {
                 blocked: v.blocked,
                 preempted: v.preempted,
                 pending_interrupt: v.pending_interrupt,
+                in_guest: v.in_guest,
+                spinning: v.spinning,
             })
         }
         fn in_kernel(&mut self, idx: u32) -> bool {
@@ -555,6 +583,7 @@ mod tests {
             nr: 8,
             start: 1,
             receiver,
+            fresh: false,
             kernel_mode: true,
             relaxed: true,
         }
@@ -619,6 +648,49 @@ mod tests {
         };
         assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::None, 0));
         assert_eq!(vm.count(Ask::Eligible, 6), 1);
+    }
+
+    #[test]
+    fn running_receiver_of_a_fresh_ipi_holds_the_spin() {
+        // The receiver runs guest code (not ready), the IPI is fresh: the
+        // spinner yields to nobody, not even vCPU 3 in kernel mode.
+        let running = Fake {
+            ready: false,
+            in_guest: true,
+            ..USER
+        };
+        let mut vm = FakeVm::new();
+        vm.vcpus[3].in_kernel = true;
+        vm.vcpus[6] = running;
+        let mut s = spin(Some(6));
+        s.fresh = true;
+        assert_eq!(select(&mut vm, &s), (Tier::Held, 6));
+        assert_eq!(vm.yields().count(), 0);
+        assert_eq!(vm.count(Ask::Eligible, 6), 0);
+        // Not fresh, spinning itself, out of guest mode (exited to the VMM,
+        // a host page fault), or blocked: mainline's scan goes on.
+        type Spoil = fn(&mut Fake, &mut Spin);
+        let spoils: [Spoil; 4] = [
+            |_, s| s.fresh = false,
+            |v, _| v.spinning = true,
+            |v, _| v.in_guest = false,
+            |v, _| v.blocked = true,
+        ];
+        for spoil in spoils {
+            let mut vm = FakeVm::new();
+            vm.vcpus[3].in_kernel = true;
+            vm.vcpus[6] = running;
+            let mut s = spin(Some(6));
+            s.fresh = true;
+            spoil(&mut vm.vcpus[6], &mut s);
+            assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
+        }
+        // A ready receiver of a fresh IPI is yielded to, not waited for.
+        let mut vm = FakeVm::new();
+        vm.vcpus[6].in_guest = true;
+        let mut s = spin(Some(6));
+        s.fresh = true;
+        assert_eq!(select(&mut vm, &s), (Tier::IpiReceiver, 6));
     }
 
     #[test]
@@ -809,6 +881,7 @@ mod tests {
                 in_kernel: r & 16 != 0,
                 eligible: r & 32 != 0 || r & 256 != 0,
                 spinning: r & 512 != 0,
+                in_guest: r & 1024 != 0,
                 yield_result: ((r >> 10) % 3) as i32 - 1,
             };
         }
@@ -822,6 +895,7 @@ mod tests {
             nr: ((r >> 8) % (N as u64 + 3)) as u32,
             start: any_idx(rng),
             receiver: (r & 1 != 0).then(|| any_idx(rng)),
+            fresh: r & 8 != 0,
             kernel_mode: r & 2 != 0,
             relaxed: r & 4 != 0,
         }
@@ -902,19 +976,26 @@ mod tests {
             if s.nr < 2 {
                 assert!(tier == Tier::None && ours.len == 0);
             }
-            if tier != Tier::None {
+            if tier != Tier::None && tier != Tier::Held {
                 assert!(target < s.nr && target != s.me);
                 assert_eq!(ours.yields().last(), Some(target));
                 let f = vm.get(target);
                 assert!(f.is_some_and(|f| f.ready && !f.blocked && f.yield_result > 0));
             }
-            if tier == Tier::IpiReceiver {
+            if tier == Tier::IpiReceiver || tier == Tier::Held {
                 assert_eq!(Some(target), s.receiver);
+            }
+            // Waiting for a receiver asks nobody to take the CPU, and only
+            // for a fresh IPI whose receiver runs guest code.
+            if tier == Tier::Held {
+                assert!(s.fresh && ours.yields().count() == 0);
+                assert!(vm.get(target).is_some_and(|f| !f.ready && f.in_guest && !f.spinning));
             }
             // A receiver asked first and not taken: what follows is
             // mainline's scan of a VM in which it is not ready.
             if let (Some(r), Some(&(Ask::Facts, first))) = (s.receiver, ours.asked().first()) {
-                if first == r && tier != Tier::IpiReceiver && failed < YIELD_TRIES as usize {
+                let taken = tier == Tier::IpiReceiver || tier == Tier::Held;
+                if first == r && !taken && failed < YIELD_TRIES as usize {
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {
                         v.ready = false;

@@ -524,24 +524,41 @@ pub unsafe extern "C" fn kvm_ipi_tracker_eoi_end(
 
 /// The receiver of `sender`'s last tracked IPI while that IPI is pending
 /// and was sent at most `ipi_window_ns` before `now`; -1 otherwise, and
-/// while tracking is off. Directed yield tries it first.
+/// while tracking is off. Directed yield tries it first. `*fresh` says
+/// whether the IPI is also at most [`hold_window`] old: then a spinner may
+/// wait for a receiver that runs.
 ///
 /// # Safety
 ///
-/// `sender` points to the context of a vCPU that stays valid for the call.
+/// `sender` points to the context of a vCPU that stays valid for the call;
+/// `fresh` is valid for a write.
 #[export]
 pub unsafe extern "C" fn kvm_ipi_tracker_pending_receiver(
     sender: *const bindings::kvm_ipi_ctx,
     now: u64,
+    fresh: *mut bool,
 ) -> c_int {
-    if !TRACKING_ENABLED.load(Relaxed) {
-        return -1;
+    let mut r = None;
+    let mut f = false;
+    if TRACKING_ENABLED.load(Relaxed) {
+        // SAFETY: Valid for the call, by the caller.
+        let sent = unsafe { Ctx::from_raw(sender) }.sent();
+        let window = WINDOW_NS.load(Relaxed);
+        r = sent.pending_receiver(now, window);
+        f = r.is_some() && sent.recent(now, hold_window(window));
     }
-    // SAFETY: Valid for the call, by the caller.
-    let sent = unsafe { Ctx::from_raw(sender) }.sent();
-    sent.pending_receiver(now, WINDOW_NS.load(Relaxed))
-        .and_then(|r| c_int::try_from(r).ok())
-        .unwrap_or(-1)
+    // SAFETY: Valid for a write, by the caller.
+    unsafe { fresh.write(f) };
+    r.and_then(|r| c_int::try_from(r).ok()).unwrap_or(-1)
+}
+
+/// How long after the send a spinner may wait for the receiver of its
+/// pending IPI while that receiver runs: a sixteenth of `window`. Far
+/// shorter than the window, so that a spinner that in fact waits for a
+/// preempted lock holder loses little; long enough for a running receiver
+/// to take the interrupt.
+pub fn hold_window(window: u64) -> u64 {
+    window >> 4
 }
 
 /// Returns the string written to a module parameter, without the newline
@@ -690,7 +707,9 @@ mod tests {
     const UNMATCHED: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED;
     const NOTHING: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE;
 
-    /// A vCPU's context, owned by the test.
+    /// A vCPU's context, owned by the test; laid out as `kvm_ipi_ctx`, so
+    /// that an exported function can be handed one.
+    #[repr(C)]
     struct Slot {
         sent: Atomic<u64>,
         link: Atomic<u32>,
@@ -840,10 +859,11 @@ mod tests {
         with_tracking(true, || assert!(send(&d, &a, &b, T0).pending()));
         with_tracking(false, || {
             assert_eq!(eoi_begin(&b.ctx()), None);
+            let mut fresh = true;
             // SAFETY: `a`'s context outlives the call and is only accessed
-            // atomically.
-            let r = unsafe { kvm_ipi_tracker_pending_receiver(a.sent.as_ptr().cast(), T0) };
-            assert_eq!(r, -1);
+            // atomically; `fresh` is ours.
+            let r = unsafe { kvm_ipi_tracker_pending_receiver(a.sent.as_ptr().cast(), T0, &mut fresh) };
+            assert_eq!((r, fresh), (-1, false));
         });
         // Nothing was cleared while off.
         assert!(a.sent().pending() && b.link().sender() == Some(SRC));
@@ -868,6 +888,10 @@ mod tests {
             assert!(!s.recent(T0 + 2048, IPI_WINDOW_NS_MIN));
             // A clock read behind the send time is no time passed.
             assert!(s.recent(T0 - 5000, IPI_WINDOW_NS_MIN));
+            // Fresh enough to wait for: a sixteenth of the window.
+            assert_eq!(hold_window(16 * 1024 * 1000), 1024 * 1000);
+            let hw = hold_window(IPI_WINDOW_NS_DEFAULT);
+            assert!(s.recent(T0 + hw, hw) && !s.recent(T0 + hw + 2048, hw));
             // Across the stamp's wrap.
             let late = (u64::from(u32::MAX) << STAMP_SHIFT) + 7;
             let s = send(&ipi(SRC, DST, VEC), &a, &b, late);
