@@ -45,8 +45,13 @@ pub const RATE_LIMIT_NS: u64 = 6_000_000;
 pub const DEBOUNCE_NS: u64 = 600_000;
 
 /// Names of the strategies, indexed by `enum sched_vcpu_yield_strategy`.
-const STRATEGY_NAMES: [&str; bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize] =
-    ["deboost", "lag-credit", "proportional", "donate", "mainline"];
+const STRATEGY_NAMES: [&str; bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize] = [
+    "deboost",
+    "lag-credit",
+    "proportional",
+    "donate",
+    "mainline",
+];
 
 /// The active strategy, an index into [`STRATEGY_NAMES`]. Written by the
 /// debugfs file, read on the yield path: relaxed, like [`ENABLED`].
@@ -1063,7 +1068,13 @@ mod tests {
         assert_eq!(donation(3_000_000, 1024, 1024, 0, LIMIT), 3_000_000);
         // Weights differ: w_yielder * forfeit == w_target * donation, to
         // 16 significant bits of the ratio.
-        for (wy, wt) in [(1024u64, 335), (335, 1024), (88_761, 15), (15, 88_761), (1 << 20, 3 << 19)] {
+        for (wy, wt) in [
+            (1024u64, 335),
+            (335, 1024),
+            (88_761, 15),
+            (15, 88_761),
+            (1 << 20, 3 << 19),
+        ] {
             let forfeit = 2_999_999u64;
             let d = donation(forfeit, wy, wt, 0, u64::MAX >> 1);
             // The target never gets more than the yielder pays, and at
@@ -1092,7 +1103,8 @@ mod tests {
     fn donate_has_no_rate_limit_and_counts() {
         let mut st = zeroed_state();
         let t0 = 1_000_000;
-        let _guard = StrategyGuard::select(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE);
+        let _guard =
+            StrategyGuard::select(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE);
         for i in 0..3u64 {
             let mut y = valid_yield(t0 + i * 1000);
             assert!(gate(&mut st, &mut y));
@@ -1309,8 +1321,14 @@ mod tests {
             let c = lag_credit(need, gran, h);
             assert!(c <= cap(h, gran));
             assert!(need == 0 || c >= need.saturating_add(1).min(cap(h, gran)));
-            let (c, wt, wy) = (c >> 24, (any(&mut rng) >> 40) + 1, (any(&mut rng) >> 40) + 1);
-            if let (Some(paid), Some(given)) = (lag_credit_pay(c, wt, wy).checked_mul(wy), c.checked_mul(wt)) {
+            let (c, wt, wy) = (
+                c >> 24,
+                (any(&mut rng) >> 40) + 1,
+                (any(&mut rng) >> 40) + 1,
+            );
+            if let (Some(paid), Some(given)) =
+                (lag_credit_pay(c, wt, wy).checked_mul(wy), c.checked_mul(wt))
+            {
                 assert!(paid >= given);
             }
 

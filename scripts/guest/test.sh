@@ -132,21 +132,23 @@ echo 1 >$SVM_PARAMS/test_pause_exits
 spin_tiers() {
 	receiver=$(out_stat dy_ipi_receiver) irq=$(out_stat dy_pending_irq) main=$(out_stat dy_mainline)
 	relaxed=$(out_stat dy_relaxed) none=$(out_stat dy_no_target) on_spin=$(out_stat dy_on_spin)
+	held=$(out_stat dy_held)
 	round1=$((${receiver:-0} + ${irq:-0} + ${main:-0}))
 }
 spin_run
 check "spin, tracking on: vcpu_boost_spin_test completes" $rc -eq 0
 spin_tiers
-info "spin, tracking on: on_spin $on_spin, round 1 yields $round1 (IPI receiver $receiver, pending irq $irq, mainline $main), relaxed $relaxed, none $none"
+info "spin, tracking on: on_spin $on_spin, yields before the relaxed round $round1 (IPI receiver $receiver, pending irq $irq, mainline $main), relaxed $relaxed, waits for the running receiver $held, none $none"
 check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$on_spin" -gt 0
-# vCPU 0 only ever waits for its IPI's answer: whatever it gives its CPU to
-# in round 1 must be the receiver.
-check "spin, tracking on: at least 90% of round-1 yields go to the IPI receiver" \
-	"${receiver:-0}" -gt 0 -a $((${receiver:-0} * 10)) -ge $((round1 * 9))
-# No spin is held for a running receiver any more: every kvm_vcpu_on_spin()
-# ends in a yield of one tier or in none.
-check "spin, tracking on: every spin is a yield or none, nothing held" \
-	"$on_spin" = $((round1 + ${relaxed:-0} + ${none:-0}))
+# vCPU 0 only ever waits for its IPI's answer: it yields to the receiver
+# when that can take the CPU, and waits when it runs guest code. Which of
+# the two, and how often neither (the IPI was EOI'd, the receiver is in
+# the host), depends on timing: bench/REPORT.md measures the shares.
+check "spin, tracking on: yields to the IPI receiver" "${receiver:-0}" -gt 0
+check "spin, tracking on: waits for the running receiver" "${held:-0}" -gt 0
+# Every kvm_vcpu_on_spin() ends in a yield of one tier, a wait or none.
+check "spin, tracking on: every spin is a yield, a wait or none" \
+	"$on_spin" = $((round1 + ${relaxed:-0} + ${held:-0} + ${none:-0}))
 
 echo N >$KVM_PARAMS/ipi_tracking_enabled
 spin_run
@@ -155,6 +157,7 @@ spin_tiers
 info "spin, tracking off: on_spin $on_spin, IPI receiver $receiver, pending irq $irq, mainline $main, relaxed $relaxed, none $none"
 check "spin, tracking off: vcpu_boost_spin_test completes" $rc -eq 0
 check "spin, tracking off: no yield as IPI receiver" "$receiver" = 0
+check "spin, tracking off: no wait for a receiver" "$held" = 0
 check "spin, tracking off: selection falls back to mainline's tiers" $((${irq:-0} + ${main:-0} + ${relaxed:-0})) -gt 0
 
 echo N >$KVM_PARAMS/enable_relaxed_boost
@@ -277,20 +280,21 @@ check "root group: they meet at depth 0" "$(field lca_depth)" = 0
 
 # The strategy switch: a list with the active one in brackets; unknown
 # names are rejected.
-check "vcpu_yield_strategy lists the strategies, deboost active" "$(cat $STRATEGY)" = "[deboost] lag-credit proportional mainline"
+check "vcpu_yield_strategy lists the strategies, deboost active" "$(cat $STRATEGY)" = "[deboost] lag-credit proportional donate mainline"
 echo lag-credit >$STRATEGY
-check "vcpu_yield_strategy: write lag-credit" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional mainline"
+check "vcpu_yield_strategy: write lag-credit" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate mainline"
 if echo lag_credit >$STRATEGY 2>/dev/null; then
 	fail "vcpu_yield_strategy: unknown name accepted"
 else
-	check "vcpu_yield_strategy: unknown name rejected, value kept" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional mainline"
+	check "vcpu_yield_strategy: unknown name rejected, value kept" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate mainline"
 fi
 # lag-credit pulls the target back instead of pushing the yielder.
 applied0=$(deboost applied) credited0=$(deboost credited)
 yield_case "lag-credit" $CG/vb -y $CG/vb/a -t $CG/vb/b
 info "lag-credit: applied +$(( $(deboost applied) - applied0 )), credited +$(( $(deboost credited) - credited0 ))"
 check "lag-credit: every applied action is a credit" $(( $(deboost applied) - applied0 )) -eq $(( $(deboost credited) - credited0 ))
-check "lag-credit: no yielder penalty traced" -z "$(echo "$events" | grep -v 'penalty=0 ')"
+# The yielder pays for every credit: each event pushes it too.
+check "lag-credit: every credit is paid by the yielder" -z "$(echo "$events" | grep 'penalty=0 ')"
 check "lag-credit: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=lag-credit')"
 # proportional pushes the yielder after the forfeit, at most one slice
 # (traced as gran) per level of its hierarchy: vb/a is 2 levels deep.
@@ -308,18 +312,32 @@ check "proportional: every push at most a slice per level" -z "$over"
 pushed0=$(deboost pushed)
 yield_case "proportional, root group" ""
 check "proportional, root group: no push" $(deboost pushed) -eq $pushed0
+# donate gives the target the yielder's forfeit after it: the target is
+# pulled back (credit), the yielder is not pushed beyond its forfeit.
+echo donate >$STRATEGY
+applied0=$(deboost applied) donated0=$(deboost donated)
+yield_case "donate" $CG/vb -y $CG/vb/a -t $CG/vb/b
+donated=$(( $(deboost donated) - donated0 ))
+info "donate: applied +$(( $(deboost applied) - applied0 )), donated +$donated"
+check "donate: yields donate" $donated -gt 0
+check "donate: every applied action is a donation" $(( $(deboost applied) - applied0 )) -eq $donated
+check "donate: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=donate')"
+check "donate: every event credits the target, no yielder push" \
+	-z "$(echo "$events" | grep -v 'penalty=0 ' ; echo "$events" | grep 'credit=0$')"
+# mainline and the switch off: the static key keeps yield_to() out of the
+# debooster, so not even a call is counted.
 echo mainline >$STRATEGY
 calls0=$(deboost calls) applied0=$(deboost applied)
 yield_case "mainline" $CG/vb -y $CG/vb/a -t $CG/vb/b
-check "mainline: yields reach the hook" $(deboost calls) -gt $calls0
+check "mainline: yields stay out of the debooster" $(deboost calls) -eq $calls0
 check "mainline: nothing applied" $(deboost applied) -eq $applied0
 echo deboost >$STRATEGY
 
-# The switch off: yields still reach the fair class, no penalty is applied.
+# The switch off: yields still reach the fair class, nothing is applied.
 echo 0 >$DEBOOSTER
 calls0=$(deboost calls) applied0=$(deboost applied)
 yield_case "switch off" $CG/vb -y $CG/vb/a -t $CG/vb/b
-check "switch off: yields reach the debooster" $(deboost calls) -gt $calls0
+check "switch off: yields stay out of the debooster" $(deboost calls) -eq $calls0
 check "switch off: no penalty applied" $(deboost applied) -eq $applied0
 check "switch off: no penalty traced" -z "$events"
 echo 1 >$DEBOOSTER
@@ -395,7 +413,7 @@ check "stress: the spin guests complete while every control flips" $spin_rc -eq 
 check "stress: the yield guests complete while every control flips" $yield_rc -eq 0
 check "stress: the yield_to() benchmark completes while every control flips" $bench_rc -eq 0
 check "stress: controls flipped at least 10 rounds" $flips -ge 10
-check "stress: the strategy ends at its default" "$(cat $STRATEGY)" = "[deboost] lag-credit proportional mainline"
+check "stress: the strategy ends at its default" "$(cat $STRATEGY)" = "[deboost] lag-credit proportional donate mainline"
 check "stress: controls end at their defaults" "$(cat $KVM_PARAMS/ipi_tracking_enabled)$(cat $KVM_PARAMS/enable_relaxed_boost)$(cat $KVM_PARAMS/ipi_window_ns)$(cat $DEBOOSTER)" = YY500000001
 
 # The kernel log of the whole stage: no report from the kernel's checkers

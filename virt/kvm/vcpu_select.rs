@@ -190,7 +190,13 @@ impl<V: Vcpus> Selector<'_, V> {
 fn scan_order(s: &Spin) -> impl Iterator<Item = u32> {
     // A u32 remainder needs no 64-bit division; `nr` may be 0 here.
     let (nr, start) = (s.nr, s.start.checked_rem(s.nr).unwrap_or(0));
-    (0..nr).map(move |i| if i < nr - start { start + i } else { i - (nr - start) })
+    (0..nr).map(move |i| {
+        if i < nr - start {
+            start + i
+        } else {
+            i - (nr - start)
+        }
+    })
 }
 
 /// Picks the vCPU to yield to and yields; returns the tier and the target
@@ -383,7 +389,12 @@ pub unsafe extern "C" fn kvm_relaxed_boost_set(
             RELAXED_BOOST.store(on, Relaxed);
             // SAFETY: A parameter's `set` runs in process context, where
             // static keys may be switched.
-            unsafe { bindings::kvm_ipi_yield_set_key(bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_RELAXED, on) };
+            unsafe {
+                bindings::kvm_ipi_yield_set_key(
+                    bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_RELAXED,
+                    on,
+                )
+            };
             0
         }
         Err(e) => e.to_errno(),
@@ -495,7 +506,10 @@ mod tests {
         }
         /// The vCPUs asked to take the CPU, in order.
         fn yields(&self) -> impl Iterator<Item = u32> + '_ {
-            self.asked().iter().filter(|a| a.0 == Ask::Yield).map(|a| a.1)
+            self.asked()
+                .iter()
+                .filter(|a| a.0 == Ask::Yield)
+                .map(|a| a.1)
         }
         fn count(&self, ask: Ask, idx: u32) -> usize {
             self.asked().iter().filter(|&&a| a == (ask, idx)).count()
@@ -520,7 +534,10 @@ mod tests {
         }
         fn eligible(&mut self, idx: u32) -> bool {
             self.note(Ask::Eligible, idx);
-            let Some(v) = usize::try_from(idx).ok().and_then(|i| self.vcpus.get_mut(i)) else {
+            let Some(v) = usize::try_from(idx)
+                .ok()
+                .and_then(|i| self.vcpus.get_mut(i))
+            else {
                 return false;
             };
             let e = v.eligible;
@@ -923,7 +940,14 @@ mod tests {
                 Some(t) => {
                     assert_eq!(target, t);
                     let pending = theirs.get(t).is_some_and(|v| v.pending_interrupt);
-                    assert_eq!(tier, if pending { Tier::PendingIrq } else { Tier::Mainline });
+                    assert_eq!(
+                        tier,
+                        if pending {
+                            Tier::PendingIrq
+                        } else {
+                            Tier::Mainline
+                        }
+                    );
                     assert_eq!(a, b);
                     assert_eq!(ours.vcpus, theirs.vcpus);
                 }
@@ -989,7 +1013,9 @@ mod tests {
             // for a fresh IPI whose receiver runs guest code.
             if tier == Tier::Held {
                 assert!(s.fresh && ours.yields().count() == 0);
-                assert!(vm.get(target).is_some_and(|f| !f.ready && f.in_guest && !f.spinning));
+                assert!(vm
+                    .get(target)
+                    .is_some_and(|f| !f.ready && f.in_guest && !f.spinning));
             }
             // A receiver asked first and not taken: what follows is
             // mainline's scan of a VM in which it is not ready.

@@ -196,12 +196,16 @@ impl Link {
     /// index does not fit.
     fn new(sender: i32, seq: u64) -> Option<Link> {
         let idx = u16::try_from(sender).ok()?;
-        Some(Link(((u32::from(idx) + 1) << 8) | (seq & Sent::SEQ_MASK) as u32))
+        Some(Link(
+            ((u32::from(idx) + 1) << 8) | (seq & Sent::SEQ_MASK) as u32,
+        ))
     }
 
     /// The sender's vcpu_idx, if any.
     pub fn sender(self) -> Option<i32> {
-        (self.0 >> 8).checked_sub(1).and_then(|i| i32::try_from(i).ok())
+        (self.0 >> 8)
+            .checked_sub(1)
+            .and_then(|i| i32::try_from(i).ok())
     }
 
     fn names(self, sender: i32, sent: Sent) -> bool {
@@ -451,7 +455,10 @@ pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_del
     // SAFETY: Both non-null, hence valid for the call, by the caller.
     let (src, dst) = unsafe { (Ctx::from_raw(d.src), Ctx::from_raw(d.dst)) };
     // SAFETY: The fast mono clock may be read in any context, NMI included.
-    record(d, &src, &dst, || unsafe { bindings::ktime_get_mono_fast_ns() }).0
+    record(d, &src, &dst, || unsafe {
+        bindings::ktime_get_mono_fast_ns()
+    })
+    .0
 }
 
 /// Undoes `recorded`, what [`kvm_ipi_tracker_deliver`] returned for `d`,
@@ -519,7 +526,16 @@ pub unsafe extern "C" fn kvm_ipi_tracker_eoi_end(
     };
     // SAFETY: Both valid for the call, by the caller.
     let (s, r) = unsafe { (Ctx::from_raw(sender), Ctx::from_raw(receiver)) };
-    eoi_end(&s, sender_idx, &r, receiver_idx, Link(link), vector, now, || ())
+    eoi_end(
+        &s,
+        sender_idx,
+        &r,
+        receiver_idx,
+        Link(link),
+        vector,
+        now,
+        || (),
+    )
 }
 
 /// The receiver of `sender`'s last tracked IPI while that IPI is pending
@@ -625,7 +641,12 @@ pub unsafe extern "C" fn kvm_ipi_tracking_enabled_set(
             TRACKING_ENABLED.store(on, Relaxed);
             // SAFETY: A parameter's `set` runs in process context, where
             // static keys may be switched.
-            unsafe { bindings::kvm_ipi_yield_set_key(bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_TRACKING, on) };
+            unsafe {
+                bindings::kvm_ipi_yield_set_key(
+                    bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_TRACKING,
+                    on,
+                )
+            };
             0
         }
         Err(e) => e.to_errno(),
@@ -687,7 +708,6 @@ pub unsafe extern "C" fn kvm_ipi_window_ns_get(
     // SAFETY: Guaranteed by the caller.
     unsafe { param_emit(buf, format_args!("{}\n", WINDOW_NS.load(Relaxed))) }
 }
-
 
 #[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
 mod tests {
@@ -760,14 +780,29 @@ mod tests {
 
     /// A whole EOI of `vector` by `receiver` (vCPU `idx`), finding the
     /// sender in `vcpus` by index.
-    fn eoi(vcpus: &[&Slot], receiver: &Slot, idx: u32, vector: i32, now: u64) -> bindings::kvm_ipi_eoi {
+    fn eoi(
+        vcpus: &[&Slot],
+        receiver: &Slot,
+        idx: u32,
+        vector: i32,
+        now: u64,
+    ) -> bindings::kvm_ipi_eoi {
         let Some((s, l)) = eoi_begin(&receiver.ctx()) else {
             return NOTHING;
         };
         let Some(sender) = usize::try_from(s).ok().and_then(|i| vcpus.get(i)) else {
             return NOTHING;
         };
-        eoi_end(&sender.ctx(), s, &receiver.ctx(), idx, l, vector, now, || ())
+        eoi_end(
+            &sender.ctx(),
+            s,
+            &receiver.ctx(),
+            idx,
+            l,
+            vector,
+            now,
+            || (),
+        )
     }
 
     /// Runs `f` with tracking switched to `on`, then restores the switch.
@@ -862,7 +897,8 @@ mod tests {
             let mut fresh = true;
             // SAFETY: `a`'s context outlives the call and is only accessed
             // atomically; `fresh` is ours.
-            let r = unsafe { kvm_ipi_tracker_pending_receiver(a.sent.as_ptr().cast(), T0, &mut fresh) };
+            let r =
+                unsafe { kvm_ipi_tracker_pending_receiver(a.sent.as_ptr().cast(), T0, &mut fresh) };
             assert_eq!((r, fresh), (-1, false));
         });
         // Nothing was cleared while off.
@@ -914,7 +950,10 @@ mod tests {
             assert_eq!(eoi_action(l, SRC, s, r, v + 1, T0, w), EoiAction::Keep);
             assert_eq!(eoi_action(l, SRC, s, r, -1, T0, w), EoiAction::Keep);
             // Out of the window.
-            assert_eq!(eoi_action(l, SRC, s, r, v, T0 + w + 2048, w), EoiAction::Expired);
+            assert_eq!(
+                eoi_action(l, SRC, s, r, v, T0 + w + 2048, w),
+                EoiAction::Expired
+            );
             // Another receiver's EOI, or the IPI was acknowledged.
             assert_eq!(eoi_action(l, SRC, s, r + 1, v, T0, w), EoiAction::Stale);
             assert_eq!(eoi_action(l, SRC, s.acked(), r, v, T0, w), EoiAction::Stale);
@@ -944,7 +983,10 @@ mod tests {
             // Its own EOI clears it and the link.
             assert_eq!(eoi(&all, b, r, VEC as i32, T0 + 1), CLEARED);
             assert!(!a.sent().pending());
-            assert_eq!(a.sent().pending_receiver(T0 + 1, IPI_WINDOW_NS_DEFAULT), None);
+            assert_eq!(
+                a.sent().pending_receiver(T0 + 1, IPI_WINDOW_NS_DEFAULT),
+                None
+            );
             assert_eq!(b.link(), Link::NONE);
             // A second EOI finds no sender.
             assert_eq!(eoi(&all, b, r, VEC as i32, T0 + 1), NOTHING);
@@ -953,7 +995,10 @@ mod tests {
             send(&ipi(SRC, 0, VEC), a, &o, T0);
             assert_eq!(eoi(&all, b, r, VEC as i32, T0), UNMATCHED);
             assert_eq!(b.link(), Link::NONE);
-            assert_eq!(a.sent().pending_receiver(T0, IPI_WINDOW_NS_DEFAULT), Some(0));
+            assert_eq!(
+                a.sent().pending_receiver(T0, IPI_WINDOW_NS_DEFAULT),
+                Some(0)
+            );
             // Out of the window: acknowledged, so it steers nothing later.
             send(&ipi(SRC, DST, VEC), a, b, T0);
             let late = T0 + IPI_WINDOW_NS_DEFAULT + 4096;
@@ -971,7 +1016,10 @@ mod tests {
             send(&ipi(SRC, DST, VEC), &a, &b, T0);
             send(&ipi(DST, 7, VEC), &b, &c, T0);
             assert_eq!(eoi(&all, &b, DST as u32, VEC as i32, T0), CLEARED);
-            assert_eq!(b.sent().pending_receiver(T0, IPI_WINDOW_NS_DEFAULT), Some(7));
+            assert_eq!(
+                b.sent().pending_receiver(T0, IPI_WINDOW_NS_DEFAULT),
+                Some(7)
+            );
         });
     }
 
@@ -983,7 +1031,10 @@ mod tests {
         });
         a.ctx().reset();
         b.ctx().reset();
-        assert_eq!((a.sent(), a.link(), b.sent(), b.link()), (Sent::NONE, Link::NONE, Sent::NONE, Link::NONE));
+        assert_eq!(
+            (a.sent(), a.link(), b.sent(), b.link()),
+            (Sent::NONE, Link::NONE, Sent::NONE, Link::NONE)
+        );
     }
 
     /// An EOI of IPI A (sender S, receiver R) races with S recording IPI B:
@@ -1032,10 +1083,19 @@ mod tests {
                             let sender_slot = usize::try_from(sender).ok().and_then(|i| all.get(i));
                             assert!(sender_slot.is_some_and(|x| core::ptr::eq(*x, &s)));
                             if let Some(x) = sender_slot {
-                                out = eoi_end(&x.ctx(), sender, &rcv.ctx(), r, l, VEC as i32, T0, || {
-                                    step(gap, &mut b);
-                                    gap += 1;
-                                });
+                                out = eoi_end(
+                                    &x.ctx(),
+                                    sender,
+                                    &rcv.ctx(),
+                                    r,
+                                    l,
+                                    VEC as i32,
+                                    T0,
+                                    || {
+                                        step(gap, &mut b);
+                                        gap += 1;
+                                    },
+                                );
                             }
                         }
                         while gap < 5 {
@@ -1051,7 +1111,11 @@ mod tests {
                             assert_eq!(out, CLEARED);
                         }
                         if dst_b == DST {
-                            let expect = if b_now.pending() { Link::new(SRC, b.seq()) } else { Some(Link::NONE) };
+                            let expect = if b_now.pending() {
+                                Link::new(SRC, b.seq())
+                            } else {
+                                Some(Link::NONE)
+                            };
                             assert_eq!(Some(rcv.link()), expect);
                         } else {
                             assert!(other.link().names(SRC, b));
@@ -1127,7 +1191,9 @@ mod tests {
                         // vCPU b EOIs a random vector (-1: nothing in service).
                         let vector = ((r >> 24) % 9) as i32 + 0x1f;
                         let vector = if vector == 0x1f { -1 } else { vector };
-                        let Some((s, l)) = eoi_begin(&sb.ctx()) else { continue };
+                        let Some((s, l)) = eoi_begin(&sb.ctx()) else {
+                            continue;
+                        };
                         assert!((0..NR).contains(&s) && s != b);
                         let Some(ss) = slot(s) else { continue };
                         let before = ss.sent();

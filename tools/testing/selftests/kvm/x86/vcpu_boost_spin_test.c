@@ -119,6 +119,7 @@ int main(int argc, char *argv[])
 	vcpu_boost_print_stat("dy_pending_irq", vcpus, 0, 0);
 	vcpu_boost_print_stat("dy_mainline", vcpus, 0, 0);
 	vcpu_boost_print_stat("dy_relaxed", vcpus, 0, 0);
+	vcpu_boost_print_stat("dy_held", vcpus, 0, 0);
 	vcpu_boost_print_stat("dy_no_target", vcpus, 0, 0);
 	printf(" ns=%llu\n", (unsigned long long)ns);
 	kvm_vm_free(vm);
