@@ -607,6 +607,165 @@ def strategy_comparison(kt, ct):
            "cost. The switch exists so that this choice can be made per host, with "
            "`make bench` on that host: these are ratios of runs emulated by TCG, so check the "
            "ranking on the hardware before choosing a default there.\n"]
+    md += strategy_goals(kt, ct, noise)
+    return md
+
+
+PP_FLOOR, PP_GOAL, FAIR_POINTS, YPW_CEIL = 50, 80, 5, 0.5
+
+
+def strategy_goals(kt, ct, noise):
+    """The goals of the scheduler strategies, one column per strategy, and
+    the default they choose."""
+    nan = float("nan")
+    places = kt["places"]
+
+    def ok(x):
+        return x == x
+
+    def verdict(met, known=True):
+        return "no data" if not known else ("**met**" if met else "**missed**")
+
+    g = {}
+    for st in STRATEGIES:
+        t = {p: kt[(p, st)] for p in places}
+        # (a) ping-pong next to 1 hog, % of the fair-share ideal, worst placement.
+        pp = [t[p]["pp_hog"] for p in places]
+        a_known = bool(pp) and all(ok(x) for x in pp)
+        a_val = min(pp) if a_known else nan
+        # (b) every hog's share against its fair share, the worst case.
+        devs = [(share - fair, case, p) for p in places for case, share, fair in t[p]["hogs"]]
+        b_known = bool(devs) and all(ok(d) for d, _, _ in devs)
+        worst = max(devs, key=lambda d: abs(d[0]) if ok(d[0]) else 1e9) if devs else (nan, "", "")
+        # (c) the lock among 4 and 8 tasks, both placements.
+        ypw = [t[p][f"ypw{n}"] for p in places for n in (4, 8)]
+        cs = [t[p][f"cs{n}"] for p in places for n in (4, 8)]
+        c_known = bool(ypw) and all(ok(x) for x in ypw + cs)
+        c_ypw, c_cs = (max(ypw), min(cs)) if c_known else (nan, nan)
+        g[st] = {
+            "a": (a_known and a_val >= PP_FLOOR, a_known), "pp": pp, "pp_min": a_val,
+            "b": (b_known and abs(worst[0]) <= FAIR_POINTS, b_known), "worst": worst,
+            "c": (c_known and c_ypw <= YPW_CEIL and c_cs >= 1 - noise, c_known),
+            "ypw_max": c_ypw, "cs_min": c_cs}
+    # (d) everything off against the kernel without the series, per yield_to():
+    # one measurement of the series, the same in every column.
+    offs = {p: ct.get((p, "off_yield")) for p in places}
+    d_known = bool(offs) and all(o and o["seen"] is not None for o in offs.values())
+    d_met = d_known and not any(o["seen"] for o in offs.values())
+    d_cell = ("; ".join(f"{p} {fmt(o['added'])} ({'ranges apart' if o['seen'] else 'ranges overlap'})"
+                        for p, o in offs.items() if o) or "–") + f" {verdict(d_met, d_known)}"
+    for st in STRATEGIES:
+        g[st]["d"] = (d_met, d_known)
+        g[st]["met"] = sum(1 for k in "abcd" if g[st][k][0])
+
+    def pp_cell(x):
+        m, known = x["a"]
+        if not known:
+            return "– no data"
+        reach = f", {PP_GOAL} % reached" if x["pp_min"] >= PP_GOAL else f", below the {PP_GOAL} % goal"
+        return (" / ".join(f"{fmt(v)} %" for v in x["pp"]) + f" {verdict(m)}" + (reach if m else ""))
+
+    def hog_cell(x):
+        dv, case, p = x["worst"]
+        if not x["b"][1]:
+            return "– no data"
+        return f"worst {dv:+.1f} points ({case}, {p}) {verdict(x['b'][0])}"
+
+    def lock_cell(st, x):
+        if not x["c"][1]:
+            return "– no data"
+        if st == "mainline":
+            return f"the reference (× 1) {verdict(False)}"
+        return (f"yields/CS ≤ × {fmt(x['ypw_max'])}, CS/s ≥ × {fmt(x['cs_min'])} "
+                f"{verdict(x['c'][0])}")
+
+    where = " / ".join(places)
+    md = ["### Goals of the scheduler strategies\n",
+          "Judged from the tables above, each goal in every placement (" + where + "); "
+          "a strategy meets a goal only where it holds in all of them. "
+          f"(a) ping-pong next to 1 hog reaches ≥ {PP_FLOOR} % of its fair-share ideal "
+          f"(the goal is {PP_GOAL} %); the cell gives it per placement. "
+          f"(b) every task that does not yield keeps its fair share within ±{FAIR_POINTS} "
+          "points: the hogs next to the ping-pong pair (1 and 2 hogs) and "
+          + (f"next to the lock ({' and '.join(map(str, kt['hog_sizes']))} tasks)"
+             if kt.get("hog_sizes") else "(the lock next to a hog: not in these logs)")
+          + ", their share "
+          "against *h*/(*h*+2) or 1/(*n*+1) flat (where a hog shares the root cgroup with the "
+          "yielders) and 50 % nested; the cell gives the largest deviation. "
+          f"(c) the lock among 4 and 8 tasks: yields per critical section ≤ {YPW_CEIL} × "
+          f"mainline and critical sections/s not below mainline beyond the A/A noise "
+          f"({fmt(noise * 100)} %, above); the cell gives the worst of the four ratios each. "
+          "(d) everything off: the instructions one `yield_to()` costs (ping-pong without "
+          "hogs, counted) are within the noise of 7.3.4 without the series, i.e. the ranges "
+          "over the repetitions overlap; the cell gives the instructions added per call. "
+          "This is one measurement of the series, the same in every column.\n",
+          "| goal | " + " | ".join(f"`{st}`" for st in STRATEGIES) + " |",
+          "|---|" + "---|" * len(STRATEGIES),
+          f"| (a) ping-pong + 1 hog: ≥ {PP_FLOOR} % of the fair-share ideal ({where}) | "
+          + " | ".join(pp_cell(g[st]) for st in STRATEGIES) + " |",
+          f"| (b) every non-yielding task within ±{FAIR_POINTS} points of its fair share | "
+          + " | ".join(hog_cell(g[st]) for st in STRATEGIES) + " |",
+          f"| (c) lock 4 and 8: yields/CS ≤ {YPW_CEIL} × mainline, CS/s ≥ mainline − noise | "
+          + " | ".join(lock_cell(st, g[st]) for st in STRATEGIES) + " |",
+          "| (d) everything off: instructions added per `yield_to()` vs. 7.3.4 without the series | "
+          + " | ".join(d_cell for _ in STRATEGIES) + " |",
+          "| goals met | " + " | ".join(f"{g[st]['met']} of 4" for st in STRATEGIES) + " |",
+          ""]
+
+    # The default: the strategy that meets the most goals, ties broken by the
+    # ping-pong's fair-share % and then by the lock's yields per critical
+    # section; it has to meet more goals than mainline to replace it.
+    def rank(st):
+        x = g[st]
+        return (x["met"], x["pp_min"] if ok(x["pp_min"]) else -1,
+                -x["ypw_max"] if ok(x["ypw_max"]) else -1e9)
+    order = sorted(STRATEGIES, key=rank, reverse=True)
+    base = g["mainline"]["met"]
+    md.append("### Default strategy, chosen by the data\n")
+    kept = [k for k in "abcd" if g[order[0]][k][0]]
+    names = {"a": "ping-pong's fair share", "b": "the hogs' fair share", "c": "the lock",
+             "d": "everything off"}
+
+    def numbers(st):
+        x = g[st]
+        lock = [f"{p}: × {fmt(kt[(p, st)]['ypw4'])} / × {fmt(kt[(p, st)]['ypw8'])} yields and "
+                f"× {fmt(kt[(p, st)]['cs4'])} / × {fmt(kt[(p, st)]['cs8'])} critical sections/s"
+                for p in places]
+        dv, case, wp = x["worst"]
+        cost = [f"{fmt(ct.get((p, st, 'yield_off'), nan))} {p}" for p in places]
+        ref = st != "mainline"
+        return ("ping-pong next to a hog reaches "
+                + " / ".join(f"{fmt(v)} %" for v in x["pp"]) + f" of its fair-share ideal ({where}"
+                + ("; mainline " + " / ".join(f"{fmt(v)} %" for v in g["mainline"]["pp"]) if ref else "")
+                + "), "
+                f"the hogs' shares deviate from their fair shares by at most {fmt(abs(dv))} points "
+                f"({case}, {wp}"
+                + (f"; mainline {fmt(abs(g['mainline']['worst'][0]))} points" if ref else "") + "), "
+                + ("the lock among 4 / 8 tasks against mainline is at " + "; ".join(lock) + ", "
+                   if ref else "")
+                + "and one `yield_to()` costs " + " and ".join(cost)
+                + " instructions more than with everything off")
+    if g[order[0]]["met"] <= base or order[0] == "mainline":
+        md.append(f"**Default: `mainline`.** No strategy meets more of the goals above than "
+                  f"mainline ({base} of 4: "
+                  + (", ".join(names[k] for k in "abcd" if g["mainline"][k][0]) or "none") + "); "
+                  + "; ".join(f"`{st}` meets {g[st]['met']}" for st in STRATEGIES if st != "mainline")
+                  + ". For mainline: " + numbers("mainline") + ".\n")
+    else:
+        best = order[0]
+        ties = [st for st in order[1:] if g[st]["met"] == g[best]["met"]]
+        tie = ""
+        if ties:
+            tie = (f" It ties with {', '.join(f'`{st}`' for st in ties)} on the number of goals "
+                   f"and comes first on the tie-breakers (the ping-pong's fair-share % in the "
+                   f"worse placement, {fmt(g[best]['pp_min'])} % against "
+                   + ", ".join(f"{fmt(g[st]['pp_min'])} %" for st in ties)
+                   + "; then the lock's yields per critical section).")
+        md.append(f"**Default: `{best}`.** It meets {g[best]['met']} of the 4 goals above ("
+                  + ", ".join(names[k] for k in kept) + f"), mainline {base}: " + numbers(best)
+                  + "." + tie + " The other strategies meet "
+                  + ", ".join(f"`{st}` {g[st]['met']}" for st in order[1:]) + ". "
+                  "These are runs emulated by TCG; `make bench` on the host decides there.\n")
     return md
 
 
