@@ -56,7 +56,7 @@ const STRATEGY_NAMES: [&str; bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIEL
 /// The active strategy, an index into [`STRATEGY_NAMES`]. Written by the
 /// debugfs file, read on the yield path: relaxed, like [`ENABLED`].
 static STRATEGY: Atomic<u32> =
-    Atomic::new(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DEBOOST);
+    Atomic::new(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE);
 
 /// Whether the debooster may act. On by default, as in the series.
 ///

@@ -151,7 +151,7 @@ while [ $rep -le "${VB_COST_REPS:-3}" ]; do
 	done
 	rep=$((rep + 1))
 done
-[ $kernel = patched ] && setting deboost
+[ $kernel = patched ] && setting donate
 kill $vcpus_pid $hogs_pid
 exit 0
 fi
@@ -171,7 +171,7 @@ while [ $rep -le $reps ]; do
 	done
 	rep=$((rep + 1))
 done
-echo deboost >$STRATEGY
+echo donate >$STRATEGY
 kill $vcpus_pid $hogs_pid
 fi
 [ "$part" = kvm ] || exit 0

@@ -20,7 +20,7 @@ show $STRATEGY
 try "echo lag-credit > $STRATEGY"
 show $STRATEGY
 try "echo fastest > $STRATEGY   # rejected"
-echo deboost >$STRATEGY
+echo donate >$STRATEGY
 
 say "KVM: module parameters"
 for p in ipi_tracking_enabled ipi_window_ns enable_relaxed_boost; do

@@ -20,6 +20,9 @@
 
 #ifdef CONFIG_SCHED_VCPU_DEBOOSTER
 
+/* The strategy a kernel boots with. */
+#define DEFAULT_STRATEGY "donate"
+
 /* The controls as debugfs writes them: the value, then the hook's static key. */
 static int set_enabled(u64 on)
 {
@@ -163,7 +166,9 @@ static void deboost_moves_yielder_vruntime_and_deadline(struct kunit *test)
 {
 	struct deboost_run r = { };
 
+	KUNIT_ASSERT_EQ(test, set_strategy("deboost"), 0);
 	run_yields(test, 1, 50, &r);
+	set_strategy(DEFAULT_STRATEGY);
 
 	KUNIT_ASSERT_EQ(test, r.seen.hits, 1);
 	KUNIT_EXPECT_EQ(test, r.seen.y.yielder_pid, current->pid);
@@ -209,7 +214,7 @@ static void proportional_in_root_group_pushes_nothing(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, set_strategy("proportional"), 0);
 	run_yields(test, 1, 5, &r);
-	set_strategy("deboost");
+	set_strategy(DEFAULT_STRATEGY);
 
 	KUNIT_EXPECT_EQ(test, r.seen.hits, 0);
 	KUNIT_EXPECT_GE(test, r.after.calls - r.before.calls, 1ULL);
@@ -273,7 +278,7 @@ static void donate_conserves_the_average(struct kunit *test)
 	}
 	unregister_trace_sched_vcpu_deboost(donate_probe, &seen);
 	tracepoint_synchronize_unregister();
-	set_strategy("deboost");
+	set_strategy(DEFAULT_STRATEGY);
 	kthread_stop(third);
 	stop_spinner(target);
 
@@ -372,7 +377,7 @@ static void strategy_switch_under_load(struct kunit *test)
 		kthread_stop(pp->task[i]);
 		put_task_struct(pp->task[i]);
 	}
-	set_strategy("deboost");
+	set_strategy(DEFAULT_STRATEGY);
 	set_enabled(on);
 	sched_vcpu_debooster_read_stats(&after);
 
