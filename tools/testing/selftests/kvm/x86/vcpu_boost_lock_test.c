@@ -288,8 +288,11 @@ static void trace_start(void)
 	atexit(trace_restore);
 	tracefs_write(TRACEFS "trace_clock", "x86-tsc");
 	tracefs_write(TRACEFS "buffer_size_kb", TRACE_BUF_KB);
-	/* Decisions without a target are not yields; they only fill the buffer. */
-	tracefs_write(DY_EVENT "filter", "target >= 0");
+	/*
+	 * Decisions without a target, and waits for a running IPI receiver
+	 * (tier 5, KVM_DY_HELD), are not yields; they only fill the buffer.
+	 */
+	tracefs_write(DY_EVENT "filter", "target >= 0 && tier != 5");
 	tracefs_write(TRACEFS "trace", "");
 	tracefs_write(DY_EVENT "enable", "1");
 }
