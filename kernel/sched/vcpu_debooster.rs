@@ -1444,6 +1444,9 @@ mod tests {
     fn gate_and_decide_keep_state_and_counters() {
         let mut st = zeroed_state();
         let t0 = 1_000_000;
+        // deboost's gate: the rate limit applies (not to the default, donate).
+        let _guard =
+            StrategyGuard::select(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DEBOOST);
 
         // First yield: allowed, penalised.
         let mut y = valid_yield(t0);
