@@ -42,6 +42,7 @@ struct kvm_ipi_delivery {
 	unsigned int targets;		/* vCPUs addressed (slow path: that accepted) */
 	bool fixed;			/* APIC_DM_FIXED delivery */
 	bool shorthand;			/* a destination shorthand (self, all, all-but-self) */
+	bool eoi_exits;			/* the receiver's EOIs exit (no APICv/AVIC) */
 	u32 vector;
 	enum kvm_ipi_path path;
 };

@@ -659,7 +659,9 @@ pub fn scale(a: u64, num: u64, den: u64) -> u64 {
 /// virtual time); the target's vruntime moves back by the same weighted
 /// amount, `forfeit * w_yielder / w_target`, so that the queue's weighted
 /// sum of vruntimes, its average and every other task's lag end where they
-/// were before the forfeit. Bounded so that the target's lag (`lag`, the
+/// were before the forfeit. (Under mainline the forfeit raises the average
+/// and so hands the other tasks lag; here it goes to the target instead,
+/// and the other tasks keep what they had.) Bounded so that the target's lag (`lag`, the
 /// average minus its vruntime, after the forfeit) stays within `limit`, the
 /// bound EEVDF puts on the lag an entity keeps (`entity_lag()`); what the
 /// bound cuts off stays forfeited, as in mainline. 0 without a forfeit.

@@ -231,6 +231,7 @@ struct donate_seen {
 	u64 target_vruntime;	/* the target's, after */
 	u64 third_vruntime;
 	u64 avg;		/* the queue's average vruntime, after */
+	u64 yielder_vslice;	/* the yielder's request after the forfeit renewed it */
 	u64 weight;		/* the queue's total weight in that average */
 };
 
@@ -247,6 +248,7 @@ static void donate_probe(void *data, struct task_struct *yielder,
 	seen->target_vruntime = target->se.vruntime;
 	seen->third_vruntime = seen->third->se.vruntime;
 	seen->avg = avg_vruntime(cfs_rq);
+	seen->yielder_vslice = yielder->se.deadline - yielder->se.vruntime;
 	/* The yielder runs: outside the tree's sums, with the weight y->weight. */
 	seen->weight = cfs_rq->sum_weight + y->weight;
 	seen->hits++;
@@ -285,6 +287,8 @@ static void donate_conserves_the_average(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, seen.hits, 1);
 	KUNIT_EXPECT_EQ(test, y->target_pid, target->pid);
 	KUNIT_EXPECT_GT(test, y->forfeit, 0ULL);
+	/* What is left of one request can be no more than a whole one. */
+	KUNIT_EXPECT_LE(test, y->forfeit, seen.yielder_vslice);
 	KUNIT_EXPECT_GT(test, y->credit, 0ULL);
 	KUNIT_EXPECT_EQ(test, y->target_vruntime - seen.target_vruntime, y->credit);
 	/* Within the lag EEVDF lets the target keep. */

@@ -387,8 +387,9 @@ pub unsafe extern "C" fn kvm_relaxed_boost_set(
     match parse_bool(s.to_bytes()) {
         Ok(on) => {
             RELAXED_BOOST.store(on, Relaxed);
-            // SAFETY: A parameter's `set` runs in process context, where
-            // static keys may be switched.
+            // SAFETY: A parameter's `set` runs in process context, or in
+            // early boot after jump_label_init(), where static keys may be
+            // switched.
             unsafe {
                 bindings::kvm_ipi_yield_set_key(
                     bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_RELAXED,

@@ -70,6 +70,10 @@ pub enum Skip {
     SelfIpi,
     /// A vector above 255 or a vCPU index that [`Sent`] cannot hold.
     OutOfRange,
+    /// The receiver's EOIs do not exit (APICv, AVIC): nothing would ever
+    /// acknowledge the record, which would then steer directed yield for
+    /// the whole window after the IPI was answered.
+    EoiInvisible,
 }
 
 /// Whether a delivery is a unicast fixed IPI from one vCPU to another;
@@ -85,6 +89,8 @@ pub fn classify(d: &bindings::kvm_ipi_delivery) -> Result<(u16, u8), Skip> {
         Err(Skip::NotUnicast)
     } else if d.dst_idx == d.src_idx {
         Err(Skip::SelfIpi)
+    } else if !d.eoi_exits {
+        Err(Skip::EoiInvisible)
     } else {
         match (u16::try_from(d.dst_idx), u8::try_from(d.vector)) {
             (Ok(dst), Ok(vector)) if Link::new(d.src_idx, 0).is_some() => Ok((dst, vector)),
@@ -103,6 +109,11 @@ fn stamp(ns: u64) -> u32 {
     // Truncation intended: the stamp wraps.
     (ns >> STAMP_SHIFT) as u32
 }
+
+/// How far a clock read may come out before a send time and still count as
+/// no time passed: 1024 stamps, about 1 ms, far more than the fast clocks
+/// of two CPUs differ, far less than the stamp's wrap.
+const SKEW_STAMPS: u32 = 1024;
 
 /// `window` in stamp units, rounded up so that no window is empty.
 fn window_stamps(window: u64) -> u32 {
@@ -168,12 +179,13 @@ impl Sent {
         Sent(self.0 & !Self::PENDING)
     }
 
-    /// Whether it was sent at most `window` ns before `now` (to 1.024 µs).
-    /// A clock read that comes out before the send time (the fast clock of
-    /// another CPU) counts as no time passed.
+    /// Whether it was sent at most `window` ns before `now` (judged in
+    /// stamps: up to two stamps, about 2 µs, longer, never shorter). A
+    /// clock read that comes out at most [`SKEW_STAMPS`] before the send
+    /// time (the fast clock of another CPU) counts as no time passed.
     pub fn recent(self, now: u64, window: u64) -> bool {
         let age = stamp(now).wrapping_sub(self.0 as u32);
-        age > i32::MAX as u32 || age <= window_stamps(window)
+        age <= window_stamps(window) || age.wrapping_neg() <= SKEW_STAMPS
     }
 
     /// The receiver of this IPI while it is pending and recent.
@@ -639,8 +651,9 @@ pub unsafe extern "C" fn kvm_ipi_tracking_enabled_set(
     match unsafe { param_arg(val) }.and_then(|a| kstrtobool_bytes(a)) {
         Ok(on) => {
             TRACKING_ENABLED.store(on, Relaxed);
-            // SAFETY: A parameter's `set` runs in process context, where
-            // static keys may be switched.
+            // SAFETY: A parameter's `set` runs in process context, or in
+            // early boot after jump_label_init(), where static keys may be
+            // switched.
             unsafe {
                 bindings::kvm_ipi_yield_set_key(
                     bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_TRACKING,
@@ -770,6 +783,7 @@ mod tests {
             fixed: true,
             shorthand: false,
             vector,
+            eoi_exits: true,
             path: bindings::kvm_ipi_path_KVM_IPI_PATH_FAST,
         }
     }
@@ -817,7 +831,7 @@ mod tests {
         let good = ipi(SRC, DST, VEC);
         assert_eq!(classify(&good), Ok((DST as u16, VEC as u8)));
         type Spoil = fn(&mut bindings::kvm_ipi_delivery);
-        let cases: [(Spoil, Skip); 11] = [
+        let cases: [(Spoil, Skip); 12] = [
             (|d| d.src = core::ptr::null_mut(), Skip::NotFromVcpu),
             (|d| d.src_idx = -1, Skip::NotFromVcpu),
             (|d| d.fixed = false, Skip::NotFixed),
@@ -829,6 +843,7 @@ mod tests {
             (|d| d.vector = 256, Skip::OutOfRange),
             (|d| d.dst_idx = 65_536, Skip::OutOfRange),
             (|d| d.src_idx = 65_536, Skip::OutOfRange),
+            (|d| d.eoi_exits = false, Skip::EoiInvisible),
         ];
         let (a, b) = (Slot::new(), Slot::new());
         for (spoil, why) in cases {
@@ -897,8 +912,9 @@ mod tests {
             let mut fresh = true;
             // SAFETY: `a`'s context outlives the call and is only accessed
             // atomically; `fresh` is ours.
-            let r =
-                unsafe { kvm_ipi_tracker_pending_receiver(a.sent.as_ptr().cast(), T0, &mut fresh) };
+            let r = unsafe {
+                kvm_ipi_tracker_pending_receiver(core::ptr::from_ref(&a).cast(), T0, &mut fresh)
+            };
             assert_eq!((r, fresh), (-1, false));
         });
         // Nothing was cleared while off.
@@ -922,8 +938,13 @@ mod tests {
             // The smallest window is one unit, never empty.
             assert!(s.recent(T0 + 1023, IPI_WINDOW_NS_MIN));
             assert!(!s.recent(T0 + 2048, IPI_WINDOW_NS_MIN));
-            // A clock read behind the send time is no time passed.
+            // A clock read a little behind the send time is no time passed;
+            // half the stamp's range later is long past, not behind.
             assert!(s.recent(T0 - 5000, IPI_WINDOW_NS_MIN));
+            assert!(s.recent(T0 - (1024 << STAMP_SHIFT), IPI_WINDOW_NS_MIN));
+            assert!(!s.recent(T0 - (1026 << STAMP_SHIFT), IPI_WINDOW_NS_MIN));
+            let far = T0 + (((1u64 << 31) + 5) << STAMP_SHIFT);
+            assert_eq!(s.pending_receiver(far, IPI_WINDOW_NS_MAX), None);
             // Fresh enough to wait for: a sixteenth of the window.
             assert_eq!(hold_window(16 * 1024 * 1000), 1024 * 1000);
             let hw = hold_window(IPI_WINDOW_NS_DEFAULT);
