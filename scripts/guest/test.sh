@@ -141,11 +141,13 @@ spin_tiers
 info "spin, tracking on: on_spin $on_spin, yields before the relaxed round $round1 (IPI receiver $receiver, pending irq $irq, mainline $main), relaxed $relaxed, waits for the running receiver $held, none $none"
 check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$on_spin" -gt 0
 # vCPU 0 only ever waits for its IPI's answer: it yields to the receiver
-# when that can take the CPU, and waits when it runs guest code. Which of
-# the two, and how often neither (the IPI was EOI'd, the receiver is in
-# the host), depends on timing: bench/REPORT.md measures the shares.
+# when that can take the CPU (woken from its halt, waiting for a CPU: the
+# common case), and waits when it runs guest code. Whether a spin ever
+# finds the receiver running before its EOI depends on emulation timing
+# (0 to 160 waits in 3000 round trips here), so only the yields are
+# checked; KUnit checks each condition of the wait, and bench/REPORT.md
+# measures the shares.
 check "spin, tracking on: yields to the IPI receiver" "${receiver:-0}" -gt 0
-check "spin, tracking on: waits for the running receiver" "${held:-0}" -gt 0
 # Every kvm_vcpu_on_spin() ends in a yield of one tier, a wait or none.
 check "spin, tracking on: every spin is a yield, a wait or none" \
 	"$on_spin" = $((round1 + ${relaxed:-0} + ${held:-0} + ${none:-0}))
