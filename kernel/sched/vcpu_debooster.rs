@@ -1107,33 +1107,27 @@ mod tests {
         let t0 = 1_000_000;
         let _guard =
             StrategyGuard::select(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE);
-        for i in 0..3u64 {
-            let mut y = valid_yield(t0 + i * 1000);
+        // A yield at `now`: a 2 ms forfeit at weight `wy`, to a target of
+        // weight 1024 at `target_vruntime`, average 10 ms, lag limit 6 ms.
+        let mut donate = |now: u64, wy: u64, target_vruntime: u64| {
+            let mut y = valid_yield(now);
             assert!(gate(&mut st, &mut y));
             y.h_nr_queued = 2;
             y.forfeit = 2_000_000;
-            y.weight = 2048;
+            y.weight = wy;
             y.target_weight = 1024;
             y.avg_vruntime = 10_000_000;
-            y.target_vruntime = 10_000_000;
+            y.target_vruntime = target_vruntime;
             y.lag_limit = 6_000_000;
             // SAFETY: Both are local and exclusively ours.
             unsafe { sched_vcpu_donate_decide(&mut st, &mut y) };
-            assert_eq!(y.credit, 4_000_000);
+            y.credit
+        };
+        for i in 0..3u64 {
+            assert_eq!(donate(t0 + i * 1000, 2048, 10_000_000), 4_000_000);
         }
         // Already at its lag limit: nothing, and not counted as applied.
-        let mut y = valid_yield(t0 + 5000);
-        assert!(gate(&mut st, &mut y));
-        y.h_nr_queued = 2;
-        y.forfeit = 2_000_000;
-        y.weight = 1024;
-        y.target_weight = 1024;
-        y.avg_vruntime = 10_000_000;
-        y.target_vruntime = 4_000_000;
-        y.lag_limit = 6_000_000;
-        // SAFETY: Both are local and exclusively ours.
-        unsafe { sched_vcpu_donate_decide(&mut st, &mut y) };
-        assert_eq!(y.credit, 0);
+        assert_eq!(donate(t0 + 5000, 1024, 4_000_000), 0);
         assert_eq!(
             (st.stats.applied, st.stats.donated, st.stats.rate_limited),
             (3, 3, 0)

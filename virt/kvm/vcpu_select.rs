@@ -607,6 +607,16 @@ mod tests {
         }
     }
 
+    /// vCPU 3 preempted in kernel mode (a lock holder, say) and vCPU 6, the
+    /// IPI receiver, in kernel mode too, then changed by `spoil`.
+    fn holder_and_receiver(spoil: fn(&mut Fake)) -> FakeVm {
+        let mut vm = FakeVm::new();
+        vm.vcpus[3].in_kernel = true;
+        vm.vcpus[6].in_kernel = true;
+        spoil(&mut vm.vcpus[6]);
+        vm
+    }
+
     #[test]
     fn receiver_first_then_mainline_scan() {
         let mut vm = FakeVm::new();
@@ -644,10 +654,7 @@ mod tests {
             |v| v.eligible = false,
         ];
         for spoil in spoils {
-            let mut vm = FakeVm::new();
-            vm.vcpus[3].in_kernel = true;
-            vm.vcpus[6].in_kernel = true;
-            spoil(&mut vm.vcpus[6]);
+            let mut vm = holder_and_receiver(spoil);
             assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
             assert_eq!(vm.yields().last(), Some(3));
             assert!(vm.yields().all(|i| i == 6 || i == 3) && vm.yields().count() <= 2);
@@ -722,10 +729,7 @@ mod tests {
             |v| v.blocked = true,
         ];
         for spoil in spoils {
-            let mut vm = FakeVm::new();
-            vm.vcpus[3].in_kernel = true;
-            vm.vcpus[6].in_kernel = true;
-            spoil(&mut vm.vcpus[6]);
+            let mut vm = holder_and_receiver(spoil);
             assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
             assert_eq!(vm.count(Ask::Eligible, 6), 0);
         }
