@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots the test kernel in QEMU (TCG) with an initramfs of busybox, the
 # stage scripts under scripts/guest/ and static KVM selftests built from the
-# same tree. Usage: scripts/guest.sh test | demo | shell | bench | xapic-rates
+# same tree. Usage: scripts/guest.sh test | demo | shell | bench | xapic-rates | flake
 #   test   run scripts/guest/test.sh; its output is left in $CACHE/guest-test.log
 #   demo   show the controls and a KVM guest, then power off
 #   shell  the demo, then an interactive shell in the test kernel
@@ -61,7 +61,7 @@ boot() {
 	elif [ -s "$CACHE/tsc_khz" ]; then
 		append+=" tsc_early_khz=$(cat "$CACHE/tsc_khz")"
 	fi
-	local qemu=(/usr/bin/qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 "${icount[@]}"
+	local qemu=(/usr/bin/qemu-system-x86_64 -accel "tcg${GUEST_TCG:+,$GUEST_TCG}" -cpu "${GUEST_CPU:-max}" -smp 2 -m 2048 "${icount[@]}"
 		-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$INITRAMFS"
 		-append "$append" -no-reboot)
 	if [ "$mode" = shell ]; then
@@ -100,7 +100,7 @@ boot_stage() {
 
 # Each mode but shell is a stage script, scripts/guest/MODE.sh.
 [ "$mode" = shell ] || [ -f "$PROJECT_ROOT/scripts/guest/$mode.sh" ] ||
-	die "usage: $0 test | demo | shell | bench | xapic-rates"
+	die "usage: $0 test | demo | shell | bench | xapic-rates | flake"
 build_selftests
 build_initramfs
 log "booting the test kernel (QEMU TCG, 2 CPUs, mode $mode)"

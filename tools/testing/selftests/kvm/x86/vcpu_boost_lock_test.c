@@ -20,9 +20,9 @@
  *
  * With -t it also says where each directed yield of a lock waiter went: the
  * guest logs (guest TSC, vCPU) of every acquisition and release; the test
- * traces kvm:kvm_dy_select with trace_clock x86-tsc, turns host TSC into
- * guest TSC with the offset it reads through KVM_GET_MSRS before and after
- * the run, and counts the yields whose target held the lock at that
+ * traces kvm:kvm_dy_select with trace_clock x86-tsc, turns guest TSC into
+ * host TSC with each vCPU's TSC offset (KVM_VCPU_TSC_OFFSET, unchanged
+ * through the run), and counts the yields whose target held the lock at that
  * instant (holder_yields of lock_yields; free_yields found it free;
  * misplaced_yields, left out, are yields the log has the spinner itself
  * holding the lock at, which only a wrong clock conversion can give). With
@@ -207,24 +207,18 @@ static void *vcpu_thread_main(void *arg)
 	return NULL;
 }
 
-/* Host TSC and guest TSC of a vCPU at (about) the same instant. */
-struct tsc_pair {
-	u64 host;
-	u64 guest;
-	u64 width;	/* host TSC cycles the reading took */
-};
-
-static struct tsc_pair read_tsc_pair(struct kvm_vcpu *vcpu)
+/*
+ * The vCPU's TSC offset, exactly: guest TSC = host TSC + offset (KVM offers
+ * no TSC scaling here). Reading both TSCs around KVM_GET_MSRS instead would
+ * be off by up to half the ioctl's time, which under TCG is longer than a
+ * waiter takes from its last yield to its acquisition.
+ */
+static s64 tsc_offset(struct kvm_vcpu *vcpu)
 {
-	struct tsc_pair p;
-	u64 h0, h1;
+	u64 offset;
 
-	h0 = rdtsc();
-	p.guest = vcpu_get_msr(vcpu, MSR_IA32_TSC);
-	h1 = rdtsc();
-	p.host = h0 + (h1 - h0) / 2;
-	p.width = h1 - h0;
-	return p;
+	vcpu_device_attr_get(vcpu, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET, &offset);
+	return (s64)offset;
 }
 
 #define TRACEFS		"/sys/kernel/tracing/"
@@ -446,7 +440,6 @@ static struct holder_counts count_holder_yields(struct vcpu_thread *threads,
 
 int main(int argc, char *argv[])
 {
-	struct tsc_pair before[MAX_VCPUS], after[MAX_VCPUS];
 	struct kvm_vcpu *vcpus[MAX_VCPUS];
 	struct vcpu_thread threads[MAX_VCPUS];
 	s64 offset[MAX_VCPUS];
@@ -518,7 +511,7 @@ int main(int argc, char *argv[])
 	sync_global_to_guest(vm, rt_log);
 
 	for (i = 0; i < nr_vcpus; i++)
-		before[i] = read_tsc_pair(vcpus[i]);
+		offset[i] = tsc_offset(vcpus[i]);
 	if (trace)
 		trace_start();
 
@@ -534,8 +527,11 @@ int main(int argc, char *argv[])
 
 	if (trace)
 		trace_stop();
+	/* An offset that moved (TSC adjusted on vCPU load) would misplace yields. */
 	for (i = 0; i < nr_vcpus; i++)
-		after[i] = read_tsc_pair(vcpus[i]);
+		TEST_ASSERT(tsc_offset(vcpus[i]) == offset[i],
+			    "vCPU %llu: guest TSC offset moved during the run",
+			    (unsigned long long)i);
 
 	sync_global_from_guest(vm, nr_acquired);
 	sync_global_from_guest(vm, ipis_sent);
@@ -562,20 +558,6 @@ int main(int argc, char *argv[])
 	vcpu_boost_print_stat("ipi_tracked", vcpus, 0, nr_vcpus - 1);
 
 	if (trace) {
-		/*
-		 * Guest TSC = host TSC + offset: KVM offers no TSC scaling
-		 * here. An offset that moved during the run (TSC adjusted on
-		 * vCPU load) would misplace the yields: fail instead.
-		 */
-		for (i = 0; i < nr_vcpus; i++) {
-			s64 drift;
-
-			offset[i] = before[i].guest - before[i].host;
-			drift = (s64)(after[i].guest - after[i].host) - offset[i];
-			TEST_ASSERT(llabs(drift) <= (s64)(before[i].width + after[i].width + 1000),
-				    "vCPU %llu: guest TSC offset moved by %lld cycles during the run",
-				    (unsigned long long)i, (long long)drift);
-		}
 		for (i = 0; i < total; i++) {
 			log[i].acquired -= offset[log[i].vcpu];
 			log[i].released -= offset[log[i].vcpu];

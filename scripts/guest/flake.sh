@@ -1,0 +1,90 @@
+#!/bin/sh
+# make flake-rates, inside one boot: the nested guests that have been seen to
+# shut down (triple fault) under QEMU's TCG, VB_FLAKE_RUNS times (default 10)
+# per configuration, interleaved so that every configuration sees the same
+# moments of the boot. Prints one line per run and per configuration:
+#   VB-FLAKE-RUN <config> <run> rc=<rc> shutdown=<0|1>
+#   VB-FLAKE <config> shutdowns=<n> runs=<n> failures=<n>
+# and, for every shutdown, the state the test-only SHUTDOWN dump printed
+# (vb-shutdown: ...) and the dying vCPU's last KVM events from the trace.
+# On a kernel without the series only the configurations that need none of
+# its controls run.
+. /stage/lib.sh
+runs=${VB_FLAKE_RUNS:-10}
+SVM_PARAMS=/sys/module/kvm_amd/parameters
+EVENTS="kvm/kvm_exit kvm/kvm_inj_virq kvm/kvm_inj_exception kvm/kvm_page_fault"
+
+series=0
+[ -f $KVM_PARAMS/ipi_tracking_enabled ] && series=1
+
+# configure NAME: the controls for configuration NAME; returns 1 when this
+# kernel cannot run it.
+configure() {
+	pause=1
+	case "$1" in
+	spin-on | ipi-on) [ $series = 1 ] || return 1
+		echo Y >$KVM_PARAMS/ipi_tracking_enabled
+		echo Y >$KVM_PARAMS/enable_relaxed_boost
+		echo donate >$STRATEGY ;;
+	spin-off) [ $series = 1 ] || return 1
+		echo N >$KVM_PARAMS/ipi_tracking_enabled
+		echo N >$KVM_PARAMS/enable_relaxed_boost
+		echo mainline >$STRATEGY ;;
+	spin-nopause) pause=0 ;;
+	spin-mainline | ipi-mainline) [ $series = 0 ] || return 1 ;;
+	esac
+	echo $pause >$SVM_PARAMS/test_pause_exits
+}
+
+# dump: the state of the shut-down guest and its vCPU's last events.
+dump() {
+	dmesg | grep 'vb-shutdown:' | tail -n 3 | sed 's/^/    /'
+	awk '/reason (shutdown|SHUTDOWN)/ { pid = $1 } END { print pid }' $TRACING/trace >/tmp/flake.pid
+	pid=$(cat /tmp/flake.pid)
+	[ $trace = 1 ] && [ -n "$pid" ] && grep -F " $pid " $TRACING/trace | grep -B 30 -iE 'reason shutdown' | head -n 31 |
+		sed 's/^ */    trace: /'
+}
+
+configs=${VB_FLAKE_CONFIGS:-spin-on spin-off spin-nopause spin-mainline ipi-on ipi-mainline}
+# VB_FLAKE_TRACE=1 keeps the dying vCPU's last KVM events (tracing slows
+# the guests, and the rates with it).
+trace=${VB_FLAKE_TRACE:-0}
+i=0
+while [ $i -lt $runs ]; do
+	for c in $configs; do
+		configure $c || continue
+		case $c in
+		spin-*) cmd="/tests/vcpu_boost_spin_test -v 4 -n 1000" ;;
+		ipi-*) cmd="/tests/vcpu_boost_ipi_test -v 3 -n 1000" ;;
+		esac
+		dmesg -c >/dev/null
+		if [ $trace = 1 ]; then
+			echo 0 >$TRACING/tracing_on
+			trace_begin $EVENTS
+			echo 1 >$TRACING/tracing_on
+		fi
+		timeout 300 $cmd >/tmp/flake.out 2>&1
+		rc=$?
+		if [ $trace = 1 ]; then
+			echo 0 >$TRACING/tracing_on
+			for e in $EVENTS; do echo 0 >$TRACING/events/$e/enable; done
+		fi
+		shutdown=0
+		grep -q 'exited, reason 8$' /tmp/flake.out && shutdown=1
+		echo "VB-FLAKE-RUN $c $i rc=$rc shutdown=$shutdown"
+		if [ $rc -ne 0 ]; then
+			grep -A4 'Test Assertion Failure' /tmp/flake.out | grep -v '^ *$' | head -n 5 | sed 's/^/    /'
+			[ $shutdown = 1 ] && dump
+		fi
+		eval "n_$(echo $c | tr - _)=\$((\${n_$(echo $c | tr - _):-0} + 1))"
+		eval "s_$(echo $c | tr - _)=\$((\${s_$(echo $c | tr - _):-0} + shutdown))"
+		[ $rc -eq 0 ] || eval "f_$(echo $c | tr - _)=\$((\${f_$(echo $c | tr - _):-0} + 1))"
+	done
+	i=$((i + 1))
+done
+echo 1 >$TRACING/tracing_on
+for c in $configs; do
+	v=$(echo $c | tr - _)
+	eval "n=\${n_$v:-0} s=\${s_$v:-0} f=\${f_$v:-0}"
+	[ "$n" -gt 0 ] && echo "VB-FLAKE $c shutdowns=$s runs=$n failures=$f"
+done
