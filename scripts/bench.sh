@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: boots the test kernel in bench mode (scripts/guest/bench.sh),
 # once per part, and writes bench/REPORT.md and its plots from those runs'
-# logs (scripts/guest.sh repeats a boot that TCG reset silently, once).
+# logs (a boot that ends early fails it, see scripts/guest.sh).
 #   kernel  kthread benchmarks, every strategy side by side
 #   kvm     nested KVM guests, tracking and relaxed boost on and off
 #   cost    under QEMU's instruction counting, on this kernel and on the

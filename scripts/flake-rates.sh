@@ -1,48 +1,58 @@
 #!/usr/bin/env bash
 # make flake-rates: how often nested guests shut down (triple fault) under
 # QEMU's TCG, on the test kernel and on the same 7.3.4 without the series
-# (scripts/baseline.sh), VB_FLAKE_RUNS runs (default 20) of each
-# configuration in one boot per kernel (scripts/guest/flake.sh), and how
-# many boots the test kernel itself reset. Writes bench/FLAKE-RATES.md.
+# (scripts/baseline.sh), with multi-threaded TCG (what the test stages use)
+# and with a single TCG thread: VB_FLAKE_RUNS runs (default 20) of each configuration
+# in one boot per kernel and TCG mode (scripts/guest/flake.sh), and whether
+# the test kernel itself reset. Writes bench/FLAKE-RATES.md.
 # GUEST_CPU chooses QEMU's CPU model (default max), VB_FLAKE_CONFIGS the
 # configurations, VB_FLAKE_TRACE=1 adds the dying vCPU's last KVM events.
 . "$(dirname "$0")/lib.sh"
 
 export VB_FLAKE_RUNS=${VB_FLAKE_RUNS:-20}
 OUT=$PROJECT_ROOT/bench/FLAKE-RATES.md
-"$PROJECT_ROOT/scripts/baseline.sh"
 
-# flake_boot NAME [VAR=VALUE...]: one boot in flake mode; a boot that ends
-# without the stage's end (a reset) is counted, not repeated.
-declare -A resets
+# flake_boot NAME [VAR=VALUE...]: one boot in flake mode; whether it ended
+# without the stage's end (a reset) is kept beside its log.
 flake_boot() {
 	local name=$1
 	shift
 	log "flake-rates: $name"
-	if env "$@" GUEST_NO_RETRY=1 "$PROJECT_ROOT/scripts/guest.sh" flake; then
-		resets[$name]=0
-	else
-		resets[$name]=1
-	fi
+	local reset=0
+	env "$@" "$PROJECT_ROOT/scripts/guest.sh" flake || reset=1
 	cp "$CACHE/guest-flake.log" "$CACHE/guest-flake-$name.log"
+	echo $reset >"$CACHE/guest-flake-$name.reset"
 }
-flake_boot patched
-flake_boot unpatched GUEST_KBUILD="$BUILD/baseline"
+boots=(patched-multi patched-single unpatched-multi unpatched-single)
+# VB_FLAKE_REPORT_ONLY=1 writes the report from the logs of the last run.
+if [ "${VB_FLAKE_REPORT_ONLY:-}" != 1 ]; then
+	"$PROJECT_ROOT/scripts/baseline.sh"
+	flake_boot patched-multi GUEST_TCG=thread=multi
+	flake_boot unpatched-multi GUEST_TCG=thread=multi GUEST_KBUILD="$BUILD/baseline"
+	flake_boot patched-single GUEST_TCG=thread=single
+	flake_boot unpatched-single GUEST_TCG=thread=single GUEST_KBUILD="$BUILD/baseline"
+fi
+declare -A resets
+for name in "${boots[@]}"; do
+	[ -f "$CACHE/guest-flake-$name.log" ] || die "no log of boot $name: run make flake-rates"
+	resets[$name]=$(cat "$CACHE/guest-flake-$name.reset" 2>/dev/null || echo '?')
+done
 
 {
 	echo "# Nested-guest shutdowns under QEMU's TCG"
 	echo
 	echo "Written by \`make flake-rates\` ($(date -u +%Y-%m-%d)): QEMU $(/usr/bin/qemu-system-x86_64 --version | head -n1 | awk '{print $4}')," \
-		"\`-cpu ${GUEST_CPU:-max}\`, 2 CPUs; $VB_FLAKE_RUNS runs of each configuration, interleaved, in one boot per kernel."
+		"\`-cpu ${GUEST_CPU:-max}\`, 2 CPUs; $VB_FLAKE_RUNS runs of each configuration, interleaved, in one boot per kernel and TCG mode"
+	echo "(\`multi\`: one host thread per CPU, QEMU's default and what the test stages use; \`single\`: \`-accel tcg,thread=single\`)."
 	echo "A shutdown is a run that ended in \`KVM_EXIT_SHUTDOWN\`. Configurations: \`spin\` is"
 	echo "\`vcpu_boost_spin_test -v 4 -n 1000\` with \`kvm_amd.test_pause_exits=1\` (every PAUSE exits) and"
 	echo "every feature on (\`-on\`), off with strategy \`mainline\` (\`-off\`), or on the kernel"
 	echo "without the series (\`-mainline\`); \`spin-nopause\` without PAUSE exits; \`ipi\` is"
 	echo "\`vcpu_boost_ipi_test -v 3 -n 1000\` (no PAUSE exits)."
 	echo
-	echo "| kernel | configuration | shutdowns | runs | other failures | test kernel reset |"
+	echo "| kernel, TCG | configuration | shutdowns | runs | other failures | test kernel reset |"
 	echo "|---|---|---|---|---|---|"
-	for name in patched unpatched; do
+	for name in "${boots[@]}"; do
 		sed -n 's/^VB-FLAKE \([^ ]*\) shutdowns=\([0-9]*\) runs=\([0-9]*\) failures=\([0-9]*\)$/\1 \2 \3 \4/p' \
 			"$CACHE/guest-flake-$name.log" | while read -r c s n f; do
 			echo "| $name | $c | $s | $n | $((f - s)) | ${resets[$name]} |"
@@ -50,12 +60,12 @@ flake_boot unpatched GUEST_KBUILD="$BUILD/baseline"
 		[ "${resets[$name]}" = 0 ] || echo "| $name | (boot reset before the end) | | | | 1 |"
 	done
 	echo
-	echo "The guest's state at each shutdown (printed by the test-only patch"
-	echo "\`patches/test/0002\`):"
+	echo "Every failed run, with the guest's state at each shutdown (printed by the"
+	echo "test-only patch \`patches/test/0002\`) or the assertion that failed:"
 	echo
 	echo '```'
-	for name in patched unpatched; do
-		grep -E '^VB-FLAKE-RUN .*shutdown=1|vb-shutdown:' "$CACHE/guest-flake-$name.log" |
+	for name in "${boots[@]}"; do
+		{ grep -E '^VB-FLAKE-RUN .*rc=[1-9]|vb-shutdown:|^ +[^ ].* != ' "$CACHE/guest-flake-$name.log" || true; } |
 			sed -e "s/^/$name: /" -e 's/kvm_amd: //'
 	done
 	echo '```'

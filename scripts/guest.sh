@@ -8,6 +8,8 @@
 # GUEST_KBUILD boots another kernel build (make bench: the unpatched one);
 # GUEST_ICOUNT=1 runs QEMU with instruction counting (-icount shift=0), so
 # that the guest's clock advances by 1 ns per instruction executed.
+# GUEST_TCG sets QEMU's TCG options (default thread=multi: see boot());
+# GUEST_CPU the CPU model (default max).
 . "$(dirname "$0")/lib.sh"
 
 mode=${1:-test}
@@ -61,7 +63,15 @@ boot() {
 	elif [ -s "$CACHE/tsc_khz" ]; then
 		append+=" tsc_early_khz=$(cat "$CACHE/tsc_khz")"
 	fi
-	local qemu=(/usr/bin/qemu-system-x86_64 -accel "tcg${GUEST_TCG:+,$GUEST_TCG}" -cpu "${GUEST_CPU:-max}" -smp 2 -m 2048 "${icount[@]}"
+	# QEMU's default, one host thread per CPU (instruction counting needs a
+	# single one). Neither TCG mode runs nested guests flawlessly
+	# (bench/FLAKE-RATES.md): multi-threaded TCG now and then breaks the
+	# first guest access after a VMRUN, and the guest triple-faults (see
+	# run_guest in scripts/guest/lib.sh); single-threaded TCG delivers some
+	# injected interrupts twice, which no test survives.
+	local tcg=${GUEST_TCG:-thread=multi}
+	[ "${GUEST_ICOUNT:-}" = 1 ] && tcg=${GUEST_TCG:-thread=single}
+	local qemu=(/usr/bin/qemu-system-x86_64 -accel "tcg,$tcg" -cpu "${GUEST_CPU:-max}" -smp 2 -m 2048 "${icount[@]}"
 		-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$INITRAMFS"
 		-append "$append" -no-reboot)
 	if [ "$mode" = shell ]; then
@@ -81,21 +91,17 @@ boot() {
 	fi
 }
 
-# boot_stage: boots; a boot that ends without the stage's end and without
-# any message from the kernel about it (QEMU's TCG has been seen to reset a
-# test kernel that runs nested guests, silently) is repeated once, and said
-# so. A kernel that reports its death (panic, Oops, BUG) is not.
+# boot_stage: boots once. A boot that ends without the stage's end fails the
+# run, with the last CPU state QEMU logged (a triple fault of the test
+# kernel itself resets the CPU, and -d cpu_reset logs the state before it).
 boot_stage() {
 	boot && return 0
-	if grep -qE 'Kernel panic|Oops|BUG:|general protection fault' "$CACHE/guest-$mode.log"; then
-		die "the guest stage did not finish (mode $mode): the kernel died, see $CACHE/guest-$mode.log"
+	if grep -q 'CPU Reset' "$CACHE/qemu-$mode.log" 2>/dev/null; then
+		log "the test kernel reset (mode $mode); QEMU's last CPU reset (from $CACHE/qemu-$mode.log):"
+		awk '/^CPU Reset/ { n = NR } { line[NR] = $0 } END { for (i = n; i <= NR && i < n + 12; i++) print line[i] }' \
+			"$CACHE/qemu-$mode.log" >&2
 	fi
-	cp "$CACHE/guest-$mode.log" "$CACHE/guest-$mode.reset.log"
-	cp "$CACHE/qemu-$mode.log" "$CACHE/qemu-$mode.reset.log" 2>/dev/null || true
-	log "VB-RESET: the test kernel reset without a message in mode $mode" \
-		"(logs kept: $CACHE/guest-$mode.reset.log, QEMU's CPU resets in" \
-		"$CACHE/qemu-$mode.reset.log); booting once more"
-	boot || die "the guest stage did not finish twice (mode $mode)"
+	die "the guest stage did not finish (mode $mode): see $CACHE/guest-$mode.log"
 }
 
 # Each mode but shell is a stage script, scripts/guest/MODE.sh.

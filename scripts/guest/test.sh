@@ -121,7 +121,7 @@ echo 50000000 >$KVM_PARAMS/ipi_window_ns
 # the test-only kvm_amd.test_pause_exits (patches/test/), read at VM creation.
 SVM_PARAMS=/sys/module/kvm_amd/parameters
 spin_run() {
-	run_guest 600 /tests/vcpu_boost_spin_test -v 4 -n ${VB_SPIN_IPIS:-3000}
+	run_guest 600 /tests/vcpu_boost_spin_test -v 4 -n ${VB_SPIN_IPIS:-1000}
 	echo "$out" | tail -n 1
 }
 # The widest window: how long an IPI stays recent is KUnit's business; here
@@ -420,6 +420,8 @@ check "stress: the yield_to() benchmark completes while every control flips" $be
 check "stress: controls flipped at least 10 rounds" $flips -ge 10
 check "stress: the strategy ends at its default" "$(cat $STRATEGY)" = "deboost lag-credit proportional [donate] mainline"
 check "stress: controls end at their defaults" "$(cat $KVM_PARAMS/ipi_tracking_enabled)$(cat $KVM_PARAMS/enable_relaxed_boost)$(cat $KVM_PARAMS/ipi_window_ns)$(cat $DEBOOSTER)" = YY500000001
+
+info "guest shutdowns of multi-threaded TCG, each run repeated: $shutdowns"
 
 # The kernel log of the whole stage: no report from the kernel's checkers
 # (with the debug flavours: lockdep, RCU, KASAN, UBSAN, KCSAN and more).
