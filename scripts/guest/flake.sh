@@ -45,6 +45,7 @@ dump() {
 		sed 's/^ */    trace: /'
 }
 
+: >/tmp/flake.runs
 configs=${VB_FLAKE_CONFIGS:-spin-on spin-off spin-nopause spin-mainline ipi-on ipi-mainline}
 # VB_FLAKE_TRACE=1 keeps the dying vCPU's last KVM events (tracing slows
 # the guests, and the rates with it).
@@ -71,20 +72,17 @@ while [ $i -lt $runs ]; do
 		fi
 		shutdown=0
 		grep -q 'exited, reason 8$' /tmp/flake.out && shutdown=1
-		echo "VB-FLAKE-RUN $c $i rc=$rc shutdown=$shutdown"
+		echo "VB-FLAKE-RUN $c $i rc=$rc shutdown=$shutdown" | tee -a /tmp/flake.runs
 		if [ $rc -ne 0 ]; then
 			grep -A4 'Test Assertion Failure' /tmp/flake.out | grep -v '^ *$' | head -n 5 | sed 's/^/    /'
 			[ $shutdown = 1 ] && dump
 		fi
-		eval "n_$(echo $c | tr - _)=\$((\${n_$(echo $c | tr - _):-0} + 1))"
-		eval "s_$(echo $c | tr - _)=\$((\${s_$(echo $c | tr - _):-0} + shutdown))"
-		[ $rc -eq 0 ] || eval "f_$(echo $c | tr - _)=\$((\${f_$(echo $c | tr - _):-0} + 1))"
 	done
 	i=$((i + 1))
 done
 echo 1 >$TRACING/tracing_on
+# One line per configuration, in the order of $configs.
 for c in $configs; do
-	v=$(echo $c | tr - _)
-	eval "n=\${n_$v:-0} s=\${s_$v:-0} f=\${f_$v:-0}"
-	[ "$n" -gt 0 ] && echo "VB-FLAKE $c shutdowns=$s runs=$n failures=$f"
+	awk -v c=$c '$2 == c { n++; s += ($5 == "shutdown=1"); f += ($4 != "rc=0") }
+		END { if (n) printf "VB-FLAKE %s shutdowns=%d runs=%d failures=%d\n", c, s, n, f }' /tmp/flake.runs
 done
