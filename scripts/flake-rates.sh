@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make flake-rates: how often nested guests shut down (triple fault) under
 # QEMU's TCG, on the test kernel and on the same 7.3.4 without the series
-# (scripts/baseline.sh), with multi-threaded TCG (what the test stages use)
-# and with a single TCG thread: VB_FLAKE_RUNS runs (default 20) of each configuration
-# in one boot per kernel and TCG mode (scripts/guest/flake.sh), and whether
+# (scripts/baseline.sh), with multi-threaded TCG and KVM's nested paging
+# (npt) or shadow paging (kvm_amd.npt=0, what the test stages use), and with
+# a single TCG thread: VB_FLAKE_RUNS runs (default 20) of each configuration
+# in one boot per kernel and setting (scripts/guest/flake.sh), and whether
 # the test kernel itself reset. Writes bench/FLAKE-RATES.md.
 # GUEST_CPU chooses QEMU's CPU model (default max), VB_FLAKE_CONFIGS the
 # configurations, VB_FLAKE_TRACE=1 adds the dying vCPU's last KVM events.
@@ -23,14 +24,27 @@ flake_boot() {
 	cp "$CACHE/guest-flake.log" "$CACHE/guest-flake-$name.log"
 	echo $reset >"$CACHE/guest-flake-$name.reset"
 }
-boots=(patched-multi patched-single unpatched-multi unpatched-single)
-# VB_FLAKE_REPORT_ONLY=1 writes the report from the logs of the last run.
+# The boots: NAME, then the settings of scripts/guest.sh for it. "npt" is
+# the test stages' setting before shadow paging (kvm_amd.npt=0) became
+# their default; "shadow" is that default.
+declare -A boot_env=(
+	[patched-npt]="GUEST_TCG=thread=multi GUEST_APPEND=kvm_amd.npt=1"
+	[unpatched-npt]="GUEST_TCG=thread=multi GUEST_APPEND=kvm_amd.npt=1 GUEST_KBUILD=$BUILD/baseline"
+	[patched-shadow]="GUEST_TCG=thread=multi GUEST_APPEND=kvm_amd.npt=0"
+	[unpatched-shadow]="GUEST_TCG=thread=multi GUEST_APPEND=kvm_amd.npt=0 GUEST_KBUILD=$BUILD/baseline"
+	[patched-single]="GUEST_TCG=thread=single GUEST_APPEND=kvm_amd.npt=1"
+	[unpatched-single]="GUEST_TCG=thread=single GUEST_APPEND=kvm_amd.npt=1 GUEST_KBUILD=$BUILD/baseline"
+)
+boots=(patched-npt unpatched-npt patched-shadow unpatched-shadow patched-single unpatched-single)
+# VB_FLAKE_BOOTS chooses the boots to run (default: all); the others keep
+# the logs of their last run. VB_FLAKE_REPORT_ONLY=1 runs none.
 if [ "${VB_FLAKE_REPORT_ONLY:-}" != 1 ]; then
 	"$PROJECT_ROOT/scripts/baseline.sh"
-	flake_boot patched-multi GUEST_TCG=thread=multi
-	flake_boot unpatched-multi GUEST_TCG=thread=multi GUEST_KBUILD="$BUILD/baseline"
-	flake_boot patched-single GUEST_TCG=thread=single
-	flake_boot unpatched-single GUEST_TCG=thread=single GUEST_KBUILD="$BUILD/baseline"
+	for name in ${VB_FLAKE_BOOTS:-${boots[*]}}; do
+		[ -n "${boot_env[$name]:-}" ] || die "no boot $name (boots: ${boots[*]})"
+		# shellcheck disable=SC2086 # the settings are words
+		flake_boot "$name" ${boot_env[$name]}
+	done
 fi
 declare -A resets
 for name in "${boots[@]}"; do
@@ -42,15 +56,16 @@ done
 	echo "# Nested-guest shutdowns under QEMU's TCG"
 	echo
 	echo "Written by \`make flake-rates\` ($(date -u +%Y-%m-%d)): QEMU $(/usr/bin/qemu-system-x86_64 --version | head -n1 | awk '{print $4}')," \
-		"\`-cpu ${GUEST_CPU:-max}\`, 2 CPUs; $VB_FLAKE_RUNS runs of each configuration, interleaved, in one boot per kernel and TCG mode"
-	echo "(\`multi\`: one host thread per CPU, QEMU's default and what the test stages use; \`single\`: \`-accel tcg,thread=single\`)."
+		"\`-cpu ${GUEST_CPU:-max}\`, 2 CPUs; the configurations interleaved in one boot per kernel and setting"
+	echo "(\`npt\`: one host thread per CPU, QEMU's default, with KVM's nested paging; \`shadow\`: the same with"
+	echo "shadow paging, \`kvm_amd.npt=0\`, what the test stages use; \`single\`: nested paging and \`-accel tcg,thread=single\`)."
 	echo "A shutdown is a run that ended in \`KVM_EXIT_SHUTDOWN\`. Configurations: \`spin\` is"
 	echo "\`vcpu_boost_spin_test -v 4 -n 1000\` with \`kvm_amd.test_pause_exits=1\` (every PAUSE exits) and"
 	echo "every feature on (\`-on\`), off with strategy \`mainline\` (\`-off\`), or on the kernel"
 	echo "without the series (\`-mainline\`); \`spin-nopause\` without PAUSE exits; \`ipi\` is"
 	echo "\`vcpu_boost_ipi_test -v 3 -n 1000\` (no PAUSE exits)."
 	echo
-	echo "| kernel, TCG | configuration | shutdowns | runs | other failures | test kernel reset |"
+	echo "| kernel, setting | configuration | shutdowns | runs | other failures | test kernel reset |"
 	echo "|---|---|---|---|---|---|"
 	for name in "${boots[@]}"; do
 		sed -n 's/^VB-FLAKE \([^ ]*\) shutdowns=\([0-9]*\) runs=\([0-9]*\) failures=\([0-9]*\)$/\1 \2 \3 \4/p' \

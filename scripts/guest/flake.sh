@@ -46,6 +46,7 @@ dump() {
 }
 
 : >/tmp/flake.runs
+info "flake: kvm_amd npt $(cat $SVM_PARAMS/npt)"
 configs=${VB_FLAKE_CONFIGS:-spin-on spin-off spin-nopause spin-mainline ipi-on ipi-mainline}
 # VB_FLAKE_TRACE=1 keeps the dying vCPU's last KVM events (tracing slows
 # the guests, and the rates with it).

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# make soak: an unmodified Linux guest (4 vCPUs on the test kernel's 2 CPUs,
+# QEMU/KVM inside the test kernel) runs dbench, hackbench and stress-ng in
+# turn for VB_SOAK_S seconds (default 600), VB_SOAK_RUNS times in a row
+# (default 3), in one boot (scripts/guest/soak.sh). Passes when every run
+# ends by itself with a value in every workload window and the test kernel
+# neither resets nor logs a checker report. Prints "N passed, N failed".
+. "$(dirname "$0")/lib.sh"
+
+secs=${VB_SOAK_S:-600}
+runs=${VB_SOAK_RUNS:-3}
+export VB_SOAK_S=$secs VB_SOAK_RUNS=$runs
+log "soak: $runs runs of $secs s of a Linux guest inside the test kernel"
+guest_log=$CACHE/guest-soak.log
+rm -f "$guest_log"
+failed=0
+# Each run boots the guest in about 2 minutes and may take twice its time.
+GUEST_TIMEOUT=$((runs * (secs * 2 + 300) + 600)) "$PROJECT_ROOT/scripts/guest.sh" soak || {
+	echo "FAILED: the soak stage did not complete" >&2
+	failed=1
+}
+passed=$(grep -c '^VB-RESULT PASS' "$guest_log" 2>/dev/null || true)
+failed=$((failed + $(grep -c '^VB-RESULT FAIL' "$guest_log" 2>/dev/null || true)))
+[ "$passed" -gt 0 ] || { echo "FAILED: the soak stage reported no result" >&2; failed=$((failed + 1)); }
+grep '^VB-RESULT FAIL' "$guest_log" >&2 || true
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
