@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine:
-#   1. the Debian packages (toolchain, QEMU, busybox for the initramfs);
+#   1. the Debian packages (toolchain, QEMU, busybox for the initramfs, the
+#      workloads of the Linux guests: dbench, rt-tests' hackbench, stress-ng);
 #   2. bindgen, from crates.io, into the cache directory;
 #   3. the pinned kernel source, Debian's linux-source-7.3, fetched through a
 #      private apt state (the system's sources are never touched), checked by
@@ -12,6 +13,7 @@ APT_PACKAGES=(
 	rustc-web rust-web-src rust-web-clippy clang-19 libclang-19-dev llvm-19 lld-19
 	build-essential flex bison bc libelf-dev libssl-dev python3
 	ccache rsync cpio xz-utils busybox-static qemu-system-x86
+	dbench rt-tests stress-ng
 )
 
 install_packages() {
