@@ -38,14 +38,21 @@ declare -A boot_env=(
 boots=(patched-npt unpatched-npt patched-shadow unpatched-shadow patched-single unpatched-single)
 # VB_FLAKE_BOOTS chooses the boots to run (default: all); the others keep
 # the logs of their last run. VB_FLAKE_REPORT_ONLY=1 runs none.
-if [ "${VB_FLAKE_REPORT_ONLY:-}" != 1 ]; then
-	"$PROJECT_ROOT/scripts/baseline.sh"
-	for name in ${VB_FLAKE_BOOTS:-${boots[*]}}; do
-		[ -n "${boot_env[$name]:-}" ] || die "no boot $name (boots: ${boots[*]})"
-		# shellcheck disable=SC2086 # the settings are words
-		flake_boot "$name" ${boot_env[$name]}
-	done
-fi
+run_boots=${VB_FLAKE_BOOTS:-${boots[*]}}
+[ "${VB_FLAKE_REPORT_ONLY:-}" = 1 ] && run_boots=
+for name in "${boots[@]}"; do
+	case " $run_boots " in *" $name "*) continue ;; esac
+	[ -f "$CACHE/guest-flake-$name.log" ] || die "no log of boot $name: run it (VB_FLAKE_BOOTS=$name)"
+done
+for name in $run_boots; do
+	[ -n "${boot_env[$name]:-}" ] || die "no boot $name (boots: ${boots[*]})"
+done
+[ -n "$run_boots" ] && "$PROJECT_ROOT/scripts/baseline.sh"
+for name in $run_boots; do
+	# The settings are words ($BUILD has no blanks: scripts/lib.sh).
+	# shellcheck disable=SC2086
+	flake_boot "$name" ${boot_env[$name]}
+done
 declare -A resets
 for name in "${boots[@]}"; do
 	[ -f "$CACHE/guest-flake-$name.log" ] || die "no log of boot $name: run make flake-rates"

@@ -41,6 +41,9 @@ build_selftests() {
 copy_progs() {
 	local root=$1 f
 	shift
+	for f; do
+		! ldd "$f" | grep 'not found' || die "$f: a library it loads is missing"
+	done
 	for f in "$@" $(for f; do ldd "$f"; done | awk '$3 ~ /^\// { print $3 } $1 ~ /^\/.*[^:]$/ { print $1 }' | sort -u); do
 		mkdir -p "$root$(dirname "$f")"
 		cp -L "$f" "$root$f"

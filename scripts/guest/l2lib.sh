@@ -16,30 +16,33 @@ L2_APPEND="console=ttyS0 kunit.enable=0 nopvspin quiet panic=-1"
 l2_run() {
 	name=$1 secs=$2 work=$3 log=$4
 	shift 4
+	: >"$log"
 	/usr/bin/qemu-system-x86_64 -L /usr/share/qemu -name "$name" -accel kvm -cpu $L2_CPU -smp 4 -m 256 \
 		-bios /usr/share/qemu/qboot.rom -kernel /l2/bzImage -initrd /l2/initrd.gz \
 		-append "$L2_APPEND vb.work=$work vb.secs=$secs" \
 		-display none -nodefaults -serial stdio -monitor none -no-reboot "$@" \
 		</dev/null >"$log" 2>&1 &
 	l2_pid=$!
+	l2_log=$log
 	tail -f "$log" 2>/dev/null | awk -v n="$name" '{ print "[" n "] " $0; fflush() }' &
 }
 
 # l2_wait SECONDS: waits for the guest of the last l2_run, at most SECONDS;
 # a guest still running then is stuck: it is killed and 1 returned.
 l2_wait() {
-	waited=0
+	waited=0 ret=0
 	while kill -0 $l2_pid 2>/dev/null; do
 		if [ $waited -ge "$1" ]; then
 			kill -9 $l2_pid
-			wait $l2_pid 2>/dev/null
-			return 1
+			ret=1
+			break
 		fi
 		sleep 5
 		waited=$((waited + 5))
 	done
 	wait $l2_pid 2>/dev/null
-	return 0
+	pkill -f "tail -f $l2_log" 2>/dev/null
+	return $ret
 }
 
 # l2_check NAME LOG: whether the guest of LOG ran to its end, with a value in
@@ -57,4 +60,6 @@ l2_check() {
 	fi
 	check "$name: every workload window reported a value ($failed failed of $windows)" \
 		"$windows" -gt 0 -a "$failed" -eq 0
+	splats=$(grep -c '^VB-L2-SPLAT' "$log")
+	check "$name: no BUG, WARNING or checker report in the guest's kernel log" "$splats" -eq 0
 }
