@@ -16,10 +16,12 @@ info "soak: kvm_amd npt $(cat $SVM_PARAMS/npt) test_pause_exits $(cat $SVM_PARAM
 	"$runs runs of $secs s"
 i=1
 while [ $i -le $runs ]; do
+	t0=$(cut -d. -f1 /proc/uptime)
 	l2_run soak$i "$secs" dbench,hackbench,tlb /tmp/soak$i.log
 	# The guest boots in minutes under emulation; what runs far past its
 	# end is stuck (scripts/soak.sh allows for this limit).
 	l2_wait $((secs * 2 + 900)) || fail "soak run $i: the guest was stuck and was killed"
+	info "soak run $i: $(($(cut -d. -f1 /proc/uptime) - t0)) s of the test kernel's clock, boot included"
 	l2_check "soak run $i" /tmp/soak$i.log
 	i=$((i + 1))
 done
