@@ -48,18 +48,18 @@ l2_wait() {
 # l2_check NAME LOG: whether the guest of LOG ran to its end, with a value in
 # every window; prints its windows and, when it did not end, why.
 l2_check() {
-	name=$1 log=$2
+	run=$1 log=$2
 	windows=$(grep -c '^VB-L2 ' "$log")
 	failed=$(grep '^VB-L2 ' "$log" | grep -c ' fail ')
-	info "$name: $windows workload windows, last: $(grep '^VB-L2 ' "$log" | tail -n 3 | tr '\n' ';')"
+	info "$run: $windows workload windows, last: $(grep '^VB-L2 ' "$log" | tail -n 3 | tr '\n' ';')"
 	if grep -q '^VB-L2-END' "$log"; then
-		pass "$name: the guest ran to its end"
+		pass "$run: the guest ran to its end"
 	else
-		fail "$name: the guest did not run to its end (a reset, a shutdown or a crash)"
+		fail "$run: the guest did not run to its end (a reset, a shutdown or a crash)"
 		dmesg | grep 'vb-shutdown:' | tail -n 6 | sed 's/^.*vb-shutdown: /  /'
 	fi
-	check "$name: every workload window reported a value ($failed failed of $windows)" \
+	check "$run: every workload window reported a value ($failed failed of $windows)" \
 		"$windows" -gt 0 -a "$failed" -eq 0
 	splats=$(grep -c '^VB-L2-SPLAT' "$log")
-	check "$name: no BUG, WARNING or checker report in the guest's kernel log" "$splats" -eq 0
+	check "$run: no BUG, WARNING or checker report in the guest's kernel log" "$splats" -eq 0
 }
