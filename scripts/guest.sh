@@ -92,6 +92,41 @@ build_initramfs() {
 	mv "$INITRAMFS.tmp" "$INITRAMFS"
 }
 
+# watch_resets QEMU_LOG PIDFILE CONSOLE_LOG OUT: QEMU logs "CPU Reset" with
+# the CPU's state for each CPU at start-up and at every later machine reset.
+# The count once the stage has started (VB-BOOT) is the start-up's; a "Triple
+# fault", a panic on the console or a further reset ends QEMU. Unless it is
+# the reboot that ends the stage (after VB-END), OUT gets the line of
+# QEMU_LOG where the state of the reset begins.
+watch_resets() {
+	local qlog=$1 pidfile=$2 console=$3 out=$4 base='' pid='' at n
+	while :; do
+		sleep 1
+		[ -n "$pid" ] || pid=$(cat "$pidfile" 2>/dev/null) || continue
+		kill -0 "$pid" 2>/dev/null || return 0
+		[ -z "$base" ] && grep -q '^VB-BOOT' "$console" 2>/dev/null &&
+			base=$(grep -c '^CPU Reset' "$qlog")
+		at=$(grep -n -m1 '^Triple fault' "$qlog" 2>/dev/null | cut -d: -f1)
+		if [ -n "$base" ]; then
+			n=$(grep -n '^CPU Reset' "$qlog" | sed -n "$((base + 1))p" | cut -d: -f1)
+			[ -n "$n" ] && { [ -z "$at" ] || [ "$n" -lt "$at" ]; } && at=$n
+		fi
+		if [ -z "$at" ] && grep -q 'Kernel panic - not syncing' "$console" 2>/dev/null; then
+			at=$(($(wc -l <"$qlog") + 1))
+		fi
+		[ -n "$at" ] || continue
+		if grep -q '^VB-END' "$console"; then
+			kill "$pid" 2>/dev/null
+			return 0
+		fi
+		# Let QEMU write every CPU's state, then end it.
+		sleep 3
+		echo "$at" >"$out"
+		kill "$pid" 2>/dev/null
+		return 0
+	done
+}
+
 boot() {
 	local append="console=ttyS0 kunit.enable=0 panic=-1 kvm_amd.npt=0 vb.mode=$mode"
 	# The test log keeps every kernel message; the demo shows only its own.
@@ -116,16 +151,28 @@ boot() {
 	[ "${GUEST_ICOUNT:-}" = 1 ] && tcg=${GUEST_TCG:-thread=single}
 	local qemu=(/usr/bin/qemu-system-x86_64 -accel "tcg,$tcg" -cpu "${GUEST_CPU:-max}" -smp 2 -m 2048 "${icount[@]}"
 		-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$INITRAMFS"
-		-append "$append" -no-reboot)
+		-append "$append")
 	if [ "$mode" = shell ]; then
-		"${qemu[@]}" -nographic
+		"${qemu[@]}" -no-reboot -nographic
 	else
-		# QEMU logs every CPU reset (a triple fault among them) beside the log.
+		# Without -no-reboot a reset (a triple fault, a panic) makes QEMU
+		# log every CPU's state as it was; watch_resets then ends QEMU and
+		# says where that state is. The stage's own end is a reboot too
+		# (the test kernel cannot power QEMU's machine off), after VB-END.
+		local qlog=$CACHE/qemu-$mode.log pidfile=$CACHE/qemu-$mode.pid
+		rm -f "$qlog" "$pidfile" "$CACHE/qemu-$mode.reset"
+		watch_resets "$qlog" "$pidfile" "$CACHE/guest-$mode.log" "$CACHE/qemu-$mode.reset" &
+		local watcher=$!
 		timeout --foreground "${GUEST_TIMEOUT:-2400}" "${qemu[@]}" -display none \
-			-serial stdio -monitor none -d cpu_reset -D "$CACHE/qemu-$mode.log" \
+			-serial stdio -monitor none -d cpu_reset -D "$qlog" -pidfile "$pidfile" \
 			</dev/null | sed -u 's/\r$//' | tee "$CACHE/guest-$mode.log"
 		local rc=${PIPESTATUS[0]}
-		[ "$rc" -eq 0 ] || die "QEMU exited with $rc (124: timed out) in mode $mode"
+		kill "$watcher" 2>/dev/null
+		wait "$watcher" 2>/dev/null
+		[ -s "$CACHE/qemu-$mode.reset" ] && return 1
+		# 143: ended by watch_resets at the stage's reboot.
+		[ "$rc" -eq 0 ] || { [ "$rc" -eq 143 ] && grep -q '^VB-END' "$CACHE/guest-$mode.log"; } ||
+			die "QEMU exited with $rc (124: timed out) in mode $mode"
 		local mhz
 		mhz=$(sed -n 's/^VB-TSC Refined TSC clocksource calibration: \([0-9.]*\) MHz/\1/p' \
 			"$CACHE/guest-$mode.log" | tail -n1)
@@ -138,10 +185,20 @@ boot() {
 # run, and says whether QEMU logged a triple fault of the test kernel.
 boot_stage() {
 	boot && return 0
-	# With -no-reboot QEMU logs a triple fault but no CPU state for it (the
-	# CPU resets it logs are those of the boot itself).
-	if grep -q '^Triple fault' "$CACHE/qemu-$mode.log" 2>/dev/null; then
-		log "the test kernel triple-faulted (mode $mode; QEMU logged 'Triple fault' in $CACHE/qemu-$mode.log)"
+	local qlog=$CACHE/qemu-$mode.log at
+	if [ -s "$CACHE/qemu-$mode.reset" ]; then
+		at=$(cat "$CACHE/qemu-$mode.reset")
+		if grep -q '^Triple fault' "$qlog"; then
+			log "the test kernel triple-faulted (mode $mode); QEMU's log from there ($qlog):"
+		else
+			log "the test kernel reset (mode $mode); QEMU's log from there ($qlog):"
+		fi
+		# The state of each CPU at the first reset, without the FPU and
+		# vector registers.
+		tail -n "+$at" "$qlog" | awk '
+			/^CPU Reset/ && ++cpus > 2 { exit }
+			/^Triple fault/ && NR > 1 { exit }
+			!/^(FPR|XMM|YMM|ZMM|FCW|Opmask)/' >&2
 	fi
 	die "the guest stage did not finish (mode $mode): see $CACHE/guest-$mode.log"
 }
