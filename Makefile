@@ -1,7 +1,7 @@
 # vcpu-boost: the commands. The kernel itself is built by scripts/ in the
 # cache directory ($VCPU_BOOST_CACHE, default ~/.cache/vcpu-boost).
 
-.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench xapic-rates flake-rates soak lint series series-check patches-edit patches-export
+.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench xapic-rates flake-rates soak bench-guests lint series series-check patches-edit patches-export
 
 all: build
 
@@ -43,6 +43,9 @@ xapic-rates: build		## xapic_ipi_test pass rates with IPI tracking on and off (V
 
 soak: build			## a Linux guest runs dbench, hackbench and stress-ng for 3 x 10 min inside the test kernel: no reset
 	scripts/soak.sh
+
+bench-guests: build		## Linux guests run dbench, hackbench and stress-ng beside a CPU-bound one, setting by setting: bench/REPORT.md
+	scripts/bench-guests.sh
 
 flake-rates: build		## nested-guest shutdowns per configuration, this kernel and 7.3.4 without the series: bench/FLAKE-RATES.md
 	scripts/flake-rates.sh

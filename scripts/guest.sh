@@ -2,10 +2,12 @@
 # Boots the test kernel in QEMU (TCG) with an initramfs of busybox, the
 # stage scripts under scripts/guest/ and static KVM selftests built from the
 # same tree. Usage: scripts/guest.sh test | demo | shell | bench | xapic-rates | flake | soak
+#   | bench-guests
 #   test   run scripts/guest/test.sh; its output is left in $CACHE/guest-test.log
 #   demo   show the controls and a KVM guest, then power off
 #   shell  the demo, then an interactive shell in the test kernel
 #   soak   a Linux guest under QEMU/KVM inside the test kernel (make soak)
+#   bench-guests  Linux guests with real workloads, setting by setting
 # GUEST_KBUILD boots another kernel build (make bench: the unpatched one);
 # GUEST_ICOUNT=1 runs QEMU with instruction counting (-icount shift=0), so
 # that the guest's clock advances by 1 ns per instruction executed.
@@ -51,7 +53,7 @@ copy_progs() {
 }
 
 # The stages that run Linux guests under QEMU/KVM inside the test kernel.
-L2_MODES="soak"
+L2_MODES="soak bench-guests"
 
 # build_l2 ROOT: QEMU (with its libraries and firmware) into the test
 # kernel's initramfs ROOT, and the guests' kernel (the test kernel itself)
@@ -99,6 +101,8 @@ build_initramfs() {
 # the reboot that ends the stage (after VB-END), OUT gets the line of
 # QEMU_LOG where the state of the reset begins.
 watch_resets() {
+	# A grep that finds nothing is an answer here, not an error.
+	set +e +o pipefail
 	local qlog=$1 pidfile=$2 console=$3 out=$4 base='' pid='' at n
 	while :; do
 		sleep 1
@@ -167,8 +171,9 @@ boot() {
 			-serial stdio -monitor none -d cpu_reset -D "$qlog" -pidfile "$pidfile" \
 			</dev/null | sed -u 's/\r$//' | tee "$CACHE/guest-$mode.log"
 		local rc=${PIPESTATUS[0]}
-		kill "$watcher" 2>/dev/null
-		wait "$watcher" 2>/dev/null
+		# The watcher may have ended already (it ended QEMU).
+		kill "$watcher" 2>/dev/null || true
+		wait "$watcher" 2>/dev/null || true
 		[ -s "$CACHE/qemu-$mode.reset" ] && return 1
 		# 143: ended by watch_resets at the stage's reboot.
 		[ "$rc" -eq 0 ] || { [ "$rc" -eq 143 ] && grep -q '^VB-END' "$CACHE/guest-$mode.log"; } ||
@@ -205,7 +210,7 @@ boot_stage() {
 
 # Each mode but shell is a stage script, scripts/guest/MODE.sh.
 [ "$mode" = shell ] || [ -f "$PROJECT_ROOT/scripts/guest/$mode.sh" ] ||
-	die "usage: $0 test | demo | shell | bench | xapic-rates | flake | soak"
+	die "usage: $0 test | demo | shell | bench | xapic-rates | flake | soak | bench-guests"
 build_selftests
 build_initramfs
 log "booting the test kernel (QEMU TCG, 2 CPUs, mode $mode)"

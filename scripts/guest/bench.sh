@@ -52,17 +52,6 @@ kbench() {
 		echo "VB-BENCH kind=kernel cfg_place=$1 cfg_strategy=$3 rep=$rep" \
 			"$(cat $BENCH) acts=$(( $(deboost applied) - acts0 ))"
 }
-# rotated NAME...: the names, starting with a different one in each repetition.
-rotated() {
-	i=$((rep % $#))
-	while [ $i -gt 0 ]; do
-		first=$1
-		shift
-		set -- "$@" "$first"
-		i=$((i - 1))
-	done
-	echo "$@"
-}
 # order: on then off in odd repetitions, off then on in even ones.
 order() { if [ $((rep % 2)) -eq 1 ]; then echo Y N; else echo N Y; fi; }
 
@@ -105,24 +94,6 @@ if [ -e $DEBOOSTER ]; then
 	kernel=patched
 	settings="off $(strategies)"
 fi
-# setting NAME: off turns every feature off; a strategy's name turns the
-# debooster on with that strategy and the KVM features on.
-setting() {
-	case $1 in
-	unpatched) ;;
-	off)
-		echo 0 >$DEBOOSTER
-		echo N >$KVM_PARAMS/ipi_tracking_enabled
-		echo N >$KVM_PARAMS/enable_relaxed_boost
-		;;
-	*)
-		echo 1 >$DEBOOSTER
-		echo "$1" >$STRATEGY
-		echo Y >$KVM_PARAMS/ipi_tracking_enabled
-		echo Y >$KVM_PARAMS/enable_relaxed_boost
-		;;
-	esac
-}
 # Halt polling would spin for a time, not a number of instructions.
 echo 0 >$KVM_PARAMS/halt_poll_ns
 vcpus_pid=$(parked $CG/bench/vm/vcpus)

@@ -10,21 +10,27 @@ L2_CPU=kvm64,+x2apic,kvm-pv-unhalt=off,kvm-pv-eoi=off,kvm-pv-ipi=off,kvm-pv-tlb-
 L2_CPU=$L2_CPU,kvm-pv-sched-yield=off,kvm-steal-time=off,kvm-asyncpf=off,kvm-asyncpf-int=off,kvm-poll-control=off
 L2_APPEND="console=ttyS0 kunit.enable=0 nopvspin quiet panic=-1"
 
-# l2_run NAME SECONDS WORK LOG [QEMU OPTION...]: starts guest NAME in the
-# background, its console in LOG and on ours as it comes (the guest boots
-# quiet); $l2_pid is QEMU's process.
+# l2_run NAME SECONDS WORK LOG [QEMU OPTION...]: starts guest NAME (L2_SMP
+# vCPUs, default 4; L2_WIN seconds per workload window, default the
+# guest's) in the background, its console in LOG and on ours as it
+# comes (the guest boots quiet), each workload line ending with the test
+# kernel's uptime at its arrival (l1=SECONDS); $l2_pid is QEMU's process.
 l2_run() {
 	name=$1 secs=$2 work=$3 log=$4
 	shift 4
 	: >"$log"
-	/usr/bin/qemu-system-x86_64 -L /usr/share/qemu -name "$name" -accel kvm -cpu $L2_CPU -smp 4 -m 256 \
+	/usr/bin/qemu-system-x86_64 -L /usr/share/qemu -name "$name" -accel kvm -cpu $L2_CPU \
+		-smp "${L2_SMP:-4}" -m 256 \
 		-bios /usr/share/qemu/qboot.rom -kernel /l2/bzImage -initrd /l2/initrd.gz \
-		-append "$L2_APPEND vb.work=$work vb.secs=$secs" \
+		-append "$L2_APPEND vb.work=$work vb.secs=$secs${L2_WIN:+ vb.win=$L2_WIN}" \
 		-display none -nodefaults -serial stdio -monitor none -no-reboot "$@" \
 		</dev/null >"$log" 2>&1 &
 	l2_pid=$!
 	l2_log=$log
-	tail -f "$log" 2>/dev/null | awk -v n="$name" '{ print "[" n "] " $0; fflush() }' &
+	tail -f "$log" 2>/dev/null | awk -v n="$name" '
+		{ sub(/\r$/, "") }
+		/^VB-L2 / { getline up <"/proc/uptime"; close("/proc/uptime"); split(up, u, " "); $0 = $0 " l1=" u[1] }
+		{ print "[" n "] " $0; fflush() }' &
 }
 
 # l2_wait SECONDS: waits for the guest of the last l2_run, at most SECONDS;

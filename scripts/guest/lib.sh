@@ -31,6 +31,48 @@ check() {
 # strategies: the names vcpu_yield_strategy offers, in its order.
 strategies() { tr -d '[]' <"$STRATEGY"; }
 
+# The strategy the kernel booted with (the bracketed name).
+DEFAULT_STRATEGY=$(sed -n 's/.*\[\([a-z-]*\)\].*/\1/p' "$STRATEGY" 2>/dev/null)
+
+# rotated NAME...: the names, starting with a different one in each
+# repetition ($rep).
+rotated() {
+	i=$((rep % $#))
+	while [ $i -gt 0 ]; do
+		first=$1
+		shift
+		set -- "$@" "$first"
+		i=$((i - 1))
+	done
+	echo "$@"
+}
+
+# features DEBOOSTER TRACKING RELAXED [STRATEGY]: the four run-time controls.
+features() {
+	echo "$1" >$DEBOOSTER
+	echo "$2" >$KVM_PARAMS/ipi_tracking_enabled
+	echo "$3" >$KVM_PARAMS/enable_relaxed_boost
+	[ -z "${4:-}" ] || echo "$4" >$STRATEGY
+}
+
+# setting NAME: a named combination of the controls.
+#   off, off2     every feature off (off2: the same, for the A/A noise)
+#   <strategy>    the debooster on with that strategy, the KVM features on
+#   kvm-only      the debooster off, the KVM features on
+#   no-tracking   the defaults but IPI tracking
+#   no-relaxed    the defaults but the relaxed round
+#   unpatched     nothing (the kernel without the series)
+setting() {
+	case $1 in
+	unpatched) ;;
+	off | off2) features 0 N N ;;
+	kvm-only) features 0 Y Y ;;
+	no-tracking) features 1 N Y "$DEFAULT_STRATEGY" ;;
+	no-relaxed) features 1 Y N "$DEFAULT_STRATEGY" ;;
+	*) features 1 Y Y "$1" ;;
+	esac
+}
+
 # trace_begin EVENT...: the events (e.g. kvm/kvm_ipi_tracked) enabled in an
 # empty trace buffer, large enough for the few seconds of a selftest run.
 trace_begin() {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# make bench-guests: Linux guests with real workloads (dbench, hackbench,
+# stress-ng) and a CPU-bound neighbour, run by QEMU/KVM inside the test
+# kernel while the run-time controls change window by window, in one boot
+# (scripts/guest/bench-guests.sh); then their section of bench/REPORT.md and
+# bench/guests.png (scripts/bench-guests-report.py). VB_GB_ROUNDS (default
+# 5), VB_GB_WIN and VB_GB_SETTLE (seconds, default 20 and 8) and
+# VB_GB_SETTINGS (default: every setting) shape the run. Fails when a guest
+# crashes, hangs or resets, or the test kernel does.
+. "$(dirname "$0")/lib.sh"
+
+PYLIB=$CACHE/pylib
+if ! PYTHONPATH=$PYLIB python3 -c 'import matplotlib' 2>/dev/null; then
+	log "matplotlib: pip install into $PYLIB"
+	python3 -m pip install -q --target "$PYLIB" matplotlib || die "pip install matplotlib failed"
+fi
+rounds=${VB_GB_ROUNDS:-5} win=${VB_GB_WIN:-20} settle=${VB_GB_SETTLE:-8}
+nset=$(wc -w <<<"${VB_GB_SETTINGS:-off off2 deboost lag-credit proportional donate kvm-only no-tracking no-relaxed}")
+log "bench-guests: $rounds rounds of $nset settings, $win s measured after $settle s each"
+guest_log=$CACHE/guest-bench-guests.log
+rm -f "$guest_log"
+failed=0
+GUEST_TIMEOUT=$((rounds * nset * (win + settle) + 1800)) "$PROJECT_ROOT/scripts/guest.sh" bench-guests || {
+	echo "FAILED: the bench-guests stage did not complete" >&2
+	failed=1
+}
+passed=$(grep -c '^VB-RESULT PASS' "$guest_log" 2>/dev/null || true)
+fails=$(grep -c '^VB-RESULT FAIL' "$guest_log" 2>/dev/null || true)
+failed=$((failed + ${fails:-0}))
+# One check for the boots, three per guest, one for the test kernel's log.
+expected=14
+if [ $((${passed:-0} + ${fails:-0})) -ne $expected ]; then
+	echo "FAILED: the bench-guests stage reported $((${passed:-0} + ${fails:-0})) results, not $expected" >&2
+	failed=$((failed + 1))
+fi
+grep '^VB-RESULT FAIL' "$guest_log" >&2 || true
+if [ "$failed" -eq 0 ]; then
+	PYTHONPATH=$PYLIB python3 "$PROJECT_ROOT/scripts/bench-guests-report.py" "$PROJECT_ROOT/bench" "$guest_log" ||
+		failed=$((failed + 1))
+fi
+echo
+echo "${passed:-0} passed, $failed failed"
+[ "$failed" -eq 0 ]

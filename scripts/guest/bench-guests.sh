@@ -1,0 +1,117 @@
+#!/bin/sh
+# make bench-guests, inside the test kernel: unmodified Linux guests (the
+# test kernel's own bzImage, no paravirtual spinlocks) under QEMU/KVM, each
+# in its own cgroup, run real workloads without a break while the run-time
+# controls change in windows. Three 4-vCPU guests run dbench, hackbench and
+# stress-ng's TLB shootdowns, one 2-vCPU guest stress-ng's CPU stressor (the
+# neighbour): 14 vCPUs on 2 CPUs. Each round applies every setting once, in
+# a rotated order; a window is VB_GB_SETTLE seconds to settle (dropped) and
+# VB_GB_WIN seconds measured, printed as one line:
+#   VB-GB-WIN round=R setting=S t0=T t1=T cpu_<guest>=USEC... <counter>=DELTA...
+# The guests' workload lines reach the host with the test kernel's uptime
+# at their arrival (l2lib.sh); scripts/bench-guests-report.py puts them in
+# their windows. A guest that crashes, hangs or resets fails the stage.
+. /stage/lib.sh
+. /stage/l2lib.sh
+
+win=${VB_GB_WIN:-20}
+settle=${VB_GB_SETTLE:-8}
+rounds=${VB_GB_ROUNDS:-5}
+# Every setting that exists; the strategy mainline is kvm-only's yield.
+settings=${VB_GB_SETTINGS:-"off off2 $(strategies | tr ' ' '\n' | grep -v '^mainline$' | tr '\n' ' ')kvm-only no-tracking no-relaxed"}
+guests="dbench hackbench tlb cpu"
+CG=/sys/fs/cgroup/gb
+KVM_DEBUG=/sys/kernel/debug/kvm
+
+nset=$(echo $settings | wc -w)
+plan=$((rounds * nset * (settle + win)))
+# The guests outlive the windows (they are ended after the last one); this
+# covers their boot too.
+secs=$((plan + 900))
+echo "VB-GB-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
+	"npt=$(cat /sys/module/kvm_amd/parameters/npt) halt_poll_ns=$(cat $KVM_PARAMS/halt_poll_ns)" \
+	"win=$win settle=$settle rounds=$rounds default=$DEFAULT_STRATEGY settings=$(echo $settings | tr ' ' ,)" \
+	"l2_cpu=$L2_CPU l2_append=$(echo "$L2_APPEND" | tr ' ' ,) qemu=$(/usr/bin/qemu-system-x86_64 -version | head -n 1 | tr ' ' _)"
+
+echo +cpu >/sys/fs/cgroup/cgroup.subtree_control
+mkdir -p $CG
+echo +cpu >$CG/cgroup.subtree_control
+setting off
+for g in $guests; do
+	mkdir -p $CG/$g
+	smp=4 work=$g
+	[ $g = cpu ] && smp=2
+	L2_SMP=$smp L2_WIN=5 l2_run $g $secs $work /tmp/gb-$g.log
+	echo $l2_pid >$CG/$g/cgroup.procs
+	eval pid_$g=$l2_pid
+	echo "VB-GB-GUEST name=$g vcpus=$smp pid=$l2_pid work=$work"
+done
+
+# Every guest has booted when each has printed a workload line.
+waited=0
+for g in $guests; do
+	while ! grep -q '^VB-L2 ' /tmp/gb-$g.log; do
+		grep -q '^VB-L2-END' /tmp/gb-$g.log && break
+		[ $waited -ge 900 ] && break
+		sleep 5
+		waited=$((waited + 5))
+	done
+done
+booted=0
+for g in $guests; do grep -q '^VB-L2 ' /tmp/gb-$g.log && booted=$((booted + 1)); done
+check "bench-guests: every guest booted and ran its workload ($booted of 4, $waited s)" $booted -eq 4
+
+# snapshot: the counters a window reports, as NAME VALUE lines.
+snapshot() {
+	for g in $guests; do
+		echo "cpu_$g $(awk '$1 == "usage_usec" { print $2 }' $CG/$g/cpu.stat)"
+	done
+	for f in $KVM_DEBUG/directed_yield_attempted $KVM_DEBUG/directed_yield_successful \
+		$KVM_DEBUG/dy_* $KVM_DEBUG/ipi_* $KVM_DEBUG/halt_exits $KVM_DEBUG/exits; do
+		[ -f "$f" ] && echo "${f##*/} $(cat "$f")"
+	done
+	awk 'NF == 2 && $2 ~ /^[0-9]+$/ && $1 != "enabled" { print "sched_" $1, $2 }' $DEBOOST_STATS
+}
+
+if [ $booted -eq 4 ]; then
+	rep=1
+	while [ $rep -le $rounds ]; do
+		for st in $(rotated $settings); do
+			setting $st
+			sleep $settle
+			snapshot >/tmp/gb-a
+			t0=$(cut -d' ' -f1 /proc/uptime)
+			sleep $win
+			t1=$(cut -d' ' -f1 /proc/uptime)
+			snapshot >/tmp/gb-b
+			echo "VB-GB-WIN round=$rep setting=$st t0=$t0 t1=$t1 $(awk '
+				NR == FNR { a[$1] = $2; next }
+				{ printf "%s=%d ", $1, $2 - a[$1] }' /tmp/gb-a /tmp/gb-b)"
+		done
+		rep=$((rep + 1))
+	done
+fi
+setting $DEFAULT_STRATEGY
+
+# The guests are still running (none ended, reset or shut down), and none
+# logged a checker report.
+for g in $guests; do
+	eval pid=\$pid_$g
+	alive=0
+	kill -0 $pid 2>/dev/null && alive=1
+	splat=$(grep -c '^VB-L2-SPLAT' /tmp/gb-$g.log)
+	bad=$(grep '^VB-L2 ' /tmp/gb-$g.log | grep -c ' fail ')
+	check "bench-guests: guest $g ran through every window" $alive -eq 1
+	if [ $alive -eq 0 ]; then
+		tail -n 20 /tmp/gb-$g.log | sed "s/^/[$g] /"
+		dmesg | grep 'vb-shutdown:' | tail -n 6 | sed 's/^.*vb-shutdown: /  /'
+	fi
+	check "bench-guests: guest $g: every workload window reported a value ($bad failed)" "$bad" -eq 0
+	check "bench-guests: guest $g: no BUG, WARNING or checker report in its kernel log" "$splat" -eq 0
+	kill $pid 2>/dev/null
+done
+sleep 2
+pkill -f 'tail -f /tmp/gb-' 2>/dev/null
+splats=$(dmesg | grep -E "$SPLAT_RE")
+[ -n "$splats" ] && echo "$splats" | head -n 20
+check "bench-guests: no BUG, WARNING or checker report in the test kernel's log" -z "$splats"
