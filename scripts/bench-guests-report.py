@@ -19,13 +19,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 BEGIN = "<!-- make bench-guests: begin -->"
 END = "<!-- make bench-guests: end -->"
 
-# Workload guests: the unit of their lines, what a window's value is, and
-# whether a larger value is better (hackbench reports seconds per run).
+# Workload guests: what a window's value is. dbench runs once and prints
+# its operation count each second; the others run again and again, and a
+# window's value is their work per second of the runs inside it.
 WORKLOADS = {
-    "dbench": ("MB/s", "dbench -t 5 (4 clients, tmpfs), MB/s", True),
-    "hackbench": ("s", "hackbench -T -g 2 -f 4 -l 300, runs/s", False),
-    "tlb": ("bogo-ops/s", "stress-ng --tlb-shootdown 4 -t 5, bogo-ops/s", True),
-    "cpu": ("bogo-ops/s", "stress-ng --cpu 2 --cpu-method int64 -t 5 (the neighbour), bogo-ops/s", True),
+    "dbench": "dbench (4 clients, tmpfs, one long run), operations/s from its progress each second",
+    "hackbench": "hackbench -T -g 2 -f 4 -l 100 run after run, runs/s",
+    "tlb": "stress-ng --tlb-shootdown 4 -t 5 run after run, bogo-ops/s (start-up included)",
+    "cpu": "stress-ng --cpu 2 --cpu-method int64 -t 5 run after run (the neighbour), bogo-ops/s",
 }
 COUNTERS = [
     ("directed_yield_successful", "directed yields"),
@@ -48,8 +49,10 @@ def kv(tokens):
 
 
 def parse(path):
-    setup, guests, windows, samples = {}, {}, [], defaultdict(list)
-    sample_re = re.compile(r"^\[(\S+)\] VB-L2 (\S+) (\S+) (\S+) (\S+) (\S+) l1=(\S+)$")
+    setup, guests, windows = {}, {}, []
+    runs, progress = defaultdict(list), defaultdict(list)
+    run_re = re.compile(r"^\[(\S+)\] VB-L2 (\S+) (\S+) (\S+) (\S+) (\S+) l1=(\S+)$")
+    prog_re = re.compile(r"^\[(\S+)\] VB-L2P (\S+) (\S+) (\S+) (\S+) l1=(\S+)$")
     for line in Path(path).read_text(errors="replace").splitlines():
         if line.startswith("VB-GB-SETUP "):
             setup = kv(line.split()[1:])
@@ -59,23 +62,34 @@ def parse(path):
         elif line.startswith("VB-GB-WIN "):
             w = kv(line.split()[1:])
             windows.append({k: (v if k == "setting" else float(v)) for k, v in w.items()})
-        else:
-            m = sample_re.match(line)
-            if m and m.group(4) != "fail":
-                guest, _, work, value, _, dur, l1 = m.groups()
-                samples[guest].append((float(l1), float(dur), float(value)))
-    return setup, guests, windows, samples
+        elif m := run_re.match(line):
+            guest, _, work, value, unit, dur, l1 = m.groups()
+            if value != "fail":
+                # hackbench's value is its time: one run is the work.
+                runs[guest].append((float(l1), float(dur), 1.0 if unit == "s" else float(value)))
+        elif m := prog_re.match(line):
+            guest, _, _, ops, secs, l1 = m.groups()
+            progress[guest].append((float(l1), float(secs), float(ops)))
+    return setup, guests, windows, runs, progress
 
 
-def window_value(samples, w, work):
-    """The window's throughput: the runs that began after its start and
-    ended by its end (hackbench: runs per second of its runs)."""
-    vals = [(d, v) for t, d, v in samples if t - d - ARRIVAL_SLACK >= w["t0"] and t <= w["t1"]]
-    if not vals:
+def window_value(runs, progress, w):
+    """The window's throughput: from a progress counter, its growth over
+    its own clock between the first and last reports inside the window;
+    from repeated runs, the work of the runs that began after the window's
+    start and ended by its end, per second of those runs."""
+    if progress:
+        # Consecutive reports; dbench starts both counts again after its
+        # warm-up, so a pair that goes backwards is left out.
+        inside = [(s, o) for t, s, o in progress if w["t0"] <= t <= w["t1"]]
+        pairs = [(s1 - s0, o1 - o0) for (s0, o0), (s1, o1) in zip(inside, inside[1:])
+                 if s1 > s0 and o1 >= o0]
+        secs = sum(d for d, _ in pairs)
+        return sum(o for _, o in pairs) / secs if secs > 0 else None
+    done = [(d, v) for t, d, v in runs if t - d - ARRIVAL_SLACK >= w["t0"] and t <= w["t1"]]
+    if not done:
         return None
-    if WORKLOADS[work][2]:
-        return statistics.fmean(v for _, v in vals)
-    return len(vals) / sum(v for _, v in vals)
+    return sum(v for _, v in done) / sum(d for d, _ in done)
 
 
 def fmt(x, nd=3):
@@ -84,7 +98,7 @@ def fmt(x, nd=3):
     return f"{x:.{nd}g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
-def analyse(setup, guests, windows, samples):
+def analyse(setup, guests, windows, runs, progress):
     settings = setup["settings"].split(",")
     ncpu = int(setup["cpus"])
     by = {}  # (setting, round) -> {work: value, "share_<g>": pct, counters}
@@ -92,7 +106,7 @@ def analyse(setup, guests, windows, samples):
         row = {}
         secs = w["t1"] - w["t0"]
         for g in guests:
-            row[g] = window_value(samples[g], w, g)
+            row[g] = window_value(runs[g], progress[g], w)
             row["share_" + g] = w.get("cpu_" + g, 0) / (secs * 1e6 * ncpu) * 100
         for c, _ in COUNTERS:
             row[c] = w.get(c, 0) / secs
@@ -123,10 +137,10 @@ def analyse(setup, guests, windows, samples):
 
 def main():
     out, log = Path(sys.argv[1]), sys.argv[2]
-    setup, guests, windows, samples = parse(log)
+    setup, guests, windows, runs, progress = parse(log)
     if not windows:
         sys.exit("bench-guests-report: no VB-GB-WIN line in " + log)
-    settings, rounds, res = analyse(setup, guests, windows, samples)
+    settings, rounds, res = analyse(setup, guests, windows, runs, progress)
     works = [g for g in guests if g in WORKLOADS]
     aa = res.get("off2", {})
     # A workload's noise: how far the A/A pairs' ratios stray from 1.
@@ -137,7 +151,10 @@ def main():
           "scripts/bench-guests-report.py); do not edit by hand.\n",
           "### Setup\n",
           f"- Inside the test kernel ({setup.get('kernel', '?')}, {setup.get('cpus', '?')} CPUs, "
-          f"KVM with `npt={setup.get('npt', '?')}`, `halt_poll_ns={setup.get('halt_poll_ns', '?')}`), "
+          f"KVM with `npt={setup.get('npt', '?')}`, `halt_poll_ns={setup.get('halt_poll_ns', '?')}`, "
+          f"`test_pause_exits={setup.get('test_pause_exits', '?')}`: TCG's SVM has no pause filter, so "
+          "the test-only patch makes every guest PAUSE exit, or no spinning vCPU would ever reach "
+          "`kvm_vcpu_on_spin()`), "
           f"QEMU `{setup.get('qemu', '?').replace('_', ' ')}` runs "
           f"{len(guests)} unmodified Linux guests at once, each QEMU in its own cgroup "
           "(cgroup v2, cpu controller, default weights): "
@@ -148,15 +165,14 @@ def main():
           f"command line `{setup.get('l2_append', '?').replace(',', ' ')}`; 256 MiB; Debian's dbench, "
           "hackbench (rt-tests) and stress-ng.",
           "- Workloads, each guest without a break: " + "; ".join(
-              f"*{g}*: {WORKLOADS[g][1]}" for g in works) + ".",
+              f"*{g}*: {WORKLOADS[g]}" for g in works) + ".",
           f"- Settings: {', '.join(f'`{s}`' for s in settings)} (scripts/guest/lib.sh `setting`: "
           "`off` = every feature off, `off2` the same again for the A/A noise, a strategy's name = "
           "the debooster on with it and both KVM features on, `kvm-only` = the debooster off, "
           f"`no-tracking`/`no-relaxed` = the defaults (`{setup.get('default', '?')}`) but that feature).",
           f"- {len(rounds)} rounds; each applies every setting once, in an order rotated per round, "
           f"through the run-time controls: {setup.get('settle', '?')} s to settle (dropped), then "
-          f"{setup.get('win', '?')} s measured. A window's value is the mean of the runs that began "
-          "and ended inside it (hackbench: runs per second). *× off* is the median over the rounds of "
+          f"{setup.get('win', '?')} s measured. *× off* is the median over the rounds of "
           "the ratio to the `off` window of the same round; the range is those ratios'. The *A/A "
           "noise* of a workload is the largest departure from 1 of `off2 ÷ off` over the rounds.",
           "- Emulation: the outer machine is QEMU's TCG, so these guests run two levels deep at a small "

@@ -23,6 +23,7 @@ INITRAMFS=$CACHE/initramfs.cpio.gz
 SELFTEST_PROGS=(x86/vcpu_boost_ipi_test x86/vcpu_boost_spin_test x86/vcpu_boost_lock_test x86/vcpu_boost_yield_test x86/xapic_ipi_test)
 
 [ -f "$KBUILD/arch/x86/boot/bzImage" ] || die "no test kernel at $KBUILD: run scripts/kunit.sh build"
+[ -x "$QEMU" ] || die "no emulator at $QEMU: run make setup (scripts/qemu.sh)"
 
 build_selftests() {
 	log "KVM selftests: ${SELFTEST_PROGS[*]} (static, against the tree's headers)"
@@ -71,7 +72,10 @@ build_l2() {
 	mkdir -p "$l2"/{bin,dev,proc,sys,tmp,usr/share/dbench}
 	cp /bin/busybox "$l2/bin/busybox"
 	cp "$PROJECT_ROOT/scripts/guest/l2/init" "$l2/init"
-	copy_progs "$l2" /usr/bin/dbench /usr/bin/hackbench /usr/bin/stress-ng
+	copy_progs "$l2" /usr/bin/dbench /usr/bin/hackbench /usr/bin/stress-ng /usr/bin/stdbuf
+	# stdbuf preloads it to make dbench's progress lines line-buffered.
+	mkdir -p "$l2/usr/libexec/coreutils"
+	cp /usr/libexec/coreutils/libstdbuf.so "$l2/usr/libexec/coreutils/"
 	cp /usr/share/dbench/client.txt "$l2/usr/share/dbench/"
 	(cd "$l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$root/l2/initrd.gz"
 }
@@ -99,11 +103,12 @@ build_initramfs() {
 # The count once the stage has started (VB-BOOT) is the start-up's; a "Triple
 # fault", a panic on the console or a further reset ends QEMU. Unless it is
 # the reboot that ends the stage (after VB-END), OUT gets the line of
-# QEMU_LOG where the state of the reset begins.
+# QEMU_LOG where the state of the reset begins and what it was (triple
+# fault, panic or reset).
 watch_resets() {
 	# A grep that finds nothing is an answer here, not an error.
 	set +e +o pipefail
-	local qlog=$1 pidfile=$2 console=$3 out=$4 base='' pid='' at n
+	local qlog=$1 pidfile=$2 console=$3 out=$4 base='' pid='' at n why
 	while :; do
 		sleep 1
 		[ -n "$pid" ] || pid=$(cat "$pidfile" 2>/dev/null) || continue
@@ -111,12 +116,16 @@ watch_resets() {
 		[ -z "$base" ] && grep -q '^VB-BOOT' "$console" 2>/dev/null &&
 			base=$(grep -c '^CPU Reset' "$qlog")
 		at=$(grep -n -m1 '^Triple fault' "$qlog" 2>/dev/null | cut -d: -f1)
+		why=${at:+triple fault}
 		if [ -n "$base" ]; then
 			n=$(grep -n '^CPU Reset' "$qlog" | sed -n "$((base + 1))p" | cut -d: -f1)
-			[ -n "$n" ] && { [ -z "$at" ] || [ "$n" -lt "$at" ]; } && at=$n
+			[ -n "$n" ] && { [ -z "$at" ] || [ "$n" -lt "$at" ]; } && at=$n why=reset
 		fi
-		if [ -z "$at" ] && grep -q 'Kernel panic - not syncing' "$console" 2>/dev/null; then
-			at=$(($(wc -l <"$qlog") + 1))
+		# A panic reboots at once (panic=-1); whatever QEMU logged
+		# after it is the reboot's.
+		if grep -q 'Kernel panic - not syncing' "$console" 2>/dev/null; then
+			why=panic
+			[ -n "$at" ] || at=$(($(wc -l <"$qlog") + 1))
 		fi
 		[ -n "$at" ] || continue
 		if grep -q '^VB-END' "$console"; then
@@ -125,14 +134,14 @@ watch_resets() {
 		fi
 		# Let QEMU write every CPU's state, then end it.
 		sleep 3
-		echo "$at" >"$out"
+		echo "$at $why" >"$out"
 		kill "$pid" 2>/dev/null
 		return 0
 	done
 }
 
 boot() {
-	local append="console=ttyS0 kunit.enable=0 panic=-1 kvm_amd.npt=0 vb.mode=$mode"
+	local append="console=ttyS0 kunit.enable=0 panic=-1 kvm_amd.npt=0 vb.mode=$mode${FLAVOR_ARGS:+ $FLAVOR_ARGS}"
 	# The test log keeps every kernel message; the demo shows only its own.
 	[ "$mode" = test ] || append+=" quiet"
 	[ -n "${GUEST_APPEND:-}" ] && append+=" $GUEST_APPEND"
@@ -153,7 +162,7 @@ boot() {
 	# GUEST_APPEND=kvm_amd.npt=1 brings nested paging back.
 	local tcg=${GUEST_TCG:-thread=multi}
 	[ "${GUEST_ICOUNT:-}" = 1 ] && tcg=${GUEST_TCG:-thread=single}
-	local qemu=(/usr/bin/qemu-system-x86_64 -accel "tcg,$tcg" -cpu "${GUEST_CPU:-max}" -smp 2 -m 2048 "${icount[@]}"
+	local qemu=("$QEMU" -accel "tcg,$tcg" -cpu "${GUEST_CPU:-max}" -smp 2 -m 2048 "${icount[@]}"
 		-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$INITRAMFS"
 		-append "$append")
 	if [ "$mode" = shell ]; then
@@ -190,14 +199,13 @@ boot() {
 # run, and says whether QEMU logged a triple fault of the test kernel.
 boot_stage() {
 	boot && return 0
-	local qlog=$CACHE/qemu-$mode.log at
+	local qlog=$CACHE/qemu-$mode.log at why
 	if [ -s "$CACHE/qemu-$mode.reset" ]; then
-		at=$(cat "$CACHE/qemu-$mode.reset")
-		if grep -q '^Triple fault' "$qlog"; then
-			log "the test kernel triple-faulted (mode $mode); QEMU's log from there ($qlog):"
-		else
-			log "the test kernel reset (mode $mode); QEMU's log from there ($qlog):"
-		fi
+		read -r at why <"$CACHE/qemu-$mode.reset"
+		case $why in
+		panic) log "the test kernel panicked (mode $mode; its log above), then reset; QEMU's log of the reset ($qlog):" ;;
+		*) log "the test kernel ended in a $why (mode $mode); QEMU's log of it ($qlog):" ;;
+		esac
 		# The state of each CPU at the first reset, without the FPU and
 		# vector registers.
 		tail -n "+$at" "$qlog" | awk '

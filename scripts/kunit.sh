@@ -8,7 +8,7 @@
 
 KUNIT_BUILD=$KBUILD_DIR
 kunit() {
-	PATH="$PROJECT_ROOT/scripts/qemu-tcg:$PATH" python3 "$TREE/tools/testing/kunit/kunit.py" "$@"
+	VB_QEMU=$QEMU PATH="$PROJECT_ROOT/scripts/qemu-tcg:$PATH" python3 "$TREE/tools/testing/kunit/kunit.py" "$@"
 }
 common=(--build_dir="$KUNIT_BUILD" --arch=x86_64)
 
@@ -29,7 +29,7 @@ build)
 run)
 	filter='vcpu_boost*'
 	[ "${2:-}" = --all ] && filter=
-	kunit exec "${common[@]}" --timeout=900 ${filter:+"$filter"}
+	kunit exec "${common[@]}" --timeout=900 ${FLAVOR_ARGS:+--kernel_args="$FLAVOR_ARGS"} ${filter:+"$filter"}
 	;;
 *)
 	die "usage: $0 build | run [--all]"

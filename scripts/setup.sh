@@ -5,7 +5,9 @@
 #   2. bindgen, from crates.io, into the cache directory;
 #   3. the pinned kernel source, Debian's linux-source-7.3, fetched through a
 #      private apt state (the system's sources are never touched), checked by
-#      sha256 and extracted once into the cache.
+#      sha256 and extracted once into the cache;
+#   4. the test kernel's emulator: Debian's QEMU 7.2 rebuilt with the fixes
+#      in tests/qemu/ (scripts/qemu.sh).
 # Every step is skipped when its result is already there.
 . "$(dirname "$0")/lib.sh"
 
@@ -14,6 +16,7 @@ APT_PACKAGES=(
 	build-essential flex bison bc libelf-dev libssl-dev python3
 	ccache rsync cpio xz-utils busybox-static qemu-system-x86
 	dbench rt-tests stress-ng
+	curl dpkg-dev ninja-build meson pkg-config libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
 )
 
 install_packages() {
@@ -99,5 +102,6 @@ mkdir -p "$CACHE" "$TOOLS"
 install_packages
 install_bindgen
 fetch_kernel_source
+"$PROJECT_ROOT/scripts/qemu.sh"
 "$RUSTC" --version >/dev/null || die "Debian rustc missing at $RUSTC"
 log "setup done; cache at $CACHE"

@@ -11,8 +11,8 @@ L2_CPU=$L2_CPU,kvm-pv-sched-yield=off,kvm-steal-time=off,kvm-asyncpf=off,kvm-asy
 L2_APPEND="console=ttyS0 kunit.enable=0 nopvspin quiet panic=-1"
 
 # l2_run NAME SECONDS WORK LOG [QEMU OPTION...]: starts guest NAME (L2_SMP
-# vCPUs, default 4; L2_WIN seconds per workload window, default the
-# guest's) in the background, its console in LOG and on ours as it
+# vCPUs, default 4; L2_EXTRA more of its command line, as vb.win=) in the
+# background, its console in LOG and on ours as it
 # comes (the guest boots quiet), each workload line ending with the test
 # kernel's uptime at its arrival (l1=SECONDS); $l2_pid is QEMU's process.
 l2_run() {
@@ -22,14 +22,14 @@ l2_run() {
 	/usr/bin/qemu-system-x86_64 -L /usr/share/qemu -name "$name" -accel kvm -cpu $L2_CPU \
 		-smp "${L2_SMP:-4}" -m 256 \
 		-bios /usr/share/qemu/qboot.rom -kernel /l2/bzImage -initrd /l2/initrd.gz \
-		-append "$L2_APPEND vb.work=$work vb.secs=$secs${L2_WIN:+ vb.win=$L2_WIN}" \
+		-append "$L2_APPEND vb.work=$work vb.secs=$secs${L2_EXTRA:+ $L2_EXTRA}" \
 		-display none -nodefaults -serial stdio -monitor none -no-reboot "$@" \
 		</dev/null >"$log" 2>&1 &
 	l2_pid=$!
 	l2_log=$log
 	tail -f "$log" 2>/dev/null | awk -v n="$name" '
 		{ sub(/\r$/, "") }
-		/^VB-L2 / { getline up <"/proc/uptime"; close("/proc/uptime"); split(up, u, " "); $0 = $0 " l1=" u[1] }
+		/^VB-L2P? / { getline up <"/proc/uptime"; close("/proc/uptime"); split(up, u, " "); $0 = $0 " l1=" u[1] }
 		{ print "[" n "] " $0; fflush() }' &
 }
 
