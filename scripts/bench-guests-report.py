@@ -99,9 +99,13 @@ def fmt(x, nd=3):
 
 
 def analyse(setup, guests, windows, runs, progress):
-    settings = setup["settings"].split(",")
+    """Per window, each guest's throughput and CPU share and the counters;
+    per setting, its windows' ratios to the off windows on both sides."""
+    settings = ["off"] + [x for x in setup["settings"].split(",") if x != "off"]
     ncpu = int(setup["cpus"])
-    by = {}  # (setting, round) -> {work: value, "share_<g>": pct, counters}
+    windows = sorted(windows, key=lambda w: w["t0"])
+    keys = list(guests) + ["share_" + g for g in guests] + [c for c, _ in COUNTERS]
+    rows = []
     for w in windows:
         row = {}
         secs = w["t1"] - w["t0"]
@@ -110,28 +114,38 @@ def analyse(setup, guests, windows, runs, progress):
             row["share_" + g] = w.get("cpu_" + g, 0) / (secs * 1e6 * ncpu) * 100
         for c, _ in COUNTERS:
             row[c] = w.get(c, 0) / secs
-        by[(w["setting"], int(w["round"]))] = row
-    rounds = sorted({r for _, r in by})
-    res = {}
+        rows.append(row)
+    res = {s: {k: {"vals": [], "ratios": [], "deltas": []} for k in keys} for s in settings}
+    for i, w in enumerate(windows):
+        s = w["setting"]
+        if s not in res:
+            continue
+        before = next((j for j in range(i - 1, -1, -1) if windows[j]["setting"] == "off"), None)
+        after = next((j for j in range(i + 1, len(windows)) if windows[j]["setting"] == "off"), None)
+        for k in keys:
+            v = rows[i][k]
+            if v is None:
+                continue
+            res[s][k]["vals"].append(v)
+            if s == "off":
+                continue
+            offs = [rows[j][k] for j in (before, after) if j is not None and rows[j][k] is not None]
+            if not offs:
+                continue
+            base = statistics.fmean(offs)
+            res[s][k]["deltas"].append(v - base)
+            if base:
+                res[s][k]["ratios"].append(v / base)
     for s in settings:
-        res[s] = {}
-        for g in list(guests) + ["share_" + g for g in guests] + [c for c, _ in COUNTERS]:
-            vals = [by[(s, r)][g] for r in rounds if (s, r) in by and by[(s, r)][g] is not None]
-            ratios, deltas = [], []
-            for r in rounds:
-                a, b = by.get((s, r), {}).get(g), by.get(("off", r), {}).get(g)
-                if a is not None and b:
-                    ratios.append(a / b)
-                if a is not None and b is not None:
-                    deltas.append(a - b)
-            res[s][g] = {
-                "med": statistics.median(vals) if vals else None,
-                "n": len(vals),
-                "ratio": statistics.median(ratios) if ratios else None,
-                "lo": min(ratios) if ratios else None,
-                "hi": max(ratios) if ratios else None,
-                "delta": statistics.median(deltas) if deltas else None,
-            }
+        for k in keys:
+            r = res[s][k]
+            r["n"] = len(r["vals"])
+            r["med"] = statistics.median(r["vals"]) if r["vals"] else None
+            r["ratio"] = statistics.median(r["ratios"]) if r["ratios"] else None
+            r["lo"] = min(r["ratios"]) if r["ratios"] else None
+            r["hi"] = max(r["ratios"]) if r["ratios"] else None
+            r["delta"] = statistics.median(r["deltas"]) if r["deltas"] else None
+    rounds = sorted({int(w["round"]) for w in windows})
     return settings, rounds, res
 
 
@@ -171,10 +185,11 @@ def main():
           "the debooster on with it and both KVM features on, `kvm-only` = the debooster off, "
           f"`no-tracking`/`no-relaxed` = the defaults (`{setup.get('default', '?')}`) but that feature).",
           f"- {len(rounds)} rounds; each applies every setting once, in an order rotated per round, "
-          f"through the run-time controls: {setup.get('settle', '?')} s to settle (dropped), then "
-          f"{setup.get('win', '?')} s measured. *× off* is the median over the rounds of "
-          "the ratio to the `off` window of the same round; the range is those ratios'. The *A/A "
-          "noise* of a workload is the largest departure from 1 of `off2 ÷ off` over the rounds.",
+          "each right after a window with everything off, through the run-time controls: "
+          f"{setup.get('settle', '?')} s to settle (dropped), then {setup.get('win', '?')} s measured. "
+          "*× off* is the median over the rounds of a window's ratio to the mean of the `off` windows "
+          "just before and after it (so that slow drifts cancel); the range is those ratios'. The "
+          "*A/A noise* of a workload is the largest departure from 1 of `off2`'s ratios.",
           "- Emulation: the outer machine is QEMU's TCG, so these guests run two levels deep at a small "
           "fraction of native speed; ratios side by side in one boot are meaningful, absolute rates "
           "are not comparable with the series' published numbers.\n",

@@ -4,7 +4,7 @@
 # kernel while the run-time controls change window by window, in one boot
 # (scripts/guest/bench-guests.sh); then their section of bench/REPORT.md and
 # bench/guests.png (scripts/bench-guests-report.py). VB_GB_ROUNDS (default
-# 5), VB_GB_WIN and VB_GB_SETTLE (seconds, default 40 and 10) and
+# 5), VB_GB_WIN and VB_GB_SETTLE (seconds, default 30 and 8) and
 # VB_GB_SETTINGS (default: every setting) shape the run. Fails when a guest
 # crashes, hangs or resets, or the test kernel does.
 . "$(dirname "$0")/lib.sh"
@@ -14,14 +14,16 @@ if ! PYTHONPATH=$PYLIB python3 -c 'import matplotlib' 2>/dev/null; then
 	log "matplotlib: pip install into $PYLIB"
 	python3 -m pip install -q --target "$PYLIB" matplotlib || die "pip install matplotlib failed"
 fi
-rounds=${VB_GB_ROUNDS:-5} win=${VB_GB_WIN:-40} settle=${VB_GB_SETTLE:-10}
-# The stage's default settings are 7 (scripts/guest/bench-guests.sh).
-nset=$(wc -w <<<"${VB_GB_SETTINGS:-1 2 3 4 5 6 7}")
-log "bench-guests: $rounds rounds of $nset settings, $win s measured after $settle s each"
+rounds=${VB_GB_ROUNDS:-5} win=${VB_GB_WIN:-30} settle=${VB_GB_SETTLE:-8}
+# The stage's default settings are 6 (scripts/guest/bench-guests.sh), each
+# after a window with everything off, and one more of those at the end.
+nset=$(wc -w <<<"${VB_GB_SETTINGS:-1 2 3 4 5 6}")
+windows=$((rounds * nset * 2 + 1))
+log "bench-guests: $rounds rounds of $nset settings, $windows windows of $win s measured after $settle s"
 guest_log=$CACHE/guest-bench-guests.log
 rm -f "$guest_log"
 failed=0
-GUEST_TIMEOUT=$((rounds * nset * (win + settle) + 1800)) "$PROJECT_ROOT/scripts/guest.sh" bench-guests || {
+GUEST_TIMEOUT=$((windows * (win + settle) + 1800)) "$PROJECT_ROOT/scripts/guest.sh" bench-guests || {
 	echo "FAILED: the bench-guests stage did not complete" >&2
 	failed=1
 }

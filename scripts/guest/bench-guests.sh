@@ -6,8 +6,9 @@
 # prints its progress each second), hackbench and stress-ng's TLB shootdowns
 # (run after run), one 2-vCPU guest stress-ng's CPU stressor (the
 # neighbour): 14 vCPUs on 2 CPUs. Each round applies every setting once, in
-# a rotated order; a window is VB_GB_SETTLE seconds to settle (dropped, 10)
-# and VB_GB_WIN seconds measured (40), printed as one line:
+# a rotated order, each after a window with everything off; a window is
+# VB_GB_SETTLE seconds to settle (dropped, 8) and VB_GB_WIN seconds measured
+# (30), printed as one line:
 #   VB-GB-WIN round=R setting=S t0=T t1=T cpu_<guest>=USEC... <counter>=DELTA...
 # The guests' workload lines reach the host with the test kernel's uptime
 # at their arrival (l2lib.sh); scripts/bench-guests-report.py puts them in
@@ -15,14 +16,17 @@
 . /stage/lib.sh
 . /stage/l2lib.sh
 
-win=${VB_GB_WIN:-40}
-settle=${VB_GB_SETTLE:-10}
+win=${VB_GB_WIN:-30}
+settle=${VB_GB_SETTLE:-8}
 rounds=${VB_GB_ROUNDS:-5}
-# Everything off twice (the A/A pair), the defaults, the series' own
-# strategy, and the defaults without each mechanism in turn. The strategies
+# Each setting's window comes right after a window with everything off
+# (off), and the report compares it with the off windows on both sides, so
+# that slow drifts of the guests cancel: off2 (everything off again) gives
+# the A/A noise. Then the defaults, the series' own strategy, the debooster
+# off, and the defaults without each KVM mechanism. The strategies
 # lag-credit and proportional are left to VB_GB_SETTINGS (make bench's
 # kthread part compares all five).
-default_settings="off off2 $DEFAULT_STRATEGY"
+default_settings="off2 $DEFAULT_STRATEGY"
 [ "$DEFAULT_STRATEGY" = deboost ] || default_settings="$default_settings deboost"
 settings=${VB_GB_SETTINGS:-"$default_settings kvm-only no-tracking no-relaxed"}
 guests="dbench hackbench tlb cpu"
@@ -30,7 +34,7 @@ CG=/sys/fs/cgroup/gb
 KVM_DEBUG=/sys/kernel/debug/kvm
 
 nset=$(echo $settings | wc -w)
-plan=$((rounds * nset * (settle + win)))
+plan=$(((rounds * nset * 2 + 1) * (settle + win)))
 # The guests outlive the windows (they are ended after the last one); this
 # covers their boot too.
 secs=$((plan + 900))
@@ -86,23 +90,30 @@ snapshot() {
 	awk 'NF == 2 && $2 ~ /^[0-9]+$/ && $1 != "enabled" { print "sched_" $1, $2 }' $DEBOOST_STATS
 }
 
+# window ROUND SETTING: one window, printed as its VB-GB-WIN line.
+window() {
+	setting $2
+	sleep $settle
+	snapshot >/tmp/gb-a
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	sleep $win
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	snapshot >/tmp/gb-b
+	echo "VB-GB-WIN round=$1 setting=$2 t0=$t0 t1=$t1 $(awk '
+		NR == FNR { a[$1] = $2; next }
+		{ printf "%s=%d ", $1, $2 - a[$1] }' /tmp/gb-a /tmp/gb-b)"
+}
+
 if [ $booted -eq 4 ]; then
 	rep=1
 	while [ $rep -le $rounds ]; do
 		for st in $(rotated $settings); do
-			setting $st
-			sleep $settle
-			snapshot >/tmp/gb-a
-			t0=$(cut -d' ' -f1 /proc/uptime)
-			sleep $win
-			t1=$(cut -d' ' -f1 /proc/uptime)
-			snapshot >/tmp/gb-b
-			echo "VB-GB-WIN round=$rep setting=$st t0=$t0 t1=$t1 $(awk '
-				NR == FNR { a[$1] = $2; next }
-				{ printf "%s=%d ", $1, $2 - a[$1] }' /tmp/gb-a /tmp/gb-b)"
+			window $rep off
+			window $rep $st
 		done
 		rep=$((rep + 1))
 	done
+	window $rounds off
 fi
 setting $DEFAULT_STRATEGY
 
