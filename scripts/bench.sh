@@ -10,11 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 parts=${VB_BENCH_PARTS:-kernel kvm cost}
-PYLIB=$CACHE/pylib
-if ! PYTHONPATH=$PYLIB python3 -c 'import matplotlib' 2>/dev/null; then
-	log "matplotlib: pip install into $PYLIB"
-	python3 -m pip install -q --target "$PYLIB" matplotlib || die "pip install matplotlib failed"
-fi
+ensure_matplotlib
 case " $parts " in *" cost "*) "$PROJECT_ROOT/scripts/baseline.sh" ;; esac
 
 # bench_boot NAME: one boot in bench mode; its log is kept as guest-bench-NAME.log.

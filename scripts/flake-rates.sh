@@ -62,7 +62,7 @@ done
 {
 	echo "# Nested-guest shutdowns under QEMU's TCG"
 	echo
-	echo "Written by \`make flake-rates\` ($(date -u +%Y-%m-%d)): QEMU $("$QEMU" --version | head -n1 | awk '{print $4}')," \
+	echo "Written by \`make flake-rates\` ($(date -u +%Y-%m-%d)): QEMU $(qemu_version) with tests/qemu/," \
 		"\`-cpu ${GUEST_CPU:-max}\`, 2 CPUs; the configurations interleaved in one boot per kernel and setting"
 	echo "(\`npt\`: one host thread per CPU, QEMU's default, with KVM's nested paging; \`shadow\`: the same with"
 	echo "shadow paging, \`kvm_amd.npt=0\`, what the test stages use; \`single\`: nested paging and \`-accel tcg,thread=single\`)."

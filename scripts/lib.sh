@@ -44,6 +44,7 @@ TOOLS=$CACHE/tools                             # bindgen and other host tools
 # in tests/qemu/ (scripts/qemu.sh).
 QEMU_DIR=$CACHE/qemu
 QEMU=$QEMU_DIR/bin/qemu-system-x86_64
+qemu_version() { "$QEMU" --version | head -n1 | awk '{print $4}'; }
 export CCACHE_DIR=$CACHE/ccache
 
 # The Debian rustc that ships its std source; rustup's rustc does not.
@@ -82,6 +83,34 @@ PATCH_AUTHOR_EMAIL=you@example.org
 rustfmt_check() {
 	(cd "$PROJECT_ROOT" && git ls-files '*.rs' | xargs rustfmt --check --edition 2021 \
 		--config-path "$TREE/.rustfmt.toml")
+}
+
+# ensure_matplotlib: the plotting library of the report scripts, into
+# $PYLIB the first time.
+PYLIB=$CACHE/pylib
+ensure_matplotlib() {
+	PYTHONPATH=$PYLIB python3 -c 'import matplotlib' 2>/dev/null && return
+	log "matplotlib: pip install into $PYLIB"
+	python3 -m pip install -q --target "$PYLIB" matplotlib || die "pip install matplotlib failed"
+}
+
+# count_results LOG EXPECTED: the VB-RESULT lines of a stage's LOG; prints
+# the failures and the summary line, "N passed, N failed", counting a stage
+# that did not complete ($stage_failed=1) and a wrong number of results as
+# failures too. Returns whether all passed.
+count_results() {
+	local passed fails failed=${stage_failed:-0}
+	passed=$(grep -c '^VB-RESULT PASS' "$1" 2>/dev/null || true)
+	fails=$(grep -c '^VB-RESULT FAIL' "$1" 2>/dev/null || true)
+	failed=$((failed + ${fails:-0}))
+	if [ $((${passed:-0} + ${fails:-0})) -ne "$2" ]; then
+		echo "FAILED: the stage reported $((${passed:-0} + ${fails:-0})) results, not $2" >&2
+		failed=$((failed + 1))
+	fi
+	grep '^VB-RESULT FAIL' "$1" >&2 || true
+	echo
+	echo "${passed:-0} passed, $failed failed"
+	[ "$failed" -eq 0 ]
 }
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -11,11 +11,14 @@
 . "$(dirname "$0")/lib.sh"
 
 QEMU_SRC_VERSION=7.2+dfsg-7+deb12u18
+# Debian's pool, and when a newer bookworm update has replaced it there,
+# snapshot.debian.org by the file's sha1. Each file: name, sha256, sha1.
 QEMU_POOL=http://deb.debian.org/debian/pool/main/q/qemu
+QEMU_SNAPSHOT=https://snapshot.debian.org/file
 QEMU_FILES=(
-	"qemu_$QEMU_SRC_VERSION.dsc 6b6bd27b947ec89e40a1d6b26d9c9f3c698ca691da13163e0483f6061bbb20b3"
-	"qemu_7.2+dfsg.orig.tar.xz 91aca71520040edc40b8d437aa3004dae614f58e286cf653ee8996c07af2962f"
-	"qemu_$QEMU_SRC_VERSION.debian.tar.xz 28a1c86310ee53b6bf1854cffe6f6be6ed29a08db7d05759f8ac57b8d6a6cb2f"
+	"qemu_$QEMU_SRC_VERSION.dsc 6b6bd27b947ec89e40a1d6b26d9c9f3c698ca691da13163e0483f6061bbb20b3 28c0f8bc033d37761bc6e764f3257c685ada0bb7"
+	"qemu_7.2+dfsg.orig.tar.xz 91aca71520040edc40b8d437aa3004dae614f58e286cf653ee8996c07af2962f 6ea9655c72a2f21ed0d301479e11194c84978514"
+	"qemu_$QEMU_SRC_VERSION.debian.tar.xz 28a1c86310ee53b6bf1854cffe6f6be6ed29a08db7d05759f8ac57b8d6a6cb2f 118f2f821635e9c65225f1224c899af0e23c88fd"
 )
 # Only what the stages use: the x86_64 system emulator with TCG, user-mode
 # networking for its default NIC; no tools, documentation or displays.
@@ -31,22 +34,30 @@ stamp=$( {
 } | sha256sum | cut -c1-16)
 # QEMU looks for its firmware beside its binary (../share/qemu): Debian's,
 # from the directories of Debian's firmware path, the first one winning.
-rm -rf "$QEMU_DIR/share/qemu"
-mkdir -p "$QEMU_DIR/share/qemu"
-for d in /usr/lib/ipxe/qemu /usr/share/seabios /usr/share/qemu; do
-	[ -d "$d" ] && ln -sf "$d"/* "$QEMU_DIR/share/qemu/"
-done
+# Made once, in place at one rename (a boot may be starting beside us).
+if [ ! -e "$QEMU_DIR/share/qemu/bios-256k.bin" ]; then
+	rm -rf "$QEMU_DIR/share/qemu.tmp"
+	mkdir -p "$QEMU_DIR/share/qemu.tmp"
+	for d in /usr/lib/ipxe/qemu /usr/share/seabios /usr/share/qemu; do
+		[ -d "$d" ] && ln -sfn "$d"/* "$QEMU_DIR/share/qemu.tmp/"
+	done
+	rm -rf "$QEMU_DIR/share/qemu"
+	mv -T "$QEMU_DIR/share/qemu.tmp" "$QEMU_DIR/share/qemu"
+fi
+built() { log "QEMU: $QEMU ($(qemu_version), with tests/qemu/*.patch)"; }
 if [ -x "$QEMU" ] && [ "$(cat "$QEMU_DIR/stamp" 2>/dev/null)" = "$stamp" ]; then
-	log "QEMU: $QEMU ($("$QEMU" --version | head -n1 | awk '{print $4}'), with tests/qemu/*.patch)"
+	built
 	exit 0
 fi
 
 mkdir -p "$dl"
 for entry in "${QEMU_FILES[@]}"; do
-	read -r f sum <<<"$entry"
+	read -r f sum sha1 <<<"$entry"
 	if ! echo "$sum  $dl/$f" | sha256sum -c --status 2>/dev/null; then
 		log "QEMU: downloading $f"
-		curl -fsSL --retry 3 -o "$dl/$f.tmp" "$QEMU_POOL/$f" || die "QEMU: cannot download $QEMU_POOL/$f"
+		curl -fsSL --retry 3 -o "$dl/$f.tmp" "$QEMU_POOL/$f" ||
+			curl -fsSL --retry 3 -o "$dl/$f.tmp" "$QEMU_SNAPSHOT/$sha1" ||
+			die "QEMU: cannot download $f from $QEMU_POOL or $QEMU_SNAPSHOT/$sha1"
 		mv "$dl/$f.tmp" "$dl/$f"
 		echo "$sum  $dl/$f" | sha256sum -c --status || die "QEMU: $f does not match its pinned sha256"
 	fi
@@ -71,4 +82,4 @@ cp "$src/build/qemu-system-x86_64" "$QEMU.tmp"
 mv "$QEMU.tmp" "$QEMU"
 echo "$stamp" >"$QEMU_DIR/stamp"
 rm -rf "$src"
-log "QEMU: $QEMU ($("$QEMU" --version | head -n1 | awk '{print $4}'), with tests/qemu/*.patch)"
+built

@@ -13,22 +13,11 @@ export VB_SOAK_S=$secs VB_SOAK_RUNS=$runs
 log "soak: $runs runs of $secs s of a Linux guest inside the test kernel"
 guest_log=$CACHE/guest-soak.log
 rm -f "$guest_log"
-failed=0
+stage_failed=0
 # Each run may take the stage's limit for a stuck guest (scripts/guest/soak.sh).
 GUEST_TIMEOUT=$((runs * (secs * 2 + 930) + 900)) "$PROJECT_ROOT/scripts/guest.sh" soak || {
 	echo "FAILED: the soak stage did not complete" >&2
-	failed=1
+	stage_failed=1
 }
-passed=$(grep -c '^VB-RESULT PASS' "$guest_log" 2>/dev/null || true)
-fails=$(grep -c '^VB-RESULT FAIL' "$guest_log" 2>/dev/null || true)
-failed=$((failed + ${fails:-0}))
 # Three checks per run and one for the whole stage.
-expected=$((runs * 3 + 1))
-if [ $((${passed:-0} + ${fails:-0})) -ne $expected ]; then
-	echo "FAILED: the soak stage reported $((${passed:-0} + ${fails:-0})) results, not $expected" >&2
-	failed=$((failed + 1))
-fi
-grep '^VB-RESULT FAIL' "$guest_log" >&2 || true
-echo
-echo "${passed:-0} passed, $failed failed"
-[ "$failed" -eq 0 ]
+count_results "$guest_log" $((runs * 3 + 1))

@@ -51,21 +51,33 @@ l2_wait() {
 	return $ret
 }
 
+# l2_shutdowns: the state the test-only SHUTDOWN dump printed for the last
+# guests that shut down.
+l2_shutdowns() {
+	dmesg | grep 'vb-shutdown:' | tail -n 6 | sed 's/^.*vb-shutdown: /  /'
+}
+
+# l2_windows_check NAME LOG: that every workload window of the guest of LOG
+# had a value, and that its kernel logged no checker report.
+l2_windows_check() {
+	windows=$(grep -cE '^VB-L2P? ' "$2")
+	failed=$(grep '^VB-L2 ' "$2" | grep -c ' fail ')
+	check "$1: every workload window reported a value ($failed failed of $windows)" \
+		"$windows" -gt 0 -a "$failed" -eq 0
+	check "$1: no BUG, WARNING or checker report in the guest's kernel log" \
+		"$(grep -c '^VB-L2-SPLAT' "$2")" -eq 0
+}
+
 # l2_check NAME LOG: whether the guest of LOG ran to its end, with a value in
 # every window; prints its windows and, when it did not end, why.
 l2_check() {
 	run=$1 log=$2
-	windows=$(grep -c '^VB-L2 ' "$log")
-	failed=$(grep '^VB-L2 ' "$log" | grep -c ' fail ')
-	info "$run: $windows workload windows, last: $(grep '^VB-L2 ' "$log" | tail -n 3 | tr '\n' ';')"
+	info "$run: $(grep -c '^VB-L2 ' "$log") workload windows, last: $(grep '^VB-L2 ' "$log" | tail -n 3 | tr '\n' ';')"
 	if grep -q '^VB-L2-END' "$log"; then
 		pass "$run: the guest ran to its end"
 	else
 		fail "$run: the guest did not run to its end (a reset, a shutdown or a crash)"
-		dmesg | grep 'vb-shutdown:' | tail -n 6 | sed 's/^.*vb-shutdown: /  /'
+		l2_shutdowns
 	fi
-	check "$run: every workload window reported a value ($failed failed of $windows)" \
-		"$windows" -gt 0 -a "$failed" -eq 0
-	splats=$(grep -c '^VB-L2-SPLAT' "$log")
-	check "$run: no BUG, WARNING or checker report in the guest's kernel log" "$splats" -eq 0
+	l2_windows_check "$run" "$log"
 }

@@ -21,6 +21,15 @@ pass() { echo "VB-RESULT PASS $*"; }
 fail() { echo "VB-RESULT FAIL $*"; }
 info() { echo "VB-INFO $*"; }
 
+# check_kernel_log NAME: the check that the kernel logged no report of its
+# checkers during the stage (with the debug flavours: lockdep, RCU, KASAN,
+# UBSAN, KCSAN and more); the first reports are printed.
+check_kernel_log() {
+	splats=$(dmesg | grep -E "$SPLAT_RE")
+	[ -n "$splats" ] && echo "$splats" | head -n 20
+	check "$1" -z "$splats"
+}
+
 # check NAME CONDITION... : PASS when the condition (a test(1) expression) holds.
 check() {
 	name=$1

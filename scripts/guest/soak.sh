@@ -25,6 +25,4 @@ while [ $i -le $runs ]; do
 	l2_check "soak run $i" /tmp/soak$i.log
 	i=$((i + 1))
 done
-splats=$(dmesg | grep -E "$SPLAT_RE")
-[ -n "$splats" ] && echo "$splats" | head -n 20
-check "soak: no BUG, WARNING or checker report in the test kernel's log" -z "$splats"
+check_kernel_log "soak: no BUG, WARNING or checker report in the test kernel's log"

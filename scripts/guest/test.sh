@@ -425,6 +425,4 @@ check "no guest shut down (triple fault) in any run" $shutdowns -eq 0
 
 # The kernel log of the whole stage: no report from the kernel's checkers
 # (with the debug flavours: lockdep, RCU, KASAN, UBSAN, KCSAN and more).
-splats=$(dmesg | grep -E "$SPLAT_RE")
-[ -n "$splats" ] && echo "$splats" | head -n 20
-check "kernel log: no BUG, WARNING or checker report" -z "$splats"
+check_kernel_log "kernel log: no BUG, WARNING or checker report"
