@@ -9,38 +9,20 @@
 # crashes, hangs or resets, or the test kernel does.
 . "$(dirname "$0")/lib.sh"
 
-PYLIB=$CACHE/pylib
-if ! PYTHONPATH=$PYLIB python3 -c 'import matplotlib' 2>/dev/null; then
-	log "matplotlib: pip install into $PYLIB"
-	python3 -m pip install -q --target "$PYLIB" matplotlib || die "pip install matplotlib failed"
-fi
+ensure_matplotlib
 rounds=${VB_GB_ROUNDS:-5} win=${VB_GB_WIN:-30} settle=${VB_GB_SETTLE:-8}
-# The stage's default settings are 6 (scripts/guest/bench-guests.sh), each
-# after a window with everything off, and one more of those at the end.
+# The stage's default settings are at most 6 (scripts/guest/bench-guests.sh),
+# each after a window with everything off, and one more of those at the end.
 nset=$(wc -w <<<"${VB_GB_SETTINGS:-1 2 3 4 5 6}")
 windows=$((rounds * nset * 2 + 1))
 log "bench-guests: $rounds rounds of $nset settings, $windows windows of $win s measured after $settle s"
 guest_log=$CACHE/guest-bench-guests.log
 rm -f "$guest_log"
-failed=0
+stage_failed=0
 GUEST_TIMEOUT=$((windows * (win + settle) + 1800)) "$PROJECT_ROOT/scripts/guest.sh" bench-guests || {
 	echo "FAILED: the bench-guests stage did not complete" >&2
-	failed=1
+	stage_failed=1
 }
-passed=$(grep -c '^VB-RESULT PASS' "$guest_log" 2>/dev/null || true)
-fails=$(grep -c '^VB-RESULT FAIL' "$guest_log" 2>/dev/null || true)
-failed=$((failed + ${fails:-0}))
 # One check for the boots, three per guest, one for the test kernel's log.
-expected=14
-if [ $((${passed:-0} + ${fails:-0})) -ne $expected ]; then
-	echo "FAILED: the bench-guests stage reported $((${passed:-0} + ${fails:-0})) results, not $expected" >&2
-	failed=$((failed + 1))
-fi
-grep '^VB-RESULT FAIL' "$guest_log" >&2 || true
-if [ "$failed" -eq 0 ]; then
-	PYTHONPATH=$PYLIB python3 "$PROJECT_ROOT/scripts/bench-guests-report.py" "$PROJECT_ROOT/bench" "$guest_log" ||
-		failed=$((failed + 1))
-fi
-echo
-echo "${passed:-0} passed, $failed failed"
-[ "$failed" -eq 0 ]
+count_results "$guest_log" 14 || exit 1
+PYTHONPATH=$PYLIB python3 "$PROJECT_ROOT/scripts/bench-guests-report.py" "$PROJECT_ROOT/bench" "$guest_log"

@@ -101,18 +101,23 @@ build_initramfs() {
 # watch_resets QEMU_LOG PIDFILE CONSOLE_LOG OUT: QEMU logs "CPU Reset" with
 # the CPU's state for each CPU at start-up and at every later machine reset.
 # The count once the stage has started (VB-BOOT) is the start-up's; a "Triple
-# fault", a panic on the console or a further reset ends QEMU. Unless it is
-# the reboot that ends the stage (after VB-END), OUT gets the line of
-# QEMU_LOG where the state of the reset begins and what it was (triple
-# fault, panic or reset).
+# fault", a panic on the console or a further reset ends QEMU, and OUT gets
+# the line of QEMU_LOG where the state of the reset begins and what it was
+# (triple fault, panic or reset). The stage's end (VB-END) ends QEMU too.
 watch_resets() {
 	# A grep that finds nothing is an answer here, not an error.
 	set +e +o pipefail
 	local qlog=$1 pidfile=$2 console=$3 out=$4 base='' pid='' at n why
 	while :; do
 		sleep 1
-		[ -n "$pid" ] || pid=$(cat "$pidfile" 2>/dev/null) || continue
+		# QEMU creates the pidfile before it writes it.
+		[ -n "$pid" ] || { pid=$(cat "$pidfile" 2>/dev/null); [ -n "$pid" ] || continue; }
 		kill -0 "$pid" 2>/dev/null || return 0
+		# The stage's end: the test kernel halts after it.
+		if grep -q '^VB-END' "$console" 2>/dev/null; then
+			kill "$pid" 2>/dev/null
+			return 0
+		fi
 		[ -z "$base" ] && grep -q '^VB-BOOT' "$console" 2>/dev/null &&
 			base=$(grep -c '^CPU Reset' "$qlog")
 		at=$(grep -n -m1 '^Triple fault' "$qlog" 2>/dev/null | cut -d: -f1)
@@ -122,16 +127,13 @@ watch_resets() {
 			[ -n "$n" ] && { [ -z "$at" ] || [ "$n" -lt "$at" ]; } && at=$n why=reset
 		fi
 		# A panic reboots at once (panic=-1); whatever QEMU logged
-		# after it is the reboot's.
-		if grep -q 'Kernel panic - not syncing' "$console" 2>/dev/null; then
+		# after it is the reboot's. A Linux guest's console lines on ours
+		# start with its name in brackets: not the test kernel's.
+		if grep -qE '^(\[ *[0-9]+\.[0-9]+\] )?Kernel panic - not syncing' "$console" 2>/dev/null; then
 			why=panic
 			[ -n "$at" ] || at=$(($(wc -l <"$qlog") + 1))
 		fi
 		[ -n "$at" ] || continue
-		if grep -q '^VB-END' "$console"; then
-			kill "$pid" 2>/dev/null
-			return 0
-		fi
 		# Let QEMU write every CPU's state, then end it.
 		sleep 3
 		echo "$at $why" >"$out"
@@ -170,8 +172,9 @@ boot() {
 	else
 		# Without -no-reboot a reset (a triple fault, a panic) makes QEMU
 		# log every CPU's state as it was; watch_resets then ends QEMU and
-		# says where that state is. The stage's own end is a reboot too
-		# (the test kernel cannot power QEMU's machine off), after VB-END.
+		# says where that state is. At the stage's end the test kernel
+		# halts (it cannot power QEMU's machine off) and watch_resets ends
+		# QEMU.
 		local qlog=$CACHE/qemu-$mode.log pidfile=$CACHE/qemu-$mode.pid
 		rm -f "$qlog" "$pidfile" "$CACHE/qemu-$mode.reset"
 		watch_resets "$qlog" "$pidfile" "$CACHE/guest-$mode.log" "$CACHE/qemu-$mode.reset" &
@@ -184,9 +187,7 @@ boot() {
 		kill "$watcher" 2>/dev/null || true
 		wait "$watcher" 2>/dev/null || true
 		[ -s "$CACHE/qemu-$mode.reset" ] && return 1
-		# 143: ended by watch_resets at the stage's reboot.
-		[ "$rc" -eq 0 ] || { [ "$rc" -eq 143 ] && grep -q '^VB-END' "$CACHE/guest-$mode.log"; } ||
-			die "QEMU exited with $rc (124: timed out) in mode $mode"
+		[ "$rc" -eq 0 ] || die "QEMU exited with $rc (124: timed out) in mode $mode"
 		local mhz
 		mhz=$(sed -n 's/^VB-TSC Refined TSC clocksource calibration: \([0-9.]*\) MHz/\1/p' \
 			"$CACHE/guest-$mode.log" | tail -n1)
@@ -196,7 +197,7 @@ boot() {
 }
 
 # boot_stage: boots once. A boot that ends without the stage's end fails the
-# run, and says whether QEMU logged a triple fault of the test kernel.
+# run, with the state QEMU logged when the test kernel reset (watch_resets).
 boot_stage() {
 	boot && return 0
 	local qlog=$CACHE/qemu-$mode.log at why
