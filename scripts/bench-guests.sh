@@ -16,7 +16,7 @@ rounds=${VB_GB_ROUNDS:-5} win=${VB_GB_WIN:-30} settle=${VB_GB_SETTLE:-8}
 nset=$(wc -w <<<"${VB_GB_SETTINGS:-1 2 3 4 5 6}")
 windows=$((rounds * nset * 2 + 1))
 log "bench-guests: $rounds rounds of $nset settings, $windows windows of $win s measured after $settle s"
-guest_log=$CACHE/guest-bench-guests.log
+guest_log=$CACHE/guest-$(run_name bench-guests).log
 rm -f "$guest_log"
 stage_failed=0
 GUEST_TIMEOUT=$((windows * (win + settle) + 1800)) "$PROJECT_ROOT/scripts/guest.sh" bench-guests || {

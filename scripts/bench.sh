@@ -17,7 +17,7 @@ case " $parts " in *" cost "*) "$PROJECT_ROOT/scripts/baseline.sh" ;; esac
 bench_boot() {
 	log "bench: part $1"
 	"$PROJECT_ROOT/scripts/guest.sh" bench
-	cp "$CACHE/guest-bench.log" "$CACHE/guest-bench-$1.log"
+	cp "$CACHE/guest-$(run_name bench).log" "$CACHE/guest-bench-$1.log"
 }
 for part in $parts; do
 	case $part in

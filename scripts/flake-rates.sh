@@ -21,7 +21,7 @@ flake_boot() {
 	log "flake-rates: $name"
 	local reset=0
 	env "$@" "$PROJECT_ROOT/scripts/guest.sh" flake || reset=1
-	cp "$CACHE/guest-flake.log" "$CACHE/guest-flake-$name.log"
+	cp "$CACHE/guest-$(run_name flake).log" "$CACHE/guest-flake-$name.log"
 	echo $reset >"$CACHE/guest-flake-$name.reset"
 }
 # The boots: NAME, then the settings of scripts/guest.sh for it. "npt" is

@@ -18,8 +18,9 @@
 
 mode=${1:-test}
 KBUILD=${GUEST_KBUILD:-$KBUILD_DIR}
-SELFTESTS=$CACHE/selftests
-INITRAMFS=$CACHE/initramfs.cpio.gz
+run=$(run_name "$mode")
+SELFTESTS=$CACHE/$(run_name selftests)
+INITRAMFS=$CACHE/initramfs-$run.cpio.gz
 SELFTEST_PROGS=(x86/vcpu_boost_ipi_test x86/vcpu_boost_spin_test x86/vcpu_boost_lock_test x86/vcpu_boost_yield_test x86/xapic_ipi_test)
 
 [ -f "$KBUILD/arch/x86/boot/bzImage" ] || die "no test kernel at $KBUILD: run scripts/kunit.sh build"
@@ -61,7 +62,7 @@ L2_MODES="soak bench-guests"
 # and initramfs (busybox and the workloads, Debian's dbench, hackbench from
 # rt-tests and stress-ng, with their libraries) under ROOT/l2.
 build_l2() {
-	local root=$1 l2=$CACHE/l2root f
+	local root=$1 l2=$CACHE/l2root-$run f
 	copy_progs "$root" /usr/bin/qemu-system-x86_64
 	mkdir -p "$root/usr/share/qemu" "$root/l2"
 	for f in qboot.rom linuxboot_dma.bin linuxboot.bin kvmvapic.bin; do
@@ -81,7 +82,7 @@ build_l2() {
 }
 
 build_initramfs() {
-	local root=$CACHE/initramfs p
+	local root=$CACHE/initramfs-$run p
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,stage,tests}
 	cp /bin/busybox "$root/bin/busybox"
@@ -175,24 +176,24 @@ boot() {
 		# says where that state is. At the stage's end the test kernel
 		# halts (it cannot power QEMU's machine off) and watch_resets ends
 		# QEMU.
-		local qlog=$CACHE/qemu-$mode.log pidfile=$CACHE/qemu-$mode.pid
-		rm -f "$qlog" "$pidfile" "$CACHE/qemu-$mode.reset"
-		watch_resets "$qlog" "$pidfile" "$CACHE/guest-$mode.log" "$CACHE/qemu-$mode.reset" &
+		local qlog=$CACHE/qemu-$run.log pidfile=$CACHE/qemu-$run.pid
+		rm -f "$qlog" "$pidfile" "$CACHE/qemu-$run.reset"
+		watch_resets "$qlog" "$pidfile" "$CACHE/guest-$run.log" "$CACHE/qemu-$run.reset" &
 		local watcher=$!
 		timeout --foreground "${GUEST_TIMEOUT:-2400}" "${qemu[@]}" -display none \
 			-serial stdio -monitor none -d cpu_reset -D "$qlog" -pidfile "$pidfile" \
-			</dev/null | sed -u 's/\r$//' | tee "$CACHE/guest-$mode.log"
+			</dev/null | sed -u 's/\r$//' | tee "$CACHE/guest-$run.log"
 		local rc=${PIPESTATUS[0]}
 		# The watcher may have ended already (it ended QEMU).
 		kill "$watcher" 2>/dev/null || true
 		wait "$watcher" 2>/dev/null || true
-		[ -s "$CACHE/qemu-$mode.reset" ] && return 1
+		[ -s "$CACHE/qemu-$run.reset" ] && return 1
 		[ "$rc" -eq 0 ] || die "QEMU exited with $rc (124: timed out) in mode $mode"
 		local mhz
 		mhz=$(sed -n 's/^VB-TSC Refined TSC clocksource calibration: \([0-9.]*\) MHz/\1/p' \
-			"$CACHE/guest-$mode.log" | tail -n1)
+			"$CACHE/guest-$run.log" | tail -n1)
 		[ -n "$mhz" ] && [ "${GUEST_ICOUNT:-}" != 1 ] && awk -v m="$mhz" 'BEGIN { printf "%d\n", m * 1000 }' >"$CACHE/tsc_khz"
-		grep -q '^VB-END' "$CACHE/guest-$mode.log" || return 1
+		grep -q '^VB-END' "$CACHE/guest-$run.log" || return 1
 	fi
 }
 
@@ -200,9 +201,9 @@ boot() {
 # run, with the state QEMU logged when the test kernel reset (watch_resets).
 boot_stage() {
 	boot && return 0
-	local qlog=$CACHE/qemu-$mode.log at why
-	if [ -s "$CACHE/qemu-$mode.reset" ]; then
-		read -r at why <"$CACHE/qemu-$mode.reset"
+	local qlog=$CACHE/qemu-$run.log at why
+	if [ -s "$CACHE/qemu-$run.reset" ]; then
+		read -r at why <"$CACHE/qemu-$run.reset"
 		case $why in
 		panic) log "the test kernel panicked (mode $mode; its log above), then reset; QEMU's log of the reset ($qlog):" ;;
 		*) log "the test kernel ended in a $why (mode $mode); QEMU's log of it ($qlog):" ;;
@@ -214,7 +215,7 @@ boot_stage() {
 			/^Triple fault/ && NR > 1 { exit }
 			!/^(FPR|XMM|YMM|ZMM|FCW|Opmask)/' >&2
 	fi
-	die "the guest stage did not finish (mode $mode): see $CACHE/guest-$mode.log"
+	die "the guest stage did not finish (mode $mode): see $CACHE/guest-$run.log"
 }
 
 # Each mode but shell is a stage script, scripts/guest/MODE.sh.

@@ -31,6 +31,10 @@ kasan) KCC=(LLVM=-19 "CC=ccache clang-19") ;;
 *) echo "error: VB_FLAVOR must be kunit, debug, kasan or kcsan" >&2; exit 1 ;;
 esac
 KBUILD_DIR=$BUILD/$VB_FLAVOR
+# run_name MODE: the name of a boot's files in the cache (its initramfs,
+# guest-NAME.log, qemu-NAME.log): the mode, and the flavour unless kunit,
+# so that boots of different modes or flavours can run side by side.
+run_name() { if [ "$VB_FLAVOR" = kunit ]; then echo "$1"; else echo "$1-$VB_FLAVOR"; fi; }
 # The test kernel's command line for this flavour. KASAN: 4-level paging.
 # With 5-level paging (QEMU's max CPU has LA57) identify_cpu() zeroes the
 # boot CPU's capability bits, LA57 among them, with interrupts enabled, and

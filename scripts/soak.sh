@@ -11,7 +11,7 @@ secs=${VB_SOAK_S:-600}
 runs=${VB_SOAK_RUNS:-3}
 export VB_SOAK_S=$secs VB_SOAK_RUNS=$runs
 log "soak: $runs runs of $secs s of a Linux guest inside the test kernel"
-guest_log=$CACHE/guest-soak.log
+guest_log=$CACHE/guest-$(run_name soak).log
 rm -f "$guest_log"
 stage_failed=0
 # Each run may take the stage's limit for a stuck guest (scripts/guest/soak.sh).

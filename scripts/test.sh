@@ -66,7 +66,7 @@ if [ ${#kunit_args[@]} -eq 0 ]; then
 fi
 
 log "guest stage"
-guest_log=$CACHE/guest-test.log
+guest_log=$CACHE/guest-$(run_name test).log
 rm -f "$guest_log"
 if ! "$PROJECT_ROOT/scripts/guest.sh" test; then
 	echo "FAILED: the guest stage did not complete" >&2
