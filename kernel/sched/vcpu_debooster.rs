@@ -27,7 +27,7 @@
 //! The run-time switch is `/sys/kernel/debug/sched/vcpu_debooster_enabled`;
 //! the counters are in `/sys/kernel/debug/sched/vcpu_debooster_stats`.
 
-use core::{num::NonZeroU16, ptr::addr_of_mut};
+use core::{marker::PhantomData, num::NonZeroU16, ptr::addr_of_mut, ptr::NonNull};
 use kernel::{
     bindings,
     error::code::EINVAL,
@@ -44,19 +44,87 @@ pub const RATE_LIMIT_NS: u64 = 6_000_000;
 /// A yield from B to A this soon after one from A to B is a reverse pair.
 pub const DEBOUNCE_NS: u64 = 600_000;
 
-/// Names of the strategies, indexed by `enum sched_vcpu_yield_strategy`.
-const STRATEGY_NAMES: [&str; bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize] = [
-    "deboost",
-    "lag-credit",
-    "proportional",
-    "donate",
-    "mainline",
-];
+/// The strategies of `enum sched_vcpu_yield_strategy`: what
+/// `yield_to_task_fair()` does for the target beyond mainline's next buddy
+/// and forfeit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Strategy {
+    /// Push the yielder's vruntime by a bounded penalty (v2 series).
+    Deboost = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DEBOOST,
+    /// Credit the target with lag; the yielder pays (v3 series).
+    LagCredit = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_LAG_CREDIT,
+    /// Push the yielder by its groups' shares (the review of v2).
+    Proportional = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL,
+    /// Give the target what the yielder forfeits.
+    Donate = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE,
+    /// Nothing beyond mainline.
+    Mainline = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE,
+}
 
-/// The active strategy, an index into [`STRATEGY_NAMES`]. Written by the
-/// debugfs file, read on the yield path: relaxed, like [`ENABLED`].
-static STRATEGY: Atomic<u32> =
-    Atomic::new(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE);
+impl Strategy {
+    /// Every strategy, in the order of the C enum: the array's type makes
+    /// the build fail when the C enum gains one.
+    pub const ALL: [Strategy; bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize] = [
+        Strategy::Deboost,
+        Strategy::LagCredit,
+        Strategy::Proportional,
+        Strategy::Donate,
+        Strategy::Mainline,
+    ];
+
+    /// The name in `/sys/kernel/debug/sched/vcpu_yield_strategy`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Strategy::Deboost => "deboost",
+            Strategy::LagCredit => "lag-credit",
+            Strategy::Proportional => "proportional",
+            Strategy::Donate => "donate",
+            Strategy::Mainline => "mainline",
+        }
+    }
+
+    /// Parses a name written to `vcpu_yield_strategy` (one trailing newline
+    /// allowed).
+    pub fn parse(val: &[u8]) -> Result<Self> {
+        let name = val.strip_suffix(b"\n").unwrap_or(val);
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name().as_bytes() == name)
+            .ok_or(EINVAL)
+    }
+
+    /// Whether the strategy obeys the per-runqueue rate limit. The
+    /// proposal behind `proportional` has none: its stop at ineligibility
+    /// bounds it. `donate` has none: it moves virtual time from the yielder
+    /// to the target and leaves the queue's weighted sum as it was, so
+    /// repeating it cannot raise the pair's share above what the pair
+    /// already has.
+    fn rate_limits(self) -> bool {
+        !matches!(self, Strategy::Proportional | Strategy::Donate)
+    }
+}
+
+impl TryFrom<u32> for Strategy {
+    type Error = Error;
+
+    fn try_from(v: u32) -> Result<Self> {
+        Self::ALL.into_iter().find(|s| *s as u32 == v).ok_or(EINVAL)
+    }
+}
+
+/// The active strategy, a [`Strategy`] as `u32`. Written by the debugfs
+/// file, read on the yield path: relaxed, like [`ENABLED`].
+static STRATEGY: Atomic<u32> = Atomic::new(Strategy::Donate as u32);
+
+/// The active strategy; `mainline` when the switch is off.
+fn active_strategy() -> Strategy {
+    if !ENABLED.load(Relaxed) {
+        return Strategy::Mainline;
+    }
+    // Only [`Strategy`] values are ever stored.
+    Strategy::try_from(STRATEGY.load(Relaxed)).unwrap_or(Strategy::Mainline)
+}
 
 /// Whether the debooster may act. On by default, as in the series.
 ///
@@ -240,42 +308,179 @@ pub fn penalty(gran: u64, need: u64, h_nr_queued: u32, reverse_pair: bool) -> Pe
     }
 }
 
-/// Increments one counter of a runqueue's stats.
+/// A counter of `struct sched_vcpu_deboost_stats`: its name, which is the
+/// field's and the line's in `vcpu_debooster_stats`, and where the field is.
 ///
-/// # Safety
+/// # Invariants
 ///
-/// `counter` points to a counter of a live `sched_vcpu_deboost_stats`, and
-/// the caller holds the lock of that runqueue, so it is the only writer.
-unsafe fn bump(counter: *mut u64) {
-    // SAFETY: Valid and aligned by the caller. Readers load it atomically
-    // and the only writer is the caller, so a load and a store suffice, as
-    // WRITE_ONCE(c, READ_ONCE(c) + 1) would in C.
-    let c = unsafe { Atomic::from_ptr(counter) };
-    c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+/// `offset` is the offset of a `u64` field of `sched_vcpu_deboost_stats`:
+/// the constants below are the only values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counter {
+    /// The field's name.
+    pub name: &'static str,
+    /// The field's offset in the struct.
+    offset: usize,
 }
 
-/// Counts `why` in the stats of `st`.
-///
-/// # Safety
-///
-/// As for [`bump`]: `st` is live and its runqueue's lock is held.
-unsafe fn count_refusal(st: *mut bindings::sched_vcpu_deboost_rq, why: Refusal) {
-    // SAFETY: `st` is valid by the caller, so are its fields.
-    let s = unsafe { addr_of_mut!((*st).stats) };
-    // SAFETY: As above.
-    let counter = unsafe {
-        match why {
-            Refusal::NoTarget => addr_of_mut!((*s).no_target),
-            Refusal::SelfYield => addr_of_mut!((*s).self_yield),
-            Refusal::TargetNotFair => addr_of_mut!((*s).target_not_fair),
-            Refusal::OtherRq => addr_of_mut!((*s).other_rq),
-            Refusal::NotQueued => addr_of_mut!((*s).not_queued),
-            Refusal::RateLimited => addr_of_mut!((*s).rate_limited),
-            Refusal::NoContention => addr_of_mut!((*s).no_contention),
+/// Defines one [`Counter`] constant per field, and the table of them all.
+macro_rules! counters {
+    ($($konst:ident: $field:ident),* $(,)?) => {
+        impl Counter {
+            $(
+                #[doc = concat!("`", stringify!($field), "`.")]
+                pub const $konst: Counter = Counter {
+                    name: stringify!($field),
+                    offset: core::mem::offset_of!(bindings::sched_vcpu_deboost_stats, $field),
+                };
+            )*
+            /// Every counter, in the order of the struct.
+            pub const ALL: &'static [Counter] = &[$(Counter::$konst),*];
         }
     };
-    // SAFETY: The lock is held by the caller.
-    unsafe { bump(counter) };
+}
+
+counters!(
+    CALLS: calls,
+    APPLIED: applied,
+    CREDITED: credited,
+    PUSHED: pushed,
+    DONATED: donated,
+    DEBOUNCED: debounced,
+    RATE_LIMITED: rate_limited,
+    NO_CONTENTION: no_contention,
+    NO_TARGET: no_target,
+    SELF_YIELD: self_yield,
+    TARGET_NOT_FAIR: target_not_fair,
+    OTHER_RQ: other_rq,
+    NOT_QUEUED: not_queued,
+);
+
+// The table has every field of the struct: it holds nothing but counters.
+const _: () = assert!(
+    Counter::ALL.len() * core::mem::size_of::<u64>()
+        == core::mem::size_of::<bindings::sched_vcpu_deboost_stats>()
+);
+
+impl Refusal {
+    /// The counter of this reason.
+    fn counter(self) -> Counter {
+        match self {
+            Refusal::NoTarget => Counter::NO_TARGET,
+            Refusal::SelfYield => Counter::SELF_YIELD,
+            Refusal::TargetNotFair => Counter::TARGET_NOT_FAIR,
+            Refusal::OtherRq => Counter::OTHER_RQ,
+            Refusal::NotQueued => Counter::NOT_QUEUED,
+            Refusal::RateLimited => Counter::RATE_LIMITED,
+            Refusal::NoContention => Counter::NO_CONTENTION,
+        }
+    }
+}
+
+/// A view of one `struct sched_vcpu_deboost_stats` as atomic counters.
+///
+/// Every CPU may load a runqueue's counters at any time (the stats file
+/// sums them without taking the runqueue locks), so they are never
+/// accessed through a Rust reference to the struct or to a plain `u64`.
+///
+/// # Invariants
+///
+/// `ptr` points to a `sched_vcpu_deboost_stats` that is live for `'a` and
+/// whose fields are only ever accessed atomically while it is shared.
+pub struct Counters<'a> {
+    ptr: NonNull<bindings::sched_vcpu_deboost_stats>,
+    _lifetime: PhantomData<&'a bindings::sched_vcpu_deboost_stats>,
+}
+
+impl<'a> Counters<'a> {
+    /// FFI helper: the view of the counters at `ptr`, for the exported
+    /// functions that receive them from C.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is valid for reads and writes of a `sched_vcpu_deboost_stats`
+    /// for `'a`, and its fields are only accessed atomically meanwhile.
+    unsafe fn from_raw(ptr: *mut bindings::sched_vcpu_deboost_stats) -> Option<Self> {
+        // INVARIANT: By the safety requirements.
+        Some(Self {
+            ptr: NonNull::new(ptr)?,
+            _lifetime: PhantomData,
+        })
+    }
+
+    /// The counter `c` as an atomic.
+    fn get(&self, c: Counter) -> &Atomic<u64> {
+        let field = self.ptr.as_ptr().cast::<u8>().wrapping_add(c.offset);
+        // SAFETY: By the type invariants, the struct is live for the
+        // lifetime of `self` and its fields are only accessed atomically;
+        // `c.offset` is the offset of one of its `u64` fields (`Counter`'s
+        // constants are the only values), so `field` is valid and aligned.
+        unsafe { Atomic::from_ptr(field.cast::<u64>()) }
+    }
+
+    /// Loads counter `c`.
+    pub fn load(&self, c: Counter) -> u64 {
+        self.get(c).load(Relaxed)
+    }
+
+    /// Adds `n` to counter `c`. Not atomic as a whole: only for counters
+    /// with one writer at a time, as WRITE_ONCE(c, READ_ONCE(c) + n) in C.
+    fn add(&self, c: Counter, n: u64) {
+        let a = self.get(c);
+        a.store(a.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+}
+
+/// One runqueue's debooster state, as the holder of that runqueue's lock
+/// sees it: the fields only the lock holder touches, by `&mut`, and the
+/// counters, which other CPUs read, as atomics.
+///
+/// # Invariants
+///
+/// The fields view one live `sched_vcpu_deboost_rq` whose runqueue lock is
+/// held for `'a`: nothing else accesses `last_*` meanwhile, and nothing
+/// else writes `counters`.
+pub struct RqState<'a> {
+    last_apply_ns: &'a mut u64,
+    last_pair_ns: &'a mut u64,
+    last_yielder: &'a mut i32,
+    last_target: &'a mut i32,
+    counters: Counters<'a>,
+}
+
+impl<'a> RqState<'a> {
+    /// FFI helper: the view of the state at `st`, for the exported
+    /// functions that receive it from `fair.c`; `None` for a null pointer.
+    ///
+    /// # Safety
+    ///
+    /// `st` is null or points to the live `sched_vcpu_deboost_rq` of a
+    /// runqueue whose lock the caller holds for `'a`.
+    unsafe fn from_raw(st: *mut bindings::sched_vcpu_deboost_rq) -> Option<Self> {
+        if st.is_null() {
+            return None;
+        }
+        // SAFETY: `st` is valid and the runqueue lock is held for `'a`, by
+        // the safety requirements; the lock holder is the only one to
+        // access the `last_*` fields, so each may be borrowed uniquely.
+        // None of these borrows covers `stats`, which other CPUs read.
+        // INVARIANT: As just said; `counters` is written only under the
+        // lock, atomically.
+        unsafe {
+            Some(Self {
+                last_apply_ns: &mut *addr_of_mut!((*st).last_apply_ns),
+                last_pair_ns: &mut *addr_of_mut!((*st).last_pair_ns),
+                last_yielder: &mut *addr_of_mut!((*st).last_yielder),
+                last_target: &mut *addr_of_mut!((*st).last_target),
+                counters: Counters::from_raw(addr_of_mut!((*st).stats))?,
+            })
+        }
+    }
+
+    /// Counts one event in counter `c`; the lock makes this the only writer.
+    fn bump(&mut self, c: Counter) {
+        self.counters.add(c, 1);
+    }
 }
 
 /// First step, for every `yield_to()` that gets past the hook's static key:
@@ -291,13 +496,12 @@ unsafe fn count_refusal(st: *mut bindings::sched_vcpu_deboost_rq, why: Refusal) 
 pub unsafe extern "C" fn sched_vcpu_deboost_begin(
     st: *mut bindings::sched_vcpu_deboost_rq,
 ) -> bindings::sched_vcpu_yield_strategy {
-    // SAFETY: `st` is valid and its lock held.
-    unsafe { bump(addr_of_mut!((*st).stats.calls)) };
-    if ENABLED.load(Relaxed) {
-        STRATEGY.load(Relaxed)
-    } else {
-        bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE
+    // SAFETY: The caller holds the lock of the runqueue that `st` belongs
+    // to for this call (this function's safety requirements).
+    if let Some(mut st) = unsafe { RqState::from_raw(st) } {
+        st.bump(Counter::CALLS);
     }
+    active_strategy() as u32
 }
 
 /// Whether a strategy may act: the switch is on and the strategy is not
@@ -308,16 +512,15 @@ pub unsafe extern "C" fn sched_vcpu_deboost_begin(
 /// Always safe to call; `unsafe` only because of `#[export]`.
 #[export]
 pub unsafe extern "C" fn sched_vcpu_deboost_active() -> bool {
-    ENABLED.load(Relaxed)
-        && STRATEGY.load(Relaxed) != bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE
+    active_strategy() != Strategy::Mainline
 }
 
 /// Second step, for the strategy [`sched_vcpu_deboost_begin`] returned (in
 /// `y.strategy`): checks the two tasks and the rate limit (for the
 /// strategies that have one), and records the pair for the reverse-pair
 /// debounce. Returns whether to go on with the strategy's decision:
-/// [`sched_vcpu_deboost_decide`], [`sched_vcpu_lag_credit_decide`] or
-/// [`sched_vcpu_proportional_decide`].
+/// [`sched_vcpu_deboost_decide`], [`sched_vcpu_lag_credit_decide`],
+/// [`sched_vcpu_proportional_decide`] or [`sched_vcpu_donate_decide`].
 ///
 /// The pair is recorded for every valid yield, also a rate-limited one: the
 /// debounce looks for ping-pong between two tasks, which shows in yields
@@ -328,48 +531,54 @@ pub unsafe extern "C" fn sched_vcpu_deboost_active() -> bool {
 /// # Safety
 ///
 /// `st` is the state of the runqueue whose lock the caller holds, and `y`
-/// is valid for reads and writes; both for the duration of the call.
+/// is valid for reads and writes and used by no one else; both for the
+/// duration of the call.
 #[export]
 pub unsafe extern "C" fn sched_vcpu_deboost_gate(
     st: *mut bindings::sched_vcpu_deboost_rq,
     y: *mut bindings::sched_vcpu_deboost_yield,
 ) -> bool {
-    // SAFETY: Valid, and ours alone for the call, by the caller.
-    let y = unsafe { &mut *y };
-    if y.strategy == bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE {
+    // SAFETY: This function's safety requirements are those of `views`.
+    let Some((mut st, y)) = (unsafe { views(st, y) }) else {
+        return false;
+    };
+    check(&mut st, y)
+}
+
+/// [`sched_vcpu_deboost_gate`], on the views of its arguments.
+fn check(st: &mut RqState<'_>, y: &mut bindings::sched_vcpu_deboost_yield) -> bool {
+    let strategy = Strategy::try_from(y.strategy).unwrap_or(Strategy::Mainline);
+    if strategy == Strategy::Mainline {
         return false;
     }
     if let Err(why) = validate(y) {
-        // SAFETY: `st` is valid and its lock held, by the caller.
-        unsafe { count_refusal(st, why) };
+        st.bump(why.counter());
         return false;
     }
 
-    // SAFETY: The rq lock serialises every access to these fields.
-    let st_ref = unsafe { &mut *st };
     y.reverse_pair = is_reverse_pair(
-        st_ref.last_yielder,
-        st_ref.last_target,
-        st_ref.last_pair_ns,
+        *st.last_yielder,
+        *st.last_target,
+        *st.last_pair_ns,
         y.yielder_pid,
         y.target_pid,
         y.now,
     );
-    st_ref.last_yielder = y.yielder_pid;
-    st_ref.last_target = y.target_pid;
-    st_ref.last_pair_ns = y.now;
+    *st.last_yielder = y.yielder_pid;
+    *st.last_target = y.target_pid;
+    *st.last_pair_ns = y.now;
 
-    if rate_limits(y.strategy) && rate_limited(y.now, st_ref.last_apply_ns) {
-        // SAFETY: As above.
-        unsafe { count_refusal(st, Refusal::RateLimited) };
+    if strategy.rate_limits() && rate_limited(y.now, *st.last_apply_ns) {
+        st.bump(Refusal::RateLimited.counter());
         return false;
     }
     true
 }
 
-/// Second step: computes the penalty from the facts the C hook added to
-/// `y`, and stores it in `y.penalty` (0: none), with `y.need` and
-/// `y.debounced`. A penalty counts as applied and starts the rate limit.
+/// Third step for the strategy `deboost`: computes the penalty from the
+/// facts the C hook added to `y`, and stores it in `y.penalty` (0: none),
+/// with `y.need` and `y.debounced`. A penalty counts as applied and starts
+/// the rate limit.
 ///
 /// # Safety
 ///
@@ -379,20 +588,21 @@ pub unsafe extern "C" fn sched_vcpu_deboost_decide(
     st: *mut bindings::sched_vcpu_deboost_rq,
     y: *mut bindings::sched_vcpu_deboost_yield,
 ) {
-    // SAFETY: By the caller.
-    unsafe {
-        decide(st, y, |y| {
-            // vruntime is a wrapping clock, compared through differences:
-            // the C side adds the penalty with unsigned wrap-around, like
-            // every other vruntime update.
-            let p = penalty(y.gran, y.need, y.h_nr_queued, y.reverse_pair);
-            y.penalty = p.penalty;
-            y.debounced = p.debounced;
-            (p.penalty != 0).then_some(Action::Penalty {
-                debounced: p.debounced,
-            })
-        })
+    // SAFETY: This function's safety requirements are those of `views`.
+    let Some((mut st, y)) = (unsafe { views(st, y) }) else {
+        return;
     };
+    decide(&mut st, y, |y| {
+        // vruntime is a wrapping clock, compared through differences:
+        // the C side adds the penalty with unsigned wrap-around, like
+        // every other vruntime update.
+        let p = penalty(y.gran, y.need, y.h_nr_queued, y.reverse_pair);
+        y.penalty = p.penalty;
+        y.debounced = p.debounced;
+        (p.penalty != 0).then_some(Action::Penalty {
+            debounced: p.debounced,
+        })
+    });
 }
 
 /// What a strategy did, for the counters.
@@ -407,77 +617,62 @@ enum Action {
     Donate,
 }
 
-/// The frame of every strategy's decision: [`begin_decision`], then
-/// `strategy`, which fills its outputs in `y` and returns what it did, if
-/// anything; an action starts the rate limit and is counted by its kind.
-///
-/// # Safety
-///
-/// As for [`sched_vcpu_deboost_gate`].
-unsafe fn decide(
-    st: *mut bindings::sched_vcpu_deboost_rq,
-    y: *mut bindings::sched_vcpu_deboost_yield,
-    strategy: impl FnOnce(&mut bindings::sched_vcpu_deboost_yield) -> Option<Action>,
-) {
-    // SAFETY: Valid, and ours alone for the call, by the caller.
-    let y = unsafe { &mut *y };
-    // SAFETY: By the caller.
-    if !unsafe { begin_decision(st, y) } {
-        return;
-    }
-    if let Some(action) = strategy(y) {
-        // SAFETY: By the caller.
-        unsafe { count_applied(st, y.now, action) };
+impl Action {
+    /// The counter of this kind of action, beside `applied`.
+    fn counter(self) -> Option<Counter> {
+        match self {
+            Action::Penalty { debounced: false } => None,
+            Action::Penalty { debounced: true } => Some(Counter::DEBOUNCED),
+            Action::Credit => Some(Counter::CREDITED),
+            Action::Push => Some(Counter::PUSHED),
+            Action::Donate => Some(Counter::DONATED),
+        }
     }
 }
 
-/// First part of every strategy's decision: clears the outputs, measures
-/// how far the target is ahead (`y.need`), and refuses, counted, when at most
-/// one task is queued where the decision is made. Returns whether to go on.
+/// FFI helper: the views of the arguments of the exported steps.
 ///
 /// # Safety
 ///
-/// As for [`bump`]: `st` is live and its runqueue's lock is held.
-unsafe fn begin_decision(
+/// As for [`sched_vcpu_deboost_gate`], for `'a`.
+unsafe fn views<'a>(
     st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) -> Option<(RqState<'a>, &'a mut bindings::sched_vcpu_deboost_yield)> {
+    // SAFETY: `st` belongs to the runqueue whose lock the caller holds for
+    // `'a`, by the safety requirements.
+    let st = unsafe { RqState::from_raw(st) }?;
+    // SAFETY: `y` is null or valid and the caller's alone for `'a`, by the
+    // safety requirements.
+    let y = unsafe { y.as_mut() }?;
+    Some((st, y))
+}
+
+/// The frame of every strategy's decision: clears the outputs, measures
+/// how far the target is ahead (`y.need`) and refuses, counted, when at
+/// most one task is queued where the decision is made; otherwise runs
+/// `strategy`, which fills its outputs in `y` and returns what it did, if
+/// anything. An action starts the rate limit and counts as applied, and by
+/// its kind.
+fn decide(
+    st: &mut RqState<'_>,
     y: &mut bindings::sched_vcpu_deboost_yield,
-) -> bool {
+    strategy: impl FnOnce(&mut bindings::sched_vcpu_deboost_yield) -> Option<Action>,
+) {
     y.penalty = 0;
     y.credit = 0;
     y.debounced = false;
     y.need = need(y.yielder_vruntime, y.target_vruntime);
     if y.h_nr_queued <= 1 {
-        // SAFETY: By the caller.
-        unsafe { count_refusal(st, Refusal::NoContention) };
-        return false;
+        st.bump(Refusal::NoContention.counter());
+        return;
     }
-    true
-}
-
-/// Records an action applied at `now`: it starts the rate limit and counts
-/// as applied, and also by its kind (debounced, credited, pushed).
-///
-/// # Safety
-///
-/// As for [`bump`]: `st` is live and its runqueue's lock is held.
-unsafe fn count_applied(st: *mut bindings::sched_vcpu_deboost_rq, now: u64, action: Action) {
-    // SAFETY: The rq lock serialises access to this field, by the caller.
-    unsafe { (*st).last_apply_ns = now };
-    // SAFETY: `st` is valid, so are the addresses of its counters.
-    let kind = unsafe {
-        match action {
-            Action::Penalty { debounced: false } => None,
-            Action::Penalty { debounced: true } => Some(addr_of_mut!((*st).stats.debounced)),
-            Action::Credit => Some(addr_of_mut!((*st).stats.credited)),
-            Action::Push => Some(addr_of_mut!((*st).stats.pushed)),
-            Action::Donate => Some(addr_of_mut!((*st).stats.donated)),
+    if let Some(action) = strategy(y) {
+        *st.last_apply_ns = y.now;
+        st.bump(Counter::APPLIED);
+        if let Some(c) = action.counter() {
+            st.bump(c);
         }
-    };
-    // SAFETY: As above; the lock is held by the caller.
-    unsafe { bump(addr_of_mut!((*st).stats.applied)) };
-    if let Some(counter) = kind {
-        // SAFETY: As above.
-        unsafe { bump(counter) };
     }
 }
 
@@ -521,14 +716,15 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
     st: *mut bindings::sched_vcpu_deboost_rq,
     y: *mut bindings::sched_vcpu_deboost_yield,
 ) {
-    // SAFETY: By the caller.
-    unsafe {
-        decide(st, y, |y| {
-            y.credit = lag_credit(y.need, y.gran, y.h_nr_queued);
-            y.penalty = lag_credit_pay(y.credit, y.target_weight, y.weight);
-            (y.credit != 0).then_some(Action::Credit)
-        })
+    // SAFETY: This function's safety requirements are those of `views`.
+    let Some((mut st, y)) = (unsafe { views(st, y) }) else {
+        return;
     };
+    decide(&mut st, y, |y| {
+        y.credit = lag_credit(y.need, y.gran, y.h_nr_queued);
+        y.penalty = lag_credit_pay(y.credit, y.target_weight, y.weight);
+        (y.credit != 0).then_some(Action::Credit)
+    });
 }
 
 /// The push of strategy `proportional`, the proposal of the review of v2:
@@ -593,27 +789,18 @@ pub unsafe extern "C" fn sched_vcpu_proportional_decide(
     st: *mut bindings::sched_vcpu_deboost_rq,
     y: *mut bindings::sched_vcpu_deboost_yield,
 ) {
-    // SAFETY: By the caller.
-    unsafe {
-        decide(st, y, |y| {
-            // The wrapped difference, read as signed, is the comparison.
-            let lag = y.target_vruntime.wrapping_sub(y.yielder_vruntime) as i64;
-            let n = usize::try_from(y.nr_levels).unwrap_or(usize::MAX);
-            let levels = y.levels.get(..n).unwrap_or(&y.levels);
-            y.penalty = proportional_push(y.gran, levels, lag, y.weight, y.total_weight);
-            (y.penalty != 0).then_some(Action::Push)
-        })
+    // SAFETY: This function's safety requirements are those of `views`.
+    let Some((mut st, y)) = (unsafe { views(st, y) }) else {
+        return;
     };
-}
-
-/// Whether `strategy` obeys the per-runqueue rate limit. The proposal
-/// behind `proportional` has none: its stop at ineligibility bounds it.
-/// `donate` has none: it moves virtual time from the yielder to the target
-/// and leaves the queue's weighted sum as it was, so repeating it cannot
-/// raise the pair's share above what the pair already has.
-fn rate_limits(strategy: u32) -> bool {
-    strategy != bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL
-        && strategy != bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE
+    decide(&mut st, y, |y| {
+        // The wrapped difference, read as signed, is the comparison.
+        let lag = y.target_vruntime.wrapping_sub(y.yielder_vruntime) as i64;
+        let n = usize::try_from(y.nr_levels).unwrap_or(usize::MAX);
+        let levels = y.levels.get(..n).unwrap_or(&y.levels);
+        y.penalty = proportional_push(y.gran, levels, lag, y.weight, y.total_weight);
+        (y.penalty != 0).then_some(Action::Push)
+    });
 }
 
 /// `a * num / den` for any ratio, never more: `num` and `den` are each
@@ -685,41 +872,33 @@ pub unsafe extern "C" fn sched_vcpu_donate_decide(
     st: *mut bindings::sched_vcpu_deboost_rq,
     y: *mut bindings::sched_vcpu_deboost_yield,
 ) {
-    // SAFETY: By the caller.
-    unsafe {
-        decide(st, y, |y| {
-            // The wrapped difference, read as signed, is the comparison.
-            let lag = y.avg_vruntime.wrapping_sub(y.target_vruntime) as i64;
-            y.credit = donation(y.forfeit, y.weight, y.target_weight, lag, y.lag_limit);
-            (y.credit != 0).then_some(Action::Donate)
-        })
+    // SAFETY: This function's safety requirements are those of `views`.
+    let Some((mut st, y)) = (unsafe { views(st, y) }) else {
+        return;
     };
+    decide(&mut st, y, |y| {
+        // The wrapped difference, read as signed, is the comparison.
+        let lag = y.avg_vruntime.wrapping_sub(y.target_vruntime) as i64;
+        y.credit = donation(y.forfeit, y.weight, y.target_weight, lag, y.lag_limit);
+        (y.credit != 0).then_some(Action::Donate)
+    });
 }
 
-/// Parses a strategy name written to `vcpu_yield_strategy` (one trailing
-/// newline allowed).
-fn parse_strategy(val: &[u8]) -> Result<u32> {
-    let name = val.strip_suffix(b"\n").unwrap_or(val);
-    STRATEGY_NAMES
-        .iter()
-        .position(|n| n.as_bytes() == name)
-        .and_then(|i| u32::try_from(i).ok())
-        .ok_or(EINVAL)
-}
-
-/// Shows `vcpu_yield_strategy`: every name, the active one in brackets.
+/// Shows `vcpu_yield_strategy`: every name, the selected one in brackets.
 ///
 /// # Safety
 ///
 /// `m` points to a valid `seq_file` that no other thread uses during the call.
 #[export]
 pub unsafe extern "C" fn sched_vcpu_yield_strategy_show(m: *mut bindings::seq_file) {
-    // SAFETY: A seq_file `show` callback's file, by the caller.
+    // SAFETY: `m` is a valid `seq_file` that this call alone uses, by the
+    // safety requirements.
     let m = unsafe { SeqFile::from_raw(m) };
-    let active = STRATEGY.load(Relaxed);
-    for (i, name) in (0u32..).zip(STRATEGY_NAMES) {
+    let selected = STRATEGY.load(Relaxed);
+    for (i, s) in Strategy::ALL.into_iter().enumerate() {
         let sep = if i == 0 { "" } else { " " };
-        if i == active {
+        let name = s.name();
+        if s as u32 == selected {
             seq_print!(m, "{sep}[{name}]");
         } else {
             seq_print!(m, "{sep}{name}");
@@ -739,11 +918,12 @@ pub unsafe extern "C" fn sched_vcpu_yield_strategy_write(buf: *const c_char, len
     if buf.is_null() {
         return EINVAL.to_errno();
     }
-    // SAFETY: Valid for `len` bytes, by the caller.
+    // SAFETY: `buf` is not null and valid for reads of `len` bytes, by the
+    // safety requirements.
     let val = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
-    match parse_strategy(val) {
+    match Strategy::parse(val) {
         Ok(s) => {
-            STRATEGY.store(s, Relaxed);
+            STRATEGY.store(s as u32, Relaxed);
             0
         }
         Err(e) => e.to_errno(),
@@ -761,37 +941,21 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_add(
     sum: *mut bindings::sched_vcpu_deboost_stats,
     from: *const bindings::sched_vcpu_deboost_rq,
 ) {
-    // SAFETY: Private to the caller.
-    let sum = unsafe { &mut *sum };
-    // SAFETY: `from` is live; its counters are only ever stored atomically
-    // by their runqueue's lock holder, so atomic loads may race with them.
-    let load = |p: *const u64| unsafe { Atomic::from_ptr(p.cast_mut()) }.load(Relaxed);
-    // SAFETY: `from` is valid, so are the addresses of its fields.
-    let f = unsafe { core::ptr::addr_of!((*from).stats) };
-    macro_rules! add {
-        ($($field:ident),*) => {
-            $(
-                // SAFETY: `f` is valid, see above.
-                let v = load(unsafe { core::ptr::addr_of!((*f).$field) });
-                sum.$field = sum.$field.wrapping_add(v);
-            )*
-        };
+    if from.is_null() {
+        return;
     }
-    add!(
-        calls,
-        applied,
-        credited,
-        pushed,
-        donated,
-        debounced,
-        rate_limited,
-        no_contention,
-        no_target,
-        self_yield,
-        target_not_fair,
-        other_rq,
-        not_queued
-    );
+    // SAFETY: `sum` is private to this call, so any access is fine, and
+    // `from` is a live runqueue state, whose counters are only ever
+    // accessed atomically (by the `RqState` of its lock holder and by this
+    // function), by the safety requirements.
+    let (Some(sum), Some(from)) = (unsafe { Counters::from_raw(sum) }, unsafe {
+        Counters::from_raw(addr_of_mut!((*from.cast_mut()).stats))
+    }) else {
+        return;
+    };
+    for &c in Counter::ALL {
+        sum.add(c, from.load(c));
+    }
 }
 
 /// Prints summed counters into `/sys/kernel/debug/sched/vcpu_debooster_stats`.
@@ -799,33 +963,23 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_add(
 /// # Safety
 ///
 /// `m` points to a valid `seq_file` that no other thread uses during the
-/// call, and `s` to valid counters.
+/// call, and `s` to valid counters that no other thread writes.
 #[export]
 pub unsafe extern "C" fn sched_vcpu_deboost_stats_print(
     m: *mut bindings::seq_file,
     s: *const bindings::sched_vcpu_deboost_stats,
 ) {
-    // SAFETY: A seq_file `show` callback's file, by the caller.
+    // SAFETY: `m` is a valid `seq_file` that this call alone uses, by the
+    // safety requirements.
     let m = unsafe { SeqFile::from_raw(m) };
-    // SAFETY: Valid by the caller.
-    let s = unsafe { &*s };
     seq_print!(m, "enabled {}\n", u8::from(ENABLED.load(Relaxed)));
-    for (name, value) in [
-        ("calls", s.calls),
-        ("applied", s.applied),
-        ("credited", s.credited),
-        ("pushed", s.pushed),
-        ("donated", s.donated),
-        ("debounced", s.debounced),
-        ("rate_limited", s.rate_limited),
-        ("no_contention", s.no_contention),
-        ("no_target", s.no_target),
-        ("self_yield", s.self_yield),
-        ("target_not_fair", s.target_not_fair),
-        ("other_rq", s.other_rq),
-        ("not_queued", s.not_queued),
-    ] {
-        seq_print!(m, "{name} {value}\n");
+    // SAFETY: `s` is valid and nobody writes it during the call, by the
+    // safety requirements; this view only loads.
+    let Some(s) = (unsafe { Counters::from_raw(s.cast_mut()) }) else {
+        return;
+    };
+    for &c in Counter::ALL {
+        seq_print!(m, "{} {}\n", c.name, s.load(c));
     }
 }
 
@@ -891,7 +1045,7 @@ mod tests {
     }
 
     /// The hook's first two steps, as `yield_to_boost()` in fair.c takes them.
-    fn gate(
+    fn begin_and_gate(
         st: &mut bindings::sched_vcpu_deboost_rq,
         y: &mut bindings::sched_vcpu_deboost_yield,
     ) -> bool {
@@ -1044,23 +1198,74 @@ mod tests {
 
     #[test]
     fn strategy_names() {
-        assert_eq!(parse_strategy(b"deboost"), Ok(0));
-        assert_eq!(parse_strategy(b"lag-credit\n"), Ok(1));
-        assert_eq!(parse_strategy(b"proportional"), Ok(2));
-        assert_eq!(parse_strategy(b"donate"), Ok(3));
-        assert_eq!(parse_strategy(b"mainline"), Ok(4));
+        assert_eq!(Strategy::parse(b"deboost"), Ok(Strategy::Deboost));
+        assert_eq!(Strategy::parse(b"lag-credit\n"), Ok(Strategy::LagCredit));
+        assert_eq!(Strategy::parse(b"proportional"), Ok(Strategy::Proportional));
+        assert_eq!(Strategy::parse(b"donate"), Ok(Strategy::Donate));
+        assert_eq!(Strategy::parse(b"mainline"), Ok(Strategy::Mainline));
+        // The Rust enum is the C enum, value for value.
+        for (i, s) in Strategy::ALL.into_iter().enumerate() {
+            assert_eq!(s as u32 as usize, i);
+            assert_eq!(Strategy::try_from(s as u32), Ok(s));
+        }
         assert_eq!(
-            STRATEGY_NAMES.len(),
+            Strategy::ALL.len(),
             bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize
         );
         assert_eq!(
-            parse_strategy(b"proportional"),
+            Strategy::parse(b"proportional").map(|s| s as u32),
             Ok(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL)
         );
-        assert_eq!(parse_strategy(b"lag_credit"), Err(EINVAL));
-        assert_eq!(parse_strategy(b"deboost\n\n"), Err(EINVAL));
-        assert_eq!(parse_strategy(b""), Err(EINVAL));
-        assert_eq!(parse_strategy(b"[deboost]"), Err(EINVAL));
+        assert_eq!(
+            Strategy::try_from(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR),
+            Err(EINVAL)
+        );
+        assert_eq!(Strategy::try_from(u32::MAX), Err(EINVAL));
+        assert_eq!(Strategy::parse(b"lag_credit"), Err(EINVAL));
+        assert_eq!(Strategy::parse(b"deboost\n\n"), Err(EINVAL));
+        assert_eq!(Strategy::parse(b""), Err(EINVAL));
+        assert_eq!(Strategy::parse(b"[deboost]"), Err(EINVAL));
+        // Only deboost and lag-credit obey the rate limit.
+        let limited = Strategy::ALL.map(Strategy::rate_limits);
+        assert_eq!(limited, [true, true, false, false, true]);
+    }
+
+    #[test]
+    fn counters_cover_every_field_once() {
+        let mut st = zeroed_state();
+        st.stats.calls = 1;
+        st.stats.applied = 2;
+        st.stats.not_queued = 13;
+        // SAFETY: `st` is local and accessed only through this view.
+        let view = unsafe { Counters::from_raw(&mut st.stats) };
+        assert!(view.is_some());
+        let Some(view) = view else { return };
+        assert_eq!(view.load(Counter::CALLS), 1);
+        assert_eq!(view.load(Counter::APPLIED), 2);
+        assert_eq!(view.load(Counter::NOT_QUEUED), 13);
+        // Distinct fields, the names of the C fields, in their order.
+        for (i, c) in Counter::ALL.iter().enumerate() {
+            assert_eq!(c.offset, i * core::mem::size_of::<u64>());
+            view.add(*c, 100);
+        }
+        assert_eq!((st.stats.calls, st.stats.rate_limited), (101, 100));
+        assert_eq!(st.stats.not_queued, 113);
+        let name = |i: usize| Counter::ALL.get(i).map(|c| c.name);
+        assert_eq!(name(0), Some("calls"));
+        assert_eq!(name(6), Some("rate_limited"));
+        assert_eq!(name(12), Some("not_queued"));
+        assert_eq!(name(13), None);
+
+        // The stats file's sum: every counter of every runqueue.
+        // SAFETY: All-zero is a valid, empty sum.
+        let mut sum: bindings::sched_vcpu_deboost_stats = unsafe { core::mem::zeroed() };
+        // SAFETY: `sum` and `st` are local; nothing else accesses them.
+        unsafe {
+            sched_vcpu_deboost_stats_add(&mut sum, &st);
+            sched_vcpu_deboost_stats_add(&mut sum, &st);
+        }
+        assert_eq!((sum.calls, sum.applied, sum.donated), (202, 204, 200));
+        assert_eq!(sum.not_queued, 226);
     }
 
     #[test]
@@ -1105,13 +1310,12 @@ mod tests {
     fn donate_has_no_rate_limit_and_counts() {
         let mut st = zeroed_state();
         let t0 = 1_000_000;
-        let _guard =
-            StrategyGuard::select(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE);
+        let _guard = StrategyGuard::select(Strategy::Donate);
         // A yield at `now`: a 2 ms forfeit at weight `wy`, to a target of
         // weight 1024 at `target_vruntime`, average 10 ms, lag limit 6 ms.
         let mut donate = |now: u64, wy: u64, target_vruntime: u64| {
             let mut y = valid_yield(now);
-            assert!(gate(&mut st, &mut y));
+            assert!(begin_and_gate(&mut st, &mut y));
             y.h_nr_queued = 2;
             y.forfeit = 2_000_000;
             y.weight = wy;
@@ -1378,9 +1582,9 @@ mod tests {
     struct StrategyGuard(u32);
 
     impl StrategyGuard {
-        fn select(strategy: u32) -> Self {
+        fn select(strategy: Strategy) -> Self {
             let guard = Self(STRATEGY.load(Relaxed));
-            STRATEGY.store(strategy, Relaxed);
+            STRATEGY.store(strategy as u32, Relaxed);
             guard
         }
     }
@@ -1395,12 +1599,10 @@ mod tests {
     fn proportional_has_no_rate_limit() {
         let mut st = zeroed_state();
         let t0 = 1_000_000;
-        let _guard = StrategyGuard::select(
-            bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL,
-        );
+        let _guard = StrategyGuard::select(Strategy::Proportional);
         for i in 0..3u64 {
             let mut y = valid_yield(t0 + i * 1000);
-            assert!(gate(&mut st, &mut y));
+            assert!(begin_and_gate(&mut st, &mut y));
             y.h_nr_queued = 2;
             y.gran = 3_000_000;
             y.yielder_vruntime = 5000;
@@ -1415,7 +1617,7 @@ mod tests {
         }
         // An out-of-range level count is cut to the array.
         let mut y = valid_yield(t0 + 5000);
-        assert!(gate(&mut st, &mut y));
+        assert!(begin_and_gate(&mut st, &mut y));
         y.h_nr_queued = 2;
         y.gran = 1000;
         y.weight = 1;
@@ -1441,12 +1643,11 @@ mod tests {
         let mut st = zeroed_state();
         let t0 = 1_000_000;
         // deboost's gate: the rate limit applies (not to the default, donate).
-        let _guard =
-            StrategyGuard::select(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DEBOOST);
+        let _guard = StrategyGuard::select(Strategy::Deboost);
 
         // First yield: allowed, penalised.
         let mut y = valid_yield(t0);
-        assert!(gate(&mut st, &mut y));
+        assert!(begin_and_gate(&mut st, &mut y));
         y.h_nr_queued = 2;
         y.gran = GRAN;
         y.yielder_vruntime = 1000;
@@ -1463,7 +1664,7 @@ mod tests {
         let mut back = valid_yield(t0 + 100_000);
         back.yielder_pid = 20;
         back.target_pid = 10;
-        assert!(!gate(&mut st, &mut back));
+        assert!(!begin_and_gate(&mut st, &mut back));
         assert!(back.reverse_pair);
         assert_eq!(st.stats.rate_limited, 1);
         assert_eq!((st.last_yielder, st.last_target), (20, 10));
@@ -1473,9 +1674,9 @@ mod tests {
         let mut again = valid_yield(t0 + RATE_LIMIT_NS - 500_000);
         again.yielder_pid = 20;
         again.target_pid = 10;
-        assert!(!gate(&mut st, &mut again));
+        assert!(!begin_and_gate(&mut st, &mut again));
         let mut y = valid_yield(t0 + RATE_LIMIT_NS);
-        assert!(gate(&mut st, &mut y));
+        assert!(begin_and_gate(&mut st, &mut y));
         assert!(y.reverse_pair);
         y.h_nr_queued = 2;
         y.gran = GRAN;
@@ -1489,7 +1690,7 @@ mod tests {
 
         // No contention and an invalid target are refused.
         let mut y = valid_yield(t0 + 2 * RATE_LIMIT_NS);
-        assert!(gate(&mut st, &mut y));
+        assert!(begin_and_gate(&mut st, &mut y));
         y.h_nr_queued = 1;
         y.gran = GRAN;
         // SAFETY: Both are local and exclusively ours.
@@ -1497,9 +1698,28 @@ mod tests {
         assert_eq!((y.penalty, st.stats.no_contention), (0, 1));
         let mut y = valid_yield(t0 + 3 * RATE_LIMIT_NS);
         y.target_fair = false;
-        assert!(!gate(&mut st, &mut y));
+        assert!(!begin_and_gate(&mut st, &mut y));
         assert_eq!(st.stats.target_not_fair, 1);
         assert_eq!(st.stats.calls, 6);
         assert_eq!(st.stats.applied, 2);
+
+        // mainline, a value that is no strategy or a null state go no
+        // further, and count nothing.
+        for strategy in [Strategy::Mainline as u32, u32::MAX] {
+            let mut y = valid_yield(t0 + 4 * RATE_LIMIT_NS);
+            y.strategy = strategy;
+            // SAFETY: Both are local and exclusively ours.
+            assert!(!unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        }
+        let mut y = valid_yield(t0 + 4 * RATE_LIMIT_NS);
+        y.strategy = Strategy::Deboost as u32;
+        // SAFETY: A null state is refused before any access.
+        assert!(!unsafe { sched_vcpu_deboost_gate(core::ptr::null_mut(), &mut y) });
+        assert_eq!(
+            (st.last_yielder, st.last_pair_ns),
+            (10, t0 + 2 * RATE_LIMIT_NS)
+        );
+        assert_eq!((st.stats.calls, st.stats.applied), (6, 2));
+        assert_eq!(st.stats.target_not_fair, 1);
     }
 }

@@ -137,17 +137,21 @@ struct deboost_run {
 };
 
 /*
- * Yields from the test thread to a kthread spinning on its CPU, with the
- * switch set to @enabled, until the tracepoint sees a penalty or @tries
- * yields were made; records what it saw and the counters around it.
+ * Yields from the test thread to a kthread spinning on its CPU, with
+ * strategy @strategy (NULL: the switch off), until the tracepoint sees a
+ * penalty or @tries yields were made; records what it saw and the counters
+ * around it. The switch and the default strategy are restored after.
  */
-static void run_yields(struct kunit *test, u64 enabled, int tries, struct deboost_run *r)
+static void run_yields(struct kunit *test, const char *strategy, int tries,
+		       struct deboost_run *r)
 {
 	struct task_struct *spinner;
 	u64 on;
 
+	if (strategy)
+		KUNIT_ASSERT_EQ(test, set_strategy(strategy), 0);
 	sched_vcpu_debooster_enabled_get(NULL, &on);
-	set_enabled(enabled);
+	set_enabled(!!strategy);
 	spinner = start_spinner(test);
 	r->spinner_pid = spinner->pid;
 	sched_vcpu_debooster_read_stats(&r->before);
@@ -155,6 +159,7 @@ static void run_yields(struct kunit *test, u64 enabled, int tries, struct deboos
 	sched_vcpu_debooster_read_stats(&r->after);
 	stop_spinner(spinner);
 	set_enabled(on);
+	set_strategy(DEFAULT_STRATEGY);
 }
 
 /*
@@ -166,9 +171,7 @@ static void deboost_moves_yielder_vruntime_and_deadline(struct kunit *test)
 {
 	struct deboost_run r = { };
 
-	KUNIT_ASSERT_EQ(test, set_strategy("deboost"), 0);
-	run_yields(test, 1, 50, &r);
-	set_strategy(DEFAULT_STRATEGY);
+	run_yields(test, "deboost", 50, &r);
 
 	KUNIT_ASSERT_EQ(test, r.seen.hits, 1);
 	KUNIT_EXPECT_EQ(test, r.seen.y.yielder_pid, current->pid);
@@ -193,7 +196,7 @@ static void deboost_off_moves_nothing(struct kunit *test)
 {
 	struct deboost_run r = { };
 
-	run_yields(test, 0, 5, &r);
+	run_yields(test, NULL, 5, &r);
 
 	KUNIT_EXPECT_EQ(test, r.seen.hits, 0);
 	KUNIT_EXPECT_EQ(test, r.after.calls, r.before.calls);
@@ -212,9 +215,7 @@ static void proportional_in_root_group_pushes_nothing(struct kunit *test)
 {
 	struct deboost_run r = { };
 
-	KUNIT_ASSERT_EQ(test, set_strategy("proportional"), 0);
-	run_yields(test, 1, 5, &r);
-	set_strategy(DEFAULT_STRATEGY);
+	run_yields(test, "proportional", 5, &r);
 
 	KUNIT_EXPECT_EQ(test, r.seen.hits, 0);
 	KUNIT_EXPECT_GE(test, r.after.calls - r.before.calls, 1ULL);
@@ -425,6 +426,23 @@ static const char *param_get(int (*get)(char *, const struct kernel_param *))
 	return len > 0 ? param_buf : "";
 }
 
+/*
+ * A bool parameter: @off turns it off, @bad is rejected and leaves it off,
+ * @on turns it back on.
+ */
+static void check_bool_param(struct kunit *test,
+			     int (*get)(char *, const struct kernel_param *),
+			     int (*set)(const char *, const struct kernel_param *),
+			     const char *off, const char *bad, const char *on)
+{
+	KUNIT_EXPECT_EQ(test, set(off, NULL), 0);
+	KUNIT_EXPECT_STREQ(test, param_get(get), "N\n");
+	KUNIT_EXPECT_EQ(test, set(bad, NULL), -EINVAL);
+	KUNIT_EXPECT_STREQ(test, param_get(get), "N\n");
+	KUNIT_EXPECT_EQ(test, set(on, NULL), 0);
+	KUNIT_EXPECT_STREQ(test, param_get(get), "Y\n");
+}
+
 static void kvm_params_read_write_and_reject(struct kunit *test)
 {
 	/* Defaults of the series. */
@@ -432,12 +450,8 @@ static void kvm_params_read_write_and_reject(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), "50000000\n");
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_relaxed_boost_get), "Y\n");
 
-	KUNIT_EXPECT_EQ(test, kvm_ipi_tracking_enabled_set("0\n", NULL), 0);
-	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_tracking_enabled_get), "N\n");
-	KUNIT_EXPECT_EQ(test, kvm_ipi_tracking_enabled_set("perhaps", NULL), -EINVAL);
-	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_tracking_enabled_get), "N\n");
-	KUNIT_EXPECT_EQ(test, kvm_ipi_tracking_enabled_set("Y", NULL), 0);
-	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_tracking_enabled_get), "Y\n");
+	check_bool_param(test, kvm_ipi_tracking_enabled_get, kvm_ipi_tracking_enabled_set,
+			 "0\n", "perhaps", "Y");
 
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("2000000\n", NULL), 0);
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), "2000000\n");
@@ -448,12 +462,7 @@ static void kvm_params_read_write_and_reject(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), "2000000\n");
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("50000000", NULL), 0);
 
-	KUNIT_EXPECT_EQ(test, kvm_relaxed_boost_set("off", NULL), 0);
-	KUNIT_EXPECT_STREQ(test, param_get(kvm_relaxed_boost_get), "N\n");
-	KUNIT_EXPECT_EQ(test, kvm_relaxed_boost_set("2", NULL), -EINVAL);
-	KUNIT_EXPECT_STREQ(test, param_get(kvm_relaxed_boost_get), "N\n");
-	KUNIT_EXPECT_EQ(test, kvm_relaxed_boost_set("on", NULL), 0);
-	KUNIT_EXPECT_STREQ(test, param_get(kvm_relaxed_boost_get), "Y\n");
+	check_bool_param(test, kvm_relaxed_boost_get, kvm_relaxed_boost_set, "off", "2", "on");
 }
 #endif
 

@@ -237,7 +237,8 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// Views of the context at `ctx`.
+    /// FFI helper: views of the context at `ctx`, for the exported entry
+    /// points that receive it from C.
     ///
     /// # Safety
     ///
@@ -589,8 +590,8 @@ pub fn hold_window(window: u64) -> u64 {
     window >> 4
 }
 
-/// Returns the string written to a module parameter, without the newline
-/// that `echo` appends.
+/// FFI helper of the parameters' `set` callbacks: the string written to a
+/// module parameter, without the newline that `echo` appends.
 ///
 /// # Safety
 ///
@@ -604,8 +605,9 @@ unsafe fn param_arg<'a>(val: *const c_char) -> Result<&'a BStr> {
     Ok(BStr::from_bytes(s.strip_suffix(b"\n").unwrap_or(s)))
 }
 
-/// Formats a parameter value, NUL-terminated, into the page-sized buffer of
-/// a `get` callback and returns its length, as `sysfs_emit()` would.
+/// FFI helper of the parameters' `get` callbacks: formats a value,
+/// NUL-terminated, into the page-sized buffer of a `get` callback and
+/// returns its length, as `sysfs_emit()` would.
 ///
 /// # Safety
 ///
@@ -619,9 +621,8 @@ unsafe fn param_emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> c_int 
         Ok(()) => f.bytes_written(),
         Err(_) => return EINVAL.to_errno(),
     };
-    match text.get_mut(len) {
-        Some(b) => *b = 0,
-        None => nul[0] = 0,
+    if let Some(b) = text.get_mut(len).or(nul.first_mut()) {
+        *b = 0;
     }
     c_int::try_from(len).unwrap_or(0)
 }
@@ -647,7 +648,8 @@ pub unsafe extern "C" fn kvm_ipi_tracking_enabled_set(
     val: *const c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: Guaranteed by the caller.
+    // SAFETY: `val` is null or a NUL-terminated string valid for the call,
+    // by the safety requirements, as `param_arg` needs.
     match unsafe { param_arg(val) }.and_then(|a| kstrtobool_bytes(a)) {
         Ok(on) => {
             TRACKING_ENABLED.store(on, Relaxed);
@@ -681,7 +683,8 @@ pub unsafe extern "C" fn kvm_ipi_tracking_enabled_get(
     } else {
         'N'
     };
-    // SAFETY: Guaranteed by the caller.
+    // SAFETY: `buf` is valid for writes of `PAGE_SIZE` bytes, by the safety
+    // requirements, as `param_emit` needs.
     unsafe { param_emit(buf, format_args!("{c}\n")) }
 }
 
@@ -698,7 +701,8 @@ pub unsafe extern "C" fn kvm_ipi_window_ns_set(
     val: *const c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: Guaranteed by the caller.
+    // SAFETY: `val` is null or a NUL-terminated string valid for the call,
+    // by the safety requirements, as `param_arg` needs.
     match unsafe { param_arg(val) }.and_then(parse_window_ns) {
         Ok(ns) => {
             WINDOW_NS.store(ns, Relaxed);
@@ -718,7 +722,8 @@ pub unsafe extern "C" fn kvm_ipi_window_ns_get(
     buf: *mut c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: Guaranteed by the caller.
+    // SAFETY: `buf` is valid for writes of `PAGE_SIZE` bytes, by the safety
+    // requirements, as `param_emit` needs.
     unsafe { param_emit(buf, format_args!("{}\n", WINDOW_NS.load(Relaxed))) }
 }
 

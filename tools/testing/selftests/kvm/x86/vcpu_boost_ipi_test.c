@@ -105,7 +105,6 @@ static void sender_code(void)
 int main(int argc, char *argv[])
 {
 	struct kvm_vcpu *vcpus[MAX_VCPUS];
-	pthread_t threads[MAX_VCPUS];
 	struct kvm_vm *vm;
 	u64 total = 0, ns;
 	int opt;
@@ -114,13 +113,9 @@ int main(int argc, char *argv[])
 	nr_vcpus = 2;
 	nr_ipis = 1000;
 	while ((opt = getopt(argc, argv, "v:n:PH")) != -1) {
+		if (vcpu_boost_parse_opt(opt, &nr_vcpus, &nr_ipis))
+			continue;
 		switch (opt) {
-		case 'v':
-			nr_vcpus = atoi(optarg);
-			break;
-		case 'n':
-			nr_ipis = strtoull(optarg, NULL, 0);
-			break;
 		case 'P':
 			pv_send_ipi = true;
 			break;
@@ -143,12 +138,7 @@ int main(int argc, char *argv[])
 	sync_global_to_guest(vm, pv_send_ipi);
 	sync_global_to_guest(vm, halt_to_wait);
 
-	for (i = 1; i < nr_vcpus; i++)
-		kvm_pthread_create(&threads[i], NULL, vcpu_boost_run_forever, vcpus[i]);
-
-	ns = vcpu_boost_run_to_done(vcpus[0], "sender");
-	for (i = 1; i < nr_vcpus; i++)
-		kvm_pthread_cancel_join_async(threads[i]);
+	ns = vcpu_boost_run_sender(vcpus, nr_vcpus);
 	sync_global_from_guest(vm, answered);
 	for (i = 1; i < nr_vcpus; i++)
 		total += answered[i];

@@ -354,38 +354,43 @@ static bool parse_dy_line(const char *line, pid_t *tid, u64 *tsc, u32 *vcpu, int
 	return true;
 }
 
-/* The critical section that covers guest TSC @t, or NULL: the lock was free. */
-static struct lock_entry *holder_at(struct lock_entry *log, u64 n, u64 t)
+/*
+ * How many of the @n entries of @size bytes at @log start at or before
+ * guest TSC @t, their start being the u64 at @start in each: entries are
+ * logged in order, so their starts ascend.
+ */
+static u64 started_by(const void *log, size_t size, size_t start, u64 n, u64 t)
 {
 	u64 lo = 0, hi = n;
 
-	/* Acquisitions are in lock order, so their TSCs ascend. */
 	while (lo < hi) {
 		u64 mid = lo + (hi - lo) / 2;
+		u64 s;
 
-		if (log[mid].acquired <= t)
+		memcpy(&s, (const char *)log + mid * size + start, sizeof(s));
+		if (s <= t)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (!lo || t >= log[lo - 1].released)
+	return lo;
+}
+
+/* The critical section that covers guest TSC @t, or NULL: the lock was free. */
+static struct lock_entry *holder_at(struct lock_entry *log, u64 n, u64 t)
+{
+	u64 k = started_by(log, sizeof(*log), offsetof(struct lock_entry, acquired), n, t);
+
+	if (!k || t >= log[k - 1].released)
 		return NULL;
-	return &log[lo - 1];
+	return &log[k - 1];
 }
 
 static bool in_round_trip(struct rt_entry *log, u64 n, u64 t)
 {
-	u64 lo = 0, hi = n;
+	u64 k = started_by(log, sizeof(*log), offsetof(struct rt_entry, start), n, t);
 
-	while (lo < hi) {
-		u64 mid = lo + (hi - lo) / 2;
-
-		if (log[mid].start <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo && t < log[lo - 1].end;
+	return k && t < log[k - 1].end;
 }
 
 /*
@@ -456,13 +461,9 @@ int main(int argc, char *argv[])
 	nr_acquisitions = 1000;
 	ipi_every = 4;
 	while ((opt = getopt(argc, argv, "v:n:k:mt")) != -1) {
+		if (vcpu_boost_parse_opt(opt, &nr_vcpus, &nr_acquisitions))
+			continue;
 		switch (opt) {
-		case 'v':
-			nr_vcpus = atoi(optarg);
-			break;
-		case 'n':
-			nr_acquisitions = strtoull(optarg, NULL, 0);
-			break;
 		case 'k':
 			ipi_every = strtoull(optarg, NULL, 0);
 			break;

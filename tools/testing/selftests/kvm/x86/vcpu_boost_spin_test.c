@@ -73,7 +73,6 @@ static void sender_code(void)
 int main(int argc, char *argv[])
 {
 	struct kvm_vcpu *vcpus[MAX_VCPUS];
-	pthread_t threads[MAX_VCPUS];
 	u32 i, nr_vcpus = 4;
 	struct kvm_vm *vm;
 	u64 ns;
@@ -81,16 +80,8 @@ int main(int argc, char *argv[])
 
 	nr_ipis = 200;
 	while ((opt = getopt(argc, argv, "v:n:")) != -1) {
-		switch (opt) {
-		case 'v':
-			nr_vcpus = atoi(optarg);
-			break;
-		case 'n':
-			nr_ipis = strtoull(optarg, NULL, 0);
-			break;
-		default:
+		if (!vcpu_boost_parse_opt(opt, &nr_vcpus, &nr_ipis))
 			exit(KSFT_FAIL);
-		}
 	}
 	TEST_ASSERT(nr_vcpus >= 2 && nr_vcpus <= MAX_VCPUS, "vCPUs must be 2..%d", MAX_VCPUS);
 
@@ -102,12 +93,7 @@ int main(int argc, char *argv[])
 	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
 	sync_global_to_guest(vm, nr_ipis);
 
-	for (i = 1; i < nr_vcpus; i++)
-		kvm_pthread_create(&threads[i], NULL, vcpu_boost_run_forever, vcpus[i]);
-
-	ns = vcpu_boost_run_to_done(vcpus[0], "sender");
-	for (i = 1; i < nr_vcpus; i++)
-		kvm_pthread_cancel_join_async(threads[i]);
+	ns = vcpu_boost_run_sender(vcpus, nr_vcpus);
 
 	sync_global_from_guest(vm, answered);
 	TEST_ASSERT_EQ(answered, nr_ipis);

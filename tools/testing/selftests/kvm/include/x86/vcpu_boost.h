@@ -9,11 +9,31 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kvm_util.h"
 #include "ucall_common.h"
+
+/*
+ * The options every vcpu_boost test takes: -v <vCPUs> and -n <count> (of
+ * IPIs or lock acquisitions). False for any other option.
+ */
+static inline bool vcpu_boost_parse_opt(int opt, u32 *nr_vcpus, u64 *count)
+{
+	switch (opt) {
+	case 'v':
+		*nr_vcpus = atoi(optarg);
+		return true;
+	case 'n':
+		*count = strtoull(optarg, NULL, 0);
+		return true;
+	default:
+		return false;
+	}
+}
 
 /*
  * Runs @vcpu until its guest code is done and returns how long that took in
@@ -98,6 +118,27 @@ static inline void vcpu_boost_print_stat(const char *name, struct kvm_vcpu **vcp
 		if (!vcpu_boost_stat_add(vcpus[i], name, &sum))
 			return;
 	printf(" %s=%llu", name, (unsigned long long)sum);
+}
+
+/*
+ * Runs vCPUs 1 to @nr - 1 in threads, with guest code that never ends, and
+ * vCPU 0 until its guest code is done; then ends the others. Returns how
+ * long vCPU 0 ran, in ns.
+ */
+static inline u64 vcpu_boost_run_sender(struct kvm_vcpu **vcpus, u32 nr)
+{
+	pthread_t *threads = calloc(nr, sizeof(*threads));
+	u64 ns;
+	u32 i;
+
+	TEST_ASSERT(threads, "no memory for %u threads", nr);
+	for (i = 1; i < nr; i++)
+		kvm_pthread_create(&threads[i], NULL, vcpu_boost_run_forever, vcpus[i]);
+	ns = vcpu_boost_run_to_done(vcpus[0], "sender");
+	for (i = 1; i < nr; i++)
+		kvm_pthread_cancel_join_async(threads[i]);
+	free(threads);
+	return ns;
 }
 
 #endif /* SELFTEST_KVM_VCPU_BOOST_H */
