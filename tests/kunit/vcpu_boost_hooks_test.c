@@ -32,6 +32,11 @@ static int set_enabled(u64 on)
 	return ret;
 }
 
+/* Every strategy's name, in the order of enum sched_vcpu_yield_strategy. */
+static const char * const strategy_names[] = {
+	"deboost", "lag-credit", "proportional", "donate", "mainline"
+};
+
 static int set_strategy(const char *name)
 {
 	int ret = sched_vcpu_yield_strategy_write(name, strlen(name));
@@ -347,9 +352,6 @@ static int pingpong_side(void *arg)
  */
 static void strategy_switch_under_load(struct kunit *test)
 {
-	static const char * const names[] = {
-		"deboost", "lag-credit", "proportional", "donate", "mainline"
-	};
 	struct sched_vcpu_deboost_stats before, after;
 	unsigned int cpu = num_online_cpus() > 1 ? 1 : 0;
 	struct pingpong *pp;
@@ -369,7 +371,7 @@ static void strategy_switch_under_load(struct kunit *test)
 	wake_up_process(pp->task[0]);
 	wake_up_process(pp->task[1]);
 	for (i = 0; i < 3000; i++) {
-		const char *name = names[i % ARRAY_SIZE(names)];
+		const char *name = strategy_names[i % ARRAY_SIZE(strategy_names)];
 
 		KUNIT_EXPECT_EQ(test, set_strategy(name), 0);
 		set_enabled((i / 3) % 2);
@@ -413,6 +415,34 @@ static void debooster_switch_rejects_bad_values(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, val, 1ULL);
 
 	set_enabled(old);
+}
+
+/*
+ * The name the tracepoint prints for each strategy selects that very
+ * strategy; a value that is no strategy is "unknown".
+ */
+static void strategy_names_agree(struct kunit *test)
+{
+	struct sched_vcpu_deboost_rq *st;
+	unsigned int i;
+	u64 on;
+
+	KUNIT_ASSERT_EQ(test, ARRAY_SIZE(strategy_names), (size_t)SCHED_VCPU_YIELD_NR);
+	st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	sched_vcpu_debooster_enabled_get(NULL, &on);
+	set_enabled(1);
+	for (i = 0; i < SCHED_VCPU_YIELD_NR; i++) {
+		const char *name = sched_vcpu_yield_strategy_name(i);
+
+		KUNIT_EXPECT_STREQ(test, name, strategy_names[i]);
+		KUNIT_EXPECT_EQ(test, set_strategy(name), 0);
+		KUNIT_EXPECT_EQ(test, (unsigned int)sched_vcpu_deboost_begin(st), i);
+	}
+	set_strategy(DEFAULT_STRATEGY);
+	set_enabled(on);
+	KUNIT_EXPECT_EQ(test, st->stats.calls, (u64)SCHED_VCPU_YIELD_NR);
+	KUNIT_EXPECT_STREQ(test, sched_vcpu_yield_strategy_name(SCHED_VCPU_YIELD_NR), "unknown");
 }
 #endif /* CONFIG_SCHED_VCPU_DEBOOSTER */
 
@@ -475,6 +505,7 @@ static struct kunit_case vcpu_boost_hooks_cases[] = {
 	KUNIT_CASE(proportional_in_root_group_pushes_nothing),
 	KUNIT_CASE(donate_conserves_the_average),
 	KUNIT_CASE(strategy_switch_under_load),
+	KUNIT_CASE(strategy_names_agree),
 #endif
 #if IS_BUILTIN(CONFIG_KVM) && IS_ENABLED(CONFIG_KVM_IPI_AWARE_YIELD)
 	KUNIT_CASE(kvm_params_read_write_and_reject),

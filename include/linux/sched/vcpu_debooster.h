@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Interface between the fair class and the Rust vCPU debooster
- * (kernel/sched/vcpu_debooster.rs). The functions are implemented in Rust;
+ * (kernel/sched/vcpu_debooster/). The functions are implemented in Rust;
  * rust/bindings/bindings_helper.h includes this header, so #[export] checks
  * every Rust definition against its prototype here, and bindgen gives Rust
  * the very structures defined here.
@@ -153,6 +153,8 @@ void sched_vcpu_donate_decide(struct sched_vcpu_deboost_rq *rq_state,
  */
 void sched_vcpu_proportional_decide(struct sched_vcpu_deboost_rq *rq_state,
 				    struct sched_vcpu_deboost_yield *y);
+/* The strategy's name, as vcpu_yield_strategy shows it; "unknown" if none. */
+const char *sched_vcpu_yield_strategy_name(enum sched_vcpu_yield_strategy strategy);
 /* debugfs: vcpu_yield_strategy. Show lists the names, the active one in []. */
 void sched_vcpu_yield_strategy_show(struct seq_file *m);
 int sched_vcpu_yield_strategy_write(const char *buf, size_t len);

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The run-time controls: the switch and the selected strategy, read
+//! locklessly on the yield path, and the Rust form of
+//! `enum sched_vcpu_yield_strategy`.
+
+use kernel::{
+    bindings,
+    error::code::EINVAL,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+};
+
+/// The strategies of `enum sched_vcpu_yield_strategy`: what
+/// `yield_to_task_fair()` does for the target beyond mainline's next buddy
+/// and forfeit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Strategy {
+    /// Push the yielder's vruntime by a bounded penalty (v2 series).
+    Deboost = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DEBOOST,
+    /// Credit the target with lag; the yielder pays (v3 series).
+    LagCredit = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_LAG_CREDIT,
+    /// Push the yielder by its groups' shares (the review of v2).
+    Proportional = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL,
+    /// Give the target what the yielder forfeits.
+    Donate = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE,
+    /// Nothing beyond mainline.
+    Mainline = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE,
+}
+
+impl Strategy {
+    /// Every strategy, in the order of the C enum: the array's type makes
+    /// the build fail when the C enum gains one.
+    pub(crate) const ALL: [Strategy;
+        bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize] = [
+        Strategy::Deboost,
+        Strategy::LagCredit,
+        Strategy::Proportional,
+        Strategy::Donate,
+        Strategy::Mainline,
+    ];
+
+    /// The name in `/sys/kernel/debug/sched/vcpu_yield_strategy` and in
+    /// the tracepoint.
+    pub(crate) const fn c_name(self) -> &'static CStr {
+        match self {
+            Strategy::Deboost => c"deboost",
+            Strategy::LagCredit => c"lag-credit",
+            Strategy::Proportional => c"proportional",
+            Strategy::Donate => c"donate",
+            Strategy::Mainline => c"mainline",
+        }
+    }
+
+    /// [`Strategy::c_name`] without the NUL.
+    pub(crate) fn name(self) -> &'static [u8] {
+        self.c_name().to_bytes()
+    }
+
+    /// Parses a name written to `vcpu_yield_strategy` (one trailing newline
+    /// allowed).
+    pub(crate) fn parse(val: &[u8]) -> Result<Self> {
+        let name = val.strip_suffix(b"\n").unwrap_or(val);
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or(EINVAL)
+    }
+
+    /// Whether the strategy obeys the per-runqueue rate limit. The
+    /// proposal behind `proportional` has none: its stop at ineligibility
+    /// bounds it. `donate` has none: it moves virtual time from the yielder
+    /// to the target and leaves the queue's weighted sum as it was, so
+    /// repeating it cannot raise the pair's share above what the pair
+    /// already has.
+    pub(crate) fn rate_limits(self) -> bool {
+        !matches!(self, Strategy::Proportional | Strategy::Donate)
+    }
+}
+
+impl TryFrom<u32> for Strategy {
+    type Error = Error;
+
+    fn try_from(v: u32) -> Result<Self> {
+        Self::ALL.into_iter().find(|s| *s as u32 == v).ok_or(EINVAL)
+    }
+}
+
+/// The active strategy, a [`Strategy`] as `u32`. Written by the debugfs
+/// file, read on the yield path: relaxed, like [`ENABLED`].
+pub(crate) static STRATEGY: Atomic<u32> = Atomic::new(Strategy::Donate as u32);
+
+/// The active strategy; `mainline` when the switch is off.
+pub(crate) fn active_strategy() -> Strategy {
+    if !ENABLED.load(Relaxed) {
+        return Strategy::Mainline;
+    }
+    // Only [`Strategy`] values are ever stored.
+    Strategy::try_from(STRATEGY.load(Relaxed)).unwrap_or(Strategy::Mainline)
+}
+
+/// Whether the debooster may act. On by default, as in the series.
+///
+/// Written by the debugfs file, read locklessly on the yield path: a yield
+/// that races with a write may see either value, so relaxed is enough.
+pub(crate) static ENABLED: Atomic<bool> = Atomic::new(true);
+
+/// Parses a value written to `vcpu_debooster_enabled`: only 0 and 1 are valid.
+pub(crate) fn parse_enabled(val: u64) -> Result<bool> {
+    match val {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(EINVAL),
+    }
+}
+
+#[kunit_tests(vcpu_boost_sched_strategy)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enabled_accepts_only_0_and_1() {
+        assert_eq!(parse_enabled(0), Ok(false));
+        assert_eq!(parse_enabled(1), Ok(true));
+        assert_eq!(parse_enabled(2), Err(EINVAL));
+        assert_eq!(parse_enabled(u64::MAX), Err(EINVAL));
+    }
+
+    #[test]
+    fn strategy_names() {
+        assert_eq!(Strategy::parse(b"deboost"), Ok(Strategy::Deboost));
+        assert_eq!(Strategy::parse(b"lag-credit\n"), Ok(Strategy::LagCredit));
+        assert_eq!(Strategy::parse(b"proportional"), Ok(Strategy::Proportional));
+        assert_eq!(Strategy::parse(b"donate"), Ok(Strategy::Donate));
+        assert_eq!(Strategy::parse(b"mainline"), Ok(Strategy::Mainline));
+        // The Rust enum is the C enum, value for value.
+        for (i, s) in Strategy::ALL.into_iter().enumerate() {
+            assert_eq!(s as u32 as usize, i);
+            assert_eq!(Strategy::try_from(s as u32), Ok(s));
+        }
+        assert_eq!(
+            Strategy::ALL.len(),
+            bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR as usize
+        );
+        assert_eq!(
+            Strategy::parse(b"proportional").map(|s| s as u32),
+            Ok(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL)
+        );
+        assert_eq!(
+            Strategy::try_from(bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR),
+            Err(EINVAL)
+        );
+        assert_eq!(Strategy::try_from(u32::MAX), Err(EINVAL));
+        assert_eq!(Strategy::parse(b"lag_credit"), Err(EINVAL));
+        assert_eq!(Strategy::parse(b"deboost\n\n"), Err(EINVAL));
+        assert_eq!(Strategy::parse(b""), Err(EINVAL));
+        assert_eq!(Strategy::parse(b"[deboost]"), Err(EINVAL));
+        // Only deboost and lag-credit obey the rate limit.
+        let limited = Strategy::ALL.map(Strategy::rate_limits);
+        assert_eq!(limited, [true, true, false, false, true]);
+    }
+}

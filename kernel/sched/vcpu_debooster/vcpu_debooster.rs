@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vCPU debooster: a lasting advantage for the target of `yield_to()`.
+//!
+//! When a vCPU thread spins on a lock whose holder was preempted, KVM calls
+//! `yield_to()` on the holder. The fair class then only sets the holder as
+//! the next buddy, a preference that is gone after one pick. The strategy
+//! selected at run time makes the advantage last, paid for by the yielder:
+//! `donate` (the default) moves the yielder's forfeited slice to the
+//! target, `deboost` (the series' debooster) pushes the yielder's vruntime
+//! forward by a bounded penalty, `lag-credit` and `proportional` are the
+//! alternatives from the review, `mainline` does nothing more.
+//!
+//! `yield_to_task_fair()` calls [`sched_vcpu_deboost_begin`] and
+//! [`sched_vcpu_deboost_gate`], then the strategy's `_decide` function,
+//! between the accounting of the yielder and its forfeit (`donate` and
+//! `proportional`: after the forfeit), so that the vruntime gap is
+//! measured on true values. The C side gathers what only `fair.c` can see
+//! (the two sched entities, where their cgroup hierarchies meet, the
+//! weights) and applies the result; every decision is made here.
+//!
+//! This file holds only the entry points that C calls, each turning its
+//! pointers into safe views; the rest is safe Rust, one concern a module:
+//! [`policy`] (the arithmetic of every decision), [`strategy`] (the
+//! run-time controls) and [`state`] (the per-runqueue state, its counters
+//! and the steps all strategies share).
+//!
+//! The run-time switch is `/sys/kernel/debug/sched/vcpu_debooster_enabled`,
+//! the strategy `/sys/kernel/debug/sched/vcpu_yield_strategy`; the
+//! counters are in `/sys/kernel/debug/sched/vcpu_debooster_stats`.
+
+mod policy;
+mod state;
+mod strategy;
+
+use core::ptr::addr_of_mut;
+use kernel::{
+    bindings,
+    error::code::EINVAL,
+    ffi::{c_char, c_int, c_void},
+    prelude::*,
+    seq_file::SeqFile,
+    seq_print,
+    str::BStr,
+    sync::atomic::Relaxed,
+};
+use policy::{donation, lag_credit, lag_credit_pay, penalty, proportional_push};
+use state::{check, decide, Action, Counter, Counters, RqState};
+use strategy::{active_strategy, parse_enabled, Strategy, ENABLED, STRATEGY};
+
+/// First step, for every `yield_to()` that gets past the hook's static key:
+/// counts the call and returns the strategy to apply to it, `mainline` when
+/// the switch is off (a write racing with the key). With the switch off or
+/// `mainline` selected, the key keeps `yield_to()` from calling this at all.
+///
+/// # Safety
+///
+/// `st` is the state of the runqueue whose lock the caller holds, valid for
+/// the duration of the call.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_begin(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+) -> bindings::sched_vcpu_yield_strategy {
+    // SAFETY: The caller holds the lock of the runqueue that `st` belongs
+    // to for this call (this function's safety requirements).
+    if let Some(mut st) = unsafe { RqState::from_raw(st) } {
+        st.bump(Counter::CALLS);
+    }
+    active_strategy() as u32
+}
+
+/// Whether a strategy may act: the switch is on and the strategy is not
+/// `mainline`. The hook's static key follows it (`sched_vcpu_yield_key_sync()`).
+///
+/// # Safety
+///
+/// Always safe to call; `unsafe` only because of `#[export]`.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_active() -> bool {
+    active_strategy() != Strategy::Mainline
+}
+
+/// Second step, for the strategy [`sched_vcpu_deboost_begin`] returned (in
+/// `y.strategy`): checks the two tasks and the rate limit (for the
+/// strategies that have one), and records the pair for the reverse-pair
+/// debounce. Returns whether to go on with the strategy's decision:
+/// [`sched_vcpu_deboost_decide`], [`sched_vcpu_lag_credit_decide`],
+/// [`sched_vcpu_proportional_decide`] or [`sched_vcpu_donate_decide`].
+///
+/// The pair is recorded for every valid yield, also a rate-limited one: the
+/// debounce looks for ping-pong between two tasks, which shows in yields
+/// the rate limit refuses too. Were it recorded only with a penalty, the
+/// last pair would always be older than the 6 ms rate limit and the 600 µs
+/// debounce could never act.
+///
+/// # Safety
+///
+/// `st` is the state of the runqueue whose lock the caller holds, and `y`
+/// is valid for reads and writes and used by no one else; both for the
+/// duration of the call.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_gate(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) -> bool {
+    // SAFETY: This function's safety requirements are those of `views`.
+    let Some((mut st, y)) = (unsafe { views(st, y) }) else {
+        return false;
+    };
+    check(&mut st, y)
+}
+
+/// Third step for the strategy `deboost`: computes the penalty from the
+/// facts the C hook added to `y`, and stores it in `y.penalty` (0: none),
+/// with `y.need` and `y.debounced`. A penalty counts as applied and starts
+/// the rate limit.
+///
+/// # Safety
+///
+/// As for [`sched_vcpu_deboost_gate`].
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_decide(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) {
+    // SAFETY: This function's safety requirements are those of `views`.
+    let Some((mut st, y)) = (unsafe { views(st, y) }) else {
+        return;
+    };
+    decide(&mut st, y, |y| {
+        // vruntime is a wrapping clock, compared through differences:
+        // the C side adds the penalty with unsigned wrap-around, like
+        // every other vruntime update.
+        let p = penalty(y.gran, y.need, y.h_nr_queued, y.reverse_pair);
+        y.penalty = p.penalty;
+        y.debounced = p.debounced;
+        (p.penalty != 0).then_some(Action::Penalty {
+            debounced: p.debounced,
+        })
+    });
+}
+
+/// FFI helper: the views of the arguments of the exported steps.
+///
+/// # Safety
+///
+/// As for [`sched_vcpu_deboost_gate`], for `'a`.
+unsafe fn views<'a>(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) -> Option<(RqState<'a>, &'a mut bindings::sched_vcpu_deboost_yield)> {
+    // SAFETY: `st` belongs to the runqueue whose lock the caller holds for
+    // `'a`, by the safety requirements.
+    let st = unsafe { RqState::from_raw(st) }?;
+    // SAFETY: `y` is null or valid and the caller's alone for `'a`, by the
+    // safety requirements.
+    let y = unsafe { y.as_mut() }?;
+    Some((st, y))
+}
+
+/// Second step for the strategy `lag-credit`: computes the lag to credit
+/// the target (`y.credit`, 0: none) from the queue's average vruntime
+/// (`y.yielder_vruntime`) and the target's vruntime, and what the yielder
+/// pays for it (`y.penalty`) from their weights. A credit counts as applied
+/// and starts the rate limit.
+///
+/// # Safety
+///
+/// As for [`sched_vcpu_deboost_gate`].
+#[export]
+pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) {
+    // SAFETY: This function's safety requirements are those of `views`.
+    let Some((mut st, y)) = (unsafe { views(st, y) }) else {
+        return;
+    };
+    decide(&mut st, y, |y| {
+        y.credit = lag_credit(y.need, y.gran, y.h_nr_queued);
+        y.penalty = lag_credit_pay(y.credit, y.target_weight, y.weight);
+        (y.credit != 0).then_some(Action::Credit)
+    });
+}
+
+/// Second step for the strategy `proportional`, called after
+/// `yield_task_fair()` forfeited: computes the yielder's push (`y.penalty`,
+/// 0: none) from its slice in virtual time (`y.gran`), the levels of its
+/// hierarchy, its vruntime and the queue's average (`y.target_vruntime`).
+/// A push counts as applied.
+///
+/// # Safety
+///
+/// As for [`sched_vcpu_deboost_gate`].
+#[export]
+pub unsafe extern "C" fn sched_vcpu_proportional_decide(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) {
+    // SAFETY: This function's safety requirements are those of `views`.
+    let Some((mut st, y)) = (unsafe { views(st, y) }) else {
+        return;
+    };
+    decide(&mut st, y, |y| {
+        // The wrapped difference, read as signed, is the comparison.
+        let lag = y.target_vruntime.wrapping_sub(y.yielder_vruntime) as i64;
+        let n = usize::try_from(y.nr_levels).unwrap_or(usize::MAX);
+        let levels = y.levels.get(..n).unwrap_or(&y.levels);
+        y.penalty = proportional_push(y.gran, levels, lag, y.weight, y.total_weight);
+        (y.penalty != 0).then_some(Action::Push)
+    });
+}
+
+/// Second step for the strategy `donate`, called after `yield_task_fair()`
+/// forfeited: computes how far the target's vruntime moves back
+/// (`y.credit`, 0: none) from the forfeit, the two weights, the target's
+/// vruntime, the queue's average and the lag limit. A donation counts as
+/// applied.
+///
+/// # Safety
+///
+/// As for [`sched_vcpu_deboost_gate`].
+#[export]
+pub unsafe extern "C" fn sched_vcpu_donate_decide(
+    st: *mut bindings::sched_vcpu_deboost_rq,
+    y: *mut bindings::sched_vcpu_deboost_yield,
+) {
+    // SAFETY: This function's safety requirements are those of `views`.
+    let Some((mut st, y)) = (unsafe { views(st, y) }) else {
+        return;
+    };
+    decide(&mut st, y, |y| {
+        // The wrapped difference, read as signed, is the comparison.
+        let lag = y.avg_vruntime.wrapping_sub(y.target_vruntime) as i64;
+        y.credit = donation(y.forfeit, y.weight, y.target_weight, lag, y.lag_limit);
+        (y.credit != 0).then_some(Action::Donate)
+    });
+}
+
+/// Shows `vcpu_yield_strategy`: every name, the selected one in brackets.
+///
+/// # Safety
+///
+/// `m` points to a valid `seq_file` that no other thread uses during the call.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_yield_strategy_show(m: *mut bindings::seq_file) {
+    // SAFETY: `m` is a valid `seq_file` that this call alone uses, by the
+    // safety requirements.
+    let m = unsafe { SeqFile::from_raw(m) };
+    let selected = STRATEGY.load(Relaxed);
+    for (i, s) in Strategy::ALL.into_iter().enumerate() {
+        let sep = if i == 0 { "" } else { " " };
+        let name = BStr::from_bytes(s.name());
+        if s as u32 == selected {
+            seq_print!(m, "{sep}[{name}]");
+        } else {
+            seq_print!(m, "{sep}{name}");
+        }
+    }
+    seq_print!(m, "\n");
+}
+
+/// The name of `strategy`, for the tracepoint; `unknown` when it is none.
+///
+/// # Safety
+///
+/// Always safe to call; `unsafe` only because of `#[export]`.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_yield_strategy_name(
+    strategy: bindings::sched_vcpu_yield_strategy,
+) -> *const c_char {
+    Strategy::try_from(strategy)
+        .map_or(c"unknown", Strategy::c_name)
+        .as_char_ptr()
+}
+
+/// Selects a strategy by name. Unknown names are rejected with `-EINVAL`
+/// and leave the strategy as it was.
+///
+/// # Safety
+///
+/// `buf` is valid for reads of `len` bytes.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_yield_strategy_write(buf: *const c_char, len: usize) -> c_int {
+    if buf.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: `buf` is not null and valid for reads of `len` bytes, by the
+    // safety requirements.
+    let val = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
+    match Strategy::parse(val) {
+        Ok(s) => {
+            STRATEGY.store(s as u32, Relaxed);
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Loads every counter of `from` and adds it to `sum`.
+///
+/// # Safety
+///
+/// `sum` is valid for reads and writes and private to the caller; `from`
+/// points to a live runqueue state.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_stats_add(
+    sum: *mut bindings::sched_vcpu_deboost_stats,
+    from: *const bindings::sched_vcpu_deboost_rq,
+) {
+    if from.is_null() {
+        return;
+    }
+    // SAFETY: `sum` is private to this call, so any access is fine, and
+    // `from` is a live runqueue state, whose counters are only ever
+    // accessed atomically (by the `RqState` of its lock holder and by this
+    // function), by the safety requirements.
+    let (Some(sum), Some(from)) = (unsafe { Counters::from_raw(sum) }, unsafe {
+        Counters::from_raw(addr_of_mut!((*from.cast_mut()).stats))
+    }) else {
+        return;
+    };
+    for &c in Counter::ALL {
+        sum.add(c, from.load(c));
+    }
+}
+
+/// Prints summed counters into `/sys/kernel/debug/sched/vcpu_debooster_stats`.
+///
+/// # Safety
+///
+/// `m` points to a valid `seq_file` that no other thread uses during the
+/// call, and `s` to valid counters that no other thread writes.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_deboost_stats_print(
+    m: *mut bindings::seq_file,
+    s: *const bindings::sched_vcpu_deboost_stats,
+) {
+    // SAFETY: `m` is a valid `seq_file` that this call alone uses, by the
+    // safety requirements.
+    let m = unsafe { SeqFile::from_raw(m) };
+    seq_print!(m, "enabled {}\n", u8::from(ENABLED.load(Relaxed)));
+    // SAFETY: `s` is valid and nobody writes it during the call, by the
+    // safety requirements; this view only loads.
+    let Some(s) = (unsafe { Counters::from_raw(s.cast_mut()) }) else {
+        return;
+    };
+    for &c in Counter::ALL {
+        seq_print!(m, "{} {}\n", c.name, s.load(c));
+    }
+}
+
+/// debugfs getter of `vcpu_debooster_enabled`.
+///
+/// # Safety
+///
+/// `val` must be valid for a write of a `u64`.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_debooster_enabled_get(
+    _data: *mut c_void,
+    val: *mut u64,
+) -> c_int {
+    // SAFETY: The debugfs attribute code passes a valid pointer.
+    unsafe { val.write(u64::from(ENABLED.load(Relaxed))) };
+    0
+}
+
+/// debugfs setter of `vcpu_debooster_enabled`. A value other than 0 or 1 is
+/// rejected with `-EINVAL` and leaves the switch as it was.
+///
+/// # Safety
+///
+/// Always safe to call; `unsafe` only because of `#[export]`.
+#[export]
+pub unsafe extern "C" fn sched_vcpu_debooster_enabled_set(_data: *mut c_void, val: u64) -> c_int {
+    match parse_enabled(val) {
+        Ok(on) => {
+            ENABLED.store(on, Relaxed);
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+#[kunit_tests(vcpu_boost_sched_debooster)]
+mod tests {
+    use super::*;
+    use crate::policy::{validate, Refusal, RATE_LIMIT_NS};
+
+    const GRAN: u64 = 700_000;
+
+    /// A valid yield of task 10 to task 20 at `now`.
+    fn valid_yield(now: u64) -> bindings::sched_vcpu_deboost_yield {
+        // SAFETY: All-zero is valid for this plain C struct of integers and bools.
+        let mut y: bindings::sched_vcpu_deboost_yield = unsafe { core::mem::zeroed() };
+        y.now = now;
+        y.yielder_pid = 10;
+        y.target_pid = 20;
+        y.target_fair = true;
+        y.same_rq = true;
+        y.yielder_queued = true;
+        y.target_queued = true;
+        y
+    }
+
+    /// The hook's first two steps, as `yield_to_boost()` in fair.c takes them.
+    fn begin_and_gate(
+        st: &mut bindings::sched_vcpu_deboost_rq,
+        y: &mut bindings::sched_vcpu_deboost_yield,
+    ) -> bool {
+        // SAFETY: Both are exclusively ours for the calls.
+        unsafe {
+            y.strategy = sched_vcpu_deboost_begin(st);
+            sched_vcpu_deboost_gate(st, y)
+        }
+    }
+
+    fn zeroed_state() -> bindings::sched_vcpu_deboost_rq {
+        // SAFETY: All-zero is the initial state, as in a zeroed struct rq.
+        unsafe { core::mem::zeroed() }
+    }
+
+    #[test]
+    fn refusals_by_reason() {
+        assert_eq!(validate(&valid_yield(1)), Ok(()));
+        type Spoil = fn(&mut bindings::sched_vcpu_deboost_yield);
+        let cases: [(Spoil, Refusal); 6] = [
+            (|y| y.target_pid = 0, Refusal::NoTarget),
+            (|y| y.target_pid = y.yielder_pid, Refusal::SelfYield),
+            (|y| y.target_fair = false, Refusal::TargetNotFair),
+            (|y| y.same_rq = false, Refusal::OtherRq),
+            (|y| y.yielder_queued = false, Refusal::NotQueued),
+            (|y| y.target_queued = false, Refusal::NotQueued),
+        ];
+        for (spoil, why) in cases {
+            let mut y = valid_yield(1);
+            spoil(&mut y);
+            assert_eq!(validate(&y), Err(why));
+        }
+    }
+
+    #[test]
+    fn stats_add_sums_every_counter() {
+        let mut st = zeroed_state();
+        st.stats.calls = 101;
+        st.stats.applied = 102;
+        st.stats.donated = 100;
+        st.stats.not_queued = 113;
+        // The stats file's sum: every counter of every runqueue.
+        // SAFETY: All-zero is a valid, empty sum.
+        let mut sum: bindings::sched_vcpu_deboost_stats = unsafe { core::mem::zeroed() };
+        // SAFETY: `sum` and `st` are local; nothing else accesses them.
+        unsafe {
+            sched_vcpu_deboost_stats_add(&mut sum, &st);
+            sched_vcpu_deboost_stats_add(&mut sum, &st);
+        }
+        assert_eq!((sum.calls, sum.applied, sum.donated), (202, 204, 200));
+        assert_eq!((sum.not_queued, sum.rate_limited), (226, 0));
+        // A null state adds nothing.
+        // SAFETY: A null state is refused before any access.
+        unsafe { sched_vcpu_deboost_stats_add(&mut sum, core::ptr::null()) };
+        assert_eq!(sum.calls, 202);
+    }
+
+    #[test]
+    fn donate_has_no_rate_limit_and_counts() {
+        let mut st = zeroed_state();
+        let t0 = 1_000_000;
+        let _guard = StrategyGuard::select(Strategy::Donate);
+        // A yield at `now`: a 2 ms forfeit at weight `wy`, to a target of
+        // weight 1024 at `target_vruntime`, average 10 ms, lag limit 6 ms.
+        let mut donate = |now: u64, wy: u64, target_vruntime: u64| {
+            let mut y = valid_yield(now);
+            assert!(begin_and_gate(&mut st, &mut y));
+            y.h_nr_queued = 2;
+            y.forfeit = 2_000_000;
+            y.weight = wy;
+            y.target_weight = 1024;
+            y.avg_vruntime = 10_000_000;
+            y.target_vruntime = target_vruntime;
+            y.lag_limit = 6_000_000;
+            // SAFETY: Both are local and exclusively ours.
+            unsafe { sched_vcpu_donate_decide(&mut st, &mut y) };
+            y.credit
+        };
+        for i in 0..3u64 {
+            assert_eq!(donate(t0 + i * 1000, 2048, 10_000_000), 4_000_000);
+        }
+        // Already at its lag limit: nothing, and not counted as applied.
+        assert_eq!(donate(t0 + 5000, 1024, 4_000_000), 0);
+        assert_eq!(
+            (st.stats.applied, st.stats.donated, st.stats.rate_limited),
+            (3, 3, 0)
+        );
+    }
+
+    /// Selects a strategy until dropped, also when an assertion ends the
+    /// test early, so that later tests and real yields see the old one.
+    struct StrategyGuard(u32);
+
+    impl StrategyGuard {
+        fn select(strategy: Strategy) -> Self {
+            let guard = Self(STRATEGY.load(Relaxed));
+            STRATEGY.store(strategy as u32, Relaxed);
+            guard
+        }
+    }
+
+    impl Drop for StrategyGuard {
+        fn drop(&mut self) {
+            STRATEGY.store(self.0, Relaxed);
+        }
+    }
+
+    #[test]
+    fn proportional_has_no_rate_limit() {
+        let mut st = zeroed_state();
+        let t0 = 1_000_000;
+        let _guard = StrategyGuard::select(Strategy::Proportional);
+        for i in 0..3u64 {
+            let mut y = valid_yield(t0 + i * 1000);
+            assert!(begin_and_gate(&mut st, &mut y));
+            y.h_nr_queued = 2;
+            y.gran = 3_000_000;
+            y.yielder_vruntime = 5000;
+            y.target_vruntime = 5000;
+            y.weight = 1024;
+            y.total_weight = 2048;
+            y.nr_levels = 1;
+            y.levels[0] = bindings::sched_vcpu_prop_level {
+                weight: 1024,
+                group_weight: 2048,
+            };
+            // SAFETY: Both are local and exclusively ours.
+            unsafe { sched_vcpu_proportional_decide(&mut st, &mut y) };
+            assert_eq!(y.penalty, 1_500_000);
+        }
+        // An out-of-range level count is cut to the array.
+        let mut y = valid_yield(t0 + 5000);
+        assert!(begin_and_gate(&mut st, &mut y));
+        y.h_nr_queued = 2;
+        y.gran = 1000;
+        y.weight = 1;
+        y.total_weight = 2;
+        y.nr_levels = u32::MAX;
+        // Far behind the average: eligible at every level.
+        y.target_vruntime = 1 << 40;
+        let one = bindings::sched_vcpu_prop_level {
+            weight: 1,
+            group_weight: 1,
+        };
+        y.levels = [one; bindings::SCHED_VCPU_PROP_LEVELS as usize];
+        // SAFETY: Both are local and exclusively ours.
+        unsafe { sched_vcpu_proportional_decide(&mut st, &mut y) };
+        assert_eq!(
+            y.penalty,
+            1000 * u64::from(bindings::SCHED_VCPU_PROP_LEVELS)
+        );
+        assert_eq!(
+            (st.stats.applied, st.stats.pushed, st.stats.rate_limited),
+            (4, 4, 0)
+        );
+    }
+
+    #[test]
+    fn gate_and_decide_keep_state_and_counters() {
+        let mut st = zeroed_state();
+        let t0 = 1_000_000;
+        // deboost's gate: the rate limit applies (not to the default, donate).
+        let _guard = StrategyGuard::select(Strategy::Deboost);
+
+        // First yield: allowed, penalised.
+        let mut y = valid_yield(t0);
+        assert!(begin_and_gate(&mut st, &mut y));
+        y.h_nr_queued = 2;
+        y.gran = GRAN;
+        y.yielder_vruntime = 1000;
+        y.target_vruntime = 1000 + GRAN;
+        // SAFETY: Both are local and exclusively ours.
+        unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
+        assert_eq!(y.need, GRAN);
+        assert_eq!(y.penalty, GRAN + GRAN + GRAN / 10);
+        assert!(!y.debounced);
+        assert_eq!(st.last_apply_ns, t0);
+        assert_eq!(st.stats.applied, 1);
+
+        // The reverse yield 100 us later: rate limited, but recorded.
+        let mut back = valid_yield(t0 + 100_000);
+        back.yielder_pid = 20;
+        back.target_pid = 10;
+        assert!(!begin_and_gate(&mut st, &mut back));
+        assert!(back.reverse_pair);
+        assert_eq!(st.stats.rate_limited, 1);
+        assert_eq!((st.last_yielder, st.last_target), (20, 10));
+
+        // Ping-pong goes on; 6 ms after the penalty the next one is allowed
+        // and, coming 500 us after the reverse yield, it is debounced.
+        let mut again = valid_yield(t0 + RATE_LIMIT_NS - 500_000);
+        again.yielder_pid = 20;
+        again.target_pid = 10;
+        assert!(!begin_and_gate(&mut st, &mut again));
+        let mut y = valid_yield(t0 + RATE_LIMIT_NS);
+        assert!(begin_and_gate(&mut st, &mut y));
+        assert!(y.reverse_pair);
+        y.h_nr_queued = 2;
+        y.gran = GRAN;
+        y.yielder_vruntime = 0;
+        y.target_vruntime = 4 * GRAN;
+        // SAFETY: Both are local and exclusively ours.
+        unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
+        assert_eq!(y.penalty, 4 * GRAN);
+        assert!(y.debounced);
+        assert_eq!((st.stats.applied, st.stats.debounced), (2, 1));
+
+        // No contention and an invalid target are refused.
+        let mut y = valid_yield(t0 + 2 * RATE_LIMIT_NS);
+        assert!(begin_and_gate(&mut st, &mut y));
+        y.h_nr_queued = 1;
+        y.gran = GRAN;
+        // SAFETY: Both are local and exclusively ours.
+        unsafe { sched_vcpu_deboost_decide(&mut st, &mut y) };
+        assert_eq!((y.penalty, st.stats.no_contention), (0, 1));
+        let mut y = valid_yield(t0 + 3 * RATE_LIMIT_NS);
+        y.target_fair = false;
+        assert!(!begin_and_gate(&mut st, &mut y));
+        assert_eq!(st.stats.target_not_fair, 1);
+        assert_eq!(st.stats.calls, 6);
+        assert_eq!(st.stats.applied, 2);
+
+        // mainline, a value that is no strategy or a null state go no
+        // further, and count nothing.
+        for strategy in [Strategy::Mainline as u32, u32::MAX] {
+            let mut y = valid_yield(t0 + 4 * RATE_LIMIT_NS);
+            y.strategy = strategy;
+            // SAFETY: Both are local and exclusively ours.
+            assert!(!unsafe { sched_vcpu_deboost_gate(&mut st, &mut y) });
+        }
+        let mut y = valid_yield(t0 + 4 * RATE_LIMIT_NS);
+        y.strategy = Strategy::Deboost as u32;
+        // SAFETY: A null state is refused before any access.
+        assert!(!unsafe { sched_vcpu_deboost_gate(core::ptr::null_mut(), &mut y) });
+        assert_eq!(
+            (st.last_yielder, st.last_pair_ns),
+            (10, t0 + 2 * RATE_LIMIT_NS)
+        );
+        assert_eq!((st.stats.calls, st.stats.applied), (6, 2));
+        assert_eq!(st.stats.target_not_fair, 1);
+    }
+}
