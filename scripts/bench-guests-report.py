@@ -5,6 +5,7 @@ and bench/guests.png. Every number is computed here from that log.
 
 Usage: bench-guests-report.py OUT_DIR GUEST_LOG
 """
+import math
 import re
 import statistics
 import sys
@@ -155,7 +156,37 @@ def analyse(setup, guests, windows, runs, progress):
             r["hi"] = max(r["ratios"]) if r["ratios"] else None
             r["delta"] = statistics.median(r["deltas"]) if r["deltas"] else None
     rounds = sorted({int(w["round"]) for w in windows})
-    return settings, rounds, res
+    return settings, rounds, res, rows
+
+
+def lag1_sd(xs):
+    """The spread of the change from one window to the next: the standard
+    deviation of the log ratios of consecutive values."""
+    d = [math.log(b / a) for a, b in zip(xs, xs[1:]) if a and b and a > 0 and b > 0]
+    return statistics.pstdev(d) if len(d) >= 2 else None
+
+
+def noise_sources(guests, rows):
+    """Per guest, how much its throughput, its CPU share and its work per
+    CPU-second change from one window to the next; and how the work per
+    CPU-second of the guests moves together (correlation of the logs)."""
+    per_cpu = {g: [r[g] / r["share_" + g] if r[g] and r["share_" + g] else None for r in rows]
+               for g in guests}
+    table = {g: (lag1_sd([r[g] for r in rows]), lag1_sd([r["share_" + g] for r in rows]),
+                 lag1_sd(per_cpu[g])) for g in guests}
+    corr = []
+    names = list(guests)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            pairs = [(math.log(x), math.log(y)) for x, y in zip(per_cpu[a], per_cpu[b])
+                     if x and y and x > 0 and y > 0]
+            if len(pairs) >= 3:
+                xs, ys = zip(*pairs)
+                try:
+                    corr.append((a, b, statistics.correlation(xs, ys)))
+                except statistics.StatisticsError:
+                    pass
+    return table, corr
 
 
 def main():
@@ -163,7 +194,7 @@ def main():
     setup, guests, windows, runs, progress = parse(log)
     if not windows:
         sys.exit("bench-guests-report: no VB-GB-WIN line in " + log)
-    settings, rounds, res = analyse(setup, guests, windows, runs, progress)
+    settings, rounds, res, rows = analyse(setup, guests, windows, runs, progress)
     works = [g for g in guests if g in WORKLOADS]
     # The goals are about the workloads; the neighbour's is its CPU share.
     judged = [g for g in works if g != "cpu"]
@@ -236,6 +267,22 @@ def main():
            "| setting | " + " | ".join(d for _, d in COUNTERS) + " |", "|---|" + "---|" * len(COUNTERS)]
     for s in settings:
         md.append(f"| `{s}` | " + " | ".join(fmt(res[s][c]["med"]) for c, _ in COUNTERS) + " |")
+
+    table, corr = noise_sources(guests, rows)
+    md += ["", "### Where the noise comes from\n",
+           "How much each guest's numbers change from one window to the next, whatever the settings "
+           "(standard deviation of the log ratio of consecutive windows), and how the guests' work per "
+           "CPU-second moves together (correlation over the windows). Steady CPU shares with a work per "
+           "CPU-second that swings in every guest at once, the CPU-bound one included, point to the "
+           "emulated machine's speed changing, not the scheduling: that part of the noise no setting "
+           "causes, and only more windows or a speed reference can remove it.\n",
+           "| guest | throughput | CPU share | work per CPU-second |", "|---|---|---|---|"]
+    for g in guests:
+        t = table[g]
+        md.append(f"| {g} | " + " | ".join(f"± {fmt(x * 100 if x is not None else None)} %" for x in t) + " |")
+    if corr:
+        md += ["", "Correlation of the work per CPU-second: "
+               + ", ".join(f"{a}–{b} {c:.2f}" for a, b, c in corr) + "."]
 
     # Goals.
     cand = [s for s in settings if s not in ("off", "off2")]
