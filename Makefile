@@ -47,7 +47,7 @@ soak: build			## a Linux guest runs dbench, hackbench and stress-ng for 3 x 10 m
 bench-guests: build		## Linux guests run dbench, hackbench and stress-ng beside a CPU-bound one, setting by setting: bench/REPORT.md
 	scripts/bench-guests.sh
 
-flake-rates: build		## nested-guest shutdowns per configuration, this kernel and 7.3.4 without the series: bench/FLAKE-RATES.md
+flake-rates: build		## nested-guest shutdowns per configuration, this kernel and 7.3.4 without the series: bench/REPORT.md
 	scripts/flake-rates.sh
 
 lint: build			## rustfmt, checkpatch --strict on the series, W=1 and clippy: all clean

@@ -14,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import report_section  # noqa: E402  (beside this script)
+
 
 def parse(paths):
     setup, runs = {}, []
@@ -1081,11 +1083,13 @@ def main():
     md += smd
     md += cmd
     md += xmd
-    # The section of make bench-guests comes from its own run: kept as it is.
+    # The sections of make bench-guests and make flake-rates come from
+    # their own runs: kept as they are.
     old = (out / "REPORT.md").read_text() if (out / "REPORT.md").exists() else ""
-    begin, end = "<!-- make bench-guests: begin -->", "<!-- make bench-guests: end -->"
-    if begin in old and end in old:
-        md += ["", begin + old.split(begin, 1)[1].split(end, 1)[0] + end]
+    while md and md[-1] == "":
+        md.pop()
+    for kept in report_section.kept(old):
+        md += ["", kept]
     (out / "REPORT.md").write_text("\n".join(md) + "\n")
     print(f"wrote {out / 'REPORT.md'} from {len(runs)} runs")
 

@@ -5,13 +5,14 @@
 # (npt) or shadow paging (kvm_amd.npt=0, what the test stages use), and with
 # a single TCG thread: VB_FLAKE_RUNS runs (default 20) of each configuration
 # in one boot per kernel and setting (scripts/guest/flake.sh), and whether
-# the test kernel itself reset. Writes bench/FLAKE-RATES.md.
+# the test kernel itself reset. Writes its section of bench/REPORT.md
+# (scripts/report_section.py).
 # GUEST_CPU chooses QEMU's CPU model (default max), VB_FLAKE_CONFIGS the
 # configurations, VB_FLAKE_TRACE=1 adds the dying vCPU's last KVM events.
 . "$(dirname "$0")/lib.sh"
 
 export VB_FLAKE_RUNS=${VB_FLAKE_RUNS:-20}
-OUT=$PROJECT_ROOT/bench/FLAKE-RATES.md
+REPORT=$PROJECT_ROOT/bench/REPORT.md
 
 # flake_boot NAME [VAR=VALUE...]: one boot in flake mode; whether it ended
 # without the stage's end (a reset) is kept beside its log.
@@ -23,6 +24,11 @@ flake_boot() {
 	env "$@" "$PROJECT_ROOT/scripts/guest.sh" flake || reset=1
 	cp "$CACHE/guest-$(run_name flake).log" "$CACHE/guest-flake-$name.log"
 	echo $reset >"$CACHE/guest-flake-$name.reset"
+	# Which emulator ran it: the rates depend on it.
+	case $QEMU in
+	"$QEMU_DIR"/*) echo "$(qemu_version) + tests/qemu/" ;;
+	*) echo "$(qemu_version) ($QEMU)" ;;
+	esac >"$CACHE/guest-flake-$name.qemu"
 }
 # The boots: NAME, then the settings of scripts/guest.sh for it. "npt" is
 # the test stages' setting before shadow paging (kvm_amd.npt=0) became
@@ -53,16 +59,17 @@ for name in $run_boots; do
 	# shellcheck disable=SC2086
 	flake_boot "$name" ${boot_env[$name]}
 done
-declare -A resets
+declare -A resets emulators
 for name in "${boots[@]}"; do
 	[ -f "$CACHE/guest-flake-$name.log" ] || die "no log of boot $name: run make flake-rates"
 	resets[$name]=$(cat "$CACHE/guest-flake-$name.reset" 2>/dev/null || echo '?')
+	emulators[$name]=$(cat "$CACHE/guest-flake-$name.qemu" 2>/dev/null || echo 'not recorded')
 done
 
 {
-	echo "# Nested-guest shutdowns under QEMU's TCG"
+	echo "## Nested-guest shutdowns under QEMU's TCG"
 	echo
-	echo "Written by \`make flake-rates\` ($(date -u +%Y-%m-%d)): QEMU $(qemu_version) with tests/qemu/," \
+	echo "Written by \`make flake-rates\` ($(date -u +%Y-%m-%d)); the QEMU of each boot is in the table," \
 		"\`-cpu ${GUEST_CPU:-max}\`, 2 CPUs; the configurations interleaved in one boot per kernel and setting"
 	echo "(\`npt\`: one host thread per CPU, QEMU's default, with KVM's nested paging; \`shadow\`: the same with"
 	echo "shadow paging, \`kvm_amd.npt=0\`, what the test stages use; \`single\`: nested paging and \`-accel tcg,thread=single\`)."
@@ -72,14 +79,14 @@ done
 	echo "without the series (\`-mainline\`); \`spin-nopause\` without PAUSE exits; \`ipi\` is"
 	echo "\`vcpu_boost_ipi_test -v 3 -n 1000\` (no PAUSE exits)."
 	echo
-	echo "| kernel, setting | configuration | shutdowns | runs | other failures | test kernel reset |"
-	echo "|---|---|---|---|---|---|"
+	echo "| kernel, setting | configuration | shutdowns | runs | other failures | test kernel reset | QEMU |"
+	echo "|---|---|---|---|---|---|---|"
 	for name in "${boots[@]}"; do
 		sed -n 's/^VB-FLAKE \([^ ]*\) shutdowns=\([0-9]*\) runs=\([0-9]*\) failures=\([0-9]*\)$/\1 \2 \3 \4/p' \
 			"$CACHE/guest-flake-$name.log" | while read -r c s n f; do
-			echo "| $name | $c | $s | $n | $((f - s)) | ${resets[$name]} |"
+			echo "| $name | $c | $s | $n | $((f - s)) | ${resets[$name]} | ${emulators[$name]} |"
 		done
-		[ "${resets[$name]}" = 0 ] || echo "| $name | (boot reset before the end) | | | | 1 |"
+		[ "${resets[$name]}" = 0 ] || echo "| $name | (boot reset before the end) | | | | 1 | ${emulators[$name]} |"
 	done
 	echo
 	echo "Every failed run, with the guest's state at each shutdown (printed by the"
@@ -91,6 +98,5 @@ done
 			sed -e "s/^/$name: /" -e 's/kvm_amd: //'
 	done
 	echo '```'
-} >"$OUT"
-log "flake-rates: $OUT"
-cat "$OUT"
+} | python3 "$PROJECT_ROOT/scripts/report_section.py" flake-rates "$REPORT"
+log "flake-rates: the flake-rates section of $REPORT"

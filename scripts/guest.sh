@@ -161,7 +161,7 @@ boot() {
 	# now and then breaks the first guest access after a VMRUN (a reserved-
 	# bit page fault on valid tables) and the guest triple-faults, on 7.3.4
 	# without the series too; single-threaded TCG delivers some injected
-	# interrupts twice. Both are the emulator's (bench/FLAKE-RATES.md).
+	# interrupts twice. Both are the emulator's (bench/REPORT.md, make flake-rates).
 	# GUEST_APPEND=kvm_amd.npt=1 brings nested paging back.
 	local tcg=${GUEST_TCG:-thread=multi}
 	[ "${GUEST_ICOUNT:-}" = 1 ] && tcg=${GUEST_TCG:-thread=single}

@@ -134,7 +134,7 @@ control_roundtrip() {
 # test-only patch patches/test/0002 puts in the kernel log, is printed.
 # (With KVM's nested paging, QEMU's TCG now and then breaks the first guest
 # access after a VMRUN; the stages boot with shadow paging, which avoids
-# it: bench/FLAKE-RATES.md and scripts/guest.sh.)
+# it: make flake-rates in bench/REPORT.md, and scripts/guest.sh.)
 shutdowns=0
 run_guest() {
 	limit=$1

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""The sections of bench/REPORT.md that commands other than make bench
+write, each between its own markers; make bench keeps them as they are.
+
+Usage: report_section.py NAME REPORT
+    replaces section NAME of REPORT with standard input (markers added).
+"""
+import sys
+from pathlib import Path
+
+# The sections, in the order in which they follow make bench's part.
+NAMES = ["bench-guests", "flake-rates"]
+
+
+def markers(name):
+    return f"<!-- make {name}: begin -->", f"<!-- make {name}: end -->"
+
+
+def section(text, name):
+    """Section NAME of TEXT, markers included; None when it has none."""
+    begin, end = markers(name)
+    if begin not in text or end not in text.split(begin, 1)[1]:
+        return None
+    return begin + text.split(begin, 1)[1].split(end, 1)[0] + end
+
+
+def replace(report, name, body):
+    """Writes BODY as section NAME of the file REPORT, where the old one
+    was, or at the end."""
+    begin, end = markers(name)
+    block = begin + "\n" + body.strip("\n") + "\n\n" + end
+    text = report.read_text() if report.exists() else ""
+    old = section(text, name)
+    text = text.replace(old, block) if old else text.rstrip("\n") + "\n\n" + block + "\n"
+    report.write_text(text)
+
+
+def kept(text):
+    """Every section of TEXT that make bench keeps, in order."""
+    return [s for s in (section(text, n) for n in NAMES) if s]
+
+
+if __name__ == "__main__":
+    replace(Path(sys.argv[2]), sys.argv[1], sys.stdin.read())
