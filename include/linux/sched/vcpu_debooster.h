@@ -19,7 +19,7 @@ struct seq_file;
  * atomic load or store.
  */
 struct sched_vcpu_deboost_stats {
-	u64 calls;		/* yield_to_task_fair() calls */
+	u64 calls;		/* yield_to_task_fair() calls, yielder not alone */
 	u64 applied;		/* penalties or lag credits applied */
 	u64 credited;		/* ... of which lag credits (strategy lag-credit) */
 	u64 pushed;		/* ... of which proportional pushes (proportional) */

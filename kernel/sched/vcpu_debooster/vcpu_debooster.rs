@@ -48,10 +48,12 @@ use policy::{donation, lag_credit, lag_credit_pay, penalty, proportional_push};
 use state::{check, decide, Action, Counter, Counters, RqState};
 use strategy::{active_strategy, parse_enabled, Strategy, ENABLED, STRATEGY};
 
-/// First step, for every `yield_to()` that gets past the hook's static key:
-/// counts the call and returns the strategy to apply to it, `mainline` when
-/// the switch is off (a write racing with the key). With the switch off or
-/// `mainline` selected, the key keeps `yield_to()` from calling this at all.
+/// First step, for every `yield_to()` that gets past the hook's static key
+/// with the yielder not alone on its runqueue (alone, it forfeits nothing
+/// and the hook does not run): counts the call and returns the strategy to
+/// apply to it, `mainline` when the switch is off (a write racing with the
+/// key). With the switch off or `mainline` selected, the key keeps
+/// `yield_to()` from calling this at all.
 ///
 /// # Safety
 ///
