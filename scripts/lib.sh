@@ -71,6 +71,10 @@ overlay_map() {
 		(cd "$PROJECT_ROOT" && find "$d" -type f -not -name '*~') | while read -r f; do echo "$f $f"; done
 	done
 	echo "Kconfig kernel/Kconfig.vcpu_boost"
+	# The design documents join the series; the testing notes stay here.
+	for d in Documentation/scheduler/sched-vcpu-yield.rst Documentation/virt/kvm/x86/ipi-aware-yield.rst; do
+		echo "$d $d"
+	done
 	(cd "$PROJECT_ROOT/tests/kunit" && find . -type f \( -name '*.c' -o -name '*.h' -o -name Makefile \)) |
 		while read -r f; do echo "tests/kunit/${f#./} kernel/vcpu_boost_test/${f#./}"; done
 	(cd "$PROJECT_ROOT/tests/bench" && find . -type f \( -name '*.c' -o -name Makefile \)) |

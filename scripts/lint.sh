@@ -44,7 +44,7 @@ kmake "$obj" W=1 CLIPPY=1 CLIPPY_DRIVER="$CLIPPY_DRIVER" "${dirs[@]}" >"$lintlog
 	{ tail -n 40 "$lintlog" >&2; finding "W=1/CLIPPY=1 build (log: $lintlog)"; }
 
 # Rust: any warning in a Rust file of ours.
-rs=$(grep -E -A6 '^(warning|error)' "$lintlog" | grep -E -- '--> .*(vcpu_debooster|ipi_tracker|vcpu_select)\.rs' || true)
+rs=$(grep -E -A6 '^(warning|error)' "$lintlog" | grep -E -- '--> .*(kernel/sched/vcpu_debooster|arch/x86/kvm/ipi_yield)/[a-z_]+\.rs' || true)
 [ -z "$rs" ] || { grep -E -B2 -A12 '^(warning|error)' "$lintlog" | head -n 60 >&2; finding "clippy/rustc warnings in our Rust files"; }
 
 # C: W=1 warnings on lines the series adds (the rest is upstream's).

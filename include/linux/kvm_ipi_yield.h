@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Interface between KVM and its Rust IPI-aware directed yield:
- *   arch/x86/kvm/ipi_tracker.rs  records unicast fixed IPIs, acknowledges them on EOI;
- *   virt/kvm/vcpu_select.rs      picks the directed-yield candidate.
+ * Interface between KVM and its Rust IPI-aware directed yield,
+ * arch/x86/kvm/ipi_yield/: the IPI tracker records unicast fixed IPIs and
+ * acknowledges them on EOI; the selector picks the directed-yield candidate.
  * The functions and parameter ops are defined in Rust; #[export] checks each
  * definition against these prototypes (see rust/bindings/bindings_helper.h).
  */
@@ -17,7 +17,7 @@ struct kernel_param;
 
 /*
  * What the IPI tracker knows about one vCPU (in struct kvm_vcpu_arch on x86).
- * Only ipi_tracker.rs reads or writes it, always atomically: the sender's
+ * Only the IPI tracker reads or writes it, always atomically: the sender's
  * thread records, the receiver's thread acknowledges on EOI, a spinning vCPU
  * reads.
  */
@@ -88,7 +88,7 @@ DECLARE_STATIC_KEY_TRUE(kvm_dy_relaxed_key);
 void kvm_ipi_yield_set_key(enum kvm_ipi_yield_key key, bool on);
 
 /*
- * For vcpu_select.rs, in kvm_main.c: the candidate at @idx of @me's VM (each
+ * For the selector, in kvm_main.c: the candidate at @idx of @me's VM (each
  * false when there is none). kvm_dy_eligible() has mainline's side effect of
  * toggling a spinning candidate's eligibility.
  */
@@ -101,6 +101,8 @@ int kvm_dy_yield(struct kvm_vcpu *me, int idx);
  * *@fresh says whether it was sent within ipi_window_ns / 16.
  */
 int kvm_arch_dy_ipi_receiver(struct kvm_vcpu *vcpu, bool *fresh);
+/* By the arch: counts kvm_vcpu_on_spin()'s decision @tier in @vcpu's stats. */
+void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
  * Picks the vCPU @me should yield to and yields. @start is where mainline's
  * scan begins (after the last boosted vCPU), @receiver the target of @me's

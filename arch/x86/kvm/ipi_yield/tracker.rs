@@ -1,63 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! IPI tracker: the unicast fixed IPI each vCPU sent last, until the
+//! The IPI tracker: the unicast fixed IPI each vCPU sent last, until the
 //! receiver's EOI acknowledges it.
-//!
-//! A vCPU that spins right after sending an IPI usually waits for the
-//! receiver to act on it (a TLB shootdown, a function call). While the IPI
-//! is pending, [`kvm_ipi_tracker_pending_receiver`] names that receiver and
-//! `kvm_vcpu_on_spin()` tries it first; once the receiver has EOI'd it, or
-//! `ipi_window_ns` has passed, the spin goes back to mainline's order.
-//!
-//! `lapic.c` offers the deliveries of the APIC-map fast path, its slow
-//! fallback and the PV send-IPI hypercall that a vCPU sent
-//! ([`kvm_ipi_tracker_deliver`]), and the EOIs of trapped xAPIC writes, the
-//! x2APIC MSR, PV EOI and accelerated EOI exits
-//! ([`kvm_ipi_tracker_eoi_begin`], [`kvm_ipi_tracker_eoi_end`]), only while
-//! the tracking static key is on. It counts the outcomes in KVM's per-vCPU
-//! binary stats. The kvm module parameters `ipi_tracking_enabled` and
-//! `ipi_window_ns` are defined here.
 //!
 //! Each vCPU's record of its last IPI is one 64-bit word ([`Sent`]), so that
 //! a reader sees one IPI whole and the EOI clears exactly the IPI it looked
 //! at, with a compare-and-exchange. The receiver keeps a link back to the
-//! sender ([`Link`]) that names the IPI by its sequence number.
-//!
-//! IPIs that hardware delivers without a VM exit (Intel IPI virtualization,
-//! AMD AVIC to a running vCPU) never reach these hooks; `x86.c` says so once
-//! when a vCPU is created with APIC virtualization active.
+//! sender ([`Link`]) that names the IPI by its sequence number. [`Ctx`]
+//! views one vCPU's `struct kvm_ipi_ctx` as these two atomics.
 
-use core::fmt::Write;
+use crate::params::{TRACKING_ENABLED, WINDOW_NS};
 use kernel::{
     bindings,
-    error::code::{EINVAL, ERANGE},
-    ffi::{c_char, c_int},
-    page::PAGE_SIZE,
     prelude::*,
-    str::{kstrtobool_bytes, parse_int::ParseInt, BStr, Formatter},
     sync::atomic::{Acquire, Atomic, Relaxed, Release},
 };
 
-/// Default recency window: an IPI older than this no longer steers directed
-/// yield. 50 ms, as in the series.
-pub const IPI_WINDOW_NS_DEFAULT: u64 = 50_000_000;
-/// Smallest accepted `ipi_window_ns`: 1 µs. Shorter windows cannot outlive
-/// the delivery itself.
-pub const IPI_WINDOW_NS_MIN: u64 = 1_000;
-/// Largest accepted `ipi_window_ns`: 1 s. Older IPIs say nothing about what
-/// a spinning vCPU waits for.
-pub const IPI_WINDOW_NS_MAX: u64 = 1_000_000_000;
-
-/// `ipi_tracking_enabled`. Relaxed: a delivery racing with a write may use
-/// either value. The C hooks test the tracking static key, which the
-/// parameter's `set` switches after this value.
-static TRACKING_ENABLED: Atomic<bool> = Atomic::new(true);
-/// `ipi_window_ns`, always within [`IPI_WINDOW_NS_MIN`, `IPI_WINDOW_NS_MAX`].
-static WINDOW_NS: Atomic<u64> = Atomic::new(IPI_WINDOW_NS_DEFAULT);
-
 /// Why a delivery is not recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Skip {
+pub(crate) enum Skip {
     /// Not sent by a vCPU's LAPIC (KVM injected it: IOAPIC, MSI, timer).
     NotFromVcpu,
     /// Not a fixed delivery (NMI, INIT, SIPI, lowest priority, ...).
@@ -78,7 +39,7 @@ pub enum Skip {
 
 /// Whether a delivery is a unicast fixed IPI from one vCPU to another;
 /// returns the receiver's index and the vector.
-pub fn classify(d: &bindings::kvm_ipi_delivery) -> Result<(u16, u8), Skip> {
+pub(crate) fn classify(d: &bindings::kvm_ipi_delivery) -> Result<(u16, u8), Skip> {
     if d.src.is_null() || d.src_idx < 0 {
         Err(Skip::NotFromVcpu)
     } else if !d.fixed {
@@ -134,10 +95,10 @@ fn window_stamps(window: u64) -> u32 {
 /// from the ones before it, so that a compare-and-exchange against a word
 /// observed earlier fails once a newer IPI replaced it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sent(u64);
+pub(crate) struct Sent(u64);
 
 impl Sent {
-    const NONE: Sent = Sent(0);
+    pub(crate) const NONE: Sent = Sent(0);
     const PENDING: u64 = 1 << 56;
     const SEQ_SHIFT: u32 = 57;
     const SEQ_MASK: u64 = 0x7f;
@@ -155,22 +116,32 @@ impl Sent {
         )
     }
 
+    /// The record from its C word (`kvm_ipi_tracker_deliver()`'s result).
+    pub(crate) fn from_raw(word: u64) -> Sent {
+        Sent(word)
+    }
+
+    /// The C word of the record.
+    pub(crate) fn raw(self) -> u64 {
+        self.0
+    }
+
     fn seq(self) -> u64 {
         (self.0 >> Self::SEQ_SHIFT) & Self::SEQ_MASK
     }
 
     /// The IPI awaits the receiver's EOI.
-    pub fn pending(self) -> bool {
+    pub(crate) fn pending(self) -> bool {
         self.0 & Self::PENDING != 0
     }
 
     /// The receiver's vcpu_idx.
-    pub fn receiver(self) -> u32 {
+    pub(crate) fn receiver(self) -> u32 {
         ((self.0 >> 32) & 0xffff) as u32
     }
 
     /// The vector.
-    pub fn vector(self) -> u32 {
+    pub(crate) fn vector(self) -> u32 {
         ((self.0 >> 48) & 0xff) as u32
     }
 
@@ -183,13 +154,13 @@ impl Sent {
     /// stamps: up to two stamps, about 2 µs, longer, never shorter). A
     /// clock read that comes out at most [`SKEW_STAMPS`] before the send
     /// time (the fast clock of another CPU) counts as no time passed.
-    pub fn recent(self, now: u64, window: u64) -> bool {
+    pub(crate) fn recent(self, now: u64, window: u64) -> bool {
         let age = stamp(now).wrapping_sub(self.0 as u32);
         age <= window_stamps(window) || age.wrapping_neg() <= SKEW_STAMPS
     }
 
     /// The receiver of this IPI while it is pending and recent.
-    pub fn pending_receiver(self, now: u64, window: u64) -> Option<u32> {
+    pub(crate) fn pending_receiver(self, now: u64, window: u64) -> Option<u32> {
         (self.pending() && self.recent(now, window)).then(|| self.receiver())
     }
 }
@@ -199,10 +170,10 @@ impl Sent {
 /// number in bits 0..7. Zero is no link. Naming the IPI lets an EOI remove
 /// the link only while it still names the IPI that EOI dealt with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Link(u32);
+pub(crate) struct Link(u32);
 
 impl Link {
-    const NONE: Link = Link(0);
+    pub(crate) const NONE: Link = Link(0);
 
     /// The link to `sender`'s IPI of sequence number `seq`; `None` when the
     /// index does not fit.
@@ -213,8 +184,18 @@ impl Link {
         ))
     }
 
+    /// The link from its C word.
+    pub(crate) fn from_raw(word: u32) -> Link {
+        Link(word)
+    }
+
+    /// The C word of the link.
+    pub(crate) fn raw(self) -> u32 {
+        self.0
+    }
+
     /// The sender's vcpu_idx, if any.
-    pub fn sender(self) -> Option<i32> {
+    pub(crate) fn sender(self) -> Option<i32> {
         (self.0 >> 8)
             .checked_sub(1)
             .and_then(|i| i32::try_from(i).ok())
@@ -231,7 +212,7 @@ impl Link {
 ///
 /// Both fields of the context are only ever accessed atomically, through
 /// views of this type.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     sent: &'a Atomic<u64>,
     link: &'a Atomic<u32>,
 }
@@ -244,7 +225,7 @@ impl<'a> Ctx<'a> {
     ///
     /// `ctx` points to a `struct kvm_ipi_ctx` that stays valid for `'a` and
     /// whose fields are accessed only through such views meanwhile.
-    unsafe fn from_raw(ctx: *const bindings::kvm_ipi_ctx) -> Ctx<'a> {
+    pub(crate) unsafe fn from_raw(ctx: *const bindings::kvm_ipi_ctx) -> Ctx<'a> {
         let ctx = ctx.cast_mut();
         // INVARIANT: every access in this object is atomic.
         // SAFETY: `ctx` is valid and aligned for `'a`, by the caller; the
@@ -257,7 +238,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.sent.store(0, Relaxed);
         self.link.store(0, Relaxed);
     }
@@ -265,7 +246,7 @@ impl<'a> Ctx<'a> {
     /// The last IPI sent. Acquire pairs with the release of
     /// [`Ctx::record`]: nothing else is published with it today, but a
     /// reader must never see a word older than one it acts on.
-    fn sent(&self) -> Sent {
+    pub(crate) fn sent(&self) -> Sent {
         Sent(self.sent.load(Acquire))
     }
 
@@ -306,7 +287,7 @@ impl<'a> Ctx<'a> {
 /// Records `d`, sent at `now()`, when tracking is on and it is a unicast
 /// fixed IPI between two vCPUs: the sender's record, then the receiver's
 /// link. Returns the record, or [`Sent::NONE`].
-fn record(
+pub(crate) fn record(
     d: &bindings::kvm_ipi_delivery,
     src: &Ctx<'_>,
     dst: &Ctx<'_>,
@@ -326,7 +307,7 @@ fn record(
 /// Undoes the record `sent` of a delivery the receiver refused: it is no
 /// longer pending unless something replaced it, and the receiver's link
 /// goes if it still names it.
-fn refused(src_idx: i32, sent: Sent, src: &Ctx<'_>, dst: &Ctx<'_>) {
+pub(crate) fn refused(src_idx: i32, sent: Sent, src: &Ctx<'_>, dst: &Ctx<'_>) {
     src.ack(sent);
     if let Some(l) = Link::new(src_idx, sent.seq()) {
         dst.unlink(l);
@@ -335,7 +316,7 @@ fn refused(src_idx: i32, sent: Sent, src: &Ctx<'_>, dst: &Ctx<'_>) {
 
 /// What an EOI does to the IPI its receiver's link names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EoiAction {
+pub(crate) enum EoiAction {
     /// Acknowledge it (pending, to this receiver, with this vector, recent)
     /// and remove the link.
     Ack,
@@ -354,7 +335,7 @@ pub enum EoiAction {
 /// How the EOI of `vector` by `receiver`, whose link `l` names `sender`, at
 /// `now` treats the sender's record `sent`. A negative `vector` means
 /// nothing was in service.
-pub fn eoi_action(
+pub(crate) fn eoi_action(
     l: Link,
     sender: i32,
     sent: Sent,
@@ -381,9 +362,31 @@ pub fn eoi_action(
     }
 }
 
+/// What an EOI did to the IPI its receiver's link names (`enum kvm_ipi_eoi`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Eoi {
+    /// Nothing: no link, another vector, or a newer IPI.
+    None,
+    /// It acknowledged the sender's pending IPI.
+    Cleared,
+    /// The link was stale, or the IPI outlived the window.
+    Unmatched,
+}
+
+impl Eoi {
+    /// The C value.
+    pub(crate) fn to_c(self) -> bindings::kvm_ipi_eoi {
+        match self {
+            Eoi::None => bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE,
+            Eoi::Cleared => bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED,
+            Eoi::Unmatched => bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED,
+        }
+    }
+}
+
 /// First half of an EOI by the receiver `receiver`: the sender its link
 /// names, and the link. `None` while tracking is off or without a link.
-fn eoi_begin(receiver: &Ctx<'_>) -> Option<(i32, Link)> {
+pub(crate) fn eoi_begin(receiver: &Ctx<'_>) -> Option<(i32, Link)> {
     if !TRACKING_ENABLED.load(Relaxed) {
         return None;
     }
@@ -398,7 +401,7 @@ fn eoi_begin(receiver: &Ctx<'_>) -> Option<(i32, Link)> {
 /// that touches shared state (the KUnit interleaving test runs a
 /// concurrent record there); returns what to count.
 #[allow(clippy::too_many_arguments)]
-fn eoi_end(
+pub(crate) fn eoi_end(
     sender: &Ctx<'_>,
     sender_idx: i32,
     receiver: &Ctx<'_>,
@@ -407,21 +410,21 @@ fn eoi_end(
     vector: i32,
     now: u64,
     mut between: impl FnMut(),
-) -> bindings::kvm_ipi_eoi {
+) -> Eoi {
     let sent = sender.sent();
     between();
     let window = WINDOW_NS.load(Relaxed);
     let action = eoi_action(l, sender_idx, sent, receiver_idx, vector, now, window);
     let outcome = match action {
-        EoiAction::Keep => return bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE,
+        EoiAction::Keep => return Eoi::None,
         // A newer IPI replaced it between the look and the exchange.
-        EoiAction::Ack if !sender.ack(sent) => return bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE,
-        EoiAction::Ack => bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED,
+        EoiAction::Ack if !sender.ack(sent) => return Eoi::None,
+        EoiAction::Ack => Eoi::Cleared,
         EoiAction::Expired => {
             sender.ack(sent);
-            bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED
+            Eoi::Unmatched
         }
-        EoiAction::Stale => bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED,
+        EoiAction::Stale => Eoi::Unmatched,
     };
     between();
     receiver.unlink(l);
@@ -430,320 +433,43 @@ fn eoi_end(
 
 /// Resets a vCPU's context: nothing sent, nothing received.
 ///
-/// # Safety
-///
-/// `ctx` points to the context of a vCPU that stays valid for the call.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) {
-    // SAFETY: Valid for the call, by the caller; the context is only
-    // accessed atomically.
-    unsafe { Ctx::from_raw(ctx) }.reset();
-}
-
-/// Called by every LAPIC delivery path for each vCPU that a vCPU's
-/// interrupt goes to, before it is delivered there. Records it when it is a
-/// unicast fixed IPI and tracking is on, and returns the record (zero: not
-/// recorded). A record refused by the receiver's APIC is undone with
-/// [`kvm_ipi_tracker_refused`].
-///
-/// Recording first matters: once delivered, the receiver may run its
-/// handler and EOI on another CPU at once, and an EOI that overtook the
-/// record would leave the sender pending until the window ends. (The slow
-/// path learns its single target only by delivering, so it calls this
-/// afterwards and keeps that race; it is used only when the APIC map
-/// cannot resolve the destination.)
-///
-/// # Safety
-///
-/// `d` is valid for reads; `d.src` and `d.dst` are null or point to the
-/// contexts of vCPUs that stay valid for the call, `d.src` the calling
-/// vCPU's.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_delivery) -> u64 {
-    // SAFETY: Valid for reads, by the caller.
-    let d = unsafe { &*d };
-    if d.src.is_null() || d.dst.is_null() {
-        return Sent::NONE.0;
-    }
-    // SAFETY: Both non-null, hence valid for the call, by the caller.
-    let (src, dst) = unsafe { (Ctx::from_raw(d.src), Ctx::from_raw(d.dst)) };
-    // SAFETY: The fast mono clock may be read in any context, NMI included.
-    record(d, &src, &dst, || unsafe {
-        bindings::ktime_get_mono_fast_ns()
-    })
-    .0
-}
-
-/// Undoes `recorded`, what [`kvm_ipi_tracker_deliver`] returned for `d`,
-/// after the receiver's APIC refused the interrupt.
-///
-/// # Safety
-///
-/// As for [`kvm_ipi_tracker_deliver`], with the same `d`.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_refused(
-    d: *const bindings::kvm_ipi_delivery,
-    recorded: u64,
-) {
-    // SAFETY: Valid for reads, by the caller.
-    let d = unsafe { &*d };
-    if d.src.is_null() || d.dst.is_null() || recorded == 0 {
-        return;
-    }
-    // SAFETY: Both non-null, hence valid for the call, by the caller.
-    let (src, dst) = unsafe { (Ctx::from_raw(d.src), Ctx::from_raw(d.dst)) };
-    refused(d.src_idx, Sent(recorded), &src, &dst);
-}
-
-/// First half of an EOI by the vCPU whose context is `receiver`: returns
-/// the vcpu_idx of the sender its link names (-1: none, or tracking is
-/// off) and stores the link in `*link` for [`kvm_ipi_tracker_eoi_end`].
-///
-/// # Safety
-///
-/// `receiver` points to the calling vCPU's context; `link` is valid for a
-/// write.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_eoi_begin(
-    receiver: *const bindings::kvm_ipi_ctx,
-    link: *mut u32,
-) -> c_int {
-    // SAFETY: Valid for the call, by the caller.
-    let receiver = unsafe { Ctx::from_raw(receiver) };
-    let (sender, l) = eoi_begin(&receiver).unwrap_or((-1, Link::NONE));
-    // SAFETY: Valid for a write, by the caller.
-    unsafe { link.write(l.0) };
-    sender
-}
-
-/// Second half of an EOI of `vector` (negative: none in service) by the
-/// vCPU `receiver_idx`: acknowledges the IPI of `sender_idx` that `link`
-/// names when the EOI matches it, drops a stale link, and says which.
-///
-/// # Safety
-///
-/// `sender` and `receiver` point to the contexts of those two vCPUs of one
-/// VM, valid for the call, `receiver` the calling vCPU's.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_eoi_end(
-    sender: *mut bindings::kvm_ipi_ctx,
-    sender_idx: c_int,
-    receiver: *mut bindings::kvm_ipi_ctx,
-    receiver_idx: c_int,
-    link: u32,
-    vector: c_int,
-    now: u64,
-) -> bindings::kvm_ipi_eoi {
-    let Ok(receiver_idx) = u32::try_from(receiver_idx) else {
-        return bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE;
-    };
-    // SAFETY: Both valid for the call, by the caller.
-    let (s, r) = unsafe { (Ctx::from_raw(sender), Ctx::from_raw(receiver)) };
-    eoi_end(
-        &s,
-        sender_idx,
-        &r,
-        receiver_idx,
-        Link(link),
-        vector,
-        now,
-        || (),
-    )
-}
-
-/// The receiver of `sender`'s last tracked IPI while that IPI is pending
-/// and was sent at most `ipi_window_ns` before `now`; -1 otherwise, and
-/// while tracking is off. Directed yield tries it first. `*fresh` says
-/// whether the IPI is also at most [`hold_window`] old: then a spinner may
-/// wait for a receiver that runs.
-///
-/// # Safety
-///
-/// `sender` points to the context of a vCPU that stays valid for the call;
-/// `fresh` is valid for a write.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_pending_receiver(
-    sender: *const bindings::kvm_ipi_ctx,
-    now: u64,
-    fresh: *mut bool,
-) -> c_int {
-    let mut r = None;
-    let mut f = false;
-    if TRACKING_ENABLED.load(Relaxed) {
-        // SAFETY: Valid for the call, by the caller.
-        let sent = unsafe { Ctx::from_raw(sender) }.sent();
-        let window = WINDOW_NS.load(Relaxed);
-        r = sent.pending_receiver(now, window);
-        f = r.is_some() && sent.recent(now, hold_window(window));
-    }
-    // SAFETY: Valid for a write, by the caller.
-    unsafe { fresh.write(f) };
-    r.and_then(|r| c_int::try_from(r).ok()).unwrap_or(-1)
-}
 
 /// How long after the send a spinner may wait for the receiver of its
 /// pending IPI while that receiver runs: a sixteenth of `window`. Far
 /// shorter than the window, so that a spinner that in fact waits for a
 /// preempted lock holder loses little; long enough for a running receiver
 /// to take the interrupt.
-pub fn hold_window(window: u64) -> u64 {
+pub(crate) fn hold_window(window: u64) -> u64 {
     window >> 4
 }
-
-/// FFI helper of the parameters' `set` callbacks: the string written to a
-/// module parameter, without the newline that `echo` appends.
-///
-/// # Safety
-///
-/// `val` is null or points to a NUL-terminated string valid for `'a`.
-unsafe fn param_arg<'a>(val: *const c_char) -> Result<&'a BStr> {
-    if val.is_null() {
-        return Err(EINVAL);
+/// The receiver of the IPI `sender` sent last while it is pending and was
+/// sent at most `ipi_window_ns` before `now` (`None` while tracking is off),
+/// and whether it is also at most [`hold_window`] old.
+pub(crate) fn pending_receiver(sender: &Ctx<'_>, now: u64) -> (Option<u32>, bool) {
+    if !TRACKING_ENABLED.load(Relaxed) {
+        return (None, false);
     }
-    // SAFETY: Non-null here, and NUL-terminated and valid by the caller.
-    let s = unsafe { CStr::from_char_ptr(val) }.to_bytes();
-    Ok(BStr::from_bytes(s.strip_suffix(b"\n").unwrap_or(s)))
-}
-
-/// FFI helper of the parameters' `get` callbacks: formats a value,
-/// NUL-terminated, into the page-sized buffer of a `get` callback and
-/// returns its length, as `sysfs_emit()` would.
-///
-/// # Safety
-///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes.
-unsafe fn param_emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> c_int {
-    // SAFETY: The parameter code hands `get` a buffer of PAGE_SIZE bytes.
-    let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
-    let (text, nul) = page.split_at_mut(PAGE_SIZE - 1);
-    let mut f = Formatter::new(text);
-    let len = match f.write_fmt(args) {
-        Ok(()) => f.bytes_written(),
-        Err(_) => return EINVAL.to_errno(),
-    };
-    if let Some(b) = text.get_mut(len).or(nul.first_mut()) {
-        *b = 0;
-    }
-    c_int::try_from(len).unwrap_or(0)
-}
-
-/// Parses and range-checks a value written to `ipi_window_ns`.
-fn parse_window_ns(arg: &BStr) -> Result<u64> {
-    let ns = u64::from_str(arg)?;
-    if (IPI_WINDOW_NS_MIN..=IPI_WINDOW_NS_MAX).contains(&ns) {
-        Ok(ns)
-    } else {
-        Err(ERANGE)
-    }
-}
-
-/// `set` of the `ipi_tracking_enabled` parameter: a boolean as `kstrtobool()`
-/// reads it; anything else is rejected and the old value kept.
-///
-/// # Safety
-///
-/// `val` is null or a NUL-terminated string valid for the call.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracking_enabled_set(
-    val: *const c_char,
-    _kp: *const bindings::kernel_param,
-) -> c_int {
-    // SAFETY: `val` is null or a NUL-terminated string valid for the call,
-    // by the safety requirements, as `param_arg` needs.
-    match unsafe { param_arg(val) }.and_then(|a| kstrtobool_bytes(a)) {
-        Ok(on) => {
-            TRACKING_ENABLED.store(on, Relaxed);
-            // SAFETY: A parameter's `set` runs in process context, or in
-            // early boot after jump_label_init(), where static keys may be
-            // switched.
-            unsafe {
-                bindings::kvm_ipi_yield_set_key(
-                    bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_TRACKING,
-                    on,
-                )
-            };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// `get` of the `ipi_tracking_enabled` parameter: `Y` or `N`.
-///
-/// # Safety
-///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracking_enabled_get(
-    buf: *mut c_char,
-    _kp: *const bindings::kernel_param,
-) -> c_int {
-    let c = if TRACKING_ENABLED.load(Relaxed) {
-        'Y'
-    } else {
-        'N'
-    };
-    // SAFETY: `buf` is valid for writes of `PAGE_SIZE` bytes, by the safety
-    // requirements, as `param_emit` needs.
-    unsafe { param_emit(buf, format_args!("{c}\n")) }
-}
-
-/// `set` of the `ipi_window_ns` parameter: a decimal number of nanoseconds in
-/// [`IPI_WINDOW_NS_MIN`, `IPI_WINDOW_NS_MAX`]. Anything else is rejected
-/// (`-EINVAL` when it is no number, `-ERANGE` when out of range) and the old
-/// value kept.
-///
-/// # Safety
-///
-/// `val` is null or a NUL-terminated string valid for the call.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_window_ns_set(
-    val: *const c_char,
-    _kp: *const bindings::kernel_param,
-) -> c_int {
-    // SAFETY: `val` is null or a NUL-terminated string valid for the call,
-    // by the safety requirements, as `param_arg` needs.
-    match unsafe { param_arg(val) }.and_then(parse_window_ns) {
-        Ok(ns) => {
-            WINDOW_NS.store(ns, Relaxed);
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// `get` of the `ipi_window_ns` parameter.
-///
-/// # Safety
-///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_window_ns_get(
-    buf: *mut c_char,
-    _kp: *const bindings::kernel_param,
-) -> c_int {
-    // SAFETY: `buf` is valid for writes of `PAGE_SIZE` bytes, by the safety
-    // requirements, as `param_emit` needs.
-    unsafe { param_emit(buf, format_args!("{}\n", WINDOW_NS.load(Relaxed))) }
+    let sent = sender.sent();
+    let window = WINDOW_NS.load(Relaxed);
+    let r = sent.pending_receiver(now, window);
+    (r, r.is_some() && sent.recent(now, hold_window(window)))
 }
 
 #[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
 mod tests {
     use super::*;
+    use crate::params::{IPI_WINDOW_NS_DEFAULT, IPI_WINDOW_NS_MAX, IPI_WINDOW_NS_MIN};
+    use crate::testing::next;
     use core::ptr::NonNull;
-
-    fn b(s: &str) -> &BStr {
-        BStr::from_bytes(s.as_bytes())
-    }
 
     const SRC: i32 = 2;
     const DST: i32 = 5;
     const VEC: u32 = 0xa6;
     /// A send time on a stamp boundary, so that window bounds are exact.
     const T0: u64 = 1 << 30;
-    const CLEARED: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED;
-    const UNMATCHED: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED;
-    const NOTHING: bindings::kvm_ipi_eoi = bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE;
+    const CLEARED: Eoi = Eoi::Cleared;
+    const UNMATCHED: Eoi = Eoi::Unmatched;
+    const NOTHING: Eoi = Eoi::None;
 
     /// A vCPU's context, owned by the test; laid out as `kvm_ipi_ctx`, so
     /// that an exported function can be handed one.
@@ -799,13 +525,7 @@ mod tests {
 
     /// A whole EOI of `vector` by `receiver` (vCPU `idx`), finding the
     /// sender in `vcpus` by index.
-    fn eoi(
-        vcpus: &[&Slot],
-        receiver: &Slot,
-        idx: u32,
-        vector: i32,
-        now: u64,
-    ) -> bindings::kvm_ipi_eoi {
+    fn eoi(vcpus: &[&Slot], receiver: &Slot, idx: u32, vector: i32, now: u64) -> Eoi {
         let Some((s, l)) = eoi_begin(&receiver.ctx()) else {
             return NOTHING;
         };
@@ -914,13 +634,10 @@ mod tests {
         with_tracking(true, || assert!(send(&d, &a, &b, T0).pending()));
         with_tracking(false, || {
             assert_eq!(eoi_begin(&b.ctx()), None);
-            let mut fresh = true;
-            // SAFETY: `a`'s context outlives the call and is only accessed
-            // atomically; `fresh` is ours.
-            let r = unsafe {
-                kvm_ipi_tracker_pending_receiver(core::ptr::from_ref(&a).cast(), T0, &mut fresh)
-            };
-            assert_eq!((r, fresh), (-1, false));
+            assert_eq!(pending_receiver(&a.ctx(), T0), (None, false));
+        });
+        with_tracking(true, || {
+            assert_eq!(pending_receiver(&a.ctx(), T0), (Some(DST as u32), true));
         });
         // Nothing was cleared while off.
         assert!(a.sent().pending() && b.link().sender() == Some(SRC));
@@ -1151,28 +868,6 @@ mod tests {
             }
         }
     }
-    #[test]
-    fn window_accepts_its_range_only() {
-        assert_eq!(parse_window_ns(b("1000")), Ok(IPI_WINDOW_NS_MIN));
-        assert_eq!(parse_window_ns(b("50000000")), Ok(IPI_WINDOW_NS_DEFAULT));
-        assert_eq!(parse_window_ns(b("1000000000")), Ok(IPI_WINDOW_NS_MAX));
-        assert_eq!(parse_window_ns(b("999")), Err(ERANGE));
-        assert_eq!(parse_window_ns(b("0")), Err(ERANGE));
-        assert_eq!(parse_window_ns(b("1000000001")), Err(ERANGE));
-        assert_eq!(parse_window_ns(b("18446744073709551616")), Err(EINVAL));
-        assert_eq!(parse_window_ns(b("-5")), Err(EINVAL));
-        assert_eq!(parse_window_ns(b("abc")), Err(EINVAL));
-        assert_eq!(parse_window_ns(b("")), Err(EINVAL));
-    }
-
-    /// xorshift64: the fuzz test's reproducible random numbers.
-    fn next(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
-    }
-
     /// Random deliveries (good, malformed and refused), EOIs of random
     /// vectors, resets and queries among four vCPUs, as a hostile guest may
     /// cause them: every vCPU index the tracker hands back (the sender an

@@ -1,70 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Directed-yield candidate selection for `kvm_vcpu_on_spin()`.
+//! The choice of the vCPU a spinning vCPU yields to, in
+//! `kvm_vcpu_on_spin()`.
 //!
-//! A vCPU that spins (PAUSE exits, or the arch's equivalent) hands its CPU
-//! to another vCPU of its VM that is runnable but not running. Mainline
-//! scans the vCPUs round robin from the one after the last boosted vCPU and
-//! yields to the first that passes its filters. This object keeps that scan
-//! exactly and adds two things around it:
-//!
-//! 1. Before the scan, the receiver of the spinner's pending IPI (from the
-//!    IPI tracker: sent inside `ipi_window_ns` and not yet EOI'd), when it
-//!    passes mainline's filters. A vCPU that spins right after an IPI
-//!    usually waits for that receiver. When that receiver runs guest code
-//!    right now, is not spinning itself, and the IPI is fresh (sent within
-//!    a sixteenth of the window), the spinner yields to nobody: the vCPU
-//!    it waits for is about to take the interrupt, and giving the CPU to
-//!    another vCPU would only delay the spinner. Otherwise, and when the
-//!    yield to the receiver does not happen, the scan goes on as
-//!    mainline's would, without it: the spinner may as well wait for a
-//!    lock whose holder is another vCPU.
-//! 2. After the scan, only when it yielded to nobody and
-//!    `enable_relaxed_boost` is on: the candidates the scan passed over
-//!    because they were preempted in user mode while the spinner asked for
-//!    a vCPU preempted in kernel mode, in scan order, at most
-//!    [`RELAXED_MAX`] of them. This is the one place where mainline's
-//!    preempted-in-kernel rule is relaxed.
-//!
-//! Every candidate goes through mainline's filters (`ready`, not blocking
-//! without being runnable, the preempted-in-kernel gate in the scan) and
-//! mainline's in-spin-loop eligibility toggle exactly once per spin; the
-//! whole spin gives up after [`YIELD_TRIES`] failed `yield_to()` calls.
-//! With no pending IPI the scan asks the same questions in the same order
-//! as mainline and yields to the same vCPU (the KUnit test
-//! `mainline_equivalence` checks it call by call).
-//!
-//! `kvm_main.c` calls [`kvm_vcpu_select_and_yield`] only while IPI tracking
-//! or the relaxed round is on (a static key); otherwise mainline's loop
-//! runs. It counts the outcome in KVM's binary stats and reaches the
-//! vCPUs through small C helpers (`kvm_dy_facts()` and friends). The kvm
-//! module parameter `enable_relaxed_boost` is defined here.
+//! [`select`] keeps mainline's round-robin scan exactly and adds two things
+//! around it: first the receiver of the spinner's pending IPI (or, while
+//! that receiver runs guest code and the IPI is fresh, no yield at all),
+//! last the relaxed round. It reaches the vCPUs through the [`Vcpus`]
+//! trait: the crate root implements it over `kvm_main.c`'s accessors, the
+//! tests over a fake VM that logs every question asked.
 
-use kernel::{
-    bindings,
-    error::code::EINVAL,
-    ffi::c_char,
-    ffi::c_int,
-    page::PAGE_SIZE,
-    prelude::*,
-    str::kstrtobool_bytes,
-    sync::atomic::{Atomic, Relaxed},
-};
-
-/// `enable_relaxed_boost`: when the scan yields to nobody, try the vCPUs it
-/// passed over for being preempted in user mode. On by default, as in the
-/// series. Relaxed: a spin racing with a write may use either value.
-static RELAXED_BOOST: Atomic<bool> = Atomic::new(true);
+use kernel::{bindings, prelude::*};
 
 /// Failed `yield_to()` calls after which a spin gives up, as in mainline.
-pub const YIELD_TRIES: u32 = 3;
+pub(crate) const YIELD_TRIES: u32 = 3;
 
 /// The most candidates the relaxed round tries in one spin.
-pub const RELAXED_MAX: usize = 8;
+pub(crate) const RELAXED_MAX: usize = 8;
 
 /// How a spin chose the vCPU it yielded to (`enum kvm_dy_tier`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tier {
+pub(crate) enum Tier {
     /// It yielded to nobody.
     None,
     /// The receiver of the spinner's pending IPI.
@@ -81,7 +37,7 @@ pub enum Tier {
 
 impl Tier {
     /// The C value.
-    pub fn to_c(self) -> bindings::kvm_dy_tier {
+    pub(crate) fn to_c(self) -> bindings::kvm_dy_tier {
         match self {
             Tier::None => bindings::kvm_dy_tier_KVM_DY_NONE,
             Tier::IpiReceiver => bindings::kvm_dy_tier_KVM_DY_IPI_RECEIVER,
@@ -95,7 +51,7 @@ impl Tier {
 
 /// A VM's vCPUs, as directed yield sees them. Indices are `vcpu_idx`
 /// values below the VM's number of online vCPUs.
-pub trait Vcpus {
+pub(crate) trait Vcpus {
     /// What is known about the vCPU at `idx`; `None` when there is none.
     fn facts(&mut self, idx: u32) -> Option<bindings::kvm_dy_facts>;
     /// Whether it was preempted in kernel mode.
@@ -108,21 +64,21 @@ pub trait Vcpus {
 
 /// One spin of one vCPU.
 #[derive(Clone, Copy, Debug)]
-pub struct Spin {
+pub(crate) struct Spin {
     /// The spinning vCPU.
-    pub me: u32,
+    pub(crate) me: u32,
     /// Online vCPUs of the VM.
-    pub nr: u32,
+    pub(crate) nr: u32,
     /// Where the scan starts, before wrapping (any value).
-    pub start: u32,
+    pub(crate) start: u32,
     /// Receiver of the spinner's pending, recent IPI.
-    pub receiver: Option<u32>,
+    pub(crate) receiver: Option<u32>,
     /// That IPI is fresh enough to wait for while its receiver runs.
-    pub fresh: bool,
+    pub(crate) fresh: bool,
     /// The spinner asks for a vCPU preempted in kernel mode.
-    pub kernel_mode: bool,
+    pub(crate) kernel_mode: bool,
     /// The relaxed round is allowed.
-    pub relaxed: bool,
+    pub(crate) relaxed: bool,
 }
 
 /// What happened to one candidate.
@@ -201,7 +157,7 @@ fn scan_order(s: &Spin) -> impl Iterator<Item = u32> {
 
 /// Picks the vCPU to yield to and yields; returns the tier and the target
 /// (0 with [`Tier::None`]).
-pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
+pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
     const NONE: (Tier, u32) = (Tier::None, 0);
     if s.nr < 2 {
         return NONE;
@@ -274,164 +230,10 @@ pub fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
     NONE
 }
 
-/// The vCPUs of a live VM, reached through `kvm_main.c`.
-///
-/// # Invariants
-///
-/// `me` points to a vCPU of the VM that stays valid while this exists.
-struct KvmVcpus {
-    me: *mut bindings::kvm_vcpu,
-}
-
-impl Vcpus for KvmVcpus {
-    fn facts(&mut self, idx: u32) -> Option<bindings::kvm_dy_facts> {
-        let idx = c_int::try_from(idx).ok()?;
-        let mut f = bindings::kvm_dy_facts {
-            ready: false,
-            blocked: false,
-            preempted: false,
-            pending_interrupt: false,
-            in_guest: false,
-            spinning: false,
-        };
-        // SAFETY: `me` is valid by the type invariant; `f` is ours.
-        unsafe { bindings::kvm_dy_facts(self.me, idx, &mut f) }.then_some(f)
-    }
-
-    fn in_kernel(&mut self, idx: u32) -> bool {
-        // SAFETY: `me` is valid by the type invariant.
-        c_int::try_from(idx).is_ok_and(|i| unsafe { bindings::kvm_dy_in_kernel(self.me, i) })
-    }
-
-    fn eligible(&mut self, idx: u32) -> bool {
-        // SAFETY: `me` is valid by the type invariant.
-        c_int::try_from(idx).is_ok_and(|i| unsafe { bindings::kvm_dy_eligible(self.me, i) })
-    }
-
-    fn yield_to(&mut self, idx: u32) -> i32 {
-        match c_int::try_from(idx) {
-            // SAFETY: `me` is valid by the type invariant.
-            Ok(i) => unsafe { bindings::kvm_dy_yield(self.me, i) },
-            Err(_) => 0,
-        }
-    }
-}
-
-/// Called from `kvm_vcpu_on_spin()`: picks the vCPU `me` should yield to
-/// and yields. Returns the tier and stores the target in `*target` (-1:
-/// none).
-///
-/// # Safety
-///
-/// `me` points to the spinning vCPU, valid for the call; `target` is valid
-/// for a write.
-#[export]
-pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
-    me: *mut bindings::kvm_vcpu,
-    me_idx: c_int,
-    nr_vcpus: c_int,
-    start: c_int,
-    receiver: c_int,
-    fresh: bool,
-    yield_to_kernel_mode: bool,
-    target: *mut c_int,
-) -> bindings::kvm_dy_tier {
-    let (tier, idx) = match (u32::try_from(me_idx), u32::try_from(nr_vcpus)) {
-        (Ok(me_u), Ok(nr)) => {
-            let spin = Spin {
-                me: me_u,
-                nr,
-                start: u32::try_from(start).unwrap_or(0),
-                receiver: u32::try_from(receiver).ok(),
-                fresh,
-                kernel_mode: yield_to_kernel_mode,
-                relaxed: RELAXED_BOOST.load(Relaxed),
-            };
-            // INVARIANT: `me` is valid for the call, by the caller.
-            select(&mut KvmVcpus { me }, &spin)
-        }
-        _ => (Tier::None, 0),
-    };
-    let t = match tier {
-        Tier::None => -1,
-        // The receiver waited for, in `*target` for the tracepoint.
-        _ => c_int::try_from(idx).unwrap_or(-1),
-    };
-    // SAFETY: Valid for a write, by the caller.
-    unsafe { target.write(t) };
-    tier.to_c()
-}
-
-/// Parses a boolean parameter value the way `kstrtobool()` does, ignoring
-/// the newline that `echo` appends.
-fn parse_bool(val: &[u8]) -> Result<bool> {
-    kstrtobool_bytes(val.strip_suffix(b"\n").unwrap_or(val))
-}
-
-/// `set` of the `enable_relaxed_boost` parameter. A value that is no boolean
-/// is rejected with `-EINVAL` and the old value kept.
-///
-/// # Safety
-///
-/// `val` is null or a NUL-terminated string valid for the call.
-#[export]
-pub unsafe extern "C" fn kvm_relaxed_boost_set(
-    val: *const c_char,
-    _kp: *const bindings::kernel_param,
-) -> c_int {
-    if val.is_null() {
-        return EINVAL.to_errno();
-    }
-    // SAFETY: Non-null here; NUL-terminated and valid by the caller.
-    let s = unsafe { CStr::from_char_ptr(val) };
-    match parse_bool(s.to_bytes()) {
-        Ok(on) => {
-            RELAXED_BOOST.store(on, Relaxed);
-            // SAFETY: A parameter's `set` runs in process context, or in
-            // early boot after jump_label_init(), where static keys may be
-            // switched.
-            unsafe {
-                bindings::kvm_ipi_yield_set_key(
-                    bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_RELAXED,
-                    on,
-                )
-            };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// `get` of the `enable_relaxed_boost` parameter: `Y` or `N`.
-///
-/// # Safety
-///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes.
-#[export]
-pub unsafe extern "C" fn kvm_relaxed_boost_get(
-    buf: *mut c_char,
-    _kp: *const bindings::kernel_param,
-) -> c_int {
-    // SAFETY: The parameter code hands `get` a buffer of PAGE_SIZE bytes.
-    let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
-    let text: &[u8] = if RELAXED_BOOST.load(Relaxed) {
-        b"Y\n\0"
-    } else {
-        b"N\n\0"
-    };
-    match page.get_mut(..text.len()) {
-        Some(dst) => {
-            dst.copy_from_slice(text);
-            // The length, as `sysfs_emit()` returns it, excludes the NUL.
-            c_int::try_from(text.len() - 1).unwrap_or(0)
-        }
-        None => EINVAL.to_errno(),
-    }
-}
-
 #[kunit_tests(vcpu_boost_kvm_vcpu_select)]
 mod tests {
     use super::*;
+    use crate::testing::next;
 
     const N: usize = 12;
     const LOG: usize = 96;
@@ -860,24 +662,6 @@ mod tests {
         s.nr = 0;
         assert_eq!(select(&mut vm, &s), (Tier::None, 0));
         assert_eq!(vm.len, 0);
-    }
-
-    #[test]
-    fn relaxed_boost_parses_booleans_only() {
-        assert_eq!(parse_bool(b"1\n"), Ok(true));
-        assert_eq!(parse_bool(b"Y"), Ok(true));
-        assert_eq!(parse_bool(b"off"), Ok(false));
-        assert_eq!(parse_bool(b"0"), Ok(false));
-        assert_eq!(parse_bool(b"maybe"), Err(EINVAL));
-        assert_eq!(parse_bool(b""), Err(EINVAL));
-    }
-
-    /// xorshift64: the fuzz tests' reproducible random numbers.
-    fn next(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
     }
 
     /// A random index: mostly small, sometimes far out of range, as a
