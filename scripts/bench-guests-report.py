@@ -107,20 +107,34 @@ def fmt(x, nd=3):
     return f"{x:.{nd}g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
+def probe_speed(w):
+    """The speed probe's iterations per CPU-second in window W, or None."""
+    ns = w.get("probe_ns", 0)
+    return w["probe_iters"] / ns * 1e9 if ns > 0 and w.get("probe_iters") else None
+
+
 def analyse(setup, guests, windows, runs, progress):
-    """Per window, each guest's throughput and CPU share and the counters;
-    per setting, its windows' ratios to the off windows on both sides."""
+    """Per window, each guest's throughput (also divided by the speed
+    probe's: adj_GUEST) and CPU share, and the counters; per setting, its
+    windows' ratios to the off windows on both sides."""
     settings = ["off"] + [x for x in setup["settings"].split(",") if x != "off"]
     ncpu = int(setup["cpus"])
     lead = float(setup.get("settle", 0)) / 2
     windows = sorted(windows, key=lambda w: w["t0"])
-    keys = list(guests) + ["share_" + g for g in guests] + [c for c, _ in COUNTERS]
+    keys = (list(guests) + ["adj_" + g for g in guests] + ["share_" + g for g in guests]
+            + ["speed"] + [c for c, _ in COUNTERS])
     rows = []
+    # The probe's speed relative to its median: adj_ values are in the
+    # workload's own units, at the run's median speed.
+    speeds = [x for x in map(probe_speed, windows) if x]
+    mid = statistics.median(speeds) if speeds else None
     for w in windows:
         row = {}
         secs = w["t1"] - w["t0"]
+        row["speed"] = probe_speed(w) / mid if mid and probe_speed(w) else None
         for g in guests:
             row[g] = window_value(runs[g], progress[g], w, lead)
+            row["adj_" + g] = row[g] / row["speed"] if row[g] and row["speed"] else None
             row["share_" + g] = w.get("cpu_" + g, 0) / (secs * 1e6 * ncpu) * 100
         for c, _ in COUNTERS:
             row[c] = w.get(c, 0) / secs
@@ -173,9 +187,12 @@ def noise_sources(guests, rows):
     per_cpu = {g: [r[g] / r["share_" + g] if r[g] and r["share_" + g] else None for r in rows]
                for g in guests}
     table = {g: (lag1_sd([r[g] for r in rows]), lag1_sd([r["share_" + g] for r in rows]),
-                 lag1_sd(per_cpu[g])) for g in guests}
+                 lag1_sd(per_cpu[g]), lag1_sd([r["adj_" + g] for r in rows])) for g in guests}
+    if any(r["speed"] for r in rows):
+        per_cpu["speed probe"] = [r["speed"] for r in rows]
+        table["speed probe"] = (None, None, lag1_sd(per_cpu["speed probe"]), None)
     corr = []
-    names = list(guests)
+    names = list(per_cpu)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             pairs = [(math.log(x), math.log(y)) for x, y in zip(per_cpu[a], per_cpu[b])
@@ -189,6 +206,53 @@ def noise_sources(guests, rows):
     return table, corr
 
 
+def aa_noise(res, works, prefix=""):
+    """Per workload, how far the A/A pairs' ratios stray from 1 (None
+    without enough of them)."""
+    aa = res.get("off2", {})
+    out = {}
+    for g in works:
+        r = aa.get(prefix + g, {})
+        out[g] = (max(abs(r["lo"] - 1), abs(r["hi"] - 1))
+                  if len(r.get("ratios", [])) >= MIN_ROUNDS else None)
+    return out
+
+
+def ratio_table(res, settings, works, noise, prefix=""):
+    """The rows of a table of each setting's ratios to off, per workload."""
+    md = ["| setting | " + " | ".join(works) + " |", "|---|" + "---|" * len(works)]
+    for s in settings:
+        cells = []
+        for g in works:
+            r = res[s][prefix + g]
+            if s == "off":
+                cells.append(f"{fmt(r['med'])} (n={r['n']})")
+            else:
+                cells.append(f"× {fmt(r['ratio'])} ({fmt(r['lo'])}–{fmt(r['hi'])})")
+        md.append(f"| `{s}` | " + " | ".join(cells) + " |")
+    md.append("| A/A noise | " + " | ".join(
+        f"± {fmt(noise[g] * 100)} %" if noise[g] is not None else "–" for g in works) + " |")
+    return md
+
+
+def judge(res, cand, judged, noise, prefix=""):
+    """The best setting's gain, the gains and losses beyond the A/A noise,
+    and whether every setting and workload could be judged."""
+    best = None
+    for s in cand:
+        for g in judged:
+            r = res[s][prefix + g]["ratio"]
+            if len(res[s][prefix + g]["ratios"]) >= MIN_ROUNDS and (best is None or r > best[2]):
+                best = (s, g, r)
+    # Judged only where the setting and the A/A pair both have ratios.
+    judgeable = [(s, g, res[s][prefix + g]["ratio"]) for s in cand for g in judged
+                 if len(res[s][prefix + g]["ratios"]) >= MIN_ROUNDS and noise[g] is not None]
+    complete = len(judgeable) == len(cand) * len(judged) and bool(judgeable)
+    gains = [(s, g, r) for s, g, r in judgeable if r - 1 >= GAIN + noise[g]]
+    losses = [(s, g, r) for s, g, r in judgeable if 1 - r > LOSS + noise[g]]
+    return best, gains, losses, complete
+
+
 def main():
     out, log = Path(sys.argv[1]), sys.argv[2]
     setup, guests, windows, runs, progress = parse(log)
@@ -198,10 +262,9 @@ def main():
     works = [g for g in guests if g in WORKLOADS]
     # The goals are about the workloads; the neighbour's is its CPU share.
     judged = [g for g in works if g != "cpu"]
-    aa = res.get("off2", {})
-    # A workload's noise: how far the A/A pairs' ratios stray from 1.
-    noise = {g: max(abs(aa[g]["lo"] - 1), abs(aa[g]["hi"] - 1))
-             if len(aa.get(g, {}).get("ratios", [])) >= MIN_ROUNDS else None for g in works}
+    probed = any(r["speed"] for r in rows)
+    noise = aa_noise(res, works)
+    adj_noise = aa_noise(res, works, "adj_")
     md = ["## Linux guests: real workloads, setting by setting\n",
           "Generated by `make bench-guests` (scripts/bench-guests.sh, scripts/guest/bench-guests.sh, "
           "scripts/bench-guests-report.py); do not edit by hand.\n",
@@ -239,20 +302,16 @@ def main():
           "- Emulation: the outer machine is QEMU's TCG, so these guests run two levels deep at a small "
           "fraction of native speed; ratios side by side in one boot are meaningful, absolute rates "
           "are not comparable with the series' published numbers.\n",
-          "### Throughput, × off (median over rounds, range)\n",
-          "| setting | " + " | ".join(works) + " |",
-          "|---|" + "---|" * len(works)]
-    for s in settings:
-        cells = []
-        for g in works:
-            r = res[s][g]
-            if s == "off":
-                cells.append(f"{fmt(r['med'])} (n={r['n']})")
-            else:
-                cells.append(f"× {fmt(r['ratio'])} ({fmt(r['lo'])}–{fmt(r['hi'])})")
-        md.append(f"| `{s}` | " + " | ".join(cells) + " |")
-    md.append("| A/A noise | " + " | ".join(f"± {fmt(noise[g] * 100 if noise[g] is not None else None)} %"
-                                           for g in works) + " |")
+          "### Throughput, × off (median over rounds, range)\n"]
+    md += ratio_table(res, settings, works, noise)
+    if probed:
+        md += ["", "### Throughput for the machine's speed, × off (median over rounds, range)\n",
+               "The same windows, each guest's throughput divided by the speed probe's (a fixed loop "
+               "in the test kernel every "
+               f"{setup.get('probe_s', '?')} s at nice 19, iterations per second of its own CPU time): "
+               "what remains when the emulated machine runs faster or slower for everyone. `off` is "
+               "at the run's median speed.\n"]
+        md += ratio_table(res, settings, works, adj_noise, "adj_")
     md += ["", "### CPU share of each guest (% of the CPUs; median, and points against `off`)\n",
            "| setting | " + " | ".join(guests) + " |", "|---|" + "---|" * len(guests)]
     for s in settings:
@@ -276,28 +335,19 @@ def main():
            "CPU-second that swings in every guest at once, the CPU-bound one included, point to the "
            "emulated machine's speed changing, not the scheduling: that part of the noise no setting "
            "causes, and only more windows or a speed reference can remove it.\n",
-           "| guest | throughput | CPU share | work per CPU-second |", "|---|---|---|---|"]
-    for g in guests:
-        t = table[g]
-        md.append(f"| {g} | " + " | ".join(f"± {fmt(x * 100 if x is not None else None)} %" for x in t) + " |")
+           "| guest | throughput | CPU share | work per CPU-second | throughput for the speed |",
+           "|---|---|---|---|---|"]
+    for g, t in table.items():
+        md.append(f"| {g} | " + " | ".join(f"± {fmt(x * 100)} %" if x is not None else "–"
+                                         for x in t) + " |")
     if corr:
-        md += ["", "Correlation of the work per CPU-second: "
+        md += ["", "Correlation of the work per CPU-second"
+               + (" (the speed probe's: its iterations)" if probed else "") + ": "
                + ", ".join(f"{a}–{b} {c:.2f}" for a, b, c in corr) + "."]
 
-    # Goals.
+    # Goals, on the throughput as measured and, with the probe, for the
+    # machine's speed.
     cand = [s for s in settings if s not in ("off", "off2")]
-    best = None
-    for s in cand:
-        for g in judged:
-            r = res[s][g]["ratio"]
-            if len(res[s][g]["ratios"]) >= MIN_ROUNDS and (best is None or r > best[2]):
-                best = (s, g, r)
-    # Judged only where the setting and the A/A pair both have ratios.
-    judgeable = [(s, g, res[s][g]["ratio"]) for s in cand for g in judged
-                 if len(res[s][g]["ratios"]) >= MIN_ROUNDS and noise[g] is not None]
-    complete = len(judgeable) == len(cand) * len(judged) and judgeable
-    gains = [(s, g, r) for s, g, r in judgeable if r - 1 >= GAIN + noise[g]]
-    losses = [(s, g, r) for s, g, r in judgeable if 1 - r > LOSS + noise[g]]
     nb = "share_cpu" if "cpu" in guests else None
     share = [(s, res[s][nb]["delta"]) for s in cand if nb and res[s][nb]["delta"] is not None]
     worst_share = max(share, key=lambda x: abs(x[1])) if share else None
@@ -305,18 +355,27 @@ def main():
     def verdict(ok):
         return "**met**" if ok else "**missed**"
 
-    noise_txt = ", ".join(f"{g} ± {fmt(noise[g] * 100)} %" for g in judged if noise[g] is not None)
-    md += ["", "### Goals\n", f"A/A noise: {noise_txt or 'not measured (no `off2`)'}.\n",
-           "| goal | measured | |", "|---|---|---|",
-           f"| the best setting improves a workload by ≥ {GAIN * 100:.0f} % beyond the A/A noise | "
-           + (", ".join(f"`{s}` {g} × {fmt(r)}" for s, g, r in gains) if gains else
-              f"best: `{best[0]}` {best[1]} × {fmt(best[2])}" if best else "–")
-           + f" | {verdict(bool(gains))} |",
-           f"| no setting makes a workload worse by more than {LOSS * 100:.0f} % beyond the A/A noise | "
-           + (", ".join(f"`{s}` {g} × {fmt(r)}" for s, g, r in losses) if losses else
-              "none" if complete else "not every setting and workload measured")
-           + f" | {verdict(not losses) if complete else '**not judged**'} |",
-           f"| the CPU-bound neighbour keeps its share within ±{SHARE_PTS:.0f} points of `off` | "
+    variants = [("", "as measured", noise)]
+    if probed:
+        variants.append(("adj_", "for the machine's speed", adj_noise))
+    md += ["", "### Goals\n"]
+    for prefix, label, nz in variants:
+        noise_txt = ", ".join(f"{g} ± {fmt(nz[g] * 100)} %" for g in judged if nz[g] is not None)
+        md.append(f"A/A noise of the throughput {label}: {noise_txt or 'not measured (no `off2`)'}.\n")
+    md += ["| goal | throughput | measured | |", "|---|---|---|---|"]
+    for prefix, label, nz in variants:
+        best, gains, losses, complete = judge(res, cand, judged, nz, prefix)
+        md += [f"| the best setting improves a workload by ≥ {GAIN * 100:.0f} % beyond the A/A noise | "
+               f"{label} | "
+               + (", ".join(f"`{s}` {g} × {fmt(r)}" for s, g, r in gains) if gains else
+                  f"best: `{best[0]}` {best[1]} × {fmt(best[2])}" if best else "–")
+               + f" | {verdict(bool(gains))} |",
+               f"| no setting makes a workload worse by more than {LOSS * 100:.0f} % beyond the A/A noise | "
+               f"{label} | "
+               + (", ".join(f"`{s}` {g} × {fmt(r)}" for s, g, r in losses) if losses else
+                  "none" if complete else "not every setting and workload measured")
+               + f" | {verdict(not losses) if complete else '**not judged**'} |"]
+    md += [f"| the CPU-bound neighbour keeps its share within ±{SHARE_PTS:.0f} points of `off` | CPU share | "
            + (f"largest change: `{worst_share[0]}` {worst_share[1]:+.1f} points" if worst_share else "–")
            + f" | {verdict(worst_share is not None and abs(worst_share[1]) <= SHARE_PTS)} |",
            ""]

@@ -13,6 +13,14 @@
 # The guests' workload lines reach the host with the test kernel's uptime
 # at their arrival (l2lib.sh); scripts/bench-guests-report.py puts them in
 # their windows. A guest that crashes, hangs or resets fails the stage.
+#
+# The emulated machine's speed changes by tens of percent from one window to
+# the next, in every guest at once (the outer host's load). A speed probe
+# measures it beside the guests: every VB_GB_PROBE_S seconds (2) a short
+# fixed loop at nice 19, its CPU time from its own schedstat, so that the
+# probe's share of the CPUs does not matter; a window reports the loop's
+# iterations and nanoseconds (probe_iters, probe_ns). It takes well under
+# 1 % of a CPU.
 . /stage/lib.sh
 . /stage/l2lib.sh
 
@@ -32,6 +40,10 @@ settings=${VB_GB_SETTINGS:-"$default_settings kvm-only no-tracking no-relaxed"}
 guests="dbench hackbench tlb cpu"
 CG=/sys/fs/cgroup/gb
 KVM_DEBUG=/sys/kernel/debug/kvm
+probe_s=${VB_GB_PROBE_S:-2}
+# Iterations of one probe: about 10 ms of the test kernel's CPU time.
+probe_n=5000
+PROBE_LOG=/tmp/gb-probe
 
 nset=$(echo $settings | wc -w)
 plan=$(((rounds * nset * 2 + 1) * (settle + win)))
@@ -39,7 +51,7 @@ plan=$(((rounds * nset * 2 + 1) * (settle + win)))
 secs=1000000
 echo "VB-GB-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
 	"npt=$(cat /sys/module/kvm_amd/parameters/npt) halt_poll_ns=$(cat $KVM_PARAMS/halt_poll_ns) test_pause_exits=Y" \
-	"win=$win settle=$settle rounds=$rounds default=$DEFAULT_STRATEGY settings=$(echo $settings | tr ' ' ,)" \
+	"win=$win settle=$settle rounds=$rounds probe_s=$probe_s default=$DEFAULT_STRATEGY settings=$(echo $settings | tr ' ' ,)" \
 	"l2_cpu=$L2_CPU l2_append=$(echo "$L2_APPEND" | tr ' ' ,) qemu=$(/usr/bin/qemu-system-x86_64 -version | head -n 1 | tr ' ' _)"
 
 # TCG's SVM has no pause filter, so without the test-only PAUSE exits a
@@ -77,8 +89,27 @@ booted=0
 for g in $guests; do grep -qE '^VB-L2P? ' /tmp/gb-$g.log && booted=$((booted + 1)); done
 check "bench-guests: every guest booted and ran its workload ($booted of 4, $waited s)" $booted -eq 4
 
+# probe: the speed probe's loop, in the background until the stage ends:
+# one line per probe, its iterations and its CPU nanoseconds.
+probe() {
+	while :; do
+		awk -v n=$probe_n 'BEGIN {
+			for (i = 0; i < n; i++)
+				x += i * 3 % 7
+			# Blocks once (waiting for the shell), so that the
+			# scheduler brings the loop's CPU time up to date.
+			system("")
+			getline l <"/proc/self/schedstat"
+			split(l, a, " ")
+			print n, a[1]
+		}' >>$PROBE_LOG
+		sleep $probe_s
+	done
+}
+
 # snapshot: the counters a window reports, as NAME VALUE lines.
 snapshot() {
+	awk '{ i += $1; ns += $2 } END { printf "probe_iters %.0f\nprobe_ns %.0f\n", i, ns }' $PROBE_LOG
 	for g in $guests; do
 		echo "cpu_$g $(awk '$1 == "usage_usec" { print $2 }' $CG/$g/cpu.stat)"
 	done
@@ -104,6 +135,11 @@ window() {
 }
 
 if [ $booted -eq 4 ]; then
+	: >$PROBE_LOG
+	probe &
+	probe_pid=$!
+	# busybox has no nice; the loops inherit the probe's niceness.
+	renice 19 -p $probe_pid >/dev/null
 	rep=1
 	while [ $rep -le $rounds ]; do
 		for st in $(rotated $settings); do
@@ -113,6 +149,7 @@ if [ $booted -eq 4 ]; then
 		rep=$((rep + 1))
 	done
 	window $rounds off
+	kill $probe_pid
 fi
 setting $DEFAULT_STRATEGY
 

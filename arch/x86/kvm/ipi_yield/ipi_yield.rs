@@ -26,8 +26,9 @@
 //!
 //! This file holds only the entry points, each turning its pointers into
 //! safe views; the rest is safe Rust, one concern a module: [`tracker`]
-//! (the per-vCPU record of the last IPI and its EOI), [`select`] (the
-//! choice of the vCPU to yield to) and [`params`] (the module parameters).
+//! (the per-vCPU record of the last IPI and its EOI), [`select`](mod@select)
+//! (the choice of the vCPU to yield to) and [`params`] (the module
+//! parameters).
 
 mod params;
 mod select;
@@ -45,6 +46,9 @@ use params::{
 use select::{select, Spin, Tier, Vcpus};
 use tracker::{eoi_begin, eoi_end, pending_receiver, record, refused, Ctx, Eoi, Link, Sent};
 
+/// Resets a vCPU's context: nothing sent, nothing received.
+///
+/// # Safety
 ///
 /// `ctx` points to the context of a vCPU that stays valid for the call.
 #[export]
@@ -52,6 +56,29 @@ pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) 
     // SAFETY: `ctx` is a live vCPU's context for this call (this function's
     // safety requirements), whose fields are only accessed through `Ctx`.
     unsafe { Ctx::from_raw(ctx) }.reset();
+}
+
+/// FFI helper of the delivery entry points: the delivery at `d` and views
+/// of its two vCPUs' contexts; `None` when either context is missing.
+///
+/// # Safety
+///
+/// `d` is valid for reads for `'a` and nothing writes it meanwhile; `d.src`
+/// and `d.dst` are null or point to the contexts of vCPUs that stay valid
+/// for `'a`.
+unsafe fn delivery<'a>(
+    d: *const bindings::kvm_ipi_delivery,
+) -> Option<(&'a bindings::kvm_ipi_delivery, Ctx<'a>, Ctx<'a>)> {
+    // SAFETY: Valid for reads and not written for `'a` (this function's
+    // safety requirements).
+    let d = unsafe { &*d };
+    if d.src.is_null() || d.dst.is_null() {
+        return None;
+    }
+    // SAFETY: Non-null, so both are live vCPUs' contexts for `'a` (this
+    // function's safety requirements); they are only accessed through `Ctx`.
+    let (src, dst) = unsafe { (Ctx::from_raw(d.src), Ctx::from_raw(d.dst)) };
+    Some((d, src, dst))
 }
 
 /// Called by every LAPIC delivery path for each vCPU that a vCPU's
@@ -74,15 +101,12 @@ pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) 
 /// vCPU's.
 #[export]
 pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_delivery) -> u64 {
-    // SAFETY: `d` is valid for reads for this call (this function's safety
-    // requirements); it describes one delivery and nothing writes it.
-    let d = unsafe { &*d };
-    if d.src.is_null() || d.dst.is_null() {
+    // SAFETY: `d` and its contexts are valid for the call, and `d` is the
+    // caller's description of one delivery that nothing writes meanwhile
+    // (this function's safety requirements), as `delivery` needs.
+    let Some((d, src, dst)) = (unsafe { delivery(d) }) else {
         return Sent::NONE.raw();
-    }
-    // SAFETY: Non-null, so both are live vCPUs' contexts for this call (this
-    // function's safety requirements), only accessed through `Ctx`.
-    let (src, dst) = unsafe { (Ctx::from_raw(d.src), Ctx::from_raw(d.dst)) };
+    };
     // SAFETY: The fast mono clock may be read in any context, NMI included.
     record(d, &src, &dst, || unsafe {
         bindings::ktime_get_mono_fast_ns()
@@ -101,16 +125,13 @@ pub unsafe extern "C" fn kvm_ipi_tracker_refused(
     d: *const bindings::kvm_ipi_delivery,
     recorded: u64,
 ) {
-    // SAFETY: As in `kvm_ipi_tracker_deliver`: `d` is valid for reads for
-    // this call and nothing writes it.
-    let d = unsafe { &*d };
-    if d.src.is_null() || d.dst.is_null() || recorded == 0 {
-        return;
+    // SAFETY: As in `kvm_ipi_tracker_deliver` (this function's safety
+    // requirements), as `delivery` needs.
+    if let Some((d, src, dst)) = unsafe { delivery(d) } {
+        if recorded != 0 {
+            refused(d.src_idx, Sent::from_raw(recorded), &src, &dst);
+        }
     }
-    // SAFETY: Non-null, so both are live vCPUs' contexts for this call (this
-    // function's safety requirements), only accessed through `Ctx`.
-    let (src, dst) = unsafe { (Ctx::from_raw(d.src), Ctx::from_raw(d.dst)) };
-    refused(d.src_idx, Sent::from_raw(recorded), &src, &dst);
 }
 
 /// First half of an EOI by the vCPU whose context is `receiver`: returns
@@ -300,8 +321,10 @@ pub unsafe extern "C" fn kvm_ipi_tracking_enabled_set(
     _kp: *const bindings::kernel_param,
 ) -> c_int {
     // SAFETY: `val` is null or a NUL-terminated string valid for the call
-    // (this function's safety requirements), as `param_arg` needs.
-    set_bool(Flag::Tracking, unsafe { param_arg(val) })
+    // (this function's safety requirements), as `param_arg` needs; a `set`
+    // op runs in process context or in early boot after jump_label_init(),
+    // as `set_bool` needs.
+    unsafe { set_bool(Flag::Tracking, param_arg(val)) }
 }
 
 /// `get` of `ipi_tracking_enabled`: `Y` or `N`.
@@ -363,8 +386,10 @@ pub unsafe extern "C" fn kvm_relaxed_boost_set(
     _kp: *const bindings::kernel_param,
 ) -> c_int {
     // SAFETY: `val` is null or a NUL-terminated string valid for the call
-    // (this function's safety requirements), as `param_arg` needs.
-    set_bool(Flag::Relaxed, unsafe { param_arg(val) })
+    // (this function's safety requirements), as `param_arg` needs; a `set`
+    // op runs in process context or in early boot after jump_label_init(),
+    // as `set_bool` needs.
+    unsafe { set_bool(Flag::Relaxed, param_arg(val)) }
 }
 
 /// `get` of `enable_relaxed_boost`: `Y` or `N`.

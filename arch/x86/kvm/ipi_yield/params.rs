@@ -123,15 +123,21 @@ pub(crate) fn parse_window_ns(arg: &BStr) -> Result<u64> {
     }
 }
 
-/// Sets `flag` from the written `arg`, then its static key; returns 0 or the
-/// error of a value that is no boolean.
-pub(crate) fn set_bool(flag: Flag, arg: Result<&BStr>) -> c_int {
+/// FFI helper of the boolean parameters' `set` ops: sets `flag` from the
+/// written `arg`, then its static key; returns 0 or the error of a value
+/// that is no boolean.
+///
+/// # Safety
+///
+/// The caller runs where static keys may be switched: in process context
+/// (a parameter's `set` op, a KUnit test), or in early boot after
+/// `jump_label_init()` (a parameter on the command line).
+pub(crate) unsafe fn set_bool(flag: Flag, arg: Result<&BStr>) -> c_int {
     match arg.and_then(parse_bool) {
         Ok(on) => {
             flag.value().store(on, Relaxed);
-            // SAFETY: A parameter's `set` op runs in process context, or in
-            // early boot after jump_label_init(), where static keys may be
-            // switched.
+            // SAFETY: `kvm_ipi_yield_set_key()` switches a static key, which
+            // the caller may do here (this function's safety requirements).
             unsafe { bindings::kvm_ipi_yield_set_key(flag.key(), on) };
             0
         }
@@ -202,7 +208,9 @@ mod tests {
         assert_eq!(set_window_ns(Err(EINVAL)), EINVAL.to_errno());
         assert_eq!(WINDOW_NS.load(Relaxed), old);
         let on = show_bool(Flag::Relaxed);
-        assert_eq!(set_bool(Flag::Relaxed, Ok(b("perhaps"))), EINVAL.to_errno());
+        // SAFETY: KUnit runs its tests in process context.
+        let err = unsafe { set_bool(Flag::Relaxed, Ok(b("perhaps"))) };
+        assert_eq!(err, EINVAL.to_errno());
         assert_eq!(show_bool(Flag::Relaxed), on);
     }
 }

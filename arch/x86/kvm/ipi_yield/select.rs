@@ -653,6 +653,23 @@ mod tests {
         assert_eq!(select(&mut vm, &spin(None)), (Tier::Mainline, 7));
     }
 
+    /// The tiers C counts and traces, each to its own value.
+    #[test]
+    fn tiers_map_to_c() {
+        assert_eq!(Tier::None.to_c(), bindings::kvm_dy_tier_KVM_DY_NONE);
+        assert_eq!(
+            Tier::IpiReceiver.to_c(),
+            bindings::kvm_dy_tier_KVM_DY_IPI_RECEIVER
+        );
+        assert_eq!(
+            Tier::PendingIrq.to_c(),
+            bindings::kvm_dy_tier_KVM_DY_PENDING_IRQ
+        );
+        assert_eq!(Tier::Mainline.to_c(), bindings::kvm_dy_tier_KVM_DY_MAINLINE);
+        assert_eq!(Tier::Relaxed.to_c(), bindings::kvm_dy_tier_KVM_DY_RELAXED);
+        assert_eq!(Tier::Held.to_c(), bindings::kvm_dy_tier_KVM_DY_HELD);
+    }
+
     #[test]
     fn lone_vcpu_never_yields() {
         let mut vm = FakeVm::new();

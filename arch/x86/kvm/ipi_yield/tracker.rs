@@ -431,9 +431,6 @@ pub(crate) fn eoi_end(
     outcome
 }
 
-/// Resets a vCPU's context: nothing sent, nothing received.
-///
-
 /// How long after the send a spinner may wait for the receiver of its
 /// pending IPI while that receiver runs: a sixteenth of `window`. Far
 /// shorter than the window, so that a spinner that in fact waits for a
@@ -442,6 +439,7 @@ pub(crate) fn eoi_end(
 pub(crate) fn hold_window(window: u64) -> u64 {
     window >> 4
 }
+
 /// The receiver of the IPI `sender` sent last while it is pending and was
 /// sent at most `ipi_window_ns` before `now` (`None` while tracking is off),
 /// and whether it is also at most [`hold_window`] old.
@@ -544,6 +542,37 @@ mod tests {
         )
     }
 
+    /// What C gets from `kvm_ipi_tracker_pending_receiver()` for `sender` at
+    /// `T0`: the receiver's index (-1: none) and `fresh`.
+    fn exported_pending_receiver(sender: &Slot) -> (i32, bool) {
+        // Written as false by every answer but a fresh receiver's.
+        let mut fresh = true;
+        // SAFETY: `sender` outlives the call, is laid out as `kvm_ipi_ctx`
+        // and is only accessed atomically; `fresh` is a local.
+        let r = unsafe {
+            crate::kvm_ipi_tracker_pending_receiver(
+                core::ptr::from_ref(sender).cast(),
+                T0,
+                &mut fresh,
+            )
+        };
+        (r, fresh)
+    }
+
+    /// The outcomes C sees for each EOI outcome.
+    #[test]
+    fn eoi_outcomes_map_to_c() {
+        assert_eq!(Eoi::None.to_c(), bindings::kvm_ipi_eoi_KVM_IPI_EOI_NONE);
+        assert_eq!(
+            Eoi::Cleared.to_c(),
+            bindings::kvm_ipi_eoi_KVM_IPI_EOI_CLEARED
+        );
+        assert_eq!(
+            Eoi::Unmatched.to_c(),
+            bindings::kvm_ipi_eoi_KVM_IPI_EOI_UNMATCHED
+        );
+    }
+
     /// Runs `f` with tracking switched to `on`, then restores the switch.
     fn with_tracking(on: bool, f: impl FnOnce()) {
         let old = TRACKING_ENABLED.xchg(on, Relaxed);
@@ -635,9 +664,11 @@ mod tests {
         with_tracking(false, || {
             assert_eq!(eoi_begin(&b.ctx()), None);
             assert_eq!(pending_receiver(&a.ctx(), T0), (None, false));
+            assert_eq!(exported_pending_receiver(&a), (-1, false));
         });
         with_tracking(true, || {
             assert_eq!(pending_receiver(&a.ctx(), T0), (Some(DST as u32), true));
+            assert_eq!(exported_pending_receiver(&a), (DST, true));
         });
         // Nothing was cleared while off.
         assert!(a.sent().pending() && b.link().sender() == Some(SRC));
@@ -868,6 +899,7 @@ mod tests {
             }
         }
     }
+
     /// Random deliveries (good, malformed and refused), EOIs of random
     /// vectors, resets and queries among four vCPUs, as a hostile guest may
     /// cause them: every vCPU index the tracker hands back (the sender an
