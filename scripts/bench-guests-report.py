@@ -307,8 +307,9 @@ def main():
     if probed:
         md += ["", "### Throughput for the machine's speed, × off (median over rounds, range)\n",
                "The same windows, each guest's throughput divided by the speed probe's (a fixed loop "
-               "in the test kernel every "
-               f"{setup.get('probe_s', '?')} s at nice 19, iterations per second of its own CPU time): "
+               "in the test kernel, started "
+               f"{setup.get('probe_s', '?')} s after the last one ended, at nice 19; iterations per "
+               "second of its own CPU time): "
                "what remains when the emulated machine runs faster or slower for everyone. `off` is "
                "at the run's median speed.\n"]
         md += ratio_table(res, settings, works, adj_noise, "adj_")
@@ -386,22 +387,27 @@ def main():
            f"({sum(int(guests[g]['vcpus']) for g in guests)} vCPUs on {setup.get('cpus', '?')} CPUs), "
            "the guests are small, and every exit is emulated, so only the direction and the size "
            "against the A/A noise compare.\n",
-           "![throughput ratios of the Linux guests](guests.png)"]
+           "![throughput ratios of the Linux guests" + (", for the machine's speed" if probed else "")
+           + "](guests.png)"]
 
+    # The plot: for the machine's speed when the probe ran.
+    prefix = "adj_" if probed else ""
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / max(len(works), 1)
     rows = (["off2"] if "off2" in res else []) + cand
     xs = range(len(rows))
     for i, g in enumerate(works):
-        med_ = [res[s][g]["ratio"] if res[s][g]["ratio"] is not None else float("nan") for s in rows]
-        lo = [m - res[s][g]["lo"] if res[s][g]["lo"] is not None else 0 for s, m in zip(rows, med_)]
-        hi = [res[s][g]["hi"] - m if res[s][g]["hi"] is not None else 0 for s, m in zip(rows, med_)]
+        r = [res[s][prefix + g] for s in rows]
+        med_ = [x["ratio"] if x["ratio"] is not None else float("nan") for x in r]
+        lo = [m - x["lo"] if x["lo"] is not None else 0 for x, m in zip(r, med_)]
+        hi = [x["hi"] - m if x["hi"] is not None else 0 for x, m in zip(r, med_)]
         ax.bar([x + i * width for x in xs], med_, width, yerr=[lo, hi], capsize=2, label=g)
     ax.axhline(1, color="black", linewidth=0.8)
     ax.set_xticks([x + width * (len(works) - 1) / 2 for x in xs])
     ax.set_xticklabels(["off2 (A/A)" if s == "off2" else s for s in rows], rotation=30, ha="right")
     ax.set_ylabel("throughput × off (median, range)")
-    ax.set_title("Linux guests inside the test kernel, each setting against everything off")
+    ax.set_title("Linux guests inside the test kernel, each setting against everything off"
+                 + (",\nfor the machine's speed (the speed probe)" if probed else ""))
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "guests.png", dpi=100)

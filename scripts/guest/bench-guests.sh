@@ -19,8 +19,9 @@
 # measures it beside the guests: every VB_GB_PROBE_S seconds (2) a short
 # fixed loop at nice 19, its CPU time from its own schedstat, so that the
 # probe's share of the CPUs does not matter; a window reports the loop's
-# iterations and nanoseconds (probe_iters, probe_ns). It takes well under
-# 1 % of a CPU.
+# iterations and nanoseconds (probe_iters, probe_ns). It takes about 1 % of
+# one CPU (a probe is some 50 ms of CPU time; at nice 19 one ends every 5 s
+# or so).
 . /stage/lib.sh
 . /stage/l2lib.sh
 
@@ -41,7 +42,7 @@ guests="dbench hackbench tlb cpu"
 CG=/sys/fs/cgroup/gb
 KVM_DEBUG=/sys/kernel/debug/kvm
 probe_s=${VB_GB_PROBE_S:-2}
-# Iterations of one probe: about 10 ms of the test kernel's CPU time.
+# Iterations of one probe: about 50 ms of the test kernel's CPU time.
 probe_n=5000
 PROBE_LOG=/tmp/gb-probe
 
@@ -97,7 +98,7 @@ probe() {
 			for (i = 0; i < n; i++)
 				x += i * 3 % 7
 			# Blocks once (waiting for the shell), so that the
-			# scheduler brings the loop's CPU time up to date.
+			# scheduler brings the CPU time of the loop up to date.
 			system("")
 			getline l <"/proc/self/schedstat"
 			split(l, a, " ")
