@@ -134,7 +134,8 @@ def analyse(setup, guests, windows, runs, progress):
         row["speed"] = probe_speed(w) / mid if mid and probe_speed(w) else None
         for g in guests:
             row[g] = window_value(runs[g], progress[g], w, lead)
-            row["adj_" + g] = row[g] / row["speed"] if row[g] and row["speed"] else None
+            row["adj_" + g] = (row[g] / row["speed"]
+                               if row[g] is not None and row["speed"] else None)
             row["share_" + g] = w.get("cpu_" + g, 0) / (secs * 1e6 * ncpu) * 100
         for c, _ in COUNTERS:
             row[c] = w.get(c, 0) / secs
@@ -311,8 +312,14 @@ def main():
                f"{setup.get('probe_s', '?')} s after the last one ended, at nice 19; iterations per "
                "second of its own CPU time): "
                "what remains when the emulated machine runs faster or slower for everyone. `off` is "
-               "at the run's median speed.\n"]
+               "at the run's median speed. This assumes that no setting changes the probe's own "
+               "speed (it runs in the kernel whose scheduler the settings change): its own ratios "
+               "to `off` follow the table, to be read against its A/A pair's.\n"]
         md += ratio_table(res, settings, works, adj_noise, "adj_")
+        r = {s: res[s]["speed"] for s in settings}
+        md += ["", "The speed probe's own speed, × off (median, range): " + ", ".join(
+            f"`{s}` × {fmt(r[s]['ratio'])} ({fmt(r[s]['lo'])}–{fmt(r[s]['hi'])})"
+            for s in settings if s != "off" and r[s]["ratio"] is not None) + "."]
     md += ["", "### CPU share of each guest (% of the CPUs; median, and points against `off`)\n",
            "| setting | " + " | ".join(guests) + " |", "|---|" + "---|" * len(guests)]
     for s in settings:
@@ -335,7 +342,7 @@ def main():
            "CPU-second moves together (correlation over the windows). Steady CPU shares with a work per "
            "CPU-second that swings in every guest at once, the CPU-bound one included, point to the "
            "emulated machine's speed changing, not the scheduling: that part of the noise no setting "
-           "causes, and only more windows or a speed reference can remove it.\n",
+           "causes, and the speed probe measures it.\n",
            "| guest | throughput | CPU share | work per CPU-second | throughput for the speed |",
            "|---|---|---|---|---|"]
     for g, t in table.items():
@@ -394,17 +401,17 @@ def main():
     prefix = "adj_" if probed else ""
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / max(len(works), 1)
-    rows = (["off2"] if "off2" in res else []) + cand
-    xs = range(len(rows))
+    bars = (["off2"] if "off2" in res else []) + cand
+    xs = range(len(bars))
     for i, g in enumerate(works):
-        r = [res[s][prefix + g] for s in rows]
+        r = [res[s][prefix + g] for s in bars]
         med_ = [x["ratio"] if x["ratio"] is not None else float("nan") for x in r]
         lo = [m - x["lo"] if x["lo"] is not None else 0 for x, m in zip(r, med_)]
         hi = [x["hi"] - m if x["hi"] is not None else 0 for x, m in zip(r, med_)]
         ax.bar([x + i * width for x in xs], med_, width, yerr=[lo, hi], capsize=2, label=g)
     ax.axhline(1, color="black", linewidth=0.8)
     ax.set_xticks([x + width * (len(works) - 1) / 2 for x in xs])
-    ax.set_xticklabels(["off2 (A/A)" if s == "off2" else s for s in rows], rotation=30, ha="right")
+    ax.set_xticklabels(["off2 (A/A)" if s == "off2" else s for s in bars], rotation=30, ha="right")
     ax.set_ylabel("throughput × off (median, range)")
     ax.set_title("Linux guests inside the test kernel, each setting against everything off"
                  + (",\nfor the machine's speed (the speed probe)" if probed else ""))

@@ -5,7 +5,8 @@
 # (scripts/guest/bench-guests.sh); then their section of bench/REPORT.md and
 # bench/guests.png (scripts/bench-guests-report.py). VB_GB_ROUNDS (default
 # 5), VB_GB_WIN and VB_GB_SETTLE (seconds, default 30 and 8) and
-# VB_GB_SETTINGS (default: every setting) shape the run. Fails when a guest
+# VB_GB_SETTINGS (default: every setting) shape the run; VB_GB_PROBE_S
+# (default 2) is the pause between two loops of the speed probe. Fails when a guest
 # crashes, hangs or resets, or the test kernel does.
 . "$(dirname "$0")/lib.sh"
 

@@ -17,8 +17,9 @@
 # The emulated machine's speed changes by tens of percent from one window to
 # the next, in every guest at once (the outer host's load). A speed probe
 # measures it beside the guests: every VB_GB_PROBE_S seconds (2) a short
-# fixed loop at nice 19, its CPU time from its own schedstat, so that the
-# probe's share of the CPUs does not matter; a window reports the loop's
+# fixed loop at nice 19, its CPU time from its own schedstat (which may lag
+# by up to a tick: the loop never blocks), so that the probe's share of the
+# CPUs does not matter; a window reports the loop's
 # iterations and nanoseconds (probe_iters, probe_ns). It takes about 1 % of
 # one CPU (a probe is some 50 ms of CPU time; at nice 19 one ends every 5 s
 # or so).
@@ -97,9 +98,6 @@ probe() {
 		awk -v n=$probe_n 'BEGIN {
 			for (i = 0; i < n; i++)
 				x += i * 3 % 7
-			# Blocks once (waiting for the shell), so that the
-			# scheduler brings the CPU time of the loop up to date.
-			system("")
 			getline l <"/proc/self/schedstat"
 			split(l, a, " ")
 			print n, a[1]
@@ -139,7 +137,8 @@ if [ $booted -eq 4 ]; then
 	: >$PROBE_LOG
 	probe &
 	probe_pid=$!
-	# busybox has no nice; the loops inherit the probe's niceness.
+	# busybox has no nice; the loops inherit the probe's niceness (the
+	# first may start before it, inside the first settle time).
 	renice 19 -p $probe_pid >/dev/null
 	rep=1
 	while [ $rep -le $rounds ]; do
