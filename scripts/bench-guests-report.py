@@ -126,12 +126,13 @@ def analyse(setup, guests, windows, runs, progress):
     rows = []
     # The probe's speed relative to its median: adj_ values are in the
     # workload's own units, at the run's median speed.
-    speeds = [x for x in map(probe_speed, windows) if x]
-    mid = statistics.median(speeds) if speeds else None
-    for w in windows:
+    speeds = [probe_speed(w) for w in windows]
+    known = [x for x in speeds if x]
+    mid = statistics.median(known) if known else None
+    for w, speed in zip(windows, speeds):
         row = {}
         secs = w["t1"] - w["t0"]
-        row["speed"] = probe_speed(w) / mid if mid and probe_speed(w) else None
+        row["speed"] = speed / mid if mid and speed else None
         for g in guests:
             row[g] = window_value(runs[g], progress[g], w, lead)
             row["adj_" + g] = (row[g] / row["speed"]
