@@ -42,7 +42,18 @@ bench_cmd() {
 	pingpong) echo "pingpong $4 $2 $w $h" ;;
 	lock | lockall) echo "$3 $4 $2 $w" ;;
 	lockhog) echo "lock $4 $2 $w 1 $h" ;;
+	spin) echo "spin $4 $2 $w $5 $h" ;;
 	esac
+}
+# noyield PLACEMENT MS WORDS: the hogs' CPU shares when nobody yields, the
+# reference for what a strategy may give the yielders: tasks that spin
+# without yielding in the workers' place, as many as each scenario with hogs
+# has workers, next to its hogs. WORDS go into each VB-BENCH line.
+noyield() {
+	for s in "2 1" "2 2" "4 1" "8 1"; do
+		echo "$(bench_cmd $1 $2 spin $s)" >$BENCH &&
+			echo "VB-BENCH kind=noyield cfg_place=$1 $3 rep=$rep $(cat $BENCH)"
+	done
 }
 # kbench PLACEMENT SCENARIO STRATEGY
 kbench() {
@@ -112,6 +123,7 @@ while [ $rep -le "${VB_COST_REPS:-3}" ]; do
 			done
 		done
 	done
+	noyield nested 500 "cfg_kernel=$kernel cfg_icount=1"
 	# IPIs: both vCPUs on CPU 1, vCPU 0 halting until it is answered.
 	ipi_settings=unpatched
 	[ $kernel = patched ] && ipi_settings="off deboost"
@@ -139,6 +151,7 @@ while [ $rep -le $reps ]; do
 			"lockhog 4" "lockhog 8" "lockall 4" "lockall 8"; do
 			for st in $(rotated $(strategies)); do kbench $place "$s" $st; done
 		done
+		noyield $place $ms cfg_kernel=patched
 	done
 	rep=$((rep + 1))
 done

@@ -16,6 +16,10 @@
  *   lockall THREADS MS [PID]
  *                      the same, with the tasks spread over all online CPUs
  *                      (task i on the i-th CPU, round robin)
+ *   spin THREADS MS [PID [HOGS [HOG_PID]]]
+ *                      THREADS tasks that spin and never yield, next to HOGS
+ *                      hogs: the CPU shares the scheduler gives the hogs
+ *                      when nobody yields, the reference of the others
  *
  * With PID, the workers join the cgroups of that task, and the hogs those
  * of HOG_PID (default: PID): that is how a run places its kthreads in a
@@ -258,6 +262,14 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 			snprintf(bench_result, sizeof(bench_result),
 				 "pingpong hogs=%u handoffs=%llu yields=%llu ns=%llu hog_ns=%llu\n",
 				 a, work, yields, ns, hog_ns);
+	} else if (sscanf(buf, "spin %u %u %d %u %d", &a, &ms, &pid[0], &hogs, &pid[1]) >= 2) {
+		b->cg_pid[0] = max(pid[0], 0);
+		b->cg_pid[1] = pid[1] > 0 ? pid[1] : b->cg_pid[0];
+		ret = bench_run(b, hog_fn, a, hogs, ms, &work, &yields, &ns, &hog_ns);
+		if (!ret)
+			snprintf(bench_result, sizeof(bench_result),
+				 "spin threads=%u hogs=%u ns=%llu hog_ns=%llu\n",
+				 a, b->nr_hogs, ns, hog_ns);
 	} else if (sscanf(buf, "lock %u %u %d %u %d", &a, &ms, &pid[0], &hogs, &pid[1]) >= 2 ||
 		   sscanf(buf, "lockall %u %u %d", &a, &ms, &pid[0]) >= 2) {
 		b->all_cpus = str_has_prefix(buf, "lockall");

@@ -5,7 +5,7 @@
 //!
 //! [`select`] keeps mainline's round-robin scan exactly and adds two things
 //! around it: first the receiver of the spinner's pending IPI (or, while
-//! that receiver runs guest code and the IPI is fresh, no yield at all),
+//! that receiver runs on a CPU and the IPI is fresh, no yield at all),
 //! last the relaxed round. It reaches the vCPUs through the [`Vcpus`]
 //! trait: the crate root implements it over `kvm_main.c`'s accessors, the
 //! tests over a fake VM that logs every question asked.
@@ -31,7 +31,7 @@ pub(crate) enum Tier {
     Mainline,
     /// The relaxed round: a vCPU preempted in user mode.
     Relaxed,
-    /// Nobody: the receiver of a fresh pending IPI runs guest code.
+    /// Nobody: the receiver of a fresh pending IPI runs on a CPU.
     Held,
 }
 
@@ -155,6 +155,15 @@ fn scan_order(s: &Spin) -> impl Iterator<Item = u32> {
     })
 }
 
+/// Whether the spinner waits for the receiver of its fresh IPI instead of
+/// yielding: the receiver runs on a CPU (guest code, or KVM's run loop on its
+/// way there) and does not spin for something itself, so it takes the
+/// interrupt any moment now. Asleep in the host or back in the VMM, it does
+/// not, and the scan goes on.
+fn holds(f: &bindings::kvm_dy_facts, s: &Spin) -> bool {
+    s.fresh && f.running && !f.spinning && !f.blocked
+}
+
 /// Picks the vCPU to yield to and yields; returns the tier and the target
 /// (0 with [`Tier::None`]).
 pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
@@ -178,14 +187,14 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
                 match sel.attempt(r) {
                     Attempt::Yielded => return (Tier::IpiReceiver, r),
                     Attempt::GiveUp => return NONE,
+                    // Woken, it may have got a CPU of its own meanwhile.
+                    Attempt::Next if sel.vcpus.facts(r).is_some_and(|f| holds(&f, s)) => {
+                        return (Tier::Held, r);
+                    }
                     Attempt::Next => {}
                 }
             }
-            // Running guest code, and not spinning for something itself:
-            // it takes the interrupt any moment now.
-            Some(f) if s.fresh && f.in_guest && !f.spinning && !f.blocked => {
-                return (Tier::Held, r);
-            }
+            Some(f) if holds(&f, s) => return (Tier::Held, r),
             _ => {}
         }
     }
@@ -251,8 +260,8 @@ mod tests {
         /// In a spin loop: the answer toggles on every check, as mainline's
         /// `kvm_vcpu_eligible_for_directed_yield()` toggles `dy_eligible`.
         spinning: bool,
-        /// Running guest code right now.
-        in_guest: bool,
+        /// On a CPU right now, in guest mode or in KVM's run loop.
+        running: bool,
         yield_result: i32,
     }
 
@@ -266,7 +275,7 @@ mod tests {
         in_kernel: false,
         eligible: true,
         spinning: false,
-        in_guest: false,
+        running: false,
         yield_result: 1,
     };
 
@@ -327,7 +336,7 @@ mod tests {
                 blocked: v.blocked,
                 preempted: v.preempted,
                 pending_interrupt: v.pending_interrupt,
-                in_guest: v.in_guest,
+                running: v.running,
                 spinning: v.spinning,
             })
         }
@@ -479,11 +488,11 @@ mod tests {
 
     #[test]
     fn running_receiver_of_a_fresh_ipi_holds_the_spin() {
-        // The receiver runs guest code (not ready), the IPI is fresh: the
+        // The receiver runs on a CPU (not ready), the IPI is fresh: the
         // spinner yields to nobody, not even vCPU 3 in kernel mode.
         let running = Fake {
             ready: false,
-            in_guest: true,
+            running: true,
             ..USER
         };
         let mut vm = FakeVm::new();
@@ -494,13 +503,13 @@ mod tests {
         assert_eq!(select(&mut vm, &s), (Tier::Held, 6));
         assert_eq!(vm.yields().count(), 0);
         assert_eq!(vm.count(Ask::Eligible, 6), 0);
-        // Not fresh, spinning itself, out of guest mode (exited to the VMM,
-        // a host page fault), or blocked: mainline's scan goes on.
+        // Not fresh, spinning itself, off the CPU (back in the VMM, asleep
+        // on a host page fault), or blocked: mainline's scan goes on.
         type Spoil = fn(&mut Fake, &mut Spin);
         let spoils: [Spoil; 4] = [
             |_, s| s.fresh = false,
             |v, _| v.spinning = true,
-            |v, _| v.in_guest = false,
+            |v, _| v.running = false,
             |v, _| v.blocked = true,
         ];
         for spoil in spoils {
@@ -514,10 +523,28 @@ mod tests {
         }
         // A ready receiver of a fresh IPI is yielded to, not waited for.
         let mut vm = FakeVm::new();
-        vm.vcpus[6].in_guest = true;
+        vm.vcpus[6].running = true;
         let mut s = spin(Some(6));
         s.fresh = true;
         assert_eq!(select(&mut vm, &s), (Tier::IpiReceiver, 6));
+        // Woken (ready) but on a CPU by the time of the yield, which does
+        // not take: waited for when the IPI is fresh, else the scan.
+        for fresh in [true, false] {
+            let mut vm = FakeVm::new();
+            vm.vcpus[3].in_kernel = true;
+            vm.vcpus[6].running = true;
+            vm.vcpus[6].yield_result = 0;
+            let mut s = spin(Some(6));
+            s.fresh = fresh;
+            let want = if fresh {
+                (Tier::Held, 6)
+            } else {
+                (Tier::Mainline, 3)
+            };
+            assert_eq!(select(&mut vm, &s), want);
+            assert_eq!(vm.count(Ask::Yield, 6), 1);
+            assert_eq!(vm.count(Ask::Eligible, 6), 1);
+        }
     }
 
     #[test]
@@ -704,7 +731,7 @@ mod tests {
                 in_kernel: r & 16 != 0,
                 eligible: r & 32 != 0 || r & 256 != 0,
                 spinning: r & 512 != 0,
-                in_guest: r & 1024 != 0,
+                running: r & 1024 != 0,
                 yield_result: ((r >> 10) % 3) as i32 - 1,
             };
         }
@@ -815,13 +842,13 @@ mod tests {
             if tier == Tier::IpiReceiver || tier == Tier::Held {
                 assert_eq!(Some(target), s.receiver);
             }
-            // Waiting for a receiver asks nobody to take the CPU, and only
-            // for a fresh IPI whose receiver runs guest code.
+            // Waiting for a receiver asks nobody else to take the CPU, and
+            // only for a fresh IPI whose receiver runs on a CPU.
             if tier == Tier::Held {
-                assert!(s.fresh && ours.yields().count() == 0);
+                assert!(s.fresh && ours.yields().all(|i| i == target));
                 assert!(vm
                     .get(target)
-                    .is_some_and(|f| !f.ready && f.in_guest && !f.spinning));
+                    .is_some_and(|f| f.running && !f.spinning && !f.blocked));
             }
             // A receiver asked first and not taken: what follows is
             // mainline's scan of a VM in which it is not ready.
