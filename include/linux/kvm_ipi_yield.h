@@ -60,7 +60,7 @@ struct kvm_dy_facts {
 	bool blocked;		/* blocking, and nothing would make it runnable */
 	bool preempted;		/* vcpu->preempted */
 	bool pending_interrupt;	/* kvm_arch_dy_has_pending_interrupt() */
-	bool running;		/* on a CPU: in KVM_RUN and not scheduled out */
+	bool running;		/* in KVM_RUN, not scheduled out: guest, KVM, halt-polling */
 	bool spinning;		/* it is in kvm_vcpu_on_spin() itself */
 };
 

@@ -31,9 +31,9 @@ parked() {
 	sh -c "echo \$\$ >$1/cgroup.procs; exec sleep 100000" >/dev/null 2>&1 &
 	echo $!
 }
-# bench_cmd PLACEMENT MS KIND N: what to write to $BENCH for scenario
+# bench_cmd PLACEMENT MS KIND N [HOGS]: what to write to $BENCH for scenario
 # KIND N (pingpong HOGS, lock TASKS, lockhog TASKS: the lock next to 1 hog,
-# lockall TASKS) in PLACEMENT: nested puts the workers in the cgroup of
+# lockall TASKS, spin TASKS HOGS: tasks that never yield) in PLACEMENT: nested puts the workers in the cgroup of
 # $vcpus_pid and the hogs in that of $hogs_pid.
 bench_cmd() {
 	w=0 h=

@@ -26,8 +26,8 @@
  * cgroup hierarchy. Without, they stay in the root groups.
  *
  * The result is one line of counts over the run: handoffs or critical
- * sections, yield_to() calls, the run's length and the hogs' CPU time, all
- * in ns of sched_clock.
+ * sections and yield_to() calls (not for spin), the run's length and the
+ * hogs' CPU time, all in ns of sched_clock.
  */
 #include <linux/atomic.h>
 #include <linux/cgroup.h>

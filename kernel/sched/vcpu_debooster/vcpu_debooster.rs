@@ -405,7 +405,7 @@ mod tests {
         y
     }
 
-    /// The hook's first two steps, as `yield_to_boost()` in fair.c takes them.
+    /// The hook's first two steps, as `__yield_to_boost()` in fair.c takes them.
     fn begin_and_gate(
         st: &mut bindings::sched_vcpu_deboost_rq,
         y: &mut bindings::sched_vcpu_deboost_yield,

@@ -528,12 +528,13 @@ mod tests {
         s.fresh = true;
         assert_eq!(select(&mut vm, &s), (Tier::IpiReceiver, 6));
         // Woken (ready) but on a CPU by the time of the yield, which does
-        // not take: waited for when the IPI is fresh, else the scan.
-        for fresh in [true, false] {
+        // not take (0) or fails (-1, tries left): waited for when the IPI
+        // is fresh, else the scan.
+        for (fresh, result) in [(true, 0), (true, -1), (false, 0), (false, -1)] {
             let mut vm = FakeVm::new();
             vm.vcpus[3].in_kernel = true;
             vm.vcpus[6].running = true;
-            vm.vcpus[6].yield_result = 0;
+            vm.vcpus[6].yield_result = result;
             let mut s = spin(Some(6));
             s.fresh = fresh;
             let want = if fresh {
@@ -545,6 +546,16 @@ mod tests {
             assert_eq!(vm.count(Ask::Yield, 6), 1);
             assert_eq!(vm.count(Ask::Eligible, 6), 1);
         }
+        // One that spins itself after the yield did not take is not waited
+        // for: the scan reaches vCPU 3.
+        let mut vm = FakeVm::new();
+        vm.vcpus[3].in_kernel = true;
+        vm.vcpus[6].running = true;
+        vm.vcpus[6].spinning = true;
+        vm.vcpus[6].yield_result = 0;
+        let mut s = spin(Some(6));
+        s.fresh = true;
+        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
     }
 
     #[test]
@@ -845,10 +856,17 @@ mod tests {
             // Waiting for a receiver asks nobody else to take the CPU, and
             // only for a fresh IPI whose receiver runs on a CPU.
             if tier == Tier::Held {
-                assert!(s.fresh && ours.yields().all(|i| i == target));
-                assert!(vm
-                    .get(target)
-                    .is_some_and(|f| f.running && !f.spinning && !f.blocked));
+                let f = vm.get(target);
+                assert!(s.fresh && f.is_some_and(|f| f.running && !f.spinning && !f.blocked));
+                // The receiver alone was asked, at most once, and only when
+                // it was ready and eligible and that yield did not take.
+                let asked = ours.yields().count();
+                assert!(ours.yields().all(|i| i == target) && asked <= 1);
+                if asked == 1 {
+                    assert!(f.is_some_and(|f| f.ready && f.eligible && f.yield_result <= 0));
+                } else {
+                    assert!(f.is_some_and(|f| !f.ready || !f.eligible));
+                }
             }
             // A receiver asked first and not taken: what follows is
             // mainline's scan of a VM in which it is not ready.
