@@ -60,7 +60,7 @@ struct kvm_dy_facts {
 	bool blocked;		/* blocking, and nothing would make it runnable */
 	bool preempted;		/* vcpu->preempted */
 	bool pending_interrupt;	/* kvm_arch_dy_has_pending_interrupt() */
-	bool running;		/* in KVM_RUN, not scheduled out: guest, KVM, halt-polling */
+	bool in_guest;		/* vcpu->mode is IN_GUEST_MODE: it runs guest code now */
 	bool spinning;		/* it is in kvm_vcpu_on_spin() itself */
 };
 
@@ -71,7 +71,7 @@ enum kvm_dy_tier {
 	KVM_DY_PENDING_IRQ,	/* mainline's scan: a vCPU with a pending interrupt */
 	KVM_DY_MAINLINE,	/* mainline's scan: any other vCPU */
 	KVM_DY_RELAXED,		/* relaxed round: a vCPU preempted in user mode */
-	KVM_DY_HELD,		/* nobody: the receiver of a fresh pending IPI runs */
+	KVM_DY_HELD,		/* nobody: the receiver of a fresh pending IPI runs guest code */
 };
 
 /* The static keys behind the kvm parameters, switched by their set ops. */

@@ -142,7 +142,7 @@ info "spin, tracking on: on_spin $on_spin, yields before the relaxed round $roun
 check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$on_spin" -gt 0
 # vCPU 0 only ever waits for its IPI's answer: it yields to the receiver
 # when that can take the CPU (woken from its halt, waiting for a CPU: the
-# common case), and waits when it runs on a CPU. Whether a spin ever
+# common case), and waits when it runs guest code. Whether a spin ever
 # finds the receiver running before its EOI depends on emulation timing
 # (0 to 160 waits in 3000 round trips here), so only the yields are
 # checked; KUnit checks each condition of the wait, and bench/REPORT.md

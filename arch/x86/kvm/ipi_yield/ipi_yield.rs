@@ -236,7 +236,7 @@ impl Vcpus for KvmVcpus {
             blocked: false,
             preempted: false,
             pending_interrupt: false,
-            running: false,
+            in_guest: false,
             spinning: false,
         };
         // SAFETY: `me` is a live vCPU by the type invariant; `f` is a local

@@ -5,7 +5,7 @@
 //!
 //! [`select`] keeps mainline's round-robin scan exactly and adds two things
 //! around it: first the receiver of the spinner's pending IPI (or, while
-//! that receiver runs on a CPU and the IPI is fresh, no yield at all),
+//! that receiver runs guest code and the IPI is fresh, no yield at all),
 //! last the relaxed round. It reaches the vCPUs through the [`Vcpus`]
 //! trait: the crate root implements it over `kvm_main.c`'s accessors, the
 //! tests over a fake VM that logs every question asked.
@@ -31,7 +31,7 @@ pub(crate) enum Tier {
     Mainline,
     /// The relaxed round: a vCPU preempted in user mode.
     Relaxed,
-    /// Nobody: the receiver of a fresh pending IPI runs on a CPU.
+    /// Nobody: the receiver of a fresh pending IPI runs guest code.
     Held,
 }
 
@@ -156,12 +156,13 @@ fn scan_order(s: &Spin) -> impl Iterator<Item = u32> {
 }
 
 /// Whether the spinner waits for the receiver of its fresh IPI instead of
-/// yielding: the receiver runs on a CPU (guest code, or KVM's run loop on its
-/// way there) and does not spin for something itself, so it takes the
-/// interrupt any moment now. Asleep in the host or back in the VMM, it does
-/// not, and the scan goes on.
+/// yielding: the receiver runs guest code and does not spin for something
+/// itself, so it takes the interrupt any moment now. Anywhere else (in the
+/// host, on its own PAUSE exits too, or back in the VMM) it may not, and the
+/// scan goes on: waiting for a receiver in the host took the lock holder's
+/// yields in `make bench`.
 fn holds(f: &bindings::kvm_dy_facts, s: &Spin) -> bool {
-    s.fresh && f.running && !f.spinning && !f.blocked
+    s.fresh && f.in_guest && !f.spinning && !f.blocked
 }
 
 /// Picks the vCPU to yield to and yields; returns the tier and the target
@@ -260,8 +261,8 @@ mod tests {
         /// In a spin loop: the answer toggles on every check, as mainline's
         /// `kvm_vcpu_eligible_for_directed_yield()` toggles `dy_eligible`.
         spinning: bool,
-        /// On a CPU right now, in guest mode or in KVM's run loop.
-        running: bool,
+        /// Running guest code right now.
+        in_guest: bool,
         yield_result: i32,
     }
 
@@ -275,7 +276,7 @@ mod tests {
         in_kernel: false,
         eligible: true,
         spinning: false,
-        running: false,
+        in_guest: false,
         yield_result: 1,
     };
 
@@ -336,7 +337,7 @@ mod tests {
                 blocked: v.blocked,
                 preempted: v.preempted,
                 pending_interrupt: v.pending_interrupt,
-                running: v.running,
+                in_guest: v.in_guest,
                 spinning: v.spinning,
             })
         }
@@ -488,11 +489,11 @@ mod tests {
 
     #[test]
     fn running_receiver_of_a_fresh_ipi_holds_the_spin() {
-        // The receiver runs on a CPU (not ready), the IPI is fresh: the
+        // The receiver runs guest code (not ready), the IPI is fresh: the
         // spinner yields to nobody, not even vCPU 3 in kernel mode.
         let running = Fake {
             ready: false,
-            running: true,
+            in_guest: true,
             ..USER
         };
         let mut vm = FakeVm::new();
@@ -503,13 +504,13 @@ mod tests {
         assert_eq!(select(&mut vm, &s), (Tier::Held, 6));
         assert_eq!(vm.yields().count(), 0);
         assert_eq!(vm.count(Ask::Eligible, 6), 0);
-        // Not fresh, spinning itself, off the CPU (back in the VMM, asleep
-        // on a host page fault), or blocked: mainline's scan goes on.
+        // Not fresh, spinning itself, out of guest mode (in the host, back
+        // in the VMM), or blocked: mainline's scan goes on.
         type Spoil = fn(&mut Fake, &mut Spin);
         let spoils: [Spoil; 4] = [
             |_, s| s.fresh = false,
             |v, _| v.spinning = true,
-            |v, _| v.running = false,
+            |v, _| v.in_guest = false,
             |v, _| v.blocked = true,
         ];
         for spoil in spoils {
@@ -523,17 +524,17 @@ mod tests {
         }
         // A ready receiver of a fresh IPI is yielded to, not waited for.
         let mut vm = FakeVm::new();
-        vm.vcpus[6].running = true;
+        vm.vcpus[6].in_guest = true;
         let mut s = spin(Some(6));
         s.fresh = true;
         assert_eq!(select(&mut vm, &s), (Tier::IpiReceiver, 6));
-        // Woken (ready) but on a CPU by the time of the yield, which does
+        // Woken (ready) but in the guest by the time of the yield, which does
         // not take (0) or fails (-1, tries left): waited for when the IPI
         // is fresh, else the scan.
         for (fresh, result) in [(true, 0), (true, -1), (false, 0), (false, -1)] {
             let mut vm = FakeVm::new();
             vm.vcpus[3].in_kernel = true;
-            vm.vcpus[6].running = true;
+            vm.vcpus[6].in_guest = true;
             vm.vcpus[6].yield_result = result;
             let mut s = spin(Some(6));
             s.fresh = fresh;
@@ -550,7 +551,7 @@ mod tests {
         // for: the scan reaches vCPU 3.
         let mut vm = FakeVm::new();
         vm.vcpus[3].in_kernel = true;
-        vm.vcpus[6].running = true;
+        vm.vcpus[6].in_guest = true;
         vm.vcpus[6].spinning = true;
         vm.vcpus[6].yield_result = 0;
         let mut s = spin(Some(6));
@@ -742,7 +743,7 @@ mod tests {
                 in_kernel: r & 16 != 0,
                 eligible: r & 32 != 0 || r & 256 != 0,
                 spinning: r & 512 != 0,
-                running: r & 1024 != 0,
+                in_guest: r & 1024 != 0,
                 yield_result: ((r >> 10) % 3) as i32 - 1,
             };
         }
@@ -854,10 +855,10 @@ mod tests {
                 assert_eq!(Some(target), s.receiver);
             }
             // Waiting for a receiver asks nobody else to take the CPU, and
-            // only for a fresh IPI whose receiver runs on a CPU.
+            // only for a fresh IPI whose receiver runs guest code.
             if tier == Tier::Held {
                 let f = vm.get(target);
-                assert!(s.fresh && f.is_some_and(|f| f.running && !f.spinning && !f.blocked));
+                assert!(s.fresh && f.is_some_and(|f| f.in_guest && !f.spinning && !f.blocked));
                 // The receiver alone was asked, at most once, and only when
                 // it was ready and eligible and that yield did not take.
                 let asked = ours.yields().count();
