@@ -188,7 +188,7 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
                 match sel.attempt(r) {
                     Attempt::Yielded => return (Tier::IpiReceiver, r),
                     Attempt::GiveUp => return NONE,
-                    // Woken, it may have got a CPU of its own meanwhile.
+                    // Woken, it may have entered the guest meanwhile.
                     Attempt::Next if sel.vcpus.facts(r).is_some_and(|f| holds(&f, s)) => {
                         return (Tier::Held, r);
                     }
