@@ -141,31 +141,31 @@ def noyield_table(places):
           "measured (median, range) | under instruction counting: this kernel / 7.3.4 "
           "without the series |",
           "|---|---|---|---|---|---|"]
-    for place, hogs, n in keys:
-        cost = NOYIELD_COST.get((place, hogs, n), {})
-        icount = " / ".join(f"{fmt(med(cost[k]))} %" if cost.get(k) else "–"
-                            for k in ("patched", "unpatched"))
-        md.append(f"| {place} | {n} | {hogs} | {fmt(hog_theory(place, hogs, n))} % "
-                  f"| {med_range(NOYIELD[(place, hogs, n)])} % | {icount} |")
-    off = [k for k in keys if abs(med(NOYIELD[k]) - hog_theory(*k)) > FAIR_POINTS]
     parts = []
-    for k in off:
+    for k in keys:
         place, hogs, n = k
-        part = (f"{place}, {n} tasks next to {hogs} hog{'s' if hogs > 1 else ''}: "
-                f"{fmt(med(NOYIELD[k]))} % where the weights say {fmt(hog_theory(*k))} %")
+        got, weights = med(NOYIELD[k]), hog_theory(*k)
         cost = NOYIELD_COST.get(k, {})
+        icount = " / ".join(f"{fmt(med(cost[c]))} %" if cost.get(c) else "–"
+                            for c in ("patched", "unpatched"))
+        md.append(f"| {place} | {n} | {hogs} | {fmt(weights)} % "
+                  f"| {med_range(NOYIELD[k])} % | {icount} |")
+        if abs(got - weights) <= FAIR_POINTS:
+            continue
+        part = (f"{place}, {n} tasks next to {hogs} hog{'s' if hogs > 1 else ''}: "
+                f"{fmt(got)} % where the weights say {fmt(weights)} %")
         if cost.get("patched") and cost.get("unpatched"):
             a, b = med(cost["patched"]), med(cost["unpatched"])
             part += (f" (counted: {fmt(a)} % on this kernel, {fmt(b)} % without the series"
                      + (", the same)" if abs(a - b) <= FAIR_POINTS else ")"))
-        parts.append(part)
+        parts.append((place, part))
     if parts:
         md.append("\nWithout any yield the hogs get other shares than the weights say: "
-                  + "; ".join(parts) + "."
+                  + "; ".join(p for _, p in parts) + "."
                   + (" 7.3 schedules cgroups on one run queue of tasks with hierarchical "
                      "weights, and a nested group of many busy tasks ends up with more than "
-                     "its weight there; why is not analysed here." if any(k[0] == "nested" for k in off) else ""))
-    if off:
+                     "its weight there; why is not analysed here."
+                     if any(place == "nested" for place, _ in parts) else ""))
         md.append("\nThe tables below take the measured shares as the fair ones: what "
                   "the scheduler gives without any yield is no cost of a strategy.")
     md.append("")

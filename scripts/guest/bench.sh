@@ -33,8 +33,9 @@ parked() {
 }
 # bench_cmd PLACEMENT MS KIND N [HOGS]: what to write to $BENCH for scenario
 # KIND N (pingpong HOGS, lock TASKS, lockhog TASKS: the lock next to 1 hog,
-# lockall TASKS, spin TASKS HOGS: tasks that never yield) in PLACEMENT: nested puts the workers in the cgroup of
-# $vcpus_pid and the hogs in that of $hogs_pid.
+# lockall TASKS, spin TASKS HOGS: tasks that never yield) in PLACEMENT:
+# nested puts the workers in the cgroup of $vcpus_pid and the hogs in that
+# of $hogs_pid.
 bench_cmd() {
 	w=0 h=
 	[ "$1" = nested ] && w=$vcpus_pid h=$hogs_pid

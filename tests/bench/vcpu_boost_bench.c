@@ -85,6 +85,13 @@ static int bench_place(struct task_struct *task, pid_t pid)
 	return ret;
 }
 
+/* Workers join the cgroups of @pid[0], hogs those of @pid[1], else @pid[0]. */
+static void bench_cgroups(struct bench *b, const int pid[2])
+{
+	b->cg_pid[0] = max(pid[0], 0);
+	b->cg_pid[1] = pid[1] > 0 ? pid[1] : b->cg_pid[0];
+}
+
 static DEFINE_MUTEX(bench_mutex);
 static char bench_result[256];
 
@@ -255,16 +262,14 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 		return -ENOMEM;
 	mutex_lock(&bench_mutex);
 	if (sscanf(buf, "pingpong %u %u %d %d", &a, &ms, &pid[0], &pid[1]) >= 2) {
-		b->cg_pid[0] = max(pid[0], 0);
-		b->cg_pid[1] = pid[1] > 0 ? pid[1] : b->cg_pid[0];
+		bench_cgroups(b, pid);
 		ret = bench_run(b, pingpong_fn, 2, a, ms, &work, &yields, &ns, &hog_ns);
 		if (!ret)
 			snprintf(bench_result, sizeof(bench_result),
 				 "pingpong hogs=%u handoffs=%llu yields=%llu ns=%llu hog_ns=%llu\n",
 				 a, work, yields, ns, hog_ns);
 	} else if (sscanf(buf, "spin %u %u %d %u %d", &a, &ms, &pid[0], &hogs, &pid[1]) >= 2) {
-		b->cg_pid[0] = max(pid[0], 0);
-		b->cg_pid[1] = pid[1] > 0 ? pid[1] : b->cg_pid[0];
+		bench_cgroups(b, pid);
 		ret = bench_run(b, hog_fn, a, hogs, ms, &work, &yields, &ns, &hog_ns);
 		if (!ret)
 			snprintf(bench_result, sizeof(bench_result),
@@ -273,8 +278,7 @@ static ssize_t run_write(struct file *file, const char __user *ubuf, size_t len,
 	} else if (sscanf(buf, "lock %u %u %d %u %d", &a, &ms, &pid[0], &hogs, &pid[1]) >= 2 ||
 		   sscanf(buf, "lockall %u %u %d", &a, &ms, &pid[0]) >= 2) {
 		b->all_cpus = str_has_prefix(buf, "lockall");
-		b->cg_pid[0] = max(pid[0], 0);
-		b->cg_pid[1] = pid[1] > 0 ? pid[1] : b->cg_pid[0];
+		bench_cgroups(b, pid);
 		ret = bench_run(b, lock_fn, a, b->all_cpus ? 0 : hogs, ms, &work, &yields, &ns,
 				&hog_ns);
 		if (!ret)
