@@ -5,7 +5,8 @@
 # compilers. It carries only what the benchmark itself needs: the test-only
 # patches (patches/test/: PAUSE exits under TCG) and the benchmark module of
 # tests/bench/, built in unconditionally.
-#   tree   $CACHE/baseline/tree     build   $BUILD/baseline
+#   tree   $CACHE/baseline/tree     build   $BUILD/baseline (for the
+#   flavour VB_FLAVOR other than kunit: $BUILD/baseline-VB_FLAVOR)
 . "$(dirname "$0")/lib.sh"
 
 [ -f "$PRISTINE/Makefile" ] || die "no kernel source at $PRISTINE: run scripts/setup.sh"
@@ -13,6 +14,7 @@
 
 TREE=$CACHE/baseline/tree
 OUT=$BUILD/baseline
+[ "$VB_FLAVOR" = kunit ] || OUT+=-$VB_FLAVOR
 
 # The tree is remade whenever what goes into it changes.
 stamp=$( (echo "$KSRC_VERSION"; cat "$PROJECT_ROOT"/patches/test/*.patch \

@@ -189,7 +189,8 @@ def kernel_tables(runs, out):
             scenario = "lockhog" if r["scenario"] == "lock" and hogs else r["scenario"]
             key = (place, scenario, int(r["threads"]))
             work = int(r["cs"])
-        data[key][r["cfg_strategy"]][int(r["rep"])] = {
+        # The lock among 4 and 8 tasks runs several times per repetition.
+        data[key][r["cfg_strategy"]][(int(r["rep"]), int(r.get("sub", 1)))] = {
             "rate": work / (ns / 1e9),
             "ypw": int(r["yields"]) / work if work else float("nan"),
             # The hogs' share of the run's CPU time (0 without hogs).
@@ -377,13 +378,15 @@ SETTING_NAMES = {"unpatched": "7.3.4 without the series", "off": "series, everyt
 
 def costs(runs, out):
     """The runs under QEMU's instruction counting: ns there are instructions."""
-    # (placement, scenario, n) -> setting -> rep -> metrics
+    # (placement, scenario, n) -> setting -> (boot, rep) -> metrics: the
+    # kernel without the series boots twice, and its runs are pooled.
     data = defaultdict(lambda: defaultdict(dict))
     ipi = defaultdict(dict)
     lengths = []
     for r in runs:
+        boot = int(r.get("cfg_boot", 1))
         if r.get("kind") == "cost":
-            ns, place, rep = int(r["ns"]), r["cfg_place"], int(r["rep"])
+            ns, place, rep = int(r["ns"]), r["cfg_place"], (boot, int(r["rep"]))
             lengths.append(ns)
             if r["scenario"] == "pingpong":
                 key, work = (place, "pingpong", int(r["hogs"])), int(r["handoffs"])
@@ -393,7 +396,7 @@ def costs(runs, out):
             data[key][r["cfg_setting"]][rep] = {
                 "insn": ns / work, "rate": work / (ns / 1e9), "ypw": int(r["yields"]) / work}
         elif r.get("kind") == "ipiinsn":
-            ipi[r["cfg_setting"]][int(r["rep"])] = int(r["ns"]) / int(r["ipis"])
+            ipi[r["cfg_setting"]][(boot, int(r["rep"]))] = int(r["ns"]) / int(r["ipis"])
     if not data:
         return [], {}
     places = [p for p in PLACEMENTS if any(k[0] == p for k in data)]
@@ -409,7 +412,8 @@ def costs(runs, out):
     def overlap(a, b):
         return bool(a and b) and min(a) <= max(b) and min(b) <= max(a)
 
-    reps = max((len(v) for d in data.values() for v in d.values()), default=0)
+    reps = max((len({rep for _, rep in v}) for d in data.values() for v in d.values()), default=0)
+    boots = max((len({boot for boot, _ in v}) for d in data.values() for v in d.values()), default=0)
     md = ["## Costs in instructions, and the kernel without the series\n",
           "These runs boot under QEMU's instruction counting (`-icount shift=0,sleep=off`): "
           "the emulated clock advances 1 ns per instruction executed, so every time below "
@@ -418,7 +422,14 @@ def costs(runs, out):
           "strategy with the KVM features on) and on the same 7.3.4 source without the "
           "series (`scripts/baseline.sh`: the test kernel's `.config` less the series' four "
           "symbols, the same compilers, only the test-only PAUSE-exit patch and the "
-          f"benchmark module added). {reps} repetitions, about {fmt(med(lengths) / 1e6)} ms "
+          "benchmark module added); both are built with jump labels "
+          "(`tests/kunit/cost.config`), as distribution kernels build static keys, where "
+          "the other parts boot the test kernel without them"
+          + (f", and the kernel without the series is booted {'twice' if boots == 2 else count_word(boots) + ' times'}: runs in one boot repeat almost exactly, "
+             "but two boots of one kernel differ a little, so its runs from all its boots "
+             "together are the reference and their range is the noise"
+             if boots > 1 else "")
+          + f". {reps} repetitions per boot, about {fmt(med(lengths) / 1e6)} ms "
           f"of emulated time ({fmt(med(lengths) / 1e6)} million instructions) per kthread "
           "run, halt polling off. These are instructions, "
           "not cycles: cache misses, atomics and VM-exit hardware costs of a real CPU do "
@@ -451,10 +462,21 @@ def costs(runs, out):
                       f"| {fmt(ypw)} | {'' if vs_un is None else fmt(vs_un)} "
                       f"| {'' if vs_off is None else fmt(vs_off)} |")
     md.append("")
+    if boots > 1:
+        def boot_meds(place):
+            runs_by_boot = defaultdict(list)
+            for (boot, _), m in data[(place, "pingpong", 0)]["unpatched"].items():
+                runs_by_boot[boot].append(m["insn"])
+            return " and ".join(f"{med(v):,.0f}" for _, v in sorted(runs_by_boot.items()))
+        md.append(f"The kernel without the series, boot by boot (medians): "
+                  + "; ".join(f"{p} {boot_meds(p)}" for p in places)
+                  + " instructions per hand-off.\n")
 
     md += ["### Everything off against the kernel without the series\n",
            "Instructions per unit of work (hand-off or critical section), medians; "
-           "*measurable* means the ranges over the repetitions do not overlap.\n",
+           "*measurable* means the ranges over the repetitions do not overlap"
+           + (f" (the kernel without the series: over its {count_word(boots)} boots)"
+              if boots > 1 else "") + ".\n",
            "| placement | scenario | unpatched | everything off | off ÷ unpatched | measurable? |",
            "|---|---|---|---|---|---|"]
     diffs = []
@@ -776,8 +798,9 @@ def strategy_goals(kt, ct, noise):
           f"mainline and critical sections/s not below mainline beyond the A/A noise "
           f"({fmt(noise * 100)} %, above); the cell gives the worst of the four ratios each. "
           "(d) everything off: the instructions one `yield_to()` costs (ping-pong without "
-          "hogs, counted) are within the noise of 7.3.4 without the series, i.e. the ranges "
-          "over the repetitions overlap; the cell gives the instructions added per call. "
+          "hogs, counted) are within the noise of 7.3.4 without the series, i.e. the range "
+          "of everything off overlaps the range of that kernel over its boots; the cell "
+          "gives the instructions added per call. "
           "This is one measurement of the series, the same in every column.\n",
           "| goal | " + " | ".join(f"`{st}`" for st in STRATEGIES) + " |",
           "|---|" + "---|" * len(STRATEGIES),
@@ -1087,6 +1110,7 @@ def main():
     set_strategies(runs)
     read_noyield(runs)
     reps = max((int(r["rep"]) for r in runs), default=0)
+    subs = max((int(r.get("sub", 1)) for r in runs if r.get("kind") == "kernel"), default=1)
     run_s = med([int(r["ns"]) / 1e9 for r in runs if r.get("kind") == "kernel"])
     feats = setup.get("features", "").split()
     md = ["# vcpu-boost benchmarks\n",
@@ -1103,7 +1127,11 @@ def main():
           "Placements: " + "; ".join(f"*{p}*: {d}" for p, d in PLACEMENTS.items()) + ".",
           f"- Scheduler features: NEXT_BUDDY {'on' if 'NEXT_BUDDY' in feats else 'off'}, "
           f"RUN_TO_PARITY {'on' if 'RUN_TO_PARITY' in feats else 'off'}.",
-          f"- {reps} repetitions of every configuration; the two sides of each comparison "
+          f"- {reps} repetitions of every configuration"
+          + (f" (the kthread lock among 4 and 8 tasks {count_word(subs)} runs in each, "
+             f"{reps * subs} in all: one run differs from the next by up to 20 %)"
+             if subs > 1 else "")
+          + "; the two sides of each comparison "
           "run back to back in one boot, alternating which runs first. Tables give the "
           "median and the range over the repetitions.",
           "- Emulation limits what these numbers say: TCG runs the test kernel and the "

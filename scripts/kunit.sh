@@ -16,8 +16,8 @@ case "${1:-run}" in
 build)
 	mkdir -p "$KUNIT_BUILD"
 	configs=(--kunitconfig="$PROJECT_ROOT/tests/kunit/kunitconfig")
-	[ "$VB_FLAVOR" != kunit ] && configs+=(--kunitconfig="$PROJECT_ROOT/tests/kunit/debug.config")
-	case "$VB_FLAVOR" in kasan | kcsan) configs+=(--kunitconfig="$PROJECT_ROOT/tests/kunit/$VB_FLAVOR.config") ;; esac
+	case "$VB_FLAVOR" in debug | kasan | kcsan) configs+=(--kunitconfig="$PROJECT_ROOT/tests/kunit/debug.config") ;; esac
+	case "$VB_FLAVOR" in kasan | kcsan | cost) configs+=(--kunitconfig="$PROJECT_ROOT/tests/kunit/$VB_FLAVOR.config") ;; esac
 	cc_opts=()
 	for o in "${KCC[@]}"; do cc_opts+=(--make_options "$o"); done
 	kunit config "${common[@]}" "${configs[@]}" "${cc_opts[@]}" \

@@ -23,12 +23,13 @@ BUILD=$CACHE/build                             # O= output directories
 # (tests/kunit/kunitconfig); debug (the same plus tests/kunit/debug.config:
 # lockdep, RCU and other checkers); kasan (debug plus kasan.config: KASAN
 # and UBSAN, built with clang, which KASAN needs with Rust); kcsan (debug
-# plus kcsan.config; KCSAN excludes KASAN).
+# plus kcsan.config; KCSAN excludes KASAN); cost (kunit plus cost.config:
+# jump labels, for make bench's counted boots).
 VB_FLAVOR=${VB_FLAVOR:-kunit}
 case "$VB_FLAVOR" in
-kunit | debug | kcsan) KCC=("CC=ccache gcc") ;;
+kunit | debug | kcsan | cost) KCC=("CC=ccache gcc") ;;
 kasan) KCC=(LLVM=-19 "CC=ccache clang-19") ;;
-*) echo "error: VB_FLAVOR must be kunit, debug, kasan or kcsan" >&2; exit 1 ;;
+*) echo "error: VB_FLAVOR must be kunit, debug, kasan, kcsan or cost" >&2; exit 1 ;;
 esac
 KBUILD_DIR=$BUILD/$VB_FLAVOR
 # run_name MODE: the name of a boot's files in the cache (its initramfs,
