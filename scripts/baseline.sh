@@ -5,16 +5,15 @@
 # compilers. It carries only what the benchmark itself needs: the test-only
 # patches (patches/test/: PAUSE exits under TCG) and the benchmark module of
 # tests/bench/, built in unconditionally.
-#   tree   $CACHE/baseline/tree     build   $BUILD/baseline (for the
-#   flavour VB_FLAVOR other than kunit: $BUILD/baseline-VB_FLAVOR)
+#   tree   $CACHE/baseline/tree     build   $BASELINE_DIR ($BUILD/baseline,
+#   or $BUILD/baseline-VB_FLAVOR for a flavour other than kunit)
 . "$(dirname "$0")/lib.sh"
 
 [ -f "$PRISTINE/Makefile" ] || die "no kernel source at $PRISTINE: run scripts/setup.sh"
 [ -f "$KBUILD_DIR/.config" ] || die "no test kernel configuration in $KBUILD_DIR: run make build"
 
 TREE=$CACHE/baseline/tree
-OUT=$BUILD/baseline
-[ "$VB_FLAVOR" = kunit ] || OUT+=-$VB_FLAVOR
+OUT=$BASELINE_DIR
 
 # The tree is remade whenever what goes into it changes.
 stamp=$( (echo "$KSRC_VERSION"; cat "$PROJECT_ROOT"/patches/test/*.patch \

@@ -242,7 +242,7 @@ def kernel_tables(runs, out):
     md.append("### Lock holder on one CPU\n")
     md.append("*n* tasks take a test-and-set lock (held for 200 pause loops, 50 outside); "
               "a waiter yields to the holder after 20 spins. Ratios are to mainline "
-              "within each repetition, then the median.\n")
+              "within each repetition (and run), then the median.\n")
     lock_plot = {}
 
     def lock_table(scenario, sizes):
@@ -281,7 +281,7 @@ def kernel_tables(runs, out):
                   "the hog (the table above); flat, the *n* lock tasks and the hog share "
                   "the root cgroup: the hog is a task in the same cgroup as the yielders, "
                   "the review's fairness case. The hog's fair share is the rest. Ratios are to "
-                  "mainline within each repetition, then the median.\n")
+                  "mainline within each repetition (and run), then the median.\n")
         md.append("| placement | tasks | strategy | lock group's CPU share (median, range) "
                   "| its fair share | hog's share − fair | critical sections/s (median, range) "
                   "| CS/s ÷ mainline | yields per critical section | yields/CS ÷ mainline "
@@ -414,17 +414,20 @@ def costs(runs, out):
 
     reps = max((len({rep for _, rep in v}) for d in data.values() for v in d.values()), default=0)
     boots = max((len({boot for boot, _ in v}) for d in data.values() for v in d.values()), default=0)
+    # Logs of the cost flavour (jump labels) name each run's boot.
+    jump = any("cfg_boot" in r for r in runs if r.get("kind") == "cost")
     md = ["## Costs in instructions, and the kernel without the series\n",
           "These runs boot under QEMU's instruction counting (`-icount shift=0,sleep=off`): "
           "the emulated clock advances 1 ns per instruction executed, so every time below "
           "is a count of instructions, and a run repeats almost exactly (the ranges show "
           "how exactly). The same scenarios run on this kernel (everything off, then each "
           "strategy with the KVM features on) and on the same 7.3.4 source without the "
-          "series (`scripts/baseline.sh`: the test kernel's `.config` less the series' four "
-          "symbols, the same compilers, only the test-only PAUSE-exit patch and the "
-          "benchmark module added); both are built with jump labels "
-          "(`tests/kunit/cost.config`), as distribution kernels build static keys, where "
-          "the other parts boot the test kernel without them"
+          "series (`scripts/baseline.sh`: the patched kernel's `.config` less the series' "
+          "four symbols, the same compilers, only the test-only PAUSE-exit patch and the "
+          "benchmark module added)"
+          + ("; both are built with jump labels (the `cost` flavour, "
+             "`tests/kunit/cost.config`), as distribution kernels build static keys, where "
+             "the other parts boot the test kernel without them" if jump else "")
           + (f", and the kernel without the series is booted {'twice' if boots == 2 else count_word(boots) + ' times'}: runs in one boot repeat almost exactly, "
              "but two boots of one kernel differ a little, so its runs from all its boots "
              "together are the reference and their range is the noise"
@@ -573,7 +576,7 @@ def strategy_comparison(kt, ct):
     hog_sizes = kt.get("hog_sizes", [])
     hog_col = bool(hog_sizes)
     md = [f"## The {n_st} strategies side by side\n",
-          "Medians over the repetitions; ratios to `mainline` in the same repetition. "
+          "Medians over the repetitions; ratios to `mainline` in the same repetition and run. "
           "*lock n*: critical sections/s and yields per critical section with *n* tasks; "
           "*yields acted on*: the share of `yield_to()` calls on which the strategy "
           "applied its penalty, credit, push or donation (the rest were rate-limited, "
@@ -1128,12 +1131,12 @@ def main():
           f"- Scheduler features: NEXT_BUDDY {'on' if 'NEXT_BUDDY' in feats else 'off'}, "
           f"RUN_TO_PARITY {'on' if 'RUN_TO_PARITY' in feats else 'off'}.",
           f"- {reps} repetitions of every configuration"
-          + (f" (the kthread lock among 4 and 8 tasks {count_word(subs)} runs in each, "
-             f"{reps * subs} in all: one run differs from the next by up to 20 %)"
+          + (f" (the kthread lock among 4 and 8 tasks runs {count_word(subs)} times in "
+             f"each, {reps * subs} runs in all, as its runs differ widely)"
              if subs > 1 else "")
           + "; the two sides of each comparison "
           "run back to back in one boot, alternating which runs first. Tables give the "
-          "median and the range over the repetitions.",
+          "median and the range over the repetitions (and runs).",
           "- Emulation limits what these numbers say: TCG runs the test kernel and the "
           "nested guests at a small fraction of native speed, and timer ticks, PAUSE "
           "exits and VM switches cost far more than on hardware. Ratios measured side by "

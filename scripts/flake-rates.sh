@@ -35,11 +35,11 @@ flake_boot() {
 # their default; "shadow" is that default.
 declare -A boot_env=(
 	[patched-npt]="GUEST_TCG=thread=multi GUEST_APPEND=kvm_amd.npt=1"
-	[unpatched-npt]="GUEST_TCG=thread=multi GUEST_APPEND=kvm_amd.npt=1 GUEST_KBUILD=$BUILD/baseline"
+	[unpatched-npt]="GUEST_TCG=thread=multi GUEST_APPEND=kvm_amd.npt=1 GUEST_KBUILD=$BASELINE_DIR"
 	[patched-shadow]="GUEST_TCG=thread=multi GUEST_APPEND=kvm_amd.npt=0"
-	[unpatched-shadow]="GUEST_TCG=thread=multi GUEST_APPEND=kvm_amd.npt=0 GUEST_KBUILD=$BUILD/baseline"
+	[unpatched-shadow]="GUEST_TCG=thread=multi GUEST_APPEND=kvm_amd.npt=0 GUEST_KBUILD=$BASELINE_DIR"
 	[patched-single]="GUEST_TCG=thread=single GUEST_APPEND=kvm_amd.npt=1"
-	[unpatched-single]="GUEST_TCG=thread=single GUEST_APPEND=kvm_amd.npt=1 GUEST_KBUILD=$BUILD/baseline"
+	[unpatched-single]="GUEST_TCG=thread=single GUEST_APPEND=kvm_amd.npt=1 GUEST_KBUILD=$BASELINE_DIR"
 )
 boots=(patched-npt unpatched-npt patched-shadow unpatched-shadow patched-single unpatched-single)
 # VB_FLAKE_BOOTS chooses the boots to run (default: all); the others keep
