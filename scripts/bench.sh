@@ -31,7 +31,7 @@ for part in $parts; do
 	kernel | kvm) VB_BENCH_PART=$part bench_boot "$part" ;;
 	cost)
 		# Counted runs are slow: about 13 minutes per repetition of the
-		# default length on the test kernel (every setting), 4 without the
+		# default length on the test kernel (every setting), 7 without the
 		# series.
 		reps=${VB_COST_REPS:-3}
 		VB_FLAVOR=cost VB_BENCH_PART=cost GUEST_ICOUNT=1 \
