@@ -38,7 +38,7 @@ for part in $parts; do
 			GUEST_TIMEOUT=${GUEST_TIMEOUT:-$((reps * 1200 + 600))} bench_boot cost-patched
 		for boot in 1 2; do
 			VB_FLAVOR=cost VB_BENCH_PART=cost VB_COST_BOOT=$boot GUEST_ICOUNT=1 \
-				GUEST_KBUILD=$BUILD/baseline-cost GUEST_TIMEOUT=${GUEST_TIMEOUT:-$((reps * 600 + 600))} \
+				GUEST_KBUILD=$(baseline_dir cost) GUEST_TIMEOUT=${GUEST_TIMEOUT:-$((reps * 600 + 600))} \
 				bench_boot "cost-unpatched${boot#1}"
 		done
 		;;

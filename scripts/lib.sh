@@ -32,10 +32,10 @@ kasan) KCC=(LLVM=-19 "CC=ccache clang-19") ;;
 *) echo "error: VB_FLAVOR must be kunit, debug, kasan, kcsan or cost" >&2; exit 1 ;;
 esac
 KBUILD_DIR=$BUILD/$VB_FLAVOR
-# The kernel without the series built from this flavour's configuration
-# (scripts/baseline.sh).
-BASELINE_DIR=$BUILD/baseline
-[ "$VB_FLAVOR" = kunit ] || BASELINE_DIR+=-$VB_FLAVOR
+# baseline_dir FLAVOUR: where scripts/baseline.sh builds the kernel without
+# the series from that flavour's configuration.
+baseline_dir() { if [ "$1" = kunit ]; then echo "$BUILD/baseline"; else echo "$BUILD/baseline-$1"; fi; }
+BASELINE_DIR=$(baseline_dir "$VB_FLAVOR")
 # run_name MODE: the name of a boot's files in the cache (its initramfs,
 # guest-NAME.log, qemu-NAME.log): the mode, and the flavour unless kunit,
 # so that boots of different modes or flavours can run side by side.
