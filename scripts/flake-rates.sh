@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# make flake-rates: how often nested guests shut down (triple fault) under
-# QEMU's TCG, on the test kernel and on the same 7.3.4 without the series
-# (scripts/baseline.sh), with multi-threaded TCG and KVM's nested paging
-# (npt) or shadow paging (kvm_amd.npt=0, what the test stages use), and with
-# a single TCG thread: VB_FLAKE_RUNS runs (default 20) of each configuration
-# in one boot per kernel and setting (scripts/guest/flake.sh), and whether
-# the test kernel itself reset. Writes its section of bench/REPORT.md
+# make flake-rates: how often nested guests shut down (triple fault) or stop
+# on a KVM internal error under QEMU's TCG, on the test kernel and on the
+# same 7.3.4 without the series (scripts/baseline.sh), with multi-threaded
+# TCG and KVM's nested paging (npt) or shadow paging (kvm_amd.npt=0, what the
+# test stages use), and with a single TCG thread: VB_FLAKE_RUNS runs
+# (default 20) of each configuration in one boot per kernel and setting
+# (scripts/guest/flake.sh), and whether the test kernel itself reset. Writes its section of bench/REPORT.md
 # (scripts/report_section.py).
 # GUEST_CPU chooses QEMU's CPU model (default max), VB_FLAKE_CONFIGS the
 # configurations, VB_FLAKE_TRACE=1 adds the dying vCPU's last KVM events.
@@ -94,7 +94,7 @@ done
 	echo
 	echo '```'
 	for name in "${boots[@]}"; do
-		{ grep -E '^VB-FLAKE-RUN .*rc=[1-9]|vb-shutdown:|^ +[^ ].* != ' "$CACHE/guest-flake-$name.log" || true; } |
+		{ grep -E '^VB-FLAKE-RUN .*rc=[1-9]|vb-shutdown:|^ +[^ ].* != |exited, reason [0-9]+,' "$CACHE/guest-flake-$name.log" || true; } |
 			sed -e "s/^/$name: /" -e 's/kvm_amd: //'
 	done
 	echo '```'

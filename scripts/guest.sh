@@ -21,7 +21,7 @@ KBUILD=${GUEST_KBUILD:-$KBUILD_DIR}
 run=$(run_name "$mode")
 SELFTESTS=$CACHE/$(run_name selftests)
 INITRAMFS=$CACHE/initramfs-$run.cpio.gz
-SELFTEST_PROGS=(x86/vcpu_boost_ipi_test x86/vcpu_boost_spin_test x86/vcpu_boost_lock_test x86/vcpu_boost_yield_test x86/xapic_ipi_test)
+SELFTEST_PROGS=(x86/svm_exitintinfo_test x86/vcpu_boost_ipi_test x86/vcpu_boost_spin_test x86/vcpu_boost_lock_test x86/vcpu_boost_yield_test x86/xapic_ipi_test)
 
 [ -f "$KBUILD/arch/x86/boot/bzImage" ] || die "no test kernel at $KBUILD: run scripts/kunit.sh build"
 [ -x "$QEMU" ] || die "no emulator at $QEMU: run make setup (scripts/qemu.sh)"

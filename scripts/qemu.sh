@@ -4,7 +4,10 @@
 # package, with the fixes in tests/qemu/*.patch, into $CACHE/qemu. Debian's
 # binary has a race between TCG's vCPU threads (tests/qemu/0001-*) that now
 # and then lets the test kernel's CPU 0 take interrupts with IF clear while
-# it runs KVM guests: the test kernel panics or triple-faults. Only the outer
+# it runs KVM guests: the test kernel panics or triple-faults. Its SVM also
+# leaves a delivered event in EXITINTINFO and delivers some injected
+# interrupts twice (tests/qemu/0002-*, 0003-*): KVM guests stop on an
+# internal error, or count an IPI twice. Only the outer
 # emulator is replaced; the QEMU/KVM that runs Linux guests inside the test
 # kernel is Debian's. Skipped when the build matches the version and patches.
 # The first build takes about 5 minutes on 2 cores.

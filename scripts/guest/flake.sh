@@ -1,6 +1,7 @@
 #!/bin/sh
 # make flake-rates, inside one boot: the nested guests that have been seen to
-# shut down (triple fault) under QEMU's TCG, VB_FLAKE_RUNS times (default 10)
+# shut down (triple fault) or stop on a KVM internal error under QEMU's TCG,
+# VB_FLAKE_RUNS times (default 10)
 # per configuration, interleaved so that every configuration sees the same
 # moments of the boot. Prints one line per run and per configuration:
 #   VB-FLAKE-RUN <config> <run> rc=<rc> shutdown=<0|1>
@@ -22,16 +23,16 @@ series=0
 configure() {
 	pause=1
 	case "$1" in
-	spin-on | ipi-on) [ $series = 1 ] || return 1
+	spin-on | ipi-on | lock-on) [ $series = 1 ] || return 1
 		echo Y >$KVM_PARAMS/ipi_tracking_enabled
 		echo Y >$KVM_PARAMS/enable_relaxed_boost
 		echo donate >$STRATEGY ;;
-	spin-off) [ $series = 1 ] || return 1
+	spin-off | lock-off) [ $series = 1 ] || return 1
 		echo N >$KVM_PARAMS/ipi_tracking_enabled
 		echo N >$KVM_PARAMS/enable_relaxed_boost
 		echo mainline >$STRATEGY ;;
 	spin-nopause) pause=0 ;;
-	spin-mainline | ipi-mainline) [ $series = 0 ] || return 1 ;;
+	spin-mainline | ipi-mainline | lock-mainline) [ $series = 0 ] || return 1 ;;
 	esac
 	echo $pause >$SVM_PARAMS/test_pause_exits
 }
@@ -47,7 +48,7 @@ dump() {
 
 : >/tmp/flake.runs
 info "flake: kvm_amd npt $(cat $SVM_PARAMS/npt)"
-configs=${VB_FLAKE_CONFIGS:-spin-on spin-off spin-nopause spin-mainline ipi-on ipi-mainline}
+configs=${VB_FLAKE_CONFIGS:-spin-on spin-off spin-nopause spin-mainline ipi-on ipi-mainline lock-on lock-off lock-mainline}
 # VB_FLAKE_TRACE=1 keeps the dying vCPU's last KVM events (tracing slows
 # the guests, and the rates with it).
 trace=${VB_FLAKE_TRACE:-0}
@@ -58,6 +59,7 @@ while [ $i -lt $runs ]; do
 		case $c in
 		spin-*) cmd="/tests/vcpu_boost_spin_test -v 4 -n 1000" ;;
 		ipi-*) cmd="/tests/vcpu_boost_ipi_test -v 3 -n 1000" ;;
+		lock-*) cmd="/tests/vcpu_boost_lock_test -v 4 -n 1000 -m" ;;
 		esac
 		dmesg -c >/dev/null
 		if [ $trace = 1 ]; then

@@ -36,9 +36,34 @@ static inline bool vcpu_boost_parse_opt(int opt, u32 *nr_vcpus, u64 *count)
 }
 
 /*
+ * Fails the test for an unexpected exit of @vcpu, naming @who and the exit
+ * reason (host scripts look for "exited, reason N" at the end of the line);
+ * for KVM_EXIT_INTERNAL_ERROR, with KVM's suberror and data, which say what
+ * KVM could not handle.
+ */
+static inline void vcpu_boost_fail_exit(struct kvm_vcpu *vcpu, const char *who)
+{
+	struct kvm_run *run = vcpu->run;
+	char data[256] = "";
+	size_t len = 0;
+	u32 i;
+
+	if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR) {
+		len = snprintf(data, sizeof(data), ", suberror %u, data", run->internal.suberror);
+		for (i = 0; i < run->internal.ndata && i < ARRAY_SIZE(run->internal.data); i++) {
+			if (len >= sizeof(data))
+				break;
+			len += snprintf(data + len, sizeof(data) - len, " %#llx",
+					(unsigned long long)run->internal.data[i]);
+		}
+	}
+	TEST_FAIL("%s exited, reason %u%s", who, run->exit_reason, data);
+}
+
+/*
  * Runs @vcpu until its guest code is done and returns how long that took in
- * ns. A guest assertion is reported; any other exit fails the test, naming
- * @who and the exit reason (host scripts look for "exited, reason N").
+ * ns. A guest assertion is reported; any other exit fails the test
+ * (vcpu_boost_fail_exit()).
  */
 static inline u64 vcpu_boost_run_to_done(struct kvm_vcpu *vcpu, const char *who)
 {
@@ -55,7 +80,7 @@ static inline u64 vcpu_boost_run_to_done(struct kvm_vcpu *vcpu, const char *who)
 		REPORT_GUEST_ASSERT(uc);
 		break;
 	default:
-		TEST_FAIL("%s exited, reason %u", who, vcpu->run->exit_reason);
+		vcpu_boost_fail_exit(vcpu, who);
 	}
 	return (t1.tv_sec - t0.tv_sec) * 1000000000ull + t1.tv_nsec - t0.tv_nsec;
 }
@@ -68,12 +93,14 @@ static inline void *vcpu_boost_run_forever(void *arg)
 {
 	struct kvm_vcpu *vcpu = arg;
 	struct ucall uc;
+	char who[32];
 
 	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
 	vcpu_run(vcpu);
 	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
 		REPORT_GUEST_ASSERT(uc);
-	TEST_FAIL("vCPU %u exited, reason %u", vcpu->id, vcpu->run->exit_reason);
+	snprintf(who, sizeof(who), "vCPU %u", vcpu->id);
+	vcpu_boost_fail_exit(vcpu, who);
 	return NULL;
 }
 
