@@ -1,7 +1,7 @@
 # vcpu-boost: the commands. The kernel itself is built by scripts/ in the
 # cache directory ($VCPU_BOOST_CACHE, default ~/.cache/vcpu-boost).
 
-.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench xapic-rates flake-rates soak bench-guests lint series series-check patches-edit patches-export
+.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench xapic-rates flake-rates cost-profile soak bench-guests lint series series-check patches-edit patches-export
 
 all: build
 
@@ -47,8 +47,11 @@ soak: build			## a Linux guest runs dbench, hackbench and stress-ng for 3 x 10 m
 bench-guests: build		## Linux guests run dbench, hackbench and stress-ng beside a CPU-bound one, setting by setting: bench/REPORT.md
 	scripts/bench-guests.sh
 
-flake-rates: build		## nested-guest shutdowns per configuration, this kernel and 7.3.4 without the series: bench/REPORT.md
+flake-rates: build		## nested-guest shutdowns and internal errors per configuration, this kernel and 7.3.4 without the series: bench/REPORT.md
 	scripts/flake-rates.sh
+
+cost-profile: build		## a hand-off's instructions function by function (a TCG plugin), everything off against 7.3.4 without the series: bench/REPORT.md
+	scripts/cost-profile.sh
 
 lint: build			## rustfmt, checkpatch --strict on the series, W=1 and clippy: all clean
 	scripts/lint.sh

@@ -26,9 +26,12 @@ if [ "$(cat "$TREE/.vcpu-boost-baseline" 2>/dev/null || true)" != "$stamp" ]; th
 		cp -a "$PRISTINE" "$TREE"
 		touch "$TREE/.vcpu-boost-pristine"
 	fi
-	# Back to pristine for the files this script changes, then change them.
+	# Back to pristine for the files this script changes (those a test
+	# patch adds: gone), then change them.
 	for p in "$PROJECT_ROOT"/patches/test/*.patch; do
-		for f in $(sed -n 's|^+++ b/||p' "$p"); do cp "$PRISTINE/$f" "$TREE/$f"; done
+		for f in $(sed -n 's|^+++ b/||p' "$p"); do
+			if [ -e "$PRISTINE/$f" ]; then cp "$PRISTINE/$f" "$TREE/$f"; else rm -f "$TREE/$f"; fi
+		done
 	done
 	cp "$PRISTINE/kernel/Makefile" "$TREE/kernel/Makefile"
 	grep -vE '^\s*(#|$)' "$PROJECT_ROOT/patches/test/series" | while read -r p; do

@@ -7,7 +7,8 @@
 #   cost    under QEMU's instruction counting, on this kernel and twice on
 #           the same 7.3.4 without the series (scripts/baseline.sh builds
 #           it): its two boots are the noise the comparison is read against.
-#           Both kernels are built with jump labels (VB_FLAVOR=cost)
+#           Both kernels are built with jump labels (VB_FLAVOR=cost);
+#           then make cost-profile (scripts/cost-profile.sh) on both
 # VB_BENCH_PARTS chooses parts (default: all three); the report needs all.
 . "$(dirname "$0")/lib.sh"
 
@@ -41,6 +42,9 @@ for part in $parts; do
 				GUEST_KBUILD=$(baseline_dir cost) GUEST_TIMEOUT=${GUEST_TIMEOUT:-$((reps * 600 + 600))} \
 				bench_boot "cost-unpatched${boot#1}"
 		done
+		# Where the instructions of a hand-off go, function by function:
+		# the judge of goal (d).
+		"$PROJECT_ROOT/scripts/cost-profile.sh"
 		;;
 	*) die "VB_BENCH_PARTS: unknown part $part (kernel, kvm, cost)" ;;
 	esac
@@ -50,4 +54,6 @@ for name in kernel kvm cost-patched cost-unpatched cost-unpatched2; do
 	[ -f "$CACHE/guest-bench-$name.log" ] || die "no log of bench part $name: run make bench"
 	logs+=("$CACHE/guest-bench-$name.log")
 done
-PYTHONPATH=$PYLIB python3 "$PROJECT_ROOT/scripts/bench-report.py" "$PROJECT_ROOT/bench" "${logs[@]}"
+[ -f "$CACHE/profile-summary.json" ] || die "no verdict of make cost-profile: run make bench (or make cost-profile)"
+VB_PROFILE_SUMMARY=$CACHE/profile-summary.json PYTHONPATH=$PYLIB \
+	python3 "$PROJECT_ROOT/scripts/bench-report.py" "$PROJECT_ROOT/bench" "${logs[@]}"

@@ -13,7 +13,8 @@
 # that the guest's clock advances by 1 ns per instruction executed.
 # GUEST_TCG sets QEMU's TCG options (default thread=multi: see boot());
 # GUEST_CPU the CPU model (default max); GUEST_APPEND adds to the test
-# kernel's command line (e.g. kvm_amd.npt=1, see boot()).
+# kernel's command line (e.g. kvm_amd.npt=1, see boot()); GUEST_PLUGIN
+# loads a TCG plugin (QEMU's -plugin argument; make cost-profile).
 . "$(dirname "$0")/lib.sh"
 
 mode=${1:-test}
@@ -160,14 +161,15 @@ boot() {
 	# single one), and KVM with shadow paging: with nested paging QEMU's TCG
 	# now and then breaks the first guest access after a VMRUN (a reserved-
 	# bit page fault on valid tables) and the guest triple-faults, on 7.3.4
-	# without the series too; single-threaded TCG delivers some injected
-	# interrupts twice. Both are the emulator's (bench/REPORT.md, make flake-rates).
+	# without the series too: the emulator's (bench/REPORT.md, make
+	# flake-rates).
 	# GUEST_APPEND=kvm_amd.npt=1 brings nested paging back.
 	local tcg=${GUEST_TCG:-thread=multi}
 	[ "${GUEST_ICOUNT:-}" = 1 ] && tcg=${GUEST_TCG:-thread=single}
 	local qemu=("$QEMU" -accel "tcg,$tcg" -cpu "${GUEST_CPU:-max}" -smp 2 -m 2048 "${icount[@]}"
 		-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$INITRAMFS"
 		-append "$append")
+	[ -n "${GUEST_PLUGIN:-}" ] && qemu+=(-plugin "$GUEST_PLUGIN")
 	if [ "$mode" = shell ]; then
 		"${qemu[@]}" -no-reboot -nographic
 	else

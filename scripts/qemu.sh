@@ -24,16 +24,17 @@ QEMU_FILES=(
 	"qemu_$QEMU_SRC_VERSION.debian.tar.xz 28a1c86310ee53b6bf1854cffe6f6be6ed29a08db7d05759f8ac57b8d6a6cb2f 118f2f821635e9c65225f1224c899af0e23c88fd"
 )
 # Only what the stages use: the x86_64 system emulator with TCG, user-mode
-# networking for its default NIC; no tools, documentation or displays.
+# networking for its default NIC, TCG plugins (make cost-profile); no tools,
+# documentation or displays.
 QEMU_CONFIGURE=(--prefix=/usr --target-list=x86_64-softmmu --disable-docs --disable-werror
 	--disable-tools --disable-guest-agent --disable-gtk --disable-sdl --disable-vnc
 	--disable-opengl --disable-spice --disable-curl --disable-libusb --disable-usb-redir
-	--disable-xen --enable-slirp)
+	--disable-xen --enable-slirp --enable-plugins)
 
 dl=$CACHE/qemu-src
 stamp=$( {
 	echo "$QEMU_SRC_VERSION ${QEMU_CONFIGURE[*]}"
-	cat "$PROJECT_ROOT"/tests/qemu/*.patch
+	cat "$PROJECT_ROOT"/tests/qemu/*.patch "$PROJECT_ROOT"/tests/qemu/plugins/*.c
 } | sha256sum | cut -c1-16)
 # QEMU looks for its firmware beside its binary (../share/qemu): Debian's,
 # from the directories of Debian's firmware path, the first one winning.
@@ -80,7 +81,16 @@ mkdir -p "$src/build"
 	die "QEMU: configure failed, see $dl/configure.log"
 ninja -C "$src/build" -j "$JOBS" qemu-system-x86_64 >"$dl/build.log" 2>&1 ||
 	die "QEMU: build failed, see $dl/build.log"
-mkdir -p "$QEMU_DIR/bin"
+# The TCG plugins of tests/qemu/plugins (make cost-profile), against this
+# QEMU's plugin API.
+mkdir -p "$QEMU_DIR/bin" "$QEMU_DIR/plugins"
+for c in "$PROJECT_ROOT"/tests/qemu/plugins/*.c; do
+	so=$QEMU_DIR/plugins/$(basename "$c" .c).so
+	# shellcheck disable=SC2046 # pkg-config's flags are words
+	gcc -O2 -Wall -Werror -fPIC -shared -I"$src/include/qemu" $(pkg-config --cflags glib-2.0) \
+		-o "$so.tmp" "$c" $(pkg-config --libs glib-2.0) || die "QEMU: plugin $c failed to build"
+	mv "$so.tmp" "$so"
+done
 cp "$src/build/qemu-system-x86_64" "$QEMU.tmp"
 mv "$QEMU.tmp" "$QEMU"
 echo "$stamp" >"$QEMU_DIR/stamp"

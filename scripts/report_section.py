@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 # The sections, in the order in which they follow make bench's part.
-NAMES = ["bench-guests", "flake-rates"]
+NAMES = ["cost-profile", "bench-guests", "flake-rates"]
 
 
 def markers(name):

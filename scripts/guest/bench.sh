@@ -5,7 +5,8 @@
 # boots it once per part (VB_BENCH_PART): kernel (the kthread benchmarks)
 # and kvm (nested guests), so that a failed boot costs only its part; and
 # cost, booted under QEMU's instruction counting, once on this kernel and
-# twice on the kernel without the series.
+# twice on the kernel without the series; make cost-profile's part,
+# profile, once on each.
 . /stage/lib.sh
 
 SVM_PARAMS=/sys/module/kvm_amd/parameters
@@ -95,6 +96,30 @@ tracking_pairs() {
 }
 
 part=${VB_BENCH_PART:-kernel}
+if [ "$part" = profile ]; then
+# make cost-profile: the ping-pong without hogs, flat and nested, with
+# everything off (on the kernel without the series, as it is), booted under
+# a TCG plugin that counts every instruction of each run
+# (scripts/cost-profile.sh).
+kernel=unpatched st=unpatched
+[ -e $DEBOOSTER ] && kernel=patched st=off
+echo 0 >$KVM_PARAMS/halt_poll_ns
+vcpus_pid=$(parked $CG/bench/vm/vcpus)
+hogs_pid=$(parked $CG/bench/hogs)
+sleep 1
+rep=1
+while [ $rep -le "${VB_PROFILE_REPS:-8}" ]; do
+	for place in flat nested; do
+		setting $st
+		echo "$(bench_cmd $place "${VB_COST_MS:-100}" pingpong 0)" >$BENCH &&
+			echo "VB-BENCH kind=profile cfg_kernel=$kernel cfg_place=$place" \
+				"cfg_setting=$st rep=$rep $(cat $BENCH)"
+	done
+	rep=$((rep + 1))
+done
+kill $vcpus_pid $hogs_pid
+exit 0
+fi
 if [ "$part" = cost ]; then
 # Under -icount shift=0 the clock advances 1 ns per instruction executed, so
 # every ns below is an instruction count, and the runs repeat almost
