@@ -767,12 +767,12 @@ def strategy_goals(kt, ct, noise):
     if profiled:
         with open(summary) as f:
             prof = json.load(f)
-        d_known, d_met = True, prof["met"]
+        d_known, d_met = prof["known"], prof["met"]
         pl = [p for p in places if p in prof["places"]]
         counted = " / ".join(fmt(offs[p]["added"]) if offs.get(p) else "–" for p in pl)
         d_cell = (" / ".join(f"{fmt(prof['places'][p]['code'])} ± {fmt(prof['places'][p]['se'])}"
                              for p in pl)
-                  + f" ({' / '.join(pl)}) {verdict(d_met)}; counted runs {counted}")
+                  + f" ({' / '.join(pl)}) {verdict(d_met, d_known)}; counted runs {counted}")
     for st in STRATEGIES:
         g[st]["d"] = (d_met, d_known)
         g[st]["met"] = sum(1 for k in "abcd" if g[st][k][0])
@@ -817,8 +817,9 @@ def strategy_goals(kt, ct, noise):
           f"({fmt(noise * 100)} %, above); the cell gives the worst of the four ratios each. "
           + ("(d) everything off: what the series' code adds to one `yield_to()`, from "
              "*Where the instructions of a hand-off go* below (make cost-profile: every "
-             "function's instructions per call, the scheduler state's part left out), is at "
-             "most the patched-out jump of its static key, one instruction; the cell gives it, "
+             "instruction counted, a fit of each run's instructions per hand-off that takes "
+             "the scheduler's state out), plus two standard errors, is at most the "
+             "patched-out jump of its static key, one instruction; the cell gives it, "
              "and the counted runs' difference per call, state included (above). "
              if profiled else
              "(d) everything off: the instructions one `yield_to()` costs (ping-pong without "

@@ -35,6 +35,7 @@ for part in $parts; do
 		# default length on the test kernel (every setting), 7 without the
 		# series.
 		reps=${VB_COST_REPS:-3}
+		rm -f "$CACHE/profile-summary.json"
 		VB_FLAVOR=cost VB_BENCH_PART=cost GUEST_ICOUNT=1 \
 			GUEST_TIMEOUT=${GUEST_TIMEOUT:-$((reps * 1200 + 600))} bench_boot cost-patched
 		for boot in 1 2; do

@@ -15,6 +15,8 @@
 PLUGIN=$QEMU_DIR/plugins/insn-window.so
 REPORT=$PROJECT_ROOT/bench/REPORT.md
 [ -f "$PLUGIN" ] || die "no TCG plugin at $PLUGIN: run make setup (scripts/qemu.sh)"
+SUMMARY=$CACHE/profile-summary.json
+rm -f "$SUMMARY"
 VB_FLAVOR=cost "$PROJECT_ROOT/scripts/kunit.sh" build
 VB_FLAVOR=cost "$PROJECT_ROOT/scripts/baseline.sh"
 
@@ -51,6 +53,7 @@ profile_boot patched "$BUILD/cost"
 python3 "$PROJECT_ROOT/scripts/cost-profile.py" \
 	"$(baseline_dir cost)/vmlinux" "$CACHE/profile-unpatched.log" "$CACHE/profile-unpatched.prof" \
 	"$BUILD/cost/vmlinux" "$CACHE/profile-patched.log" "$CACHE/profile-patched.prof" \
-	"$CACHE/profile-summary.json" |
-	python3 "$PROJECT_ROOT/scripts/report_section.py" cost-profile "$REPORT"
+	"$SUMMARY.tmp" >"$CACHE/profile-section.md"
+python3 "$PROJECT_ROOT/scripts/report_section.py" cost-profile "$REPORT" <"$CACHE/profile-section.md"
+mv "$SUMMARY.tmp" "$SUMMARY"
 log "cost-profile: the cost-profile section of $REPORT"

@@ -26,7 +26,7 @@ flake_boot() {
 	echo $reset >"$CACHE/guest-flake-$name.reset"
 	# Which emulator ran it: the rates depend on it.
 	case $QEMU in
-	"$QEMU_DIR"/*) echo "$(qemu_version) + tests/qemu/" ;;
+	"$QEMU_DIR"/*) echo "$(qemu_version) + tests/qemu/ ($(cat "$QEMU_DIR/stamp"))" ;;
 	*) echo "$(qemu_version) ($QEMU)" ;;
 	esac >"$CACHE/guest-flake-$name.qemu"
 }
@@ -77,7 +77,9 @@ done
 	echo "\`vcpu_boost_spin_test -v 4 -n 1000\` with \`kvm_amd.test_pause_exits=1\` (every PAUSE exits) and"
 	echo "every feature on (\`-on\`), off with strategy \`mainline\` (\`-off\`), or on the kernel"
 	echo "without the series (\`-mainline\`); \`spin-nopause\` without PAUSE exits; \`ipi\` is"
-	echo "\`vcpu_boost_ipi_test -v 3 -n 1000\` (no PAUSE exits)."
+	echo "\`vcpu_boost_ipi_test -v 3 -n 1000\` (no PAUSE exits); \`lock\` is \`vcpu_boost_lock_test -v 4 -n 1000 -m\`"
+	echo "(\`-on\`, \`-off\`, \`-mainline\` as for \`spin\`). *Other failures* include KVM internal errors"
+	echo "(\`exited, reason 17\`, listed below with their suberror and data)."
 	echo
 	echo "| kernel, setting | configuration | shutdowns | runs | other failures | test kernel reset | QEMU |"
 	echo "|---|---|---|---|---|---|---|"

@@ -49,7 +49,8 @@ if [ ! -e "$QEMU_DIR/share/qemu/bios-256k.bin" ]; then
 	mv -T "$QEMU_DIR/share/qemu.tmp" "$QEMU_DIR/share/qemu"
 fi
 built() { log "QEMU: $QEMU ($(qemu_version), with tests/qemu/*.patch)"; }
-if [ -x "$QEMU" ] && [ "$(cat "$QEMU_DIR/stamp" 2>/dev/null)" = "$stamp" ]; then
+if [ -x "$QEMU" ] && [ -f "$QEMU_DIR/plugins/insn-window.so" ] &&
+	[ "$(cat "$QEMU_DIR/stamp" 2>/dev/null)" = "$stamp" ]; then
 	built
 	exit 0
 fi

@@ -9,7 +9,9 @@
  *   I <window> <vcpu> <address> <times executed>
  *
  * Run with single-threaded TCG (-icount implies it): the callbacks share
- * their counters without locks.
+ * their counters without locks. The counts are those of whole translated
+ * blocks: the block that opens a window is not counted, the one that closes
+ * it is, a few instructions per window.
  *
  * Usage: -plugin insn-window.so,start=HEX,end=HEX,out=PATH
  */
@@ -64,8 +66,10 @@ static void dump(void)
 {
 	FILE *f = fopen(out_path, "a");
 
-	if (!f)
+	if (!f) {
+		fprintf(stderr, "insn-window: cannot write %s\n", out_path);
 		return;
+	}
 	for (unsigned int v = 0; v < MAX_VCPUS; v++) {
 		GHashTable *h;
 		GHashTableIter it;
@@ -150,6 +154,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 	}
 	if (!start_addr || !end_addr || !out_path) {
 		fprintf(stderr, "insn-window: start=, end= and out= are needed\n");
+		return -1;
+	}
+	if (!info->system_emulation || info->system.max_vcpus > MAX_VCPUS) {
+		fprintf(stderr, "insn-window: system emulation with at most %d vCPUs only\n",
+			MAX_VCPUS);
 		return -1;
 	}
 	blocks = g_ptr_array_new();

@@ -37,9 +37,9 @@ static inline bool vcpu_boost_parse_opt(int opt, u32 *nr_vcpus, u64 *count)
 
 /*
  * Fails the test for an unexpected exit of @vcpu, naming @who and the exit
- * reason (host scripts look for "exited, reason N" at the end of the line);
- * for KVM_EXIT_INTERNAL_ERROR, with KVM's suberror and data, which say what
- * KVM could not handle.
+ * reason (host scripts take "exited, reason 8" at the end of the line for a
+ * shutdown); for KVM_EXIT_INTERNAL_ERROR, with KVM's suberror and data,
+ * which say what KVM could not handle.
  */
 static inline void vcpu_boost_fail_exit(struct kvm_vcpu *vcpu, const char *who)
 {
