@@ -17,27 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import report_section  # noqa: E402  (beside this script)
-
-
-def parse(paths):
-    setup, runs = {}, []
-    lines = [ln for p in paths for ln in Path(p).read_text(errors="replace").splitlines()]
-    for line in lines:
-        if line.startswith("VB-BENCH-SETUP "):
-            rest = line.split(" ", 1)[1]
-            head, _, feats = rest.partition(" features=")
-            setup = dict(kv.split("=", 1) for kv in head.split())
-            setup["features"] = feats
-        elif line.startswith("VB-BENCH "):
-            fields = {}
-            for tok in line.split()[1:]:
-                if "=" in tok:
-                    k, v = tok.split("=", 1)
-                    fields[k] = v
-                else:
-                    fields["scenario"] = tok
-            runs.append(fields)
-    return setup, runs
+from benchlog import parse  # noqa: E402
 
 
 def med(xs):

@@ -21,6 +21,8 @@ import sys
 from collections import defaultdict
 from statistics import mean
 
+from benchlog import parse  # beside this script
+
 # The functions of one yield_to() that the series touches or adds.
 BOOST = "yield_task_fair_boost"
 YIELD_PATH = ["yield_to", "yield_to_task_fair", "yield_task_fair", "set_next_buddy", BOOST]
@@ -56,23 +58,12 @@ class Symbols:
         return self.names[i] if i >= 0 else "?"
 
 
-def runs_of(log):
-    """The VB-BENCH lines of the profile part, as dicts, in order."""
-    runs = []
-    for line in open(log, errors="replace"):
-        if line.startswith("VB-BENCH kind=profile "):
-            words = line.split()
-            run = dict(w.split("=", 1) for w in words if "=" in w)
-            runs.append(run)
-    return runs
-
-
 def load(vmlinux, log, profile):
     """Per run: placement, hand-offs, yields, instructions per hand-off, and
     per function of the ping-pong's vCPU (the one that ran the most):
     instructions and calls."""
     syms = Symbols(vmlinux)
-    runs = runs_of(log)
+    runs = [r for r in parse([log])[1] if r.get("kind") == "profile"]
     windows = defaultdict(dict)   # window -> vcpu -> total
     counts = defaultdict(dict)    # (window, vcpu) -> addr -> count
     for line in open(profile):
@@ -100,8 +91,8 @@ def load(vmlinux, log, profile):
             sys.exit(f"cost-profile: window {w} of {profile} holds {total} instructions, "
                      f"its run {run['ns']} ns: the window is not the run")
         out.append({"place": run["cfg_place"], "rep": int(run["rep"]), "ho": ho,
-                    "yields": int(run["yields"]), "ns": int(run["ns"]),
-                    "all": sum(windows[w].values()), "cpu": windows[w][vcpu], "fn": dict(fn)})
+                    "yields": int(run["yields"]), "all": total, "cpu": windows[w][vcpu],
+                    "fn": dict(fn)})
     return out
 
 

@@ -46,7 +46,7 @@ profile_boot() {
 	VB_FLAVOR=cost VB_BENCH_PART=profile GUEST_ICOUNT=1 GUEST_KBUILD=$kbuild \
 		GUEST_APPEND=nokaslr GUEST_PLUGIN="$PLUGIN,start=$start,end=$end,out=$prof" \
 		GUEST_TIMEOUT=${GUEST_TIMEOUT:-1800} "$PROJECT_ROOT/scripts/guest.sh" bench
-	cp "$CACHE/guest-bench-cost.log" "$CACHE/profile-$name.log"
+	cp "$CACHE/guest-$(VB_FLAVOR=cost && run_name bench).log" "$CACHE/profile-$name.log"
 }
 profile_boot unpatched "$(baseline_dir cost)"
 profile_boot patched "$BUILD/cost"

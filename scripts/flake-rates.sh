@@ -5,8 +5,8 @@
 # TCG and KVM's nested paging (npt) or shadow paging (kvm_amd.npt=0, what the
 # test stages use), and with a single TCG thread: VB_FLAKE_RUNS runs
 # (default 20) of each configuration in one boot per kernel and setting
-# (scripts/guest/flake.sh), and whether the test kernel itself reset. Writes its section of bench/REPORT.md
-# (scripts/report_section.py).
+# (scripts/guest/flake.sh), and whether the test kernel itself reset.
+# Writes its section of bench/REPORT.md (scripts/report_section.py).
 # GUEST_CPU chooses QEMU's CPU model (default max), VB_FLAKE_CONFIGS the
 # configurations, VB_FLAKE_TRACE=1 adds the dying vCPU's last KVM events.
 . "$(dirname "$0")/lib.sh"

@@ -96,31 +96,7 @@ tracking_pairs() {
 }
 
 part=${VB_BENCH_PART:-kernel}
-if [ "$part" = profile ]; then
-# make cost-profile: the ping-pong without hogs, flat and nested, with
-# everything off (on the kernel without the series, as it is), booted under
-# a TCG plugin that counts every instruction of each run
-# (scripts/cost-profile.sh).
-kernel=unpatched st=unpatched
-[ -e $DEBOOSTER ] && kernel=patched st=off
-echo 0 >$KVM_PARAMS/halt_poll_ns
-vcpus_pid=$(parked $CG/bench/vm/vcpus)
-hogs_pid=$(parked $CG/bench/hogs)
-sleep 1
-rep=1
-while [ $rep -le "${VB_PROFILE_REPS:-8}" ]; do
-	for place in flat nested; do
-		setting $st
-		echo "$(bench_cmd $place "${VB_COST_MS:-100}" pingpong 0)" >$BENCH &&
-			echo "VB-BENCH kind=profile cfg_kernel=$kernel cfg_place=$place" \
-				"cfg_setting=$st rep=$rep $(cat $BENCH)"
-	done
-	rep=$((rep + 1))
-done
-kill $vcpus_pid $hogs_pid
-exit 0
-fi
-if [ "$part" = cost ]; then
+if [ "$part" = cost ] || [ "$part" = profile ]; then
 # Under -icount shift=0 the clock advances 1 ns per instruction executed, so
 # every ns below is an instruction count, and the runs repeat almost
 # exactly. The same scenarios run on both kernels: on this one with
@@ -142,7 +118,23 @@ hogs_pid=$(parked $CG/bench/hogs)
 sleep 1
 cost_ms=${VB_COST_MS:-100}
 rep=1
-while [ $rep -le "${VB_COST_REPS:-3}" ]; do
+if [ "$part" = profile ]; then
+	# make cost-profile: the ping-pong without hogs, flat and nested, with
+	# the first setting only (everything off, or the kernel without the
+	# series as it is), under a TCG plugin that counts every instruction
+	# of each run (scripts/cost-profile.sh).
+	st=${settings%% *}
+	while [ $rep -le "${VB_PROFILE_REPS:-8}" ]; do
+		for place in flat nested; do
+			setting $st
+			echo "$(bench_cmd $place $cost_ms pingpong 0)" >$BENCH &&
+				echo "VB-BENCH kind=profile cfg_kernel=$kernel cfg_place=$place" \
+					"cfg_setting=$st rep=$rep $(cat $BENCH)"
+		done
+		rep=$((rep + 1))
+	done
+fi
+while [ "$part" = cost ] && [ $rep -le "${VB_COST_REPS:-3}" ]; do
 	for place in flat nested; do
 		for s in "pingpong 0" "pingpong 1" "lock 4" "lock 8"; do
 			for st in $(rotated $settings); do

@@ -1,9 +1,8 @@
 #!/bin/sh
 # make flake-rates, inside one boot: the nested guests that have been seen to
 # shut down (triple fault) or stop on a KVM internal error under QEMU's TCG,
-# VB_FLAKE_RUNS times (default 10)
-# per configuration, interleaved so that every configuration sees the same
-# moments of the boot. Prints one line per run and per configuration:
+# VB_FLAKE_RUNS times (default 10) per configuration, interleaved so that
+# every configuration sees the same moments of the boot. Prints one line per run and per configuration:
 #   VB-FLAKE-RUN <config> <run> rc=<rc> shutdown=<0|1>
 #   VB-FLAKE <config> shutdowns=<n> runs=<n> failures=<n>
 # and, for every shutdown, the state the test-only SHUTDOWN dump printed
