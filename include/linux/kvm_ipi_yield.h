@@ -62,6 +62,7 @@ struct kvm_dy_facts {
 	bool pending_interrupt;	/* kvm_arch_dy_has_pending_interrupt() */
 	bool in_guest;		/* vcpu->mode is IN_GUEST_MODE: it runs guest code now */
 	bool spinning;		/* it is in kvm_vcpu_on_spin() itself */
+	bool other_cpu;		/* it last ran on another host CPU than the spinner */
 };
 
 /* How kvm_vcpu_on_spin() chose the vCPU it yielded to. */

@@ -238,6 +238,7 @@ impl Vcpus for KvmVcpus {
             pending_interrupt: false,
             in_guest: false,
             spinning: false,
+            other_cpu: false,
         };
         // SAFETY: `me` is a live vCPU by the type invariant; `f` is a local
         // the call fills in.

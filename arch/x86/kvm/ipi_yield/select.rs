@@ -178,12 +178,15 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
     };
 
     // The receiver of the pending IPI, when it is another vCPU of this VM
-    // that passes mainline's filters. Once tried, the scan skips it, so that
-    // its eligibility toggles once, as in mainline.
+    // that passes mainline's filters and waits on this CPU. Once tried, the
+    // scan skips it, so that its eligibility toggles once, as in mainline.
+    // One queued on another CPU is left to the scan: a yield cannot make
+    // another runqueue run it, and the spinner would give its own CPU away
+    // for nothing.
     let mut tried = None;
     if let Some(r) = s.receiver.filter(|&r| r < s.nr && r != s.me) {
         match sel.vcpus.facts(r) {
-            Some(f) if f.ready && !f.blocked => {
+            Some(f) if f.ready && !f.blocked && !f.other_cpu => {
                 tried = Some(r);
                 match sel.attempt(r) {
                     Attempt::Yielded => return (Tier::IpiReceiver, r),
@@ -263,6 +266,8 @@ mod tests {
         spinning: bool,
         /// Running guest code right now.
         in_guest: bool,
+        /// Last ran on another host CPU than the spinner.
+        other_cpu: bool,
         yield_result: i32,
     }
 
@@ -277,6 +282,7 @@ mod tests {
         eligible: true,
         spinning: false,
         in_guest: false,
+        other_cpu: false,
         yield_result: 1,
     };
 
@@ -339,6 +345,7 @@ mod tests {
                 pending_interrupt: v.pending_interrupt,
                 in_guest: v.in_guest,
                 spinning: v.spinning,
+                other_cpu: v.other_cpu,
             })
         }
         fn in_kernel(&mut self, idx: u32) -> bool {
@@ -484,6 +491,34 @@ mod tests {
             ..USER
         };
         assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::None, 0));
+        assert_eq!(vm.count(Ask::Eligible, 6), 1);
+    }
+
+    #[test]
+    fn receiver_on_another_cpu_is_left_to_the_scan() {
+        // Ready, eligible, but queued on another CPU: not tried first; the
+        // scan from vCPU 2 reaches vCPU 3 before it and yields there.
+        let mut vm = FakeVm::new();
+        vm.vcpus[3].in_kernel = true;
+        vm.vcpus[6].in_kernel = true;
+        vm.vcpus[6].other_cpu = true;
+        let mut s = spin(Some(6));
+        s.start = 3;
+        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
+        assert_eq!(vm.count(Ask::Eligible, 6), 0);
+        assert_eq!(vm.count(Ask::Yield, 6), 0);
+        // Alone in the VM but for the spinner, the scan still takes it, as
+        // mainline would, with its eligibility asked once.
+        let mut vm = FakeVm::new();
+        for v in vm.vcpus.iter_mut() {
+            v.ready = false;
+        }
+        vm.vcpus[6] = Fake {
+            other_cpu: true,
+            ..USER
+        };
+        vm.vcpus[6].in_kernel = true;
+        assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 6));
         assert_eq!(vm.count(Ask::Eligible, 6), 1);
     }
 
@@ -744,6 +779,7 @@ mod tests {
                 eligible: r & 32 != 0 || r & 256 != 0,
                 spinning: r & 512 != 0,
                 in_guest: r & 1024 != 0,
+                other_cpu: r & (1 << 40) != 0,
                 yield_result: ((r >> 10) % 3) as i32 - 1,
             };
         }
@@ -854,19 +890,27 @@ mod tests {
             if tier == Tier::IpiReceiver || tier == Tier::Held {
                 assert_eq!(Some(target), s.receiver);
             }
+            // The receiver is yielded to first only on the spinner's CPU.
+            if tier == Tier::IpiReceiver {
+                assert!(vm.get(target).is_some_and(|f| !f.other_cpu));
+            }
             // Waiting for a receiver asks nobody else to take the CPU, and
             // only for a fresh IPI whose receiver runs guest code.
             if tier == Tier::Held {
                 let f = vm.get(target);
                 assert!(s.fresh && f.is_some_and(|f| f.in_guest && !f.spinning && !f.blocked));
                 // The receiver alone was asked, at most once, and only when
-                // it was ready and eligible and that yield did not take.
+                // it was ready on this CPU and eligible and that yield did
+                // not take.
                 let asked = ours.yields().count();
                 assert!(ours.yields().all(|i| i == target) && asked <= 1);
                 if asked == 1 {
-                    assert!(f.is_some_and(|f| f.ready && f.eligible && f.yield_result <= 0));
+                    assert!(f.is_some_and(|f| f.ready
+                        && !f.other_cpu
+                        && f.eligible
+                        && f.yield_result <= 0));
                 } else {
-                    assert!(f.is_some_and(|f| !f.ready || !f.eligible));
+                    assert!(f.is_some_and(|f| !f.ready || f.other_cpu || !f.eligible));
                 }
             }
             // A receiver asked first and not taken: what follows is
@@ -874,9 +918,10 @@ mod tests {
             if let (Some(r), Some(&(Ask::Facts, first))) = (s.receiver, ours.asked().first()) {
                 let taken = tier == Tier::IpiReceiver || tier == Tier::Held;
                 if first == r && !taken && failed < YIELD_TRIES as usize {
+                    // Skipped for its CPU, it stays in the scan as it is.
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {
-                        v.ready = false;
+                        v.ready &= v.other_cpu;
                     }
                     let mut plain = s;
                     plain.receiver = None;
