@@ -968,6 +968,12 @@ DY_SCENARIOS = {
              "it is answered, while vCPUs 2 and 3 spin all the time (4 vCPUs on 2 CPUs).",
              [("round trips/s", _rate("ipis"), ""),
               ("spins on the receiver (yield or wait)", receiver_share, " %")]),
+    "spinbusy": ("IPI wait, the receiver busy",
+                 "`vcpu_boost_spin_test -b`: the same, but vCPU 1 computes between IPIs with "
+                 "interrupts on instead of halting: an IPI finds it preempted or running, "
+                 "never asleep.",
+                 [("round trips/s", _rate("ipis"), ""),
+                  ("spins on the receiver (yield or wait)", receiver_share, " %")]),
     "mixed": ("Lock and IPI waits in one guest",
               "`vcpu_boost_lock_test -m`: the lock scenario, and vCPU 0 also sends vCPU 1 an "
               "IPI after each of its acquisitions and spins until it is answered.",
@@ -1006,7 +1012,14 @@ def never_worse(runs):
           "with tracking off beside the first: that A/A pair, off ÷ off again, shows how "
           "far two runs of the same setting differ. *on ÷ off* is the median of the "
           "repetitions' ratios; the range is theirs. PAUSE exits come from the test-only "
-          "`kvm_amd.test_pause_exits`.\n"]
+          "`kvm_amd.test_pause_exits`. This part runs under QEMU's instruction counting "
+          "(`-icount shift=0`, one TCG thread: a nanosecond is an instruction executed, so "
+          "rates are per 10^9 instructions), and each vCPU thread is bound to test-kernel "
+          "CPU (its index mod 2): vCPUs 0 and 2 share CPU 0, vCPUs 1 and 3 CPU 1, so an "
+          "IPI's sender (0) and receiver (1) are on different CPUs. Without both, two runs "
+          "of one setting differed by 15–30 %: the emulator's speed drifts, and the load "
+          "balancer put sender and receiver on one CPU in some runs and apart in others, "
+          "which changes the round trip threefold.\n"]
     t = {}
     for kind, (title, what, metrics) in DY_SCENARIOS.items():
         md += [f"### {title}\n", what + "\n",

@@ -4,14 +4,16 @@
  * spinning vCPUs, more vCPUs than host CPUs.
  *
  * vCPU 0 sends vCPU 1 a unicast fixed IPI and spins with PAUSE until vCPU 1's
- * handler has answered, again and again. vCPU 1 halts between IPIs. vCPUs
- * 2.. spin with PAUSE all the time. Each PAUSE that exits takes vCPU 0 into
+ * handler has answered, again and again. vCPU 1 halts between IPIs (with -b
+ * it computes instead, interrupts on, so that an IPI finds it preempted or
+ * running rather than asleep). vCPUs 2.. spin with PAUSE all the time.
+ * Each PAUSE that exits takes vCPU 0 into
  * kvm_vcpu_on_spin() (under QEMU's TCG only with kvm_amd.test_pause_exits=1).
  * The test checks only that every IPI was answered; it prints vCPU 0's
  * directed-yield stats and how long vCPU 0 ran (for make bench) for the host
  * scripts, which judge the selection.
  *
- * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis]
+ * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis] [-b]
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -47,6 +49,16 @@ static void receiver_code(void)
 		safe_halt();
 }
 
+/* -b: the receiver computes between IPIs, interrupts on, never halting. */
+static void busy_receiver_code(void)
+{
+	xapic_enable();
+	WRITE_ONCE(receiver_ready, true);
+	sti();
+	for (;;)
+		barrier();
+}
+
 static void spinner_code(void)
 {
 	for (;;)
@@ -74,19 +86,22 @@ int main(int argc, char *argv[])
 {
 	struct kvm_vcpu *vcpus[MAX_VCPUS];
 	u32 i, nr_vcpus = 4;
+	bool busy = false;
 	struct kvm_vm *vm;
 	u64 ns;
 	int opt;
 
 	nr_ipis = 200;
-	while ((opt = getopt(argc, argv, "v:n:")) != -1) {
-		if (!vcpu_boost_parse_opt(opt, &nr_vcpus, &nr_ipis))
+	while ((opt = getopt(argc, argv, "v:n:b")) != -1) {
+		if (opt == 'b')
+			busy = true;
+		else if (!vcpu_boost_parse_opt(opt, &nr_vcpus, &nr_ipis))
 			exit(KSFT_FAIL);
 	}
 	TEST_ASSERT(nr_vcpus >= 2 && nr_vcpus <= MAX_VCPUS, "vCPUs must be 2..%d", MAX_VCPUS);
 
 	vm = vm_create_with_one_vcpu(&vcpus[0], sender_code);
-	vcpus[RECEIVER] = vm_vcpu_add(vm, RECEIVER, receiver_code);
+	vcpus[RECEIVER] = vm_vcpu_add(vm, RECEIVER, busy ? busy_receiver_code : receiver_code);
 	for (i = 2; i < nr_vcpus; i++)
 		vcpus[i] = vm_vcpu_add(vm, i, spinner_code);
 	vm_install_exception_handler(vm, IPI_VECTOR, ipi_handler);

@@ -61,6 +61,35 @@ static inline void vcpu_boost_fail_exit(struct kvm_vcpu *vcpu, const char *who)
 }
 
 /*
+ * VCPU_BOOST_PIN in the environment binds the thread that runs vCPU @id to
+ * one host CPU, a fixed layout, so that runs do not differ by where the
+ * load balancer happened to put the vCPUs: "spread" puts vCPU @id on CPU
+ * @id modulo the CPUs online (vCPUs 0 and 1 apart), "paired" on CPU @id / 2
+ * modulo the CPUs (vCPUs 0 and 1 together).
+ */
+static inline void vcpu_boost_pin(u32 id)
+{
+	const char *pin = getenv("VCPU_BOOST_PIN");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	long cpu;
+	int r;
+
+	if (!pin || cpus < 1)
+		return;
+	if (!strcmp(pin, "spread"))
+		cpu = id % cpus;
+	else if (!strcmp(pin, "paired"))
+		cpu = (id / 2) % cpus;
+	else
+		TEST_FAIL("VCPU_BOOST_PIN=%s: spread or paired", pin);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	r = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	TEST_ASSERT(!r, "pinning vCPU %u to CPU %ld: %s", id, cpu, strerror(r));
+}
+
+/*
  * Runs @vcpu until its guest code is done and returns how long that took in
  * ns. A guest assertion is reported; any other exit fails the test
  * (vcpu_boost_fail_exit()).
@@ -70,6 +99,7 @@ static inline u64 vcpu_boost_run_to_done(struct kvm_vcpu *vcpu, const char *who)
 	struct timespec t0, t1;
 	struct ucall uc;
 
+	vcpu_boost_pin(vcpu->id);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	vcpu_run(vcpu);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -96,6 +126,7 @@ static inline void *vcpu_boost_run_forever(void *arg)
 	char who[32];
 
 	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	vcpu_boost_pin(vcpu->id);
 	vcpu_run(vcpu);
 	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
 		REPORT_GUEST_ASSERT(uc);
