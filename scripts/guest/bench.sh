@@ -201,9 +201,10 @@ fi
 #   lock      vcpu_boost_lock_test -t: a guest spinlock, unrelated IPIs
 #   spin      vcpu_boost_spin_test: vCPU 0 waits for its IPIs' answers
 #   spinbusy  the same, the receiver computing instead of halting
+#   spinpaired  spin, with sender and receiver bound to one CPU
 #   mixed     vcpu_boost_lock_test -m: both kinds of waiting in one guest
 # scripts/bench.sh boots this part under instruction counting, and every
-# vCPU thread is bound to CPU (its index mod 2): otherwise the emulator's
+# vCPU thread is bound to CPU i mod 2 (spinpaired: i / 2): otherwise the emulator's
 # speed and where the load balancer puts the IPI's two ends make runs of
 # one setting differ more than the settings do.
 echo 1 >$SVM_PARAMS/test_pause_exits
@@ -229,6 +230,9 @@ while [ $rep -le $reps ]; do
 	dy_runs lock /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -t
 	dy_runs spin /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
 	dy_runs spinbusy /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis -b
+	export VCPU_BOOST_PIN=paired
+	dy_runs spinpaired /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
+	export VCPU_BOOST_PIN=spread
 	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m
 	# The spin test with relaxed boost off too, for its table.
 	echo N >$KVM_PARAMS/enable_relaxed_boost

@@ -178,11 +178,11 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
     };
 
     // The receiver of the pending IPI, when it is another vCPU of this VM
-    // that passes mainline's filters and waits on this CPU. Once tried, the
-    // scan skips it, so that its eligibility toggles once, as in mainline.
-    // One queued on another CPU is left to the scan: a yield cannot make
-    // another runqueue run it, and the spinner would give its own CPU away
-    // for nothing.
+    // that passes mainline's filters and last ran on this CPU. Once tried,
+    // the scan skips it, so that its eligibility toggles once, as in
+    // mainline. One that last ran on another CPU (and so most likely waits
+    // there) is left to the scan: a yield cannot make another runqueue run
+    // it, and the spinner would give its own CPU away for nothing.
     let mut tried = None;
     if let Some(r) = s.receiver.filter(|&r| r < s.nr && r != s.me) {
         match sel.vcpus.facts(r) {
@@ -496,8 +496,8 @@ mod tests {
 
     #[test]
     fn receiver_on_another_cpu_is_left_to_the_scan() {
-        // Ready, eligible, but queued on another CPU: not tried first; the
-        // scan from vCPU 2 reaches vCPU 3 before it and yields there.
+        // Ready, eligible, but last ran on another CPU: not tried first; the
+        // scan from vCPU 3 yields there before it reaches vCPU 6.
         let mut vm = FakeVm::new();
         vm.vcpus[3].in_kernel = true;
         vm.vcpus[6].in_kernel = true;
@@ -508,7 +508,8 @@ mod tests {
         assert_eq!(vm.count(Ask::Eligible, 6), 0);
         assert_eq!(vm.count(Ask::Yield, 6), 0);
         // Alone in the VM but for the spinner, the scan still takes it, as
-        // mainline would, with its eligibility asked once.
+        // mainline would, with its eligibility asked once. Running guest
+        // code for a fresh IPI instead, it is waited for, not yielded to.
         let mut vm = FakeVm::new();
         for v in vm.vcpus.iter_mut() {
             v.ready = false;
@@ -520,6 +521,11 @@ mod tests {
         vm.vcpus[6].in_kernel = true;
         assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 6));
         assert_eq!(vm.count(Ask::Eligible, 6), 1);
+        vm.vcpus[6].in_guest = true;
+        let mut s = spin(Some(6));
+        s.fresh = true;
+        assert_eq!(select(&mut vm, &s), (Tier::Held, 6));
+        assert_eq!(vm.count(Ask::Yield, 6), 1);
     }
 
     #[test]
@@ -914,14 +920,16 @@ mod tests {
                 }
             }
             // A receiver asked first and not taken: what follows is
-            // mainline's scan of a VM in which it is not ready.
+            // mainline's scan of a VM in which it is not ready, or, when it
+            // was skipped for its CPU, of the VM as it is.
             if let (Some(r), Some(&(Ask::Facts, first))) = (s.receiver, ours.asked().first()) {
                 let taken = tier == Tier::IpiReceiver || tier == Tier::Held;
                 if first == r && !taken && failed < YIELD_TRIES as usize {
-                    // Skipped for its CPU, it stays in the scan as it is.
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {
-                        v.ready &= v.other_cpu;
+                        if !v.other_cpu {
+                            v.ready = false;
+                        }
                     }
                     let mut plain = s;
                     plain.receiver = None;

@@ -7,8 +7,8 @@
  * handler has answered, again and again. vCPU 1 halts between IPIs (with -b
  * it computes instead, interrupts on, so that an IPI finds it preempted or
  * running rather than asleep). vCPUs 2.. spin with PAUSE all the time.
- * Each PAUSE that exits takes vCPU 0 into
- * kvm_vcpu_on_spin() (under QEMU's TCG only with kvm_amd.test_pause_exits=1).
+ * Each PAUSE that exits takes vCPU 0 into kvm_vcpu_on_spin() (under QEMU's
+ * TCG only with kvm_amd.test_pause_exits=1).
  * The test checks only that every IPI was answered; it prints vCPU 0's
  * directed-yield stats and how long vCPU 0 ran (for make bench) for the host
  * scripts, which judge the selection.
