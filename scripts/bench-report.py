@@ -953,6 +953,10 @@ def _share(part, whole):
     return f
 
 
+# The metrics of every IPI-wait scenario.
+IPI_WAIT_METRICS = [("round trips/s", _rate("ipis"), ""),
+                    ("spins on the receiver (yield or wait)", receiver_share, " %")]
+
 DY_SCENARIOS = {
     "lock": ("Lock holder, with unrelated IPIs",
              "`vcpu_boost_lock_test -t`: 4 vCPUs on the test kernel's 2 CPUs take one guest "
@@ -966,21 +970,18 @@ DY_SCENARIOS = {
     "spin": ("IPI wait",
              "`vcpu_boost_spin_test`: vCPU 0 sends vCPU 1 an IPI and spins with PAUSE until "
              "it is answered, while vCPUs 2 and 3 spin all the time (4 vCPUs on 2 CPUs).",
-             [("round trips/s", _rate("ipis"), ""),
-              ("spins on the receiver (yield or wait)", receiver_share, " %")]),
+             IPI_WAIT_METRICS),
     "spinbusy": ("IPI wait, the receiver busy",
                  "`vcpu_boost_spin_test -b`: the same, but vCPU 1 computes between IPIs with "
                  "interrupts on instead of halting: an IPI finds it preempted or running, "
                  "never asleep.",
-                 [("round trips/s", _rate("ipis"), ""),
-                  ("spins on the receiver (yield or wait)", receiver_share, " %")]),
+                 IPI_WAIT_METRICS),
     "spinpaired": ("IPI wait, sender and receiver on one CPU",
                    "`vcpu_boost_spin_test` with `VCPU_BOOST_PIN=paired`: vCPUs 0 and 1 (sender "
                    "and receiver) bound to CPU 0, the two spinners to CPU 1. Only here can the "
                    "spinner yield to the receiver first: everywhere else it last ran on the "
                    "other CPU.",
-                   [("round trips/s", _rate("ipis"), ""),
-                    ("spins on the receiver (yield or wait)", receiver_share, " %")]),
+                   IPI_WAIT_METRICS),
     "mixed": ("Lock and IPI waits in one guest",
               "`vcpu_boost_lock_test -m`: the lock scenario, and vCPU 0 also sends vCPU 1 an "
               "IPI after each of its acquisitions and spins until it is answered.",
