@@ -60,8 +60,6 @@ struct kvm_dy_facts {
 	bool blocked;		/* blocking, and nothing would make it runnable */
 	bool preempted;		/* vcpu->preempted */
 	bool pending_interrupt;	/* kvm_arch_dy_has_pending_interrupt() */
-	bool in_guest;		/* vcpu->mode is IN_GUEST_MODE: it runs guest code now */
-	bool spinning;		/* it is in kvm_vcpu_on_spin() itself */
 	bool other_cpu;		/* it last ran on another host CPU than the spinner */
 };
 
@@ -72,7 +70,6 @@ enum kvm_dy_tier {
 	KVM_DY_PENDING_IRQ,	/* mainline's scan: a vCPU with a pending interrupt */
 	KVM_DY_MAINLINE,	/* mainline's scan: any other vCPU */
 	KVM_DY_RELAXED,		/* relaxed round: a vCPU preempted in user mode */
-	KVM_DY_HELD,		/* nobody: the receiver of a fresh pending IPI runs guest code */
 };
 
 /* The static keys behind the kvm parameters, switched by their set ops. */
@@ -97,22 +94,19 @@ bool kvm_dy_facts(struct kvm_vcpu *me, int idx, struct kvm_dy_facts *f);
 bool kvm_dy_in_kernel(struct kvm_vcpu *me, int idx);
 bool kvm_dy_eligible(struct kvm_vcpu *me, int idx);
 int kvm_dy_yield(struct kvm_vcpu *me, int idx);
-/*
- * By the arch: the vcpu_idx of the receiver of @vcpu's pending IPI, or -1;
- * *@fresh says whether it was sent within ipi_window_ns / 16.
- */
-int kvm_arch_dy_ipi_receiver(struct kvm_vcpu *vcpu, bool *fresh);
+/* By the arch: the vcpu_idx of the receiver of @vcpu's pending IPI, or -1. */
+int kvm_arch_dy_ipi_receiver(struct kvm_vcpu *vcpu);
 /* By the arch: counts kvm_vcpu_on_spin()'s decision @tier in @vcpu's stats. */
 void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
  * Picks the vCPU @me should yield to and yields. @start is where mainline's
  * scan begins (after the last boosted vCPU), @receiver the target of @me's
- * pending IPI (-1: none), @fresh whether that IPI is recent enough to wait
- * for. Returns the tier and stores the target in *@target (-1: none).
+ * pending IPI (-1: none). Returns the tier and stores the target in *@target
+ * (-1: none).
  */
 enum kvm_dy_tier kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus,
-					   int start, int receiver, bool fresh,
-					   bool yield_to_kernel_mode, int *target);
+					   int start, int receiver, bool yield_to_kernel_mode,
+					   int *target);
 
 /* Forgets everything about a vCPU: on creation and reset. */
 void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
@@ -136,10 +130,10 @@ enum kvm_ipi_eoi kvm_ipi_tracker_eoi_end(struct kvm_ipi_ctx *sender, int sender_
 					 struct kvm_ipi_ctx *receiver, int receiver_idx,
 					 u32 link, int vector, u64 now);
 /*
- * The receiver of @sender's pending IPI sent within ipi_window_ns of @now, or
- * -1; *@fresh says whether it was sent within ipi_window_ns / 16.
+ * The receiver of @sender's pending IPI sent within the last ipi_window_ns,
+ * or -1. Reads the clock only when an IPI is pending.
  */
-int kvm_ipi_tracker_pending_receiver(const struct kvm_ipi_ctx *sender, u64 now, bool *fresh);
+int kvm_ipi_tracker_pending_receiver(const struct kvm_ipi_ctx *sender);
 
 /* Module parameters of kvm: ipi_tracking_enabled, ipi_window_ns, enable_relaxed_boost. */
 int kvm_ipi_tracking_enabled_set(const char *val, const struct kernel_param *kp);

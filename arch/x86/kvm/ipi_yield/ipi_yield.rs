@@ -195,28 +195,23 @@ pub unsafe extern "C" fn kvm_ipi_tracker_eoi_end(
 }
 
 /// The receiver of `sender`'s last tracked IPI while that IPI is pending
-/// and was sent at most `ipi_window_ns` before `now`; -1 otherwise, and
-/// while tracking is off. Directed yield tries it first. `*fresh` says
-/// whether the IPI is also at most `ipi_window_ns` / 16 old: then a spinner may
-/// wait for a receiver that runs.
+/// and was sent at most `ipi_window_ns` ago; -1 otherwise, and while
+/// tracking is off. Directed yield tries it first.
 ///
 /// # Safety
 ///
-/// `sender` points to the context of a vCPU that stays valid for the call;
-/// `fresh` is valid for a write.
+/// `sender` points to the context of a vCPU that stays valid for the call.
 #[export]
 pub unsafe extern "C" fn kvm_ipi_tracker_pending_receiver(
     sender: *const bindings::kvm_ipi_ctx,
-    now: u64,
-    fresh: *mut bool,
 ) -> c_int {
     // SAFETY: `sender` is a live vCPU's context for this call (this
     // function's safety requirements), only accessed through `Ctx`.
-    let (r, f) = pending_receiver(&unsafe { Ctx::from_raw(sender) }, now);
-    // SAFETY: `fresh` is valid for a write (this function's safety
-    // requirements).
-    unsafe { fresh.write(f) };
-    r.and_then(|r| c_int::try_from(r).ok()).unwrap_or(-1)
+    let sender = unsafe { Ctx::from_raw(sender) };
+    // SAFETY: The fast mono clock may be read in any context, NMI included.
+    pending_receiver(&sender, || unsafe { bindings::ktime_get_mono_fast_ns() })
+        .and_then(|r| c_int::try_from(r).ok())
+        .unwrap_or(-1)
 }
 
 /// The vCPUs of a live VM, reached through `kvm_main.c`.
@@ -236,8 +231,6 @@ impl Vcpus for KvmVcpus {
             blocked: false,
             preempted: false,
             pending_interrupt: false,
-            in_guest: false,
-            spinning: false,
             other_cpu: false,
         };
         // SAFETY: `me` is a live vCPU by the type invariant; `f` is a local
@@ -279,7 +272,6 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
     nr_vcpus: c_int,
     start: c_int,
     receiver: c_int,
-    fresh: bool,
     yield_to_kernel_mode: bool,
     target: *mut c_int,
 ) -> bindings::kvm_dy_tier {
@@ -290,7 +282,6 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
                 nr,
                 start: u32::try_from(start).unwrap_or(0),
                 receiver: u32::try_from(receiver).ok(),
-                fresh,
                 kernel_mode: yield_to_kernel_mode,
                 relaxed: RELAXED_BOOST.load(Relaxed),
             };

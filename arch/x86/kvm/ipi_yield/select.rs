@@ -4,9 +4,9 @@
 //! `kvm_vcpu_on_spin()`.
 //!
 //! [`select`] keeps mainline's round-robin scan exactly and adds two things
-//! around it: first the receiver of the spinner's pending IPI (or, while
-//! that receiver runs guest code and the IPI is fresh, no yield at all),
-//! last the relaxed round. It reaches the vCPUs through the [`Vcpus`]
+//! around it: first the receiver of the spinner's pending IPI, when it is
+//! ready on the spinner's CPU, last the relaxed round. It never yields to
+//! nobody where mainline would yield. It reaches the vCPUs through the [`Vcpus`]
 //! trait: the crate root implements it over `kvm_main.c`'s accessors, the
 //! tests over a fake VM that logs every question asked.
 
@@ -31,8 +31,6 @@ pub(crate) enum Tier {
     Mainline,
     /// The relaxed round: a vCPU preempted in user mode.
     Relaxed,
-    /// Nobody: the receiver of a fresh pending IPI runs guest code.
-    Held,
 }
 
 impl Tier {
@@ -44,7 +42,6 @@ impl Tier {
             Tier::PendingIrq => bindings::kvm_dy_tier_KVM_DY_PENDING_IRQ,
             Tier::Mainline => bindings::kvm_dy_tier_KVM_DY_MAINLINE,
             Tier::Relaxed => bindings::kvm_dy_tier_KVM_DY_RELAXED,
-            Tier::Held => bindings::kvm_dy_tier_KVM_DY_HELD,
         }
     }
 }
@@ -73,8 +70,6 @@ pub(crate) struct Spin {
     pub(crate) start: u32,
     /// Receiver of the spinner's pending, recent IPI.
     pub(crate) receiver: Option<u32>,
-    /// That IPI is fresh enough to wait for while its receiver runs.
-    pub(crate) fresh: bool,
     /// The spinner asks for a vCPU preempted in kernel mode.
     pub(crate) kernel_mode: bool,
     /// The relaxed round is allowed.
@@ -155,16 +150,6 @@ fn scan_order(s: &Spin) -> impl Iterator<Item = u32> {
     })
 }
 
-/// Whether the spinner waits for the receiver of its fresh IPI instead of
-/// yielding: the receiver runs guest code and does not spin for something
-/// itself, so it takes the interrupt any moment now. Anywhere else (in the
-/// host, on its own PAUSE exits too, or back in the VMM) it may not, and the
-/// scan goes on: waiting for a receiver in the host took the lock holder's
-/// yields in `make bench`.
-fn holds(f: &bindings::kvm_dy_facts, s: &Spin) -> bool {
-    s.fresh && f.in_guest && !f.spinning && !f.blocked
-}
-
 /// Picks the vCPU to yield to and yields; returns the tier and the target
 /// (0 with [`Tier::None`]).
 pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
@@ -182,8 +167,10 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
     // the scan skips it, so that its eligibility toggles once, as in
     // mainline. One that last ran on another CPU (and so most likely waits
     // there) is left to the scan: a yield cannot make another runqueue run
-    // it, and the spinner would give its own CPU away for nothing.
+    // it, and the spinner would give its own CPU away for nothing. The scan
+    // then uses the facts read here instead of asking again.
     let mut tried = None;
+    let mut known = None;
     if let Some(r) = s.receiver.filter(|&r| r < s.nr && r != s.me) {
         match sel.vcpus.facts(r) {
             Some(f) if f.ready && !f.blocked && !f.other_cpu => {
@@ -191,15 +178,10 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
                 match sel.attempt(r) {
                     Attempt::Yielded => return (Tier::IpiReceiver, r),
                     Attempt::GiveUp => return NONE,
-                    // Woken, it may have entered the guest meanwhile.
-                    Attempt::Next if sel.vcpus.facts(r).is_some_and(|f| holds(&f, s)) => {
-                        return (Tier::Held, r);
-                    }
                     Attempt::Next => {}
                 }
             }
-            Some(f) if holds(&f, s) => return (Tier::Held, r),
-            _ => {}
+            f => known = Some((r, f)),
         }
     }
 
@@ -212,7 +194,13 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
         if idx == s.me || Some(idx) == tried {
             continue;
         }
-        let Some(f) = sel.usable(idx) else { continue };
+        let facts = match known {
+            Some((r, f)) if r == idx => f,
+            _ => sel.vcpus.facts(idx),
+        };
+        let Some(f) = facts.filter(|f| f.ready && !f.blocked) else {
+            continue;
+        };
         // A candidate with a pending interrupt counts as in kernel mode: the
         // spinner may wait for that interrupt's delivery.
         if f.preempted && s.kernel_mode && !f.pending_interrupt && !sel.vcpus.in_kernel(idx) {
@@ -264,8 +252,6 @@ mod tests {
         /// In a spin loop: the answer toggles on every check, as mainline's
         /// `kvm_vcpu_eligible_for_directed_yield()` toggles `dy_eligible`.
         spinning: bool,
-        /// Running guest code right now.
-        in_guest: bool,
         /// Last ran on another host CPU than the spinner.
         other_cpu: bool,
         yield_result: i32,
@@ -281,7 +267,6 @@ mod tests {
         in_kernel: false,
         eligible: true,
         spinning: false,
-        in_guest: false,
         other_cpu: false,
         yield_result: 1,
     };
@@ -343,8 +328,6 @@ mod tests {
                 blocked: v.blocked,
                 preempted: v.preempted,
                 pending_interrupt: v.pending_interrupt,
-                in_guest: v.in_guest,
-                spinning: v.spinning,
                 other_cpu: v.other_cpu,
             })
         }
@@ -420,7 +403,6 @@ mod tests {
             nr: 8,
             start: 1,
             receiver,
-            fresh: false,
             kernel_mode: true,
             relaxed: true,
         }
@@ -507,9 +489,14 @@ mod tests {
         assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
         assert_eq!(vm.count(Ask::Eligible, 6), 0);
         assert_eq!(vm.count(Ask::Yield, 6), 0);
+        // Reached by the scan, it is asked for its facts once, not twice.
+        vm.len = 0;
+        s.start = 4;
+        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 6));
+        assert_eq!(vm.count(Ask::Facts, 6), 1);
+        assert_eq!(vm.count(Ask::Eligible, 6), 1);
         // Alone in the VM but for the spinner, the scan still takes it, as
-        // mainline would, with its eligibility asked once. Running guest
-        // code for a fresh IPI instead, it is waited for, not yielded to.
+        // mainline would, with its eligibility asked once.
         let mut vm = FakeVm::new();
         for v in vm.vcpus.iter_mut() {
             v.ready = false;
@@ -521,83 +508,36 @@ mod tests {
         vm.vcpus[6].in_kernel = true;
         assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 6));
         assert_eq!(vm.count(Ask::Eligible, 6), 1);
-        vm.vcpus[6].in_guest = true;
-        let mut s = spin(Some(6));
-        s.fresh = true;
-        assert_eq!(select(&mut vm, &s), (Tier::Held, 6));
-        assert_eq!(vm.count(Ask::Yield, 6), 1);
+        assert_eq!(vm.count(Ask::Facts, 6), 1);
     }
 
     #[test]
-    fn running_receiver_of_a_fresh_ipi_holds_the_spin() {
-        // The receiver runs guest code (not ready), the IPI is fresh: the
-        // spinner yields to nobody, not even vCPU 3 in kernel mode.
-        let running = Fake {
-            ready: false,
-            in_guest: true,
-            ..USER
-        };
-        let mut vm = FakeVm::new();
-        vm.vcpus[3].in_kernel = true;
-        vm.vcpus[6] = running;
-        let mut s = spin(Some(6));
-        s.fresh = true;
-        assert_eq!(select(&mut vm, &s), (Tier::Held, 6));
-        assert_eq!(vm.yields().count(), 0);
-        assert_eq!(vm.count(Ask::Eligible, 6), 0);
-        // Not fresh, spinning itself, out of guest mode (in the host, back
-        // in the VMM), or blocked: mainline's scan goes on.
-        type Spoil = fn(&mut Fake, &mut Spin);
-        let spoils: [Spoil; 4] = [
-            |_, s| s.fresh = false,
-            |v, _| v.spinning = true,
-            |v, _| v.in_guest = false,
-            |v, _| v.blocked = true,
-        ];
-        for spoil in spoils {
+    fn running_receiver_never_holds_the_spin() {
+        // The receiver runs (not ready), here or on another CPU: the
+        // spinner does not wait for it but yields where mainline would, to
+        // vCPU 3 in kernel mode.
+        for other_cpu in [false, true] {
             let mut vm = FakeVm::new();
             vm.vcpus[3].in_kernel = true;
-            vm.vcpus[6] = running;
-            let mut s = spin(Some(6));
-            s.fresh = true;
-            spoil(&mut vm.vcpus[6], &mut s);
-            assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
-        }
-        // A ready receiver of a fresh IPI is yielded to, not waited for.
-        let mut vm = FakeVm::new();
-        vm.vcpus[6].in_guest = true;
-        let mut s = spin(Some(6));
-        s.fresh = true;
-        assert_eq!(select(&mut vm, &s), (Tier::IpiReceiver, 6));
-        // Woken (ready) but in the guest by the time of the yield, which does
-        // not take (0) or fails (-1, tries left): waited for when the IPI
-        // is fresh, else the scan.
-        for (fresh, result) in [(true, 0), (true, -1), (false, 0), (false, -1)] {
-            let mut vm = FakeVm::new();
-            vm.vcpus[3].in_kernel = true;
-            vm.vcpus[6].in_guest = true;
-            vm.vcpus[6].yield_result = result;
-            let mut s = spin(Some(6));
-            s.fresh = fresh;
-            let want = if fresh {
-                (Tier::Held, 6)
-            } else {
-                (Tier::Mainline, 3)
+            vm.vcpus[6] = Fake {
+                ready: false,
+                other_cpu,
+                ..USER
             };
-            assert_eq!(select(&mut vm, &s), want);
-            assert_eq!(vm.count(Ask::Yield, 6), 1);
+            assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
+            assert_eq!(vm.count(Ask::Eligible, 6), 0);
+            assert!(vm.yields().eq([3]));
+        }
+        // Woken (ready) on this CPU, but the yield does not take (0) or
+        // fails (-1, tries left): the scan goes on to vCPU 3.
+        for result in [0, -1] {
+            let mut vm = FakeVm::new();
+            vm.vcpus[3].in_kernel = true;
+            vm.vcpus[6].yield_result = result;
+            assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
+            assert!(vm.yields().eq([6, 3]));
             assert_eq!(vm.count(Ask::Eligible, 6), 1);
         }
-        // One that spins itself after the yield did not take is not waited
-        // for: the scan reaches vCPU 3.
-        let mut vm = FakeVm::new();
-        vm.vcpus[3].in_kernel = true;
-        vm.vcpus[6].in_guest = true;
-        vm.vcpus[6].spinning = true;
-        vm.vcpus[6].yield_result = 0;
-        let mut s = spin(Some(6));
-        s.fresh = true;
-        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
     }
 
     #[test]
@@ -747,7 +687,6 @@ mod tests {
         );
         assert_eq!(Tier::Mainline.to_c(), bindings::kvm_dy_tier_KVM_DY_MAINLINE);
         assert_eq!(Tier::Relaxed.to_c(), bindings::kvm_dy_tier_KVM_DY_RELAXED);
-        assert_eq!(Tier::Held.to_c(), bindings::kvm_dy_tier_KVM_DY_HELD);
     }
 
     #[test]
@@ -784,7 +723,6 @@ mod tests {
                 in_kernel: r & 16 != 0,
                 eligible: r & 32 != 0 || r & 256 != 0,
                 spinning: r & 512 != 0,
-                in_guest: r & 1024 != 0,
                 other_cpu: r & (1 << 40) != 0,
                 yield_result: ((r >> 10) % 3) as i32 - 1,
             };
@@ -799,7 +737,6 @@ mod tests {
             nr: ((r >> 8) % (N as u64 + 3)) as u32,
             start: any_idx(rng),
             receiver: (r & 1 != 0).then(|| any_idx(rng)),
-            fresh: r & 8 != 0,
             kernel_mode: r & 2 != 0,
             relaxed: r & 4 != 0,
         }
@@ -887,43 +824,37 @@ mod tests {
             if s.nr < 2 {
                 assert!(tier == Tier::None && ours.len == 0);
             }
-            if tier != Tier::None && tier != Tier::Held {
+            if tier != Tier::None {
                 assert!(target < s.nr && target != s.me);
                 assert_eq!(ours.yields().last(), Some(target));
                 let f = vm.get(target);
                 assert!(f.is_some_and(|f| f.ready && !f.blocked && f.yield_result > 0));
             }
-            if tier == Tier::IpiReceiver || tier == Tier::Held {
-                assert_eq!(Some(target), s.receiver);
+            // Yielding to nobody happens only when mainline would too: no
+            // candidate it would have taken was skipped.
+            if tier == Tier::None && failed < YIELD_TRIES as usize {
+                let mut theirs = vm.clone();
+                let mut plain = s;
+                plain.receiver = None;
+                assert_eq!(mainline(&mut theirs, &plain), None);
             }
-            // The receiver is yielded to first only on the spinner's CPU.
             if tier == Tier::IpiReceiver {
+                assert_eq!(Some(target), s.receiver);
+                // The receiver is yielded to first only on the spinner's CPU.
                 assert!(vm.get(target).is_some_and(|f| !f.other_cpu));
             }
-            // Waiting for a receiver asks nobody else to take the CPU, and
-            // only for a fresh IPI whose receiver runs guest code.
-            if tier == Tier::Held {
-                let f = vm.get(target);
-                assert!(s.fresh && f.is_some_and(|f| f.in_guest && !f.spinning && !f.blocked));
-                // The receiver alone was asked, at most once, and only when
-                // it was ready on this CPU and eligible and that yield did
-                // not take.
-                let asked = ours.yields().count();
-                assert!(ours.yields().all(|i| i == target) && asked <= 1);
-                if asked == 1 {
-                    assert!(f.is_some_and(|f| f.ready
-                        && !f.other_cpu
-                        && f.eligible
-                        && f.yield_result <= 0));
-                } else {
-                    assert!(f.is_some_and(|f| !f.ready || f.other_cpu || !f.eligible));
+            // Without the relaxed round, every vCPU's facts are asked at
+            // most once.
+            if !s.relaxed {
+                for &(_, idx) in ours.asked() {
+                    assert!(ours.count(Ask::Facts, idx) <= 1);
                 }
             }
             // A receiver asked first and not taken: what follows is
             // mainline's scan of a VM in which it is not ready, or, when it
             // was skipped for its CPU, of the VM as it is.
             if let (Some(r), Some(&(Ask::Facts, first))) = (s.receiver, ours.asked().first()) {
-                let taken = tier == Tier::IpiReceiver || tier == Tier::Held;
+                let taken = tier == Tier::IpiReceiver;
                 if first == r && !taken && failed < YIELD_TRIES as usize {
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {

@@ -431,26 +431,19 @@ pub(crate) fn eoi_end(
     outcome
 }
 
-/// How long after the send a spinner may wait for the receiver of its
-/// pending IPI while that receiver runs: a sixteenth of `window`. Far
-/// shorter than the window, so that a spinner that in fact waits for a
-/// preempted lock holder loses little; long enough for a running receiver
-/// to take the interrupt.
-pub(crate) fn hold_window(window: u64) -> u64 {
-    window >> 4
-}
-
 /// The receiver of the IPI `sender` sent last while it is pending and was
-/// sent at most `ipi_window_ns` before `now` (`None` while tracking is off),
-/// and whether it is also at most [`hold_window`] old.
-pub(crate) fn pending_receiver(sender: &Ctx<'_>, now: u64) -> (Option<u32>, bool) {
+/// sent at most `ipi_window_ns` before the time `now()` gives (`None` while
+/// tracking is off). The clock is read only for a pending IPI: a spinner
+/// asks on every PAUSE exit, most often with nothing pending.
+pub(crate) fn pending_receiver(sender: &Ctx<'_>, now: impl FnOnce() -> u64) -> Option<u32> {
     if !TRACKING_ENABLED.load(Relaxed) {
-        return (None, false);
+        return None;
     }
     let sent = sender.sent();
-    let window = WINDOW_NS.load(Relaxed);
-    let r = sent.pending_receiver(now, window);
-    (r, r.is_some() && sent.recent(now, hold_window(window)))
+    if !sent.pending() {
+        return None;
+    }
+    sent.pending_receiver(now(), WINDOW_NS.load(Relaxed))
 }
 
 #[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
@@ -542,21 +535,12 @@ mod tests {
         )
     }
 
-    /// What C gets from `kvm_ipi_tracker_pending_receiver()` for `sender` at
-    /// `T0`: the receiver's index (-1: none) and `fresh`.
-    fn exported_pending_receiver(sender: &Slot) -> (i32, bool) {
-        // Written as false by every answer but a fresh receiver's.
-        let mut fresh = true;
+    /// What C gets from `kvm_ipi_tracker_pending_receiver()` for `sender`:
+    /// the receiver's index, -1 for none.
+    fn exported_pending_receiver(sender: &Slot) -> i32 {
         // SAFETY: `sender` outlives the call, is laid out as `kvm_ipi_ctx`
-        // and is only accessed atomically; `fresh` is a local.
-        let r = unsafe {
-            crate::kvm_ipi_tracker_pending_receiver(
-                core::ptr::from_ref(sender).cast(),
-                T0,
-                &mut fresh,
-            )
-        };
-        (r, fresh)
+        // and is only accessed atomically.
+        unsafe { crate::kvm_ipi_tracker_pending_receiver(core::ptr::from_ref(sender).cast()) }
     }
 
     /// The outcomes C sees for each EOI outcome.
@@ -578,6 +562,19 @@ mod tests {
         let old = TRACKING_ENABLED.xchg(on, Relaxed);
         f();
         TRACKING_ENABLED.store(old, Relaxed);
+    }
+
+    /// Runs `f` with `ipi_window_ns` at `ns`, then restores it.
+    fn with_window(ns: u64, f: impl FnOnce()) {
+        let old = WINDOW_NS.xchg(ns, Relaxed);
+        f();
+        WINDOW_NS.store(old, Relaxed);
+    }
+
+    /// The clock the exported functions read.
+    fn ktime_now() -> u64 {
+        // SAFETY: The fast mono clock may be read in any context.
+        unsafe { bindings::ktime_get_mono_fast_ns() }
     }
 
     #[test]
@@ -663,15 +660,42 @@ mod tests {
         with_tracking(true, || assert!(send(&d, &a, &b, T0).pending()));
         with_tracking(false, || {
             assert_eq!(eoi_begin(&b.ctx()), None);
-            assert_eq!(pending_receiver(&a.ctx(), T0), (None, false));
-            assert_eq!(exported_pending_receiver(&a), (-1, false));
+            assert_eq!(pending_receiver(&a.ctx(), || T0), None);
+            assert_eq!(exported_pending_receiver(&a), -1);
         });
         with_tracking(true, || {
-            assert_eq!(pending_receiver(&a.ctx(), T0), (Some(DST as u32), true));
-            assert_eq!(exported_pending_receiver(&a), (DST, true));
+            assert_eq!(pending_receiver(&a.ctx(), || T0), Some(DST as u32));
+            // The real clock, long after T0, and the largest window.
+            with_window(IPI_WINDOW_NS_MAX, || {
+                let now = ktime_now();
+                let sent = send(&ipi(SRC, DST, VEC), &a, &b, now);
+                assert!(sent.pending());
+                assert_eq!(exported_pending_receiver(&a), DST);
+            });
         });
         // Nothing was cleared while off.
         assert!(a.sent().pending() && b.link().sender() == Some(SRC));
+    }
+
+    #[test]
+    fn clock_is_read_only_for_a_pending_ipi() {
+        let (a, b) = (Slot::new(), Slot::new());
+        let reads = core::cell::Cell::new(0u32);
+        let clock = || {
+            reads.set(reads.get() + 1);
+            T0
+        };
+        with_tracking(true, || {
+            // Nothing sent, then an IPI acknowledged by its EOI.
+            assert_eq!(pending_receiver(&a.ctx(), clock), None);
+            let sent = send(&ipi(SRC, DST, VEC), &a, &b, T0);
+            assert_eq!(pending_receiver(&a.ctx(), clock), Some(DST as u32));
+            assert_eq!(reads.get(), 1);
+            assert_eq!(eoi(&[&a, &a, &a], &b, DST as u32, VEC as i32, T0), CLEARED);
+            assert_eq!(a.sent(), sent.acked());
+            assert_eq!(pending_receiver(&a.ctx(), clock), None);
+            assert_eq!(reads.get(), 1);
+        });
     }
 
     #[test]
@@ -698,10 +722,6 @@ mod tests {
             assert!(!s.recent(T0 - (1026 << STAMP_SHIFT), IPI_WINDOW_NS_MIN));
             let far = T0 + (((1u64 << 31) + 5) << STAMP_SHIFT);
             assert_eq!(s.pending_receiver(far, IPI_WINDOW_NS_MAX), None);
-            // Fresh enough to wait for: a sixteenth of the window.
-            assert_eq!(hold_window(16 * 1024 * 1000), 1024 * 1000);
-            let hw = hold_window(IPI_WINDOW_NS_DEFAULT);
-            assert!(s.recent(T0 + hw, hw) && !s.recent(T0 + hw + 2048, hw));
             // Across the stamp's wrap.
             let late = (u64::from(u32::MAX) << STAMP_SHIFT) + 7;
             let s = send(&ipi(SRC, DST, VEC), &a, &b, late);

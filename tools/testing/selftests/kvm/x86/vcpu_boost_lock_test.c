@@ -282,11 +282,8 @@ static void trace_start(void)
 	atexit(trace_restore);
 	tracefs_write(TRACEFS "trace_clock", "x86-tsc");
 	tracefs_write(TRACEFS "buffer_size_kb", TRACE_BUF_KB);
-	/*
-	 * Decisions without a target, and waits for a running IPI receiver
-	 * (tier 5, KVM_DY_HELD), are not yields; they only fill the buffer.
-	 */
-	tracefs_write(DY_EVENT "filter", "target >= 0 && tier != 5");
+	/* Decisions without a target are not yields; they only fill the buffer. */
+	tracefs_write(DY_EVENT "filter", "target >= 0");
 	tracefs_write(TRACEFS "trace", "");
 	tracefs_write(DY_EVENT "enable", "1");
 }
@@ -554,7 +551,6 @@ int main(int argc, char *argv[])
 	vcpu_boost_print_stat("dy_pending_irq", vcpus, 0, nr_vcpus - 1);
 	vcpu_boost_print_stat("dy_mainline", vcpus, 0, nr_vcpus - 1);
 	vcpu_boost_print_stat("dy_relaxed", vcpus, 0, nr_vcpus - 1);
-	vcpu_boost_print_stat("dy_held", vcpus, 0, nr_vcpus - 1);
 	vcpu_boost_print_stat("dy_no_target", vcpus, 0, nr_vcpus - 1);
 	vcpu_boost_print_stat("ipi_tracked", vcpus, 0, nr_vcpus - 1);
 

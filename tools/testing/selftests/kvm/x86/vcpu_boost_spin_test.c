@@ -10,8 +10,8 @@
  * Each PAUSE that exits takes vCPU 0 into kvm_vcpu_on_spin() (under QEMU's
  * TCG only with kvm_amd.test_pause_exits=1).
  * The test checks only that every IPI was answered; it prints vCPU 0's
- * directed-yield stats and how long vCPU 0 ran (for make bench) for the host
- * scripts, which judge the selection.
+ * directed-yield stats, vCPU 1's halt stats and how long vCPU 0 ran (for
+ * make bench) for the host scripts, which judge the selection.
  *
  * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis] [-b]
  */
@@ -120,8 +120,12 @@ int main(int argc, char *argv[])
 	vcpu_boost_print_stat("dy_pending_irq", vcpus, 0, 0);
 	vcpu_boost_print_stat("dy_mainline", vcpus, 0, 0);
 	vcpu_boost_print_stat("dy_relaxed", vcpus, 0, 0);
-	vcpu_boost_print_stat("dy_held", vcpus, 0, 0);
 	vcpu_boost_print_stat("dy_no_target", vcpus, 0, 0);
+	/* The receiver's halts: did an IPI find it polling or asleep? */
+	vcpu_boost_print_stat("halt_exits", vcpus, RECEIVER, RECEIVER);
+	vcpu_boost_print_stat("halt_attempted_poll", vcpus, RECEIVER, RECEIVER);
+	vcpu_boost_print_stat("halt_successful_poll", vcpus, RECEIVER, RECEIVER);
+	vcpu_boost_print_stat("halt_wakeup", vcpus, RECEIVER, RECEIVER);
 	printf(" ns=%llu\n", (unsigned long long)ns);
 	kvm_vm_free(vm);
 	return 0;
