@@ -6,9 +6,9 @@
 //! [`select`] keeps mainline's round-robin scan exactly and adds two things
 //! around it: first the receiver of the spinner's pending IPI, when it is
 //! ready on the spinner's CPU, last the relaxed round. It never yields to
-//! nobody where mainline would yield. It reaches the vCPUs through the [`Vcpus`]
-//! trait: the crate root implements it over `kvm_main.c`'s accessors, the
-//! tests over a fake VM that logs every question asked.
+//! nobody where mainline would yield. It reaches the vCPUs through the
+//! [`Vcpus`] trait: the crate root implements it over `kvm_main.c`'s
+//! accessors, the tests over a fake VM that logs every question asked.
 
 use kernel::{bindings, prelude::*};
 
