@@ -936,14 +936,11 @@ def spin_table(runs, out):
     fig.tight_layout()
     fig.savefig(out / "spin.png", dpi=100)
     md.append("![IPI round trips](spin.png)\n")
-    share = med([m["share"] for c in (("Y", "Y"), ("Y", "N")) for m in data[c] if m["share"] == m["share"]])
-    on, off = med([m["rt"] for m in data[("Y", "Y")]]), med([m["rt"] for m in data[("N", "Y")]])
     # The code path alone: with tracking off, the selector (relaxed boost
     # on) against mainline's own loop (both off), repetition by repetition.
     plain = {m["rep"]: m["rt"] for m in data[("N", "N")]}
     path = [m["rt"] / plain[m["rep"]] for m in data[("N", "Y")] if plain.get(m["rep"])]
-    return md, {"share": share, "rt_ratio": on / off if off else float("nan"),
-                "path": path, "path_relaxed": med([m["relaxed"] for m in data[("N", "Y")]])}
+    return md, {"path": path, "path_relaxed": med([m["relaxed"] for m in data[("N", "Y")]])}
 
 
 # The scenarios of "never worse than mainline": kind -> (title, what runs,
@@ -1099,10 +1096,11 @@ def kvm_section(setup, runs, out):
         md += ["**A second noise.** The A/A pair repeats one code path. A change of code path "
                "that changes no decision moves the results too: with tracking off, the selector "
                f"(relaxed boost on; {fmt(st['path_relaxed'])} relaxed-round yields per round trip) "
-               "against mainline's own loop (both off) gives "
+               "against mainline's own loop (both off), in the same repetition, gives "
                f"× {fmt(med(st['path']))} (repetitions {spread(st['path'])}) in the IPI wait "
-               "(the table below). An on ÷ off ratio that close to 1 says nothing about what "
-               "the mechanisms decide; see the benchmark notes "
+               "(the table below), and such a ratio has differed between boots in size and "
+               "sign. An on ÷ off ratio that close to 1 says nothing about what the "
+               "mechanisms decide; see the benchmark notes "
                "(Documentation/dev-tools/vcpu-boost-benchmarks.rst).\n"]
     md += smd + cmd
     md.append(f"(This section: the kvm part of `make bench` on kernel {setup.get('kernel', '?')}; "

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The sections of bench/REPORT.md that commands other than make bench
 write, each between its own markers; make bench keeps them as they are.
+(make bench's own kvm part has a marked section too, "bench kvm", which
+VB_BENCH_PARTS=kvm make bench rewrites alone; make bench writes it anew.)
 
 Usage: report_section.py NAME REPORT
     replaces section NAME of REPORT with standard input (markers added).

@@ -229,18 +229,20 @@ rep=1
 while [ $rep -le $reps ]; do
 	dy_runs lock /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -t
 	dy_runs spin /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
-	dy_runs spinbusy /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis -b
-	export VCPU_BOOST_PIN=paired
-	dy_runs spinpaired /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
-	export VCPU_BOOST_PIN=spread
-	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m
-	# The spin test with relaxed boost off too, for its table.
+	# The spin test with relaxed boost off too, for its table, right after
+	# its runs with relaxed boost on: with both off, mainline's own loop
+	# runs, beside the selector's run with tracking off.
 	echo N >$KVM_PARAMS/enable_relaxed_boost
 	for t in $(order); do
 		echo $t >$KVM_PARAMS/ipi_tracking_enabled
 		guest spin "cfg_tracking=$t cfg_relaxed=N cfg_aa=0" /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
 	done
 	echo Y >$KVM_PARAMS/enable_relaxed_boost
+	dy_runs spinbusy /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis -b
+	export VCPU_BOOST_PIN=paired
+	dy_runs spinpaired /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
+	export VCPU_BOOST_PIN=spread
+	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m
 	rep=$((rep + 1))
 done
 echo Y >$KVM_PARAMS/ipi_tracking_enabled

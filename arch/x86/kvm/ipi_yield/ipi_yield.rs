@@ -292,7 +292,6 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
     };
     let t = match tier {
         Tier::None => -1,
-        // The receiver waited for, in `*target` for the tracepoint.
         _ => c_int::try_from(idx).unwrap_or(-1),
     };
     // SAFETY: `target` is valid for a write (this function's safety

@@ -665,16 +665,18 @@ mod tests {
         });
         with_tracking(true, || {
             assert_eq!(pending_receiver(&a.ctx(), || T0), Some(DST as u32));
-            // The real clock, long after T0, and the largest window.
+        });
+        // Nothing was cleared while off.
+        assert!(a.sent().pending() && b.link().sender() == Some(SRC));
+        // The export reads the real clock, long after T0: a new IPI, in the
+        // largest window.
+        with_tracking(true, || {
             with_window(IPI_WINDOW_NS_MAX, || {
-                let now = ktime_now();
-                let sent = send(&ipi(SRC, DST, VEC), &a, &b, now);
+                let sent = send(&ipi(SRC, DST, VEC), &a, &b, ktime_now());
                 assert!(sent.pending());
                 assert_eq!(exported_pending_receiver(&a), DST);
             });
         });
-        // Nothing was cleared while off.
-        assert!(a.sent().pending() && b.link().sender() == Some(SRC));
     }
 
     #[test]
