@@ -86,14 +86,17 @@ DECLARE_STATIC_KEY_TRUE(kvm_dy_relaxed_key);
 void kvm_ipi_yield_set_key(enum kvm_ipi_yield_key key, bool on);
 
 /*
- * For the selector, in kvm_main.c: the candidate at @idx of @me's VM (each
- * false when there is none). kvm_dy_eligible() has mainline's side effect of
- * toggling a spinning candidate's eligibility.
+ * For the selector, in kvm_main.c: the candidate at @idx of @me's VM (NULL
+ * when there is none), valid while the VM lives, then what is known about
+ * it. kvm_dy_facts() reads nothing more about a vCPU that is not ready.
+ * kvm_dy_eligible() has mainline's side effect of toggling a spinning
+ * candidate's eligibility.
  */
-bool kvm_dy_facts(struct kvm_vcpu *me, int idx, struct kvm_dy_facts *f);
-bool kvm_dy_in_kernel(struct kvm_vcpu *me, int idx);
-bool kvm_dy_eligible(struct kvm_vcpu *me, int idx);
-int kvm_dy_yield(struct kvm_vcpu *me, int idx);
+struct kvm_vcpu *kvm_dy_vcpu(struct kvm_vcpu *me, int idx);
+void kvm_dy_facts(struct kvm_vcpu *me, struct kvm_vcpu *vcpu, struct kvm_dy_facts *f);
+bool kvm_dy_in_kernel(struct kvm_vcpu *vcpu);
+bool kvm_dy_eligible(struct kvm_vcpu *vcpu);
+int kvm_dy_yield(struct kvm_vcpu *vcpu);
 /* By the arch: the vcpu_idx of the receiver of @vcpu's pending IPI, or -1. */
 int kvm_arch_dy_ipi_receiver(struct kvm_vcpu *vcpu);
 /* By the arch: counts kvm_vcpu_on_spin()'s decision @tier in @vcpu's stats. */

@@ -34,6 +34,7 @@ mod params;
 mod select;
 mod tracker;
 
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     ffi::{c_char, c_int},
@@ -219,13 +220,35 @@ pub unsafe extern "C" fn kvm_ipi_tracker_pending_receiver(
 /// # Invariants
 ///
 /// `me` points to a vCPU of the VM that stays valid while this exists.
+/// `last`, when set, is an index of that VM's online vCPUs and the vCPU at
+/// it, which lives as long as the VM.
 struct KvmVcpus {
     me: *mut bindings::kvm_vcpu,
+    last: Option<(u32, NonNull<bindings::kvm_vcpu>)>,
+}
+
+impl KvmVcpus {
+    /// The vCPU at `idx`: the selector asks about one candidate several
+    /// times in a row, and mainline looks each one up once.
+    fn vcpu(&mut self, idx: u32) -> Option<NonNull<bindings::kvm_vcpu>> {
+        if let Some((i, v)) = self.last {
+            if i == idx {
+                return Some(v);
+            }
+        }
+        let i = c_int::try_from(idx).ok()?;
+        // SAFETY: `me` is a live vCPU by the type invariant.
+        let v = NonNull::new(unsafe { bindings::kvm_dy_vcpu(self.me, i) })?;
+        // INVARIANT: `kvm_dy_vcpu()` returned the online vCPU at `idx` of
+        // `me`'s VM.
+        self.last = Some((idx, v));
+        Some(v)
+    }
 }
 
 impl Vcpus for KvmVcpus {
     fn facts(&mut self, idx: u32) -> Option<bindings::kvm_dy_facts> {
-        let idx = c_int::try_from(idx).ok()?;
+        let v = self.vcpu(idx)?;
         let mut f = bindings::kvm_dy_facts {
             ready: false,
             blocked: false,
@@ -233,27 +256,28 @@ impl Vcpus for KvmVcpus {
             pending_interrupt: false,
             other_cpu: false,
         };
-        // SAFETY: `me` is a live vCPU by the type invariant; `f` is a local
-        // the call fills in.
-        unsafe { bindings::kvm_dy_facts(self.me, idx, &mut f) }.then_some(f)
+        // SAFETY: `me` and `v` are live vCPUs of one VM by the type
+        // invariant; `f` is a local the call fills in.
+        unsafe { bindings::kvm_dy_facts(self.me, v.as_ptr(), &mut f) };
+        Some(f)
     }
 
     fn in_kernel(&mut self, idx: u32) -> bool {
-        // SAFETY: `me` is valid by the type invariant.
-        c_int::try_from(idx).is_ok_and(|i| unsafe { bindings::kvm_dy_in_kernel(self.me, i) })
+        // SAFETY: `v` is a live vCPU by the type invariant.
+        self.vcpu(idx)
+            .is_some_and(|v| unsafe { bindings::kvm_dy_in_kernel(v.as_ptr()) })
     }
 
     fn eligible(&mut self, idx: u32) -> bool {
-        // SAFETY: `me` is valid by the type invariant.
-        c_int::try_from(idx).is_ok_and(|i| unsafe { bindings::kvm_dy_eligible(self.me, i) })
+        // SAFETY: `v` is a live vCPU by the type invariant.
+        self.vcpu(idx)
+            .is_some_and(|v| unsafe { bindings::kvm_dy_eligible(v.as_ptr()) })
     }
 
     fn yield_to(&mut self, idx: u32) -> i32 {
-        match c_int::try_from(idx) {
-            // SAFETY: `me` is valid by the type invariant.
-            Ok(i) => unsafe { bindings::kvm_dy_yield(self.me, i) },
-            Err(_) => 0,
-        }
+        // SAFETY: `v` is a live vCPU by the type invariant.
+        self.vcpu(idx)
+            .map_or(0, |v| unsafe { bindings::kvm_dy_yield(v.as_ptr()) })
     }
 }
 
@@ -286,7 +310,7 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
                 relaxed: RELAXED_BOOST.load(Relaxed),
             };
             // INVARIANT: `me` is valid for the call, by the caller.
-            select(&mut KvmVcpus { me }, &spin)
+            select(&mut KvmVcpus { me, last: None }, &spin)
         }
         _ => (Tier::None, 0),
     };
