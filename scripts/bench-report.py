@@ -1094,8 +1094,9 @@ def kvm_section(setup, runs, out):
         f"{fmt(one['lo'])}–{fmt(one['hi'])}) | {'**met**' if inert else '**missed**'} |"])
     if st["path"]:
         md += ["**A second noise.** The A/A pair repeats one code path. A change of code path "
-               "that changes no decision moves the results too: with tracking off, the selector "
-               f"(relaxed boost on; {fmt(st['path_relaxed'])} relaxed-round yields per round trip) "
+               "that adds no yield moves the results too: with tracking off, the selector "
+               f"(relaxed boost on; {fmt(st['path_relaxed'])} relaxed-round yields per round trip, "
+               "though its round may still ask more vCPUs' eligibility, which toggles it) "
                "against mainline's own loop (both off), in the same repetition, gives "
                f"× {fmt(med(st['path']))} (repetitions {spread(st['path'])}) in the IPI wait "
                "(the table below), and such a ratio has differed between boots in size and "
