@@ -108,11 +108,13 @@ pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_del
     let Some((d, src, dst)) = (unsafe { delivery(d) }) else {
         return Sent::NONE.raw();
     };
+    record(d, &src, &dst, now_ns).raw()
+}
+
+/// The clock of the tracker's send times: the fast mono clock.
+fn now_ns() -> u64 {
     // SAFETY: The fast mono clock may be read in any context, NMI included.
-    record(d, &src, &dst, || unsafe {
-        bindings::ktime_get_mono_fast_ns()
-    })
-    .raw()
+    unsafe { bindings::ktime_get_mono_fast_ns() }
 }
 
 /// Undoes `recorded`, what [`kvm_ipi_tracker_deliver`] returned for `d`,
@@ -209,8 +211,7 @@ pub unsafe extern "C" fn kvm_ipi_tracker_pending_receiver(
     // SAFETY: `sender` is a live vCPU's context for this call (this
     // function's safety requirements), only accessed through `Ctx`.
     let sender = unsafe { Ctx::from_raw(sender) };
-    // SAFETY: The fast mono clock may be read in any context, NMI included.
-    pending_receiver(&sender, || unsafe { bindings::ktime_get_mono_fast_ns() })
+    pending_receiver(&sender, now_ns)
         .and_then(|r| c_int::try_from(r).ok())
         .unwrap_or(-1)
 }

@@ -112,13 +112,13 @@ struct Selector<'a, V: Vcpus> {
     yield_tried: bool,
 }
 
-impl<V: Vcpus> Selector<'_, V> {
-    /// Mainline's first filters: the candidate exists, is ready, and is not
-    /// blocking without being runnable.
-    fn usable(&mut self, idx: u32) -> Option<bindings::kvm_dy_facts> {
-        self.vcpus.facts(idx).filter(|f| f.ready && !f.blocked)
-    }
+/// Mainline's first filters: the candidate exists, is ready, and is not
+/// blocking without being runnable.
+fn usable(f: Option<bindings::kvm_dy_facts>) -> Option<bindings::kvm_dy_facts> {
+    f.filter(|f| f.ready && !f.blocked)
+}
 
+impl<V: Vcpus> Selector<'_, V> {
     /// Mainline's last steps: the eligibility toggle, then the yield.
     fn attempt(&mut self, idx: u32) -> Attempt {
         if !self.vcpus.eligible(idx) {
@@ -178,16 +178,16 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
     let mut tried = None;
     let mut known = None;
     if let Some(r) = s.receiver.filter(|&r| r < s.nr && r != s.me) {
-        match sel.vcpus.facts(r) {
-            Some(f) if f.ready && !f.blocked && !f.other_cpu => {
-                tried = Some(r);
-                match sel.attempt(r) {
-                    Attempt::Yielded => return (Tier::IpiReceiver, r),
-                    Attempt::GiveUp => return NONE,
-                    Attempt::Next => {}
-                }
+        let f = sel.vcpus.facts(r);
+        if usable(f).is_some_and(|f| !f.other_cpu) {
+            tried = Some(r);
+            match sel.attempt(r) {
+                Attempt::Yielded => return (Tier::IpiReceiver, r),
+                Attempt::GiveUp => return NONE,
+                Attempt::Next => {}
             }
-            f => known = Some((r, f)),
+        } else {
+            known = Some((r, f));
         }
     }
 
@@ -204,9 +204,7 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
             Some((r, f)) if r == idx && !sel.yield_tried => f,
             _ => sel.vcpus.facts(idx),
         };
-        let Some(f) = facts.filter(|f| f.ready && !f.blocked) else {
-            continue;
-        };
+        let Some(f) = usable(facts) else { continue };
         // A candidate with a pending interrupt counts as in kernel mode: the
         // spinner may wait for that interrupt's delivery.
         if f.preempted && s.kernel_mode && !f.pending_interrupt && !sel.vcpus.in_kernel(idx) {
@@ -224,7 +222,7 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
     // The relaxed round: those the gate alone kept out, still usable.
     if s.relaxed {
         for &idx in passed.as_slice() {
-            if sel.usable(idx).is_none() {
+            if usable(sel.vcpus.facts(idx)).is_none() {
                 continue;
             }
             match sel.attempt(idx) {

@@ -571,12 +571,6 @@ mod tests {
         WINDOW_NS.store(old, Relaxed);
     }
 
-    /// The clock the exported functions read.
-    fn ktime_now() -> u64 {
-        // SAFETY: The fast mono clock may be read in any context.
-        unsafe { bindings::ktime_get_mono_fast_ns() }
-    }
-
     #[test]
     fn records_only_unicast_fixed_ipis_between_vcpus() {
         let good = ipi(SRC, DST, VEC);
@@ -672,7 +666,7 @@ mod tests {
         // largest window.
         with_tracking(true, || {
             with_window(IPI_WINDOW_NS_MAX, || {
-                let sent = send(&ipi(SRC, DST, VEC), &a, &b, ktime_now());
+                let sent = send(&ipi(SRC, DST, VEC), &a, &b, crate::now_ns());
                 assert!(sent.pending());
                 assert_eq!(exported_pending_receiver(&a), DST);
             });
