@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Interface between KVM and its Rust IPI-aware directed yield,
- * arch/x86/kvm/ipi_yield/: the IPI tracker records unicast fixed IPIs and
- * acknowledges them on EOI; the selector picks the directed-yield candidate.
+ * arch/x86/kvm/ipi_yield/: the IPI tracker records unicast fixed IPIs; the
+ * selector picks the directed-yield candidate.
  * The functions and parameter ops are defined in Rust; #[export] checks each
  * definition against these prototypes (see rust/bindings/bindings_helper.h).
  */
@@ -17,13 +17,12 @@ struct kernel_param;
 
 /*
  * What the IPI tracker knows about one vCPU (in struct kvm_vcpu_arch on x86).
- * Only the IPI tracker reads or writes it, always atomically: the sender's
- * thread records, the receiver's thread acknowledges on EOI, a spinning vCPU
- * reads.
+ * Only the IPI tracker reads or writes it, always atomically, and only on
+ * the vCPU's own thread: it records the IPIs it sends and reads them back
+ * when it spins.
  */
 struct kvm_ipi_ctx {
 	u64 sent;	/* the last IPI this vCPU sent, packed in one word; 0: none */
-	u32 link;	/* the sender and sequence number of the last IPI it got; 0: none */
 };
 
 /* Which LAPIC path delivered an interrupt. */
@@ -33,25 +32,16 @@ enum kvm_ipi_path {
 	KVM_IPI_PATH_PV,	/* the PV send-IPI hypercall */
 };
 
-/* One interrupt delivery by a vCPU's LAPIC to one vCPU. */
+/* One interrupt that a vCPU's LAPIC sent and one vCPU accepted. */
 struct kvm_ipi_delivery {
 	struct kvm_ipi_ctx *src;	/* the sending vCPU's */
-	struct kvm_ipi_ctx *dst;	/* the receiving vCPU's */
-	int src_idx;			/* their vcpu_idx */
-	int dst_idx;
+	int src_idx;			/* the sender's vcpu_idx */
+	int dst_idx;			/* the receiver's */
 	unsigned int targets;		/* vCPUs addressed (slow path: that accepted) */
 	bool fixed;			/* APIC_DM_FIXED delivery */
 	bool shorthand;			/* a destination shorthand (self, all, all-but-self) */
-	bool eoi_exits;			/* the receiver's EOIs exit (no APICv/AVIC) */
 	u32 vector;
 	enum kvm_ipi_path path;
-};
-
-/* What an EOI did to the IPI its receiver's link names. */
-enum kvm_ipi_eoi {
-	KVM_IPI_EOI_NONE,	/* nothing: no link, another vector, or a newer IPI */
-	KVM_IPI_EOI_CLEARED,	/* it acknowledged the sender's pending IPI */
-	KVM_IPI_EOI_UNMATCHED,	/* the link was stale, or the IPI outlived the window */
 };
 
 /* What kvm_vcpu_on_spin() knows about a directed-yield candidate. */
@@ -99,6 +89,11 @@ bool kvm_dy_eligible(struct kvm_vcpu *vcpu);
 int kvm_dy_yield(struct kvm_vcpu *vcpu);
 /* By the arch: the vcpu_idx of the receiver of @vcpu's pending IPI, or -1. */
 int kvm_arch_dy_ipi_receiver(struct kvm_vcpu *vcpu);
+/*
+ * By the arch, for the IPI tracker: whether vCPU @idx of @vcpu's VM has not
+ * EOI'd @vector yet (it is in its IRR or ISR, or may be posted).
+ */
+bool kvm_arch_dy_ipi_outstanding(struct kvm_vcpu *vcpu, int idx, u32 vector);
 /* By the arch: counts kvm_vcpu_on_spin()'s decision @tier in @vcpu's stats. */
 void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
@@ -114,29 +109,16 @@ enum kvm_dy_tier kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int 
 /* Forgets everything about a vCPU: on creation and reset. */
 void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
 /*
- * Before the delivery @d: records it when it is a unicast fixed IPI between
- * two vCPUs, and returns the record (0: not recorded).
+ * After vCPU @d->src_idx's interrupt was accepted by @d->dst_idx: records it
+ * when it is a unicast fixed IPI between two vCPUs; returns whether it did.
  */
-u64 kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d);
-/* Undoes @recorded, what kvm_ipi_tracker_deliver(@d) returned, if refused. */
-void kvm_ipi_tracker_refused(const struct kvm_ipi_delivery *d, u64 recorded);
+bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d);
 /*
- * First half of an EOI on the receiver @ctx: returns the vcpu_idx of the
- * sender its link names (-1: none) and stores the link in *@link.
+ * The receiver of the last IPI that @vcpu (whose context is @sender) sent
+ * within ipi_window_ns, while kvm_arch_dy_ipi_outstanding() says that the
+ * receiver has not EOI'd it; -1 if none. Reads the clock only then.
  */
-int kvm_ipi_tracker_eoi_begin(const struct kvm_ipi_ctx *receiver, u32 *link);
-/*
- * Second half, on that sender: acknowledges the IPI @link names if the EOI
- * of @vector by @receiver_idx at @now matches it.
- */
-enum kvm_ipi_eoi kvm_ipi_tracker_eoi_end(struct kvm_ipi_ctx *sender, int sender_idx,
-					 struct kvm_ipi_ctx *receiver, int receiver_idx,
-					 u32 link, int vector, u64 now);
-/*
- * The receiver of @sender's pending IPI sent within the last ipi_window_ns,
- * or -1. Reads the clock only when an IPI is pending.
- */
-int kvm_ipi_tracker_pending_receiver(const struct kvm_ipi_ctx *sender);
+int kvm_ipi_tracker_pending_receiver(struct kvm_vcpu *vcpu, const struct kvm_ipi_ctx *sender);
 
 /* Module parameters of kvm: ipi_tracking_enabled, ipi_window_ns, enable_relaxed_boost. */
 int kvm_ipi_tracking_enabled_set(const char *val, const struct kernel_param *kp);

@@ -4,31 +4,28 @@
 //!
 //! A vCPU that spins right after sending an IPI usually waits for the
 //! receiver to act on it (a TLB shootdown, a function call). The IPI
-//! tracker remembers, per vCPU, the last unicast fixed IPI it sent until
-//! the receiver's EOI acknowledges it; while that IPI is pending and inside
-//! `ipi_window_ns`, `kvm_vcpu_on_spin()` tries its receiver before
-//! mainline's scan, and with `enable_relaxed_boost` a relaxed round follows
-//! a scan that found nobody.
+//! tracker remembers, per vCPU, the last unicast fixed IPI it sent; while
+//! the receiver's APIC still holds that IPI's vector (in the IRR or the
+//! ISR: not yet EOI'd) and it is inside `ipi_window_ns`,
+//! `kvm_vcpu_on_spin()` tries its receiver before mainline's scan, and with
+//! `enable_relaxed_boost` a relaxed round follows a scan that found nobody.
 //!
-//! `lapic.c` offers the deliveries of the APIC-map fast path, its slow
-//! fallback and the PV send-IPI hypercall that a vCPU sent
-//! ([`kvm_ipi_tracker_deliver`]), and the EOIs of trapped xAPIC writes, the
-//! x2APIC MSR, PV EOI and accelerated EOI exits
-//! ([`kvm_ipi_tracker_eoi_begin`], [`kvm_ipi_tracker_eoi_end`]), only while
-//! the tracking static key is on; `kvm_main.c` calls
-//! [`kvm_vcpu_select_and_yield`] while tracking or the relaxed round is on,
-//! and registers the parameters. The C side counts the outcomes in KVM's
-//! per-vCPU binary stats and traces them.
+//! `lapic.c` offers the accepted deliveries of the APIC-map fast path, its
+//! slow fallback and the PV send-IPI hypercall that a vCPU sent
+//! ([`kvm_ipi_tracker_deliver`]) only while the tracking static key is on,
+//! and answers the tracker's question about the receiver's APIC
+//! (`kvm_arch_dy_ipi_outstanding()`); nothing hooks the EOI paths.
+//! `kvm_main.c` calls [`kvm_vcpu_select_and_yield`] while tracking or the
+//! relaxed round is on, and registers the parameters. The C side counts the
+//! outcomes in KVM's per-vCPU binary stats and traces them.
 //!
 //! IPIs that hardware delivers without a VM exit (Intel IPI virtualization,
-//! AMD AVIC to a running vCPU) never reach these hooks; `x86.c` says so once
-//! when a vCPU is created with APIC virtualization active.
+//! AMD AVIC to a running vCPU) never reach these hooks.
 //!
 //! This file holds only the entry points, each turning its pointers into
 //! safe views; the rest is safe Rust, one concern a module: [`tracker`]
-//! (the per-vCPU record of the last IPI and its EOI), [`select`](mod@select)
-//! (the choice of the vCPU to yield to) and [`params`] (the module
-//! parameters).
+//! (the per-vCPU record of the last IPI), [`select`](mod@select) (the
+//! choice of the vCPU to yield to) and [`params`] (the module parameters).
 
 mod params;
 mod select;
@@ -45,7 +42,7 @@ use params::{
     param_arg, param_emit, set_bool, set_window_ns, show_bool, Flag, RELAXED_BOOST, WINDOW_NS,
 };
 use select::{select, Spin, Tier, Vcpus};
-use tracker::{eoi_begin, eoi_end, pending_receiver, record, refused, Ctx, Eoi, Link, Sent};
+use tracker::{pending_receiver, record, Ctx};
 
 /// Resets a vCPU's context: nothing sent, nothing received.
 ///
@@ -59,56 +56,26 @@ pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) 
     unsafe { Ctx::from_raw(ctx) }.reset();
 }
 
-/// FFI helper of the delivery entry points: the delivery at `d` and views
-/// of its two vCPUs' contexts; `None` when either context is missing.
+/// Called by every LAPIC delivery path for each vCPU that accepted an
+/// interrupt a vCPU sent. Records it when it is a unicast fixed IPI and
+/// tracking is on; returns whether it did.
 ///
 /// # Safety
 ///
-/// `d` is valid for reads for `'a` and nothing writes it meanwhile; `d.src`
-/// and `d.dst` are null or point to the contexts of vCPUs that stay valid
-/// for `'a`.
-unsafe fn delivery<'a>(
-    d: *const bindings::kvm_ipi_delivery,
-) -> Option<(&'a bindings::kvm_ipi_delivery, Ctx<'a>, Ctx<'a>)> {
-    // SAFETY: Valid for reads and not written for `'a` (this function's
-    // safety requirements).
-    let d = unsafe { &*d };
-    if d.src.is_null() || d.dst.is_null() {
-        return None;
-    }
-    // SAFETY: Non-null, so both are live vCPUs' contexts for `'a` (this
-    // function's safety requirements); they are only accessed through `Ctx`.
-    let (src, dst) = unsafe { (Ctx::from_raw(d.src), Ctx::from_raw(d.dst)) };
-    Some((d, src, dst))
-}
-
-/// Called by every LAPIC delivery path for each vCPU that a vCPU's
-/// interrupt goes to, before it is delivered there. Records it when it is a
-/// unicast fixed IPI and tracking is on, and returns the record (zero: not
-/// recorded). A record refused by the receiver's APIC is undone with
-/// [`kvm_ipi_tracker_refused`].
-///
-/// Recording first matters: once delivered, the receiver may run its
-/// handler and EOI on another CPU at once, and an EOI that overtook the
-/// record would leave the sender pending until the window ends. (The slow
-/// path learns its single target only by delivering, so it calls this
-/// afterwards and keeps that race; it is used only when the APIC map
-/// cannot resolve the destination.)
-///
-/// # Safety
-///
-/// `d` is valid for reads; `d.src` and `d.dst` are null or point to the
-/// contexts of vCPUs that stay valid for the call, `d.src` the calling
-/// vCPU's.
+/// `d` is valid for reads and nothing writes it during the call; `d.src` is
+/// null or points to the context of the calling vCPU, the sender.
 #[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_delivery) -> u64 {
-    // SAFETY: `d` and its contexts are valid for the call, and `d` is the
-    // caller's description of one delivery that nothing writes meanwhile
-    // (this function's safety requirements), as `delivery` needs.
-    let Some((d, src, dst)) = (unsafe { delivery(d) }) else {
-        return Sent::NONE.raw();
-    };
-    record(d, &src, &dst, now_ns).raw()
+pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_delivery) -> bool {
+    // SAFETY: Valid for reads and not written during the call (this
+    // function's safety requirements).
+    let d = unsafe { &*d };
+    if d.src.is_null() {
+        return false;
+    }
+    // SAFETY: Non-null, so the calling vCPU's context, live for the call
+    // (this function's safety requirements); only accessed through `Ctx`.
+    let src = unsafe { Ctx::from_raw(d.src) };
+    record(d, &src, now_ns).recorded()
 }
 
 /// The clock of the tracker's send times: the fast mono clock.
@@ -117,101 +84,32 @@ fn now_ns() -> u64 {
     unsafe { bindings::ktime_get_mono_fast_ns() }
 }
 
-/// Undoes `recorded`, what [`kvm_ipi_tracker_deliver`] returned for `d`,
-/// after the receiver's APIC refused the interrupt.
+/// The receiver of the last tracked IPI of `vcpu`, whose context is
+/// `sender`, while the receiver's APIC still holds its vector and it was
+/// sent at most `ipi_window_ns` ago; -1 otherwise, and while tracking is
+/// off. Directed yield tries it first.
 ///
 /// # Safety
 ///
-/// As for [`kvm_ipi_tracker_deliver`], with the same `d`.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_refused(
-    d: *const bindings::kvm_ipi_delivery,
-    recorded: u64,
-) {
-    // SAFETY: As in `kvm_ipi_tracker_deliver` (this function's safety
-    // requirements), as `delivery` needs.
-    if let Some((d, src, dst)) = unsafe { delivery(d) } {
-        if recorded != 0 {
-            refused(d.src_idx, Sent::from_raw(recorded), &src, &dst);
-        }
-    }
-}
-
-/// First half of an EOI by the vCPU whose context is `receiver`: returns
-/// the vcpu_idx of the sender its link names (-1: none, or tracking is
-/// off) and stores the link in `*link` for [`kvm_ipi_tracker_eoi_end`].
-///
-/// # Safety
-///
-/// `receiver` points to the calling vCPU's context; `link` is valid for a
-/// write.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_eoi_begin(
-    receiver: *const bindings::kvm_ipi_ctx,
-    link: *mut u32,
-) -> c_int {
-    // SAFETY: `receiver` is the calling vCPU's context, live for this call
-    // (this function's safety requirements), only accessed through `Ctx`.
-    let receiver = unsafe { Ctx::from_raw(receiver) };
-    let (sender, l) = eoi_begin(&receiver).unwrap_or((-1, Link::NONE));
-    // SAFETY: `link` is valid for a write (this function's safety
-    // requirements).
-    unsafe { link.write(l.raw()) };
-    sender
-}
-
-/// Second half of an EOI of `vector` (negative: none in service) by the
-/// vCPU `receiver_idx`: acknowledges the IPI of `sender_idx` that `link`
-/// names when the EOI matches it, drops a stale link, and says which.
-///
-/// # Safety
-///
-/// `sender` and `receiver` point to the contexts of those two vCPUs of one
-/// VM, valid for the call, `receiver` the calling vCPU's.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_eoi_end(
-    sender: *mut bindings::kvm_ipi_ctx,
-    sender_idx: c_int,
-    receiver: *mut bindings::kvm_ipi_ctx,
-    receiver_idx: c_int,
-    link: u32,
-    vector: c_int,
-    now: u64,
-) -> bindings::kvm_ipi_eoi {
-    let Ok(receiver_idx) = u32::try_from(receiver_idx) else {
-        return Eoi::None.to_c();
-    };
-    // SAFETY: Both are live vCPUs' contexts for this call (this function's
-    // safety requirements), only accessed through `Ctx`.
-    let (s, r) = unsafe { (Ctx::from_raw(sender), Ctx::from_raw(receiver)) };
-    eoi_end(
-        &s,
-        sender_idx,
-        &r,
-        receiver_idx,
-        Link::from_raw(link),
-        vector,
-        now,
-        || (),
-    )
-    .to_c()
-}
-
-/// The receiver of `sender`'s last tracked IPI while that IPI is pending
-/// and was sent at most `ipi_window_ns` ago; -1 otherwise, and while
-/// tracking is off. Directed yield tries it first.
-///
-/// # Safety
-///
-/// `sender` points to the context of a vCPU that stays valid for the call.
+/// `vcpu` points to the calling vCPU, live for the call, and `sender` to
+/// its context.
 #[export]
 pub unsafe extern "C" fn kvm_ipi_tracker_pending_receiver(
+    vcpu: *mut bindings::kvm_vcpu,
     sender: *const bindings::kvm_ipi_ctx,
 ) -> c_int {
-    // SAFETY: `sender` is a live vCPU's context for this call (this
-    // function's safety requirements), only accessed through `Ctx`.
+    // SAFETY: `sender` is the calling vCPU's context, live for this call
+    // (this function's safety requirements), only accessed through `Ctx`.
     let sender = unsafe { Ctx::from_raw(sender) };
-    pending_receiver(&sender, now_ns)
+    let outstanding = |receiver: u32, vector: u8| {
+        let Ok(idx) = c_int::try_from(receiver) else {
+            return false;
+        };
+        // SAFETY: `vcpu` is live for this call (this function's safety
+        // requirements); the C side looks `idx` up among its VM's vCPUs.
+        unsafe { bindings::kvm_arch_dy_ipi_outstanding(vcpu, idx, vector.into()) }
+    };
+    pending_receiver(&sender, outstanding, now_ns)
         .and_then(|r| c_int::try_from(r).ok())
         .unwrap_or(-1)
 }

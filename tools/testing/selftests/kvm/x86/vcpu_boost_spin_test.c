@@ -7,13 +7,16 @@
  * handler has answered, again and again. vCPU 1 halts between IPIs (with -b
  * it computes instead, interrupts on, so that an IPI finds it preempted or
  * running rather than asleep). vCPUs 2.. spin with PAUSE all the time.
+ * With -a vCPU 0 waits for each answer without PAUSE and spins with PAUSE
+ * only after it, when vCPU 1 has EOI'd the IPI: no spin of vCPU 0 then
+ * waits for vCPU 1, and none may yield to it as an IPI receiver.
  * Each PAUSE that exits takes vCPU 0 into kvm_vcpu_on_spin() (under QEMU's
  * TCG only with kvm_amd.test_pause_exits=1).
  * The test checks only that every IPI was answered; it prints vCPU 0's
  * directed-yield stats, vCPU 1's halt stats and how long vCPU 0 ran (for
  * make bench) for the host scripts, which judge the selection.
  *
- * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis] [-b]
+ * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis] [-b] [-a]
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -28,11 +31,14 @@
 #define IPI_VECTOR	0xa7
 #define RECEIVER	1
 #define MAX_VCPUS	16
+/* -a: PAUSEs after each answer, enough for several exits under TCG. */
+#define PAUSES_AFTER	64
 
 /* Guest memory shared by all vCPUs. */
 static u64 nr_ipis;
 static u64 answered;
 static bool receiver_ready;
+static bool spin_after;
 
 static void ipi_handler(struct ex_regs *regs)
 {
@@ -68,6 +74,7 @@ static void spinner_code(void)
 static void sender_code(void)
 {
 	u64 i;
+	int j;
 
 	xapic_enable();
 	/* No PAUSE here: only spins for an answer may reach the host. */
@@ -76,6 +83,13 @@ static void sender_code(void)
 	for (i = 0; i < nr_ipis; i++) {
 		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(RECEIVER));
 		xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
+		if (spin_after) {
+			while (READ_ONCE(answered) == i)
+				barrier();
+			for (j = 0; j < PAUSES_AFTER; j++)
+				cpu_relax();
+			continue;
+		}
 		while (READ_ONCE(answered) == i)
 			cpu_relax();
 	}
@@ -92,9 +106,11 @@ int main(int argc, char *argv[])
 	int opt;
 
 	nr_ipis = 200;
-	while ((opt = getopt(argc, argv, "v:n:b")) != -1) {
+	while ((opt = getopt(argc, argv, "v:n:ba")) != -1) {
 		if (opt == 'b')
 			busy = true;
+		else if (opt == 'a')
+			spin_after = true;
 		else if (!vcpu_boost_parse_opt(opt, &nr_vcpus, &nr_ipis))
 			exit(KSFT_FAIL);
 	}
@@ -107,6 +123,7 @@ int main(int argc, char *argv[])
 	vm_install_exception_handler(vm, IPI_VECTOR, ipi_handler);
 	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
 	sync_global_to_guest(vm, nr_ipis);
+	sync_global_to_guest(vm, spin_after);
 
 	ns = vcpu_boost_run_sender(vcpus, nr_vcpus);
 
