@@ -17,9 +17,9 @@ struct kernel_param;
 
 /*
  * What the IPI tracker knows about one vCPU (in struct kvm_vcpu_arch on x86).
- * Only the IPI tracker reads or writes it, always atomically, and only on
- * the vCPU's own thread: it records the IPIs it sends and reads them back
- * when it spins.
+ * Only the IPI tracker reads or writes it, always atomically and under the
+ * vCPU's mutex: it records the IPIs the vCPU sends and reads them back when
+ * the vCPU spins.
  */
 struct kvm_ipi_ctx {
 	u64 sent;	/* the last IPI this vCPU sent, packed in one word; 0: none */
@@ -91,7 +91,8 @@ int kvm_dy_yield(struct kvm_vcpu *vcpu);
 int kvm_arch_dy_ipi_receiver(struct kvm_vcpu *vcpu);
 /*
  * By the arch, for the IPI tracker: whether vCPU @idx of @vcpu's VM has not
- * EOI'd @vector yet (it is in its IRR or ISR, or may be posted).
+ * EOI'd @vector yet (it is in its IRR or ISR), or has any interrupt posted
+ * that is not yet in its IRR.
  */
 bool kvm_arch_dy_ipi_outstanding(struct kvm_vcpu *vcpu, int idx, u32 vector);
 /* By the arch: counts kvm_vcpu_on_spin()'s decision @tier in @vcpu's stats. */

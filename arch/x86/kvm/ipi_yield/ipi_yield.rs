@@ -44,7 +44,7 @@ use params::{
 use select::{select, Spin, Tier, Vcpus};
 use tracker::{pending_receiver, record, Ctx};
 
-/// Resets a vCPU's context: nothing sent, nothing received.
+/// Resets a vCPU's context: nothing sent.
 ///
 /// # Safety
 ///
@@ -52,7 +52,7 @@ use tracker::{pending_receiver, record, Ctx};
 #[export]
 pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) {
     // SAFETY: `ctx` is a live vCPU's context for this call (this function's
-    // safety requirements), whose fields are only accessed through `Ctx`.
+    // safety requirements), whose word is only accessed through `Ctx`.
     unsafe { Ctx::from_raw(ctx) }.reset();
 }
 

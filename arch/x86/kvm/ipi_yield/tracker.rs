@@ -3,9 +3,10 @@
 //! The IPI tracker: the unicast fixed IPI each vCPU sent last.
 //!
 //! A vCPU's record is one 64-bit word ([`Sent`]): receiver, vector and send
-//! time, written whole. Only the vCPU's own thread touches it: it records
-//! the IPIs it sends, asks on its own PAUSE exits, and resets on its own
-//! reset, so no other CPU reads the word and no two writers race.
+//! time, written whole. It is touched only under the vCPU's mutex: the
+//! vCPU records the IPIs it sends (its own thread, or a host-initiated ICR
+//! write through an ioctl), asks on its PAUSE exits and resets on its
+//! reset, so no two accesses race.
 //!
 //! Whether the receiver still owes the answer is not stored. At spin time
 //! the tracker asks the receiver's APIC whether the vector is still in its
@@ -167,8 +168,8 @@ impl<'a> Ctx<'a> {
         self.sent.store(0, Relaxed);
     }
 
-    /// The last IPI sent. Relaxed: only the vCPU's own thread reads and
-    /// writes the word (see the module's documentation).
+    /// The last IPI sent. Relaxed: every access holds the vCPU's mutex
+    /// (see the module's documentation).
     pub(crate) fn sent(&self) -> Sent {
         Sent(self.sent.load(Relaxed))
     }
@@ -279,10 +280,14 @@ mod tests {
         pending_receiver(&sender.ctx(), |_, _| held, || now)
     }
 
-    /// Runs `f` with tracking switched to `on`, then restores the switch.
+    /// Runs `f` with tracking switched to `on` and `ipi_window_ns` at its
+    /// default (the tests' windows must not follow the command line), then
+    /// restores both.
     fn with_tracking(on: bool, f: impl FnOnce()) {
         let old = TRACKING_ENABLED.xchg(on, Relaxed);
+        let window = WINDOW_NS.xchg(IPI_WINDOW_NS_DEFAULT, Relaxed);
         f();
+        WINDOW_NS.store(window, Relaxed);
         TRACKING_ENABLED.store(old, Relaxed);
     }
 

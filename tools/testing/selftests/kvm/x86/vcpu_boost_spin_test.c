@@ -77,20 +77,16 @@ static void sender_code(void)
 	int j;
 
 	xapic_enable();
-	/* No PAUSE here: only spins for an answer may reach the host. */
+	/* No PAUSE here: only the spins below may reach the host. */
 	while (!READ_ONCE(receiver_ready))
 		;
 	for (i = 0; i < nr_ipis; i++) {
 		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(RECEIVER));
 		xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
-		if (spin_after) {
-			while (READ_ONCE(answered) == i)
-				barrier();
-			for (j = 0; j < PAUSES_AFTER; j++)
-				cpu_relax();
-			continue;
-		}
 		while (READ_ONCE(answered) == i)
+			if (!spin_after)
+				cpu_relax();
+		for (j = 0; spin_after && j < PAUSES_AFTER; j++)
 			cpu_relax();
 	}
 	GUEST_DONE();
