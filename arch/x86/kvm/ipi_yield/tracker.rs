@@ -168,8 +168,8 @@ impl<'a> Ctx<'a> {
         self.sent.store(0, Relaxed);
     }
 
-    /// The last IPI sent. Relaxed: every access holds the vCPU's mutex
-    /// (see the module's documentation).
+    /// The last IPI sent. Relaxed: every access holds the vCPU's mutex or
+    /// comes before the vCPU is published (see the module's documentation).
     pub(crate) fn sent(&self) -> Sent {
         Sent(self.sent.load(Relaxed))
     }

@@ -83,9 +83,10 @@ static void sender_code(void)
 	for (i = 0; i < nr_ipis; i++) {
 		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(RECEIVER));
 		xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
-		while (READ_ONCE(answered) == i)
+		while (READ_ONCE(answered) == i) {
 			if (!spin_after)
 				cpu_relax();
+		}
 		for (j = 0; spin_after && j < PAUSES_AFTER; j++)
 			cpu_relax();
 	}
