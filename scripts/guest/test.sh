@@ -116,9 +116,13 @@ echo 50000000 >$KVM_PARAMS/ipi_window_ns
 # while vCPUs 2 and 3 spin all the time. Under TCG, PAUSE exits only with
 # the test-only kvm_amd.test_pause_exits (patches/test/), read at VM creation.
 SVM_PARAMS=/sys/module/kvm_amd/parameters
+# spin_run [options]: runs vcpu_boost_spin_test (a later -n overrides the
+# default count); its summary line is in $out, its yields by tier in
+# spin_tiers' variables.
 spin_run() {
-	run_guest 600 /tests/vcpu_boost_spin_test -v 4 -n ${VB_SPIN_IPIS:-1000}
+	run_guest 600 /tests/vcpu_boost_spin_test -v 4 -n ${VB_SPIN_IPIS:-1000} "$@"
 	echo "$out" | tail -n 1
+	spin_tiers
 }
 # The widest window: how long an IPI stays recent is KUnit's business; here
 # an emulated round trip that outlasts 50 ms must not blur the selection.
@@ -132,7 +136,6 @@ spin_tiers() {
 }
 spin_run
 check "spin, tracking on: vcpu_boost_spin_test completes" $rc -eq 0
-spin_tiers
 info "spin, tracking on: on_spin $on_spin, yields before the relaxed round $round1 (IPI receiver $receiver, pending irq $irq, mainline $main), relaxed $relaxed, none $none"
 check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$on_spin" -gt 0
 # vCPU 0 only ever waits for its IPI's answer: it yields to the receiver
@@ -147,7 +150,6 @@ check "spin, tracking on: every spin is a yield or none" \
 echo N >$KVM_PARAMS/ipi_tracking_enabled
 spin_run
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
-spin_tiers
 info "spin, tracking off: on_spin $on_spin, IPI receiver $receiver, pending irq $irq, mainline $main, relaxed $relaxed, none $none"
 check "spin, tracking off: vcpu_boost_spin_test completes" $rc -eq 0
 check "spin, tracking off: no yield as IPI receiver" "$receiver" = 0
@@ -162,14 +164,10 @@ check "spin, tracking off: selection falls back to mainline's tiers" $((${irq:-0
 # still vCPU 0's last and inside the window, so only the APIC can tell,
 # and no spin may yield to vCPU 1 as the receiver.
 export VCPU_BOOST_PIN=paired
-run_guest 600 /tests/vcpu_boost_spin_test -v 4 -n 200 -b
-echo "$out" | tail -n 1
-spin_tiers
+spin_run -n 200 -b
 check "spin, busy receiver on the spinner's CPU: vcpu_boost_spin_test -b completes" $rc -eq 0
 check "spin, busy receiver on the spinner's CPU: yields to it before its EOI" "${receiver:-0}" -gt 0
-run_guest 600 /tests/vcpu_boost_spin_test -v 4 -n 200 -b -a
-echo "$out" | tail -n 1
-spin_tiers
+spin_run -n 200 -b -a
 unset VCPU_BOOST_PIN
 check "spin after the answer: vcpu_boost_spin_test -b -a completes" $rc -eq 0
 check "spin after the answer: vCPU 0 reached kvm_vcpu_on_spin()" "${on_spin:-0}" -gt 0
