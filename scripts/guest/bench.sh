@@ -202,11 +202,15 @@ fi
 #   spin      vcpu_boost_spin_test: vCPU 0 waits for its IPIs' answers
 #   spinbusy  the same, the receiver computing instead of halting
 #   spinpaired  spin, with sender and receiver bound to one CPU
+#   spincrowded  spin with 6 vCPUs, sender, receiver and a spinner on one
+#             CPU: the spinner's CPU has a candidate other than the receiver
+#   spincrowdedbusy  the same, the receiver computing instead of halting
 #   mixed     vcpu_boost_lock_test -m: both kinds of waiting in one guest
 # scripts/bench.sh boots this part under instruction counting, and every
-# vCPU thread is bound to CPU i mod 2 (spinpaired: i / 2): otherwise the emulator's
-# speed and where the load balancer puts the IPI's two ends make runs of
-# one setting differ more than the settings do.
+# vCPU thread is bound to CPU i mod 2 (spinpaired: i / 2, spincrowded*:
+# i / 3): otherwise the emulator's speed and where the load balancer puts
+# the IPI's two ends make runs of one setting differ more than the
+# settings do.
 echo 1 >$SVM_PARAMS/test_pause_exits
 export VCPU_BOOST_PIN=spread
 # Sizes for runs of a fraction of a second of counted time each.
@@ -241,6 +245,9 @@ while [ $rep -le $reps ]; do
 	dy_runs spinbusy /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis -b
 	export VCPU_BOOST_PIN=paired
 	dy_runs spinpaired /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
+	export VCPU_BOOST_PIN=crowded
+	dy_runs spincrowded /tests/vcpu_boost_spin_test -v 6 -n $spin_ipis
+	dy_runs spincrowdedbusy /tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 2)) -b
 	export VCPU_BOOST_PIN=spread
 	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m
 	rep=$((rep + 1))

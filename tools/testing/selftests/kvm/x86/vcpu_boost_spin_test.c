@@ -6,15 +6,17 @@
  * vCPU 0 sends vCPU 1 a unicast fixed IPI and spins with PAUSE until vCPU 1's
  * handler has answered, again and again. vCPU 1 halts between IPIs (with -b
  * it computes instead, interrupts on, so that an IPI finds it preempted or
- * running rather than asleep). vCPUs 2.. spin with PAUSE all the time.
+ * running rather than asleep, and counts its loops: what it gets done).
+ * vCPUs 2.. spin with PAUSE all the time.
  * With -a vCPU 0 waits for each answer without PAUSE and spins with PAUSE
  * only after it, when vCPU 1 has EOI'd the IPI: no spin of vCPU 0 then
  * waits for vCPU 1, and none may yield to it as an IPI receiver.
  * Each PAUSE that exits takes vCPU 0 into kvm_vcpu_on_spin() (under QEMU's
  * TCG only with kvm_amd.test_pause_exits=1).
  * The test checks only that every IPI was answered; it prints vCPU 0's
- * directed-yield stats, vCPU 1's halt stats and how long vCPU 0 ran (for
- * make bench) for the host scripts, which judge the selection.
+ * directed-yield stats, vCPU 1's halt stats, with -b its loops while vCPU 0
+ * ran, and how long vCPU 0 ran (for make bench) for the host scripts, which
+ * judge the selection.
  *
  * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis] [-b] [-a]
  */
@@ -39,6 +41,9 @@ static u64 nr_ipis;
 static u64 answered;
 static bool receiver_ready;
 static bool spin_after;
+/* -b: the receiver's loops so far, and as many as the sender saw at its end. */
+static u64 receiver_loops;
+static u64 loops_seen;
 
 static void ipi_handler(struct ex_regs *regs)
 {
@@ -62,7 +67,7 @@ static void busy_receiver_code(void)
 	WRITE_ONCE(receiver_ready, true);
 	sti();
 	for (;;)
-		barrier();
+		WRITE_ONCE(receiver_loops, receiver_loops + 1);
 }
 
 static void spinner_code(void)
@@ -90,6 +95,7 @@ static void sender_code(void)
 		for (j = 0; spin_after && j < PAUSES_AFTER; j++)
 			cpu_relax();
 	}
+	WRITE_ONCE(loops_seen, READ_ONCE(receiver_loops));
 	GUEST_DONE();
 }
 
@@ -125,6 +131,7 @@ int main(int argc, char *argv[])
 	ns = vcpu_boost_run_sender(vcpus, nr_vcpus);
 
 	sync_global_from_guest(vm, answered);
+	sync_global_from_guest(vm, loops_seen);
 	TEST_ASSERT_EQ(answered, nr_ipis);
 	/* One line, in parts; the host scripts read it as key=value pairs. */
 	printf("vcpu_boost_spin_test: vcpus=%u ipis=%llu", nr_vcpus,
@@ -140,7 +147,8 @@ int main(int argc, char *argv[])
 	vcpu_boost_print_stat("halt_attempted_poll", vcpus, RECEIVER, RECEIVER);
 	vcpu_boost_print_stat("halt_successful_poll", vcpus, RECEIVER, RECEIVER);
 	vcpu_boost_print_stat("halt_wakeup", vcpus, RECEIVER, RECEIVER);
-	printf(" ns=%llu\n", (unsigned long long)ns);
+	printf(" receiver_loops=%llu ns=%llu\n", (unsigned long long)loops_seen,
+	       (unsigned long long)ns);
 	kvm_vm_free(vm);
 	return 0;
 }

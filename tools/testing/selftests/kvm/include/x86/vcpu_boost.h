@@ -65,7 +65,8 @@ static inline void vcpu_boost_fail_exit(struct kvm_vcpu *vcpu, const char *who)
  * one host CPU, a fixed layout, so that runs do not differ by where the
  * load balancer happened to put the vCPUs: "spread" puts vCPU @id on CPU
  * @id modulo the CPUs online (vCPUs 0 and 1 apart), "paired" on CPU @id / 2
- * modulo the CPUs (vCPUs 0 and 1 together).
+ * modulo the CPUs (vCPUs 0 and 1 together), "crowded" on CPU @id / 3 modulo
+ * the CPUs (vCPUs 0, 1 and 2 together).
  */
 static inline void vcpu_boost_pin(u32 id)
 {
@@ -81,8 +82,10 @@ static inline void vcpu_boost_pin(u32 id)
 		cpu = id % cpus;
 	else if (!strcmp(pin, "paired"))
 		cpu = (id / 2) % cpus;
+	else if (!strcmp(pin, "crowded"))
+		cpu = (id / 3) % cpus;
 	else
-		TEST_FAIL("VCPU_BOOST_PIN=%s: spread or paired", pin);
+		TEST_FAIL("VCPU_BOOST_PIN=%s: spread, paired or crowded", pin);
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	r = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
