@@ -968,8 +968,16 @@ def _loops(r):
     return int(r["receiver_loops"]) / (int(r["ns"]) / 1e9) / 1e6
 
 
+def _neighbour(r):
+    """vCPU 2's loops per second of the sender's run (10^6), with -c."""
+    if "neighbour_loops" not in r:
+        return float("nan")
+    return int(r["neighbour_loops"]) / (int(r["ns"]) / 1e9) / 1e6
+
+
 # With a busy receiver, what it got done beside the sender's round trips.
 BUSY_METRICS = IPI_WAIT_METRICS + [("receiver's loops/s (10^6)", _loops, "")]
+COMPUTE_METRICS = BUSY_METRICS + [("neighbour's loops/s (10^6)", _neighbour, "")]
 
 DY_SCENARIOS = {
     "lock": ("Lock holder, with unrelated IPIs",
@@ -1009,6 +1017,14 @@ DY_SCENARIOS = {
                         "between IPIs instead of halting, so an IPI always finds it preempted "
                         "and only a yield or the tick runs it.",
                         BUSY_METRICS),
+    "spincrowdedcompute": ("IPI wait, the sender's CPU crowded, every other vCPU computing",
+                           "The same with `-b -c` (a third of the round trips): vCPUs 2 to 5 "
+                           "compute instead of spinning, so they never PAUSE and never yield "
+                           "back; a yield to the neighbour on the sender's CPU (vCPU 2) gives "
+                           "it the CPU until the scheduler preempts it. *Neighbour's loops*: "
+                           "vCPU 2's computing, counted by the guest while the sender ran: "
+                           "what the third vCPU on that CPU got.",
+                           COMPUTE_METRICS),
     "mixed": ("Lock and IPI waits in one guest",
               "`vcpu_boost_lock_test -m`: the lock scenario, and vCPU 0 also sends vCPU 1 an "
               "IPI after each of its acquisitions and spins until it is answered.",
@@ -1104,10 +1120,51 @@ def never_worse(runs, extra_goals):
                      ("spincrowded", "round trips/s"), 1.2),
            ratio_row("IPI wait, crowded, receiver busy: round trips/s, tracking on ÷ off ≥ 1.2",
                      ("spincrowdedbusy", "round trips/s"), 1.2),
+           ratio_row("IPI wait, crowded, all computing: round trips/s, tracking on ÷ off ≥ 1.2",
+                     ("spincrowdedcompute", "round trips/s"), 1.2),
            ratio_row("mixed: acquisitions/s, tracking on ÷ off ≥ 1.0", ("mixed", "acquisitions/s"), 1.0),
            *extra_goals,
            ""]
     return md
+
+
+def who_pays(runs):
+    """The computing crowd: what the sender's yields give the receiver and
+    whether the neighbour on their CPU keeps what it gets when the sender
+    never yields (no PAUSE exits)."""
+    kind = "spincrowdedcompute"
+    sides = {"on": [], "off": [], "ref": []}
+    for r in runs:
+        if r.get("kind") != kind:
+            continue
+        if r.get("cfg_ref") == "noyield":
+            sides["ref"].append(r)
+        elif r.get("cfg_aa") == "0":
+            sides["on" if r.get("cfg_tracking") == "Y" else "off"].append(r)
+    if not sides["ref"]:
+        return [], None
+    metrics = [("round trips/s", _rate("ipis")), ("receiver's loops/s (10^6)", _loops),
+               ("neighbour's loops/s (10^6)", _neighbour)]
+    md = ["### Who pays, in the computing crowd\n",
+          "The scenario above once more per repetition without PAUSE exits "
+          "(`kvm_amd.test_pause_exits=0`): the sender spins through its own share and never "
+          "yields, so the neighbour (vCPU 2, on the sender's CPU) gets what it gets beside a "
+          "vCPU that never yields, its fair share. What the sender's yields give must come "
+          "out of the sender's share, not the neighbour's: tracking on ÷ this reference, "
+          "neighbour's loops, should be 1. (Under mainline's forfeit the neighbour gets part "
+          "of what the sender gives up.)\n",
+          "| metric | tracking on | off | no yields (reference) | on ÷ reference |",
+          "|---|---|---|---|---|"]
+    nb = None
+    for name, f in metrics:
+        v = {k: [x for x in (f(r) for r in rs) if x == x] for k, rs in sides.items()}
+        ratio = med(v["on"]) / med(v["ref"]) if v["on"] and v["ref"] else float("nan")
+        if f is _neighbour:
+            nb = ratio
+        md.append(f"| {name} | {med_range(v['on'])} | {med_range(v['off'])} "
+                  f"| {med_range(v['ref'])} | × {fmt(ratio)} |")
+    md.append("")
+    return md, nb
 
 
 # The section of bench/REPORT.md that the kvm part alone writes.
@@ -1120,10 +1177,16 @@ def kvm_section(setup, runs, out):
     smd, st = spin_table(runs, out)
     cmd, one = controls(runs)
     inert = one["lo"] <= 1 <= one["hi"]
+    pmd, nb = who_pays(runs)
+    fair = nb is not None and abs(nb - 1) <= 0.05
     md = never_worse(runs, [
         f"| 1:1, no overcommit: mechanisms inert (round trips/s on ÷ off; inert when the "
         f"pairs' ratios fall on both sides of 1) | × {fmt(one['one'])} (pairs: "
-        f"{fmt(one['lo'])}–{fmt(one['hi'])}) | {'**met**' if inert else '**missed**'} |"])
+        f"{fmt(one['lo'])}–{fmt(one['hi'])}) | {'**met**' if inert else '**missed**'} |",
+        f"| computing crowd: the neighbour keeps its share beside a sender that never "
+        f"yields, within 5 % (loops, tracking on ÷ reference) | × {fmt(nb if nb else float('nan'))} "
+        f"| {'**met**' if fair else '**missed**'} |"])
+    md += pmd
     if st["path"]:
         md += ["**A second noise.** The A/A pair repeats one code path. A change of code path "
                "that adds no yield moves the results too: with tracking off, the selector "

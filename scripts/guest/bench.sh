@@ -205,6 +205,9 @@ fi
 #   spincrowded  spin with 6 vCPUs, sender, receiver and a spinner on one
 #             CPU: the spinner's CPU has a candidate other than the receiver
 #   spincrowdedbusy  the same, the receiver computing instead of halting
+#   spincrowdedcompute  the same, the spinners computing too (-b -c), and
+#             once without PAUSE exits: the neighbour's share when the
+#             sender never yields
 #   mixed     vcpu_boost_lock_test -m: both kinds of waiting in one guest
 # scripts/bench.sh boots this part under instruction counting, and every
 # vCPU thread is bound to CPU i mod 2 (spinpaired: i / 2, spincrowded*:
@@ -248,6 +251,13 @@ while [ $rep -le $reps ]; do
 	export VCPU_BOOST_PIN=crowded
 	dy_runs spincrowded /tests/vcpu_boost_spin_test -v 6 -n $spin_ipis
 	dy_runs spincrowdedbusy /tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 2)) -b
+	dy_runs spincrowdedcompute /tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
+	# Its reference for the neighbour's share: no PAUSE exits, so the
+	# sender spins through its own share and never yields.
+	echo 0 >$SVM_PARAMS/test_pause_exits
+	guest spincrowdedcompute "cfg_tracking=N cfg_relaxed=Y cfg_ref=noyield" \
+		/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
+	echo 1 >$SVM_PARAMS/test_pause_exits
 	export VCPU_BOOST_PIN=spread
 	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m
 	rep=$((rep + 1))

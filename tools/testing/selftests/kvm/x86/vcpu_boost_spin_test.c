@@ -7,18 +7,20 @@
  * handler has answered, again and again. vCPU 1 halts between IPIs (with -b
  * it computes instead, interrupts on, so that an IPI finds it preempted or
  * running rather than asleep, and counts its loops: what it gets done).
- * vCPUs 2.. spin with PAUSE all the time.
+ * vCPUs 2.. spin with PAUSE all the time (with -c they compute instead, and
+ * vCPU 2 counts its loops: a yield to one of them gives it the CPU until the
+ * scheduler preempts it).
  * With -a vCPU 0 waits for each answer without PAUSE and spins with PAUSE
  * only after it, when vCPU 1 has EOI'd the IPI: no spin of vCPU 0 then
  * waits for vCPU 1, and none may yield to it as an IPI receiver.
  * Each PAUSE that exits takes vCPU 0 into kvm_vcpu_on_spin() (under QEMU's
  * TCG only with kvm_amd.test_pause_exits=1).
  * The test checks only that every IPI was answered; it prints vCPU 0's
- * directed-yield stats, vCPU 1's halt stats, with -b its loops while vCPU 0
- * ran, and how long vCPU 0 ran (for make bench) for the host scripts, which
- * judge the selection.
+ * directed-yield stats, vCPU 1's halt stats, the loops of vCPU 1 (-b) and
+ * vCPU 2 (-c) while vCPU 0 ran, and how long vCPU 0 ran (for make bench) for
+ * the host scripts, which judge the selection.
  *
- * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis] [-b] [-a]
+ * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis] [-b] [-a] [-c]
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -41,9 +43,14 @@ static u64 nr_ipis;
 static u64 answered;
 static bool receiver_ready;
 static bool spin_after;
-/* -b: the receiver's loops so far, and as many as the sender saw at its end. */
+/*
+ * The loops of the receiver (-b) and of vCPU 2 (-c) so far, and as many as
+ * the sender saw at its end.
+ */
 static u64 receiver_loops;
 static u64 loops_seen;
+static u64 neighbour_loops;
+static u64 neighbour_seen;
 
 static void ipi_handler(struct ex_regs *regs)
 {
@@ -76,6 +83,15 @@ static void spinner_code(void)
 		cpu_relax();
 }
 
+/* -c: vCPUs 2.. compute, never PAUSE, so they never yield. */
+static void computer_code(u32 id)
+{
+	for (;;) {
+		if (id == 2)
+			WRITE_ONCE(neighbour_loops, neighbour_loops + 1);
+	}
+}
+
 static void sender_code(void)
 {
 	u64 i;
@@ -96,6 +112,7 @@ static void sender_code(void)
 			cpu_relax();
 	}
 	WRITE_ONCE(loops_seen, READ_ONCE(receiver_loops));
+	WRITE_ONCE(neighbour_seen, READ_ONCE(neighbour_loops));
 	GUEST_DONE();
 }
 
@@ -103,15 +120,17 @@ int main(int argc, char *argv[])
 {
 	struct kvm_vcpu *vcpus[MAX_VCPUS];
 	u32 i, nr_vcpus = 4;
-	bool busy = false;
+	bool busy = false, compute = false;
 	struct kvm_vm *vm;
 	u64 ns;
 	int opt;
 
 	nr_ipis = 200;
-	while ((opt = getopt(argc, argv, "v:n:ba")) != -1) {
+	while ((opt = getopt(argc, argv, "v:n:bac")) != -1) {
 		if (opt == 'b')
 			busy = true;
+		else if (opt == 'c')
+			compute = true;
 		else if (opt == 'a')
 			spin_after = true;
 		else if (!vcpu_boost_parse_opt(opt, &nr_vcpus, &nr_ipis))
@@ -121,8 +140,11 @@ int main(int argc, char *argv[])
 
 	vm = vm_create_with_one_vcpu(&vcpus[0], sender_code);
 	vcpus[RECEIVER] = vm_vcpu_add(vm, RECEIVER, busy ? busy_receiver_code : receiver_code);
-	for (i = 2; i < nr_vcpus; i++)
-		vcpus[i] = vm_vcpu_add(vm, i, spinner_code);
+	for (i = 2; i < nr_vcpus; i++) {
+		vcpus[i] = vm_vcpu_add(vm, i, compute ? computer_code : spinner_code);
+		if (compute)
+			vcpu_args_set(vcpus[i], 1, i);
+	}
 	vm_install_exception_handler(vm, IPI_VECTOR, ipi_handler);
 	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
 	sync_global_to_guest(vm, nr_ipis);
@@ -132,6 +154,7 @@ int main(int argc, char *argv[])
 
 	sync_global_from_guest(vm, answered);
 	sync_global_from_guest(vm, loops_seen);
+	sync_global_from_guest(vm, neighbour_seen);
 	TEST_ASSERT_EQ(answered, nr_ipis);
 	/* One line, in parts; the host scripts read it as key=value pairs. */
 	printf("vcpu_boost_spin_test: vcpus=%u ipis=%llu", nr_vcpus,
@@ -147,7 +170,8 @@ int main(int argc, char *argv[])
 	vcpu_boost_print_stat("halt_attempted_poll", vcpus, RECEIVER, RECEIVER);
 	vcpu_boost_print_stat("halt_successful_poll", vcpus, RECEIVER, RECEIVER);
 	vcpu_boost_print_stat("halt_wakeup", vcpus, RECEIVER, RECEIVER);
-	printf(" receiver_loops=%llu ns=%llu\n", (unsigned long long)loops_seen,
+	printf(" receiver_loops=%llu neighbour_loops=%llu ns=%llu\n",
+	       (unsigned long long)loops_seen, (unsigned long long)neighbour_seen,
 	       (unsigned long long)ns);
 	kvm_vm_free(vm);
 	return 0;
