@@ -962,14 +962,16 @@ IPI_WAIT_METRICS = [("round trips/s", _rate("ipis"), ""),
 
 
 def _loops(r):
-    """The busy receiver's loops per second of the sender's run (10^6)."""
+    """The busy receiver's loops per second of the sender's run (10^6),
+    counted from the sender's first IPI."""
     if "receiver_loops" not in r:
         return float("nan")
     return int(r["receiver_loops"]) / (int(r["ns"]) / 1e9) / 1e6
 
 
 def _neighbour(r):
-    """vCPU 2's loops per second of the sender's run (10^6), with -c."""
+    """vCPU 2's loops per second of the sender's run (10^6), with -c,
+    counted from the sender's first IPI."""
     if "neighbour_loops" not in r:
         return float("nan")
     return int(r["neighbour_loops"]) / (int(r["ns"]) / 1e9) / 1e6
@@ -1129,9 +1131,10 @@ def never_worse(runs, extra_goals):
 
 
 def who_pays(runs):
-    """The computing crowd: what the sender's yields give the receiver and
-    whether the neighbour on their CPU keeps what it gets when the sender
-    never yields (no PAUSE exits)."""
+    """The computing crowd: what the sender's yields give the receiver, and
+    whether the neighbour on their CPU keeps, with the sender's yields, what
+    it gets when the sender never yields (no PAUSE exits). Returns the
+    table and the neighbour's ratio (None without reference runs)."""
     kind = "spincrowdedcompute"
     sides = {"on": [], "off": [], "ref": []}
     for r in runs:
@@ -1146,13 +1149,15 @@ def who_pays(runs):
     metrics = [("round trips/s", _rate("ipis")), ("receiver's loops/s (10^6)", _loops),
                ("neighbour's loops/s (10^6)", _neighbour)]
     md = ["### Who pays, in the computing crowd\n",
-          "The scenario above once more per repetition without PAUSE exits "
+          "`vcpu_boost_spin_test -b -c`, crowded (the scenario *IPI wait, the sender's CPU "
+          "crowded, every other vCPU computing*), once more per repetition, last, without "
+          "PAUSE exits "
           "(`kvm_amd.test_pause_exits=0`): the sender spins through its own share and never "
           "yields, so the neighbour (vCPU 2, on the sender's CPU) gets what it gets beside a "
           "vCPU that never yields, its fair share. What the sender's yields give must come "
           "out of the sender's share, not the neighbour's: tracking on ÷ this reference, "
-          "neighbour's loops, should be 1. (Under mainline's forfeit the neighbour gets part "
-          "of what the sender gives up.)\n",
+          "neighbour's loops, should be 1, read against that scenario's A/A pair above. "
+          "(Under mainline's forfeit the neighbour gets part of what the sender gives up.)\n",
           "| metric | tracking on | off | no yields (reference) | on ÷ reference |",
           "|---|---|---|---|---|"]
     nb = None
@@ -1179,13 +1184,14 @@ def kvm_section(setup, runs, out):
     inert = one["lo"] <= 1 <= one["hi"]
     pmd, nb = who_pays(runs)
     fair = nb is not None and abs(nb - 1) <= 0.05
+    fair_cell = ("not measured" if nb is None else "**met**" if fair else "**missed**")
     md = never_worse(runs, [
         f"| 1:1, no overcommit: mechanisms inert (round trips/s on ÷ off; inert when the "
         f"pairs' ratios fall on both sides of 1) | × {fmt(one['one'])} (pairs: "
         f"{fmt(one['lo'])}–{fmt(one['hi'])}) | {'**met**' if inert else '**missed**'} |",
         f"| computing crowd: the neighbour keeps its share beside a sender that never "
-        f"yields, within 5 % (loops, tracking on ÷ reference) | × {fmt(nb if nb else float('nan'))} "
-        f"| {'**met**' if fair else '**missed**'} |"])
+        f"yields, within 5 % (loops, tracking on ÷ reference) "
+        f"| × {fmt(nb if nb is not None else float('nan'))} | {fair_cell} |"])
     md += pmd
     if st["path"]:
         md += ["**A second noise.** The A/A pair repeats one code path. A change of code path "

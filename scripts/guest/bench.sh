@@ -194,7 +194,7 @@ kill $vcpus_pid $hogs_pid
 fi
 [ "$part" = kvm ] || exit 0
 
-# KVM, with PAUSE exits, 4 vCPUs on the 2 CPUs: the directed-yield
+# KVM, with PAUSE exits, 4 vCPUs (the crowded ones 6) on the 2 CPUs: the directed-yield
 # scenarios, each with tracking on and off (relaxed boost at its default)
 # in every repetition, alternating which runs first, and a second run with
 # tracking off (cfg_aa=1) beside the first: the A/A pair, for the noise.
@@ -253,10 +253,13 @@ while [ $rep -le $reps ]; do
 	dy_runs spincrowdedbusy /tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 2)) -b
 	dy_runs spincrowdedcompute /tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
 	# Its reference for the neighbour's share: no PAUSE exits, so the
-	# sender spins through its own share and never yields.
+	# sender spins through its own share and never yields. It runs after
+	# the scenario's own runs in each repetition.
 	echo 0 >$SVM_PARAMS/test_pause_exits
+	echo N >$KVM_PARAMS/ipi_tracking_enabled
 	guest spincrowdedcompute "cfg_tracking=N cfg_relaxed=Y cfg_ref=noyield" \
 		/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
+	echo Y >$KVM_PARAMS/ipi_tracking_enabled
 	echo 1 >$SVM_PARAMS/test_pause_exits
 	export VCPU_BOOST_PIN=spread
 	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m

@@ -495,7 +495,7 @@ int main(int argc, char *argv[])
 	lock_log = (struct lock_entry *)LOG_GPA;
 	rt_log = (struct rt_entry *)(LOG_GPA + total * sizeof(*log));
 	for (i = 0; i < nr_vcpus; i++)
-		vcpu_args_set(vcpus[i], 1, (u32)i);
+		vcpu_args_set(vcpus[i], 1, (u64)i);
 	vm_install_exception_handler(vm, UNRELATED_VECTOR, unrelated_handler);
 	vm_install_exception_handler(vm, RT_VECTOR, rt_handler);
 	vm_install_exception_handler(vm, WAKE_VECTOR, wake_handler);

@@ -17,8 +17,8 @@
  * TCG only with kvm_amd.test_pause_exits=1).
  * The test checks only that every IPI was answered; it prints vCPU 0's
  * directed-yield stats, vCPU 1's halt stats, the loops of vCPU 1 (-b) and
- * vCPU 2 (-c) while vCPU 0 ran, and how long vCPU 0 ran (for make bench) for
- * the host scripts, which judge the selection.
+ * vCPU 2 (-c) while vCPU 0 sent its IPIs, and how long vCPU 0 ran (for make
+ * bench) for the host scripts, which judge the selection.
  *
  * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis] [-b] [-a] [-c]
  */
@@ -44,11 +44,11 @@ static u64 answered;
 static bool receiver_ready;
 static bool spin_after;
 /*
- * The loops of the receiver (-b) and of vCPU 2 (-c) so far, and as many as
- * the sender saw at its end.
+ * The loops of the receiver (-b) and of vCPU 2 (-c) so far, and how many
+ * of them the sender saw between its first IPI and its end.
  */
 static u64 receiver_loops;
-static u64 loops_seen;
+static u64 receiver_seen;
 static u64 neighbour_loops;
 static u64 neighbour_seen;
 
@@ -83,24 +83,31 @@ static void spinner_code(void)
 		cpu_relax();
 }
 
-/* -c: vCPUs 2.. compute, never PAUSE, so they never yield. */
-static void computer_code(u32 id)
+/*
+ * -c: vCPUs 2.. compute, never PAUSE, so they never yield. vCPU 2 counts:
+ * in the spread and crowded layouts it shares the sender's CPU.
+ */
+static void computer_code(u64 id)
 {
-	for (;;) {
-		if (id == 2)
-			WRITE_ONCE(neighbour_loops, neighbour_loops + 1);
+	if (id != 2) {
+		for (;;)
+			barrier();
 	}
+	for (;;)
+		WRITE_ONCE(neighbour_loops, neighbour_loops + 1);
 }
 
 static void sender_code(void)
 {
-	u64 i;
+	u64 i, receiver_start, neighbour_start;
 	int j;
 
 	xapic_enable();
 	/* No PAUSE here: only the spins below may reach the host. */
 	while (!READ_ONCE(receiver_ready))
 		;
+	receiver_start = READ_ONCE(receiver_loops);
+	neighbour_start = READ_ONCE(neighbour_loops);
 	for (i = 0; i < nr_ipis; i++) {
 		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(RECEIVER));
 		xapic_write_reg(APIC_ICR, APIC_DEST_PHYSICAL | APIC_DM_FIXED | IPI_VECTOR);
@@ -111,8 +118,8 @@ static void sender_code(void)
 		for (j = 0; spin_after && j < PAUSES_AFTER; j++)
 			cpu_relax();
 	}
-	WRITE_ONCE(loops_seen, READ_ONCE(receiver_loops));
-	WRITE_ONCE(neighbour_seen, READ_ONCE(neighbour_loops));
+	WRITE_ONCE(receiver_seen, READ_ONCE(receiver_loops) - receiver_start);
+	WRITE_ONCE(neighbour_seen, READ_ONCE(neighbour_loops) - neighbour_start);
 	GUEST_DONE();
 }
 
@@ -143,7 +150,7 @@ int main(int argc, char *argv[])
 	for (i = 2; i < nr_vcpus; i++) {
 		vcpus[i] = vm_vcpu_add(vm, i, compute ? computer_code : spinner_code);
 		if (compute)
-			vcpu_args_set(vcpus[i], 1, i);
+			vcpu_args_set(vcpus[i], 1, (u64)i);
 	}
 	vm_install_exception_handler(vm, IPI_VECTOR, ipi_handler);
 	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
@@ -153,7 +160,7 @@ int main(int argc, char *argv[])
 	ns = vcpu_boost_run_sender(vcpus, nr_vcpus);
 
 	sync_global_from_guest(vm, answered);
-	sync_global_from_guest(vm, loops_seen);
+	sync_global_from_guest(vm, receiver_seen);
 	sync_global_from_guest(vm, neighbour_seen);
 	TEST_ASSERT_EQ(answered, nr_ipis);
 	/* One line, in parts; the host scripts read it as key=value pairs. */
@@ -171,7 +178,7 @@ int main(int argc, char *argv[])
 	vcpu_boost_print_stat("halt_successful_poll", vcpus, RECEIVER, RECEIVER);
 	vcpu_boost_print_stat("halt_wakeup", vcpus, RECEIVER, RECEIVER);
 	printf(" receiver_loops=%llu neighbour_loops=%llu ns=%llu\n",
-	       (unsigned long long)loops_seen, (unsigned long long)neighbour_seen,
+	       (unsigned long long)receiver_seen, (unsigned long long)neighbour_seen,
 	       (unsigned long long)ns);
 	kvm_vm_free(vm);
 	return 0;
