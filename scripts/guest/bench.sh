@@ -194,10 +194,11 @@ kill $vcpus_pid $hogs_pid
 fi
 [ "$part" = kvm ] || exit 0
 
-# KVM, with PAUSE exits, 4 vCPUs (the crowded ones 6) on the 2 CPUs: the directed-yield
-# scenarios, each with tracking on and off (relaxed boost at its default)
-# in every repetition, alternating which runs first, and a second run with
-# tracking off (cfg_aa=1) beside the first: the A/A pair, for the noise.
+# KVM, with PAUSE exits, 4 vCPUs (the crowded scenarios 6) on the 2 CPUs:
+# the directed-yield scenarios, each with tracking on and off (relaxed
+# boost at its default) in every repetition, alternating which runs
+# first, and a second run with tracking off (cfg_aa=1) beside the first:
+# the A/A pair, for the noise.
 #   lock      vcpu_boost_lock_test -t: a guest spinlock, unrelated IPIs
 #   spin      vcpu_boost_spin_test: vCPU 0 waits for its IPIs' answers
 #   spinbusy  the same, the receiver computing instead of halting
