@@ -138,11 +138,12 @@ spin_run
 check "spin, tracking on: vcpu_boost_spin_test completes" $rc -eq 0
 info "spin, tracking on: on_spin $on_spin, yields before the relaxed round $round1 (IPI receiver $receiver, pending irq $irq, mainline $main), relaxed $relaxed, none $none"
 check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$on_spin" -gt 0
-# vCPU 0 only ever waits for its IPI's answer: it yields to the receiver
-# when that can take the CPU (woken from its halt, waiting for a CPU on
-# vCPU 0's: the common case); KUnit checks each condition, and
-# bench/REPORT.md measures the shares.
-check "spin, tracking on: yields to the IPI receiver" "${receiver:-0}" -gt 0
+# Where the vCPUs run is the load balancer's choice here, and it may keep
+# vCPUs 0 and 1 on different CPUs for the whole run; then no spin tries
+# the receiver first, by design (it would give vCPU 0's CPU away for
+# nothing). So yields to the receiver are checked below, with the layout
+# bound, and only reported here; KUnit checks each condition of the
+# choice, and bench/REPORT.md measures the shares.
 # Every kvm_vcpu_on_spin() ends in a yield of one tier or none.
 check "spin, tracking on: every spin is a yield or none" \
 	"$on_spin" = $((round1 + ${relaxed:-0} + ${none:-0}))
