@@ -961,25 +961,17 @@ IPI_WAIT_METRICS = [("round trips/s", _rate("ipis"), ""),
                     ("yields to the receiver", receiver_share, " %")]
 
 
-def _loops(r):
-    """The busy receiver's loops per second of the sender's run (10^6),
-    counted from the sender's first IPI."""
-    if "receiver_loops" not in r:
-        return float("nan")
-    return int(r["receiver_loops"]) / (int(r["ns"]) / 1e9) / 1e6
-
-
-def _neighbour(r):
-    """vCPU 2's loops per second of the sender's run (10^6), with -c,
-    counted from the sender's first IPI."""
-    if "neighbour_loops" not in r:
-        return float("nan")
-    return int(r["neighbour_loops"]) / (int(r["ns"]) / 1e9) / 1e6
+def _loops(field):
+    """A loop count the guest printed (-b: the receiver's, -c: vCPU 2's,
+    both from the sender's first IPI), in 10^6 per second of the sender's
+    run; NaN in logs from before it was printed."""
+    return lambda r: _rate(field)(r) / 1e6 if field in r else float("nan")
 
 
 # With a busy receiver, what it got done beside the sender's round trips.
-BUSY_METRICS = IPI_WAIT_METRICS + [("receiver's loops/s (10^6)", _loops, "")]
-COMPUTE_METRICS = BUSY_METRICS + [("neighbour's loops/s (10^6)", _neighbour, "")]
+NEIGHBOUR_LOOPS = "neighbour's loops/s (10^6)"
+BUSY_METRICS = IPI_WAIT_METRICS + [("receiver's loops/s (10^6)", _loops("receiver_loops"), "")]
+COMPUTE_METRICS = BUSY_METRICS + [(NEIGHBOUR_LOOPS, _loops("neighbour_loops"), "")]
 
 DY_SCENARIOS = {
     "lock": ("Lock holder, with unrelated IPIs",
@@ -1146,8 +1138,8 @@ def who_pays(runs):
             sides["on" if r.get("cfg_tracking") == "Y" else "off"].append(r)
     if not sides["ref"]:
         return [], None
-    metrics = [("round trips/s", _rate("ipis")), ("receiver's loops/s (10^6)", _loops),
-               ("neighbour's loops/s (10^6)", _neighbour)]
+    # The compute scenario's metrics but the share of yields (none here).
+    metrics = [(n, f) for n, f, _ in COMPUTE_METRICS if f is not receiver_share]
     md = ["### Who pays, in the computing crowd\n",
           "`vcpu_boost_spin_test -b -c`, crowded (the scenario *IPI wait, the sender's CPU "
           "crowded, every other vCPU computing*), once more per repetition, last, without "
@@ -1164,7 +1156,7 @@ def who_pays(runs):
     for name, f in metrics:
         v = {k: [x for x in (f(r) for r in rs) if x == x] for k, rs in sides.items()}
         ratio = med(v["on"]) / med(v["ref"]) if v["on"] and v["ref"] else float("nan")
-        if f is _neighbour:
+        if name == NEIGHBOUR_LOOPS:
             nb = ratio
         md.append(f"| {name} | {med_range(v['on'])} | {med_range(v['off'])} "
                   f"| {med_range(v['ref'])} | × {fmt(ratio)} |")
