@@ -237,6 +237,34 @@ def ratio_table(res, settings, works, noise, prefix=""):
     return md
 
 
+def sign_p(up, n):
+    """Two-sided exact sign test: the chance of a split at least as uneven
+    as UP of N rounds above 1 when each side is as likely."""
+    k = max(up, n - up)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n)
+
+
+def sign_table(res, settings, works):
+    """Per setting and workload, how many rounds' ratios are above 1, and
+    the sign test's p."""
+    md = ["| setting | " + " | ".join(works) + " |", "|---|" + "---|" * len(works)]
+    for s in settings:
+        if s == "off":
+            continue
+        cells = []
+        for g in works:
+            ratios = [x for x in res[s][g]["ratios"] if x != 1]
+            if not ratios:
+                cells.append("–")
+                continue
+            up = sum(x > 1 for x in ratios)
+            p = sign_p(up, len(ratios))
+            cells.append(f"{up} of {len(ratios)} (p {fmt(p, 2)})"
+                         if p > 0.05 else f"**{up} of {len(ratios)}** (p {fmt(p, 2)})")
+        md.append(f"| `{s}` | " + " | ".join(cells) + " |")
+    return md
+
+
 def judge(res, cand, judged, noise, prefix=""):
     """The best setting's gain, the gains and losses beyond the A/A noise,
     and whether every setting and workload could be judged."""
@@ -306,6 +334,15 @@ def main():
           "are not comparable with the series' published numbers.\n",
           "### Throughput, × off (median over rounds, range)\n"]
     md += ratio_table(res, settings, works, noise)
+    md += ["", "### Rounds above 1, and the sign test\n",
+           "Each round's ratio compares one window with the `off` windows beside it. Here: how "
+           "many rounds came out above 1, and the two-sided exact sign test's p, the chance of a "
+           "split at least that uneven if the setting changed nothing (bold below 0.05; with 5 "
+           "rounds the smallest p is 0.0625, 5 of 5). This tells a steady direction, not a size: "
+           "the ratios' range above is, for 5 rounds, also a 94 % confidence interval of their "
+           "median (the smallest and largest of 5 values), and the goals below judge the size "
+           "against the A/A noise.\n"]
+    md += sign_table(res, settings, works)
     if probed:
         md += ["", "### Throughput for the machine's speed, × off (median over rounds, range)\n",
                "The same windows, each guest's throughput divided by the speed probe's (a fixed loop "
