@@ -57,7 +57,10 @@ def kv(tokens):
 
 
 def parse(path):
+    """The setup, guests and windows of the stage's main part; the workload
+    lines of every guest; and the 1:1 control's setup, guest and windows."""
     setup, guests, windows = {}, {}, []
+    ctl = {"setup": {}, "guests": {}, "windows": []}
     runs, progress = defaultdict(list), defaultdict(list)
     run_re = re.compile(r"^\[(\S+)\] VB-L2 (\S+) (\S+) (\S+) (\S+) (\S+) l1=(\S+)$")
     prog_re = re.compile(r"^\[(\S+)\] VB-L2P (\S+) (\S+) (\S+) (\S+) l1=(\S+)$")
@@ -67,9 +70,15 @@ def parse(path):
         elif line.startswith("VB-GB-GUEST "):
             g = kv(line.split()[1:])
             guests[g["name"]] = g
-        elif line.startswith("VB-GB-WIN "):
+        elif line.startswith("VB-GB-CTL-SETUP "):
+            ctl["setup"] = kv(line.split()[1:])
+        elif line.startswith("VB-GB-CTL-GUEST "):
+            g = kv(line.split()[1:])
+            ctl["guests"][g["name"]] = g
+        elif line.startswith(("VB-GB-WIN ", "VB-GB-CTL-WIN ")):
             w = kv(line.split()[1:])
-            windows.append({k: (v if k == "setting" else float(v)) for k, v in w.items()})
+            w = {k: (v if k == "setting" else float(v)) for k, v in w.items()}
+            (ctl["windows"] if line.startswith("VB-GB-CTL-") else windows).append(w)
         elif m := run_re.match(line):
             guest, _, work, value, unit, dur, l1 = m.groups()
             if value != "fail":
@@ -78,7 +87,7 @@ def parse(path):
         elif m := prog_re.match(line):
             guest, _, _, ops, secs, l1 = m.groups()
             progress[guest].append((float(l1), float(secs), float(ops)))
-    return setup, guests, windows, runs, progress
+    return setup, guests, windows, runs, progress, ctl
 
 
 def window_value(runs, progress, w, lead):
@@ -260,8 +269,51 @@ def sign_table(res, settings, works):
             up = sum(x > 1 for x in ratios)
             p = sign_p(up, len(ratios))
             cells.append(f"{up} of {len(ratios)} (p {fmt(p, 2)})"
-                         if p > 0.05 else f"**{up} of {len(ratios)}** (p {fmt(p, 2)})")
+                         if p >= 0.05 else f"**{up} of {len(ratios)}** (p {fmt(p, 2)})")
         md.append(f"| `{s}` | " + " | ".join(cells) + " |")
+    return md
+
+
+def control_section(setup, ctl, runs, progress):
+    """The 1:1 control's subsection: each setting's hackbench throughput
+    against everything off, the rounds above 1, its on-spin calls, and the
+    goal that no setting moves it beyond its A/A noise."""
+    if not ctl["windows"] or "ctl" not in ctl["guests"]:
+        return []
+    csetup = dict(setup, settle=ctl["setup"].get("settle", 0))
+    settings, rounds, res, _ = analyse(csetup, ctl["guests"], ctl["windows"], runs, progress)
+    noise = aa_noise(res, ["ctl"])["ctl"]
+    md = ["### The 1:1 control: one 2-vCPU guest alone on the 2 CPUs\n",
+          "After the guests above have ended, one guest with 2 vCPUs runs hackbench (as the "
+          "*hackbench* guest) alone on the test kernel's 2 CPUs, without overcommit: no vCPU waits "
+          "for a preempted one, so no setting should change anything. The same settings, "
+          f"{len(rounds)} rounds, {ctl['setup'].get('settle', '?')} s to settle and "
+          f"{ctl['setup'].get('win', '?')} s measured, judged on the throughput as measured (the "
+          "speed probe does not run here).\n",
+          "| setting | hackbench, × off (median, range) | rounds above 1 | on-spin calls/s | "
+          "yield_to() calls/s |",
+          "|---|---|---|---|---|"]
+    for s in settings:
+        r = res[s]["ctl"]
+        if s == "off":
+            cell, signs = f"{fmt(r['med'])} runs/s (n={r['n']})", "–"
+        else:
+            cell = f"× {fmt(r['ratio'])} ({fmt(r['lo'])}–{fmt(r['hi'])})"
+            ratios = [x for x in r["ratios"] if x != 1]
+            up = sum(x > 1 for x in ratios)
+            signs = f"{up} of {len(ratios)} (p {fmt(sign_p(up, len(ratios)), 2)})" if ratios else "–"
+        md.append(f"| `{s}` | {cell} | {signs} | {fmt(res[s]['dy_on_spin']['med'])} | "
+                  f"{fmt(res[s]['sched_calls']['med'])} |")
+    cand = [s for s in settings if s not in ("off", "off2")]
+    moved = [(s, res[s]["ctl"]["ratio"]) for s in cand if res[s]["ctl"]["ratio"] is not None
+             and len(res[s]["ctl"]["ratios"]) >= MIN_ROUNDS
+             and noise is not None and abs(res[s]["ctl"]["ratio"] - 1) > LOSS + noise]
+    judged = noise is not None and all(len(res[s]["ctl"]["ratios"]) >= MIN_ROUNDS for s in cand)
+    md += ["", f"A/A noise: {'± ' + fmt(noise * 100) + ' %' if noise is not None else 'not measured'}. "
+           f"Goal: no setting moves the control by more than {LOSS * 100:.0f} % beyond it: "
+           + ("**not judged** (no A/A noise, or fewer than " + str(MIN_ROUNDS) + " rounds)" if not judged else
+              "**missed**: " + ", ".join(f"`{s}` × {fmt(r)}" for s, r in moved) if moved else
+              "**met**") + ".\n"]
     return md
 
 
@@ -285,7 +337,7 @@ def judge(res, cand, judged, noise, prefix=""):
 
 def main():
     out, log = Path(sys.argv[1]), sys.argv[2]
-    setup, guests, windows, runs, progress = parse(log)
+    setup, guests, windows, runs, progress, ctl = parse(log)
     if not windows:
         sys.exit("bench-guests-report: no VB-GB-WIN line in " + log)
     settings, rounds, res, rows = analyse(setup, guests, windows, runs, progress)
@@ -334,14 +386,15 @@ def main():
           "are not comparable with the series' published numbers.\n",
           "### Throughput, × off (median over rounds, range)\n"]
     md += ratio_table(res, settings, works, noise)
+    n = len(rounds)
     md += ["", "### Rounds above 1, and the sign test\n",
            "Each round's ratio compares one window with the `off` windows beside it. Here: how "
            "many rounds came out above 1, and the two-sided exact sign test's p, the chance of a "
-           "split at least that uneven if the setting changed nothing (bold below 0.05; with 5 "
-           "rounds the smallest p is 0.0625, 5 of 5). This tells a steady direction, not a size: "
-           "the ratios' range above is, for 5 rounds, also a 94 % confidence interval of their "
-           "median (the smallest and largest of 5 values), and the goals below judge the size "
-           "against the A/A noise.\n"]
+           "split at least that uneven if the setting changed nothing (bold below 0.05; with "
+           f"{n} rounds the smallest p is {fmt(sign_p(n, n), 2)}, {n} of {n}). This tells a steady "
+           f"direction, not a size: the ratios' range above, the smallest and largest of {n}, is "
+           f"also a {fmt((1 - sign_p(n, n)) * 100, 4)} % confidence interval of their median, and "
+           "the goals below judge the size against the A/A noise.\n"]
     md += sign_table(res, settings, works)
     if probed:
         md += ["", "### Throughput for the machine's speed, × off (median over rounds, range)\n",
@@ -425,6 +478,7 @@ def main():
            + (f"largest change: `{worst_share[0]}` {worst_share[1]:+.1f} points" if worst_share else "–")
            + f" | {verdict(worst_share is not None and abs(worst_share[1]) <= SHARE_PTS)} |",
            ""]
+    md += control_section(setup, ctl, runs, progress)
     md += ["### The series' published numbers beside these\n",
            "The series was measured on hardware with 16-vCPU guests on 16 pCPUs: v2 reported Dbench "
            "+14.4 / +9.8 / +6.7 % with 2 / 3 / 4 VMs, v3 (against a kernel that already forfeits on "

@@ -7,12 +7,18 @@
 # (run after run), one 2-vCPU guest stress-ng's CPU stressor (the
 # neighbour): 14 vCPUs on 2 CPUs. Each round applies every setting once, in
 # a rotated order, each after a window with everything off; a window is
-# VB_GB_SETTLE seconds to settle (dropped, 8) and VB_GB_WIN seconds measured
-# (30), printed as one line:
+# VB_GB_SETTLE seconds to settle (dropped, 6) and VB_GB_WIN seconds measured
+# (28), printed as one line:
 #   VB-GB-WIN round=R setting=S t0=T t1=T cpu_<guest>=USEC... <counter>=DELTA...
 # The guests' workload lines reach the host with the test kernel's uptime
 # at their arrival (l2lib.sh); scripts/bench-guests-report.py puts them in
 # their windows. A guest that crashes, hangs or resets fails the stage.
+#
+# Then the 1:1 control: one 2-vCPU guest running hackbench alone on the 2
+# CPUs, where no vCPU waits for a preempted one and no setting should change
+# anything. The same settings, VB_GB_CTL_ROUNDS rounds (3) of windows of
+# VB_GB_CTL_SETTLE (3) and VB_GB_CTL_WIN (8) seconds, printed as
+# VB-GB-CTL-WIN lines.
 #
 # The emulated machine's speed changes by tens of percent from one window to
 # the next, in every guest at once (the outer host's load). A speed probe
@@ -26,8 +32,10 @@
 . /stage/lib.sh
 . /stage/l2lib.sh
 
-win=${VB_GB_WIN:-30}
-settle=${VB_GB_SETTLE:-8}
+win=${VB_GB_WIN:-28}
+# Set to CTL for the 1:1 control's windows.
+tag=
+settle=${VB_GB_SETTLE:-6}
 rounds=${VB_GB_ROUNDS:-5}
 # Each setting's window comes right after a window with everything off
 # (off), and the report compares it with the off windows on both sides, so
@@ -80,8 +88,10 @@ done
 # Every guest has booted when each has printed a workload line.
 waited=0
 for g in $guests; do
+	eval pid=\$pid_$g
 	while ! grep -qE '^VB-L2P? ' /tmp/gb-$g.log; do
 		grep -q '^VB-L2-END' /tmp/gb-$g.log && break
+		kill -0 $pid 2>/dev/null || break
 		[ $waited -ge 900 ] && break
 		sleep 5
 		waited=$((waited + 5))
@@ -119,7 +129,8 @@ snapshot() {
 	awk 'NF == 2 && $2 ~ /^[0-9]+$/ && $1 != "enabled" { print "sched_" $1, $2 }' $DEBOOST_STATS
 }
 
-# window ROUND SETTING: one window, printed as its VB-GB-WIN line.
+# window ROUND SETTING: one window, printed as its VB-GB-WIN line (with
+# tag=CTL, settle and win set for it, as a VB-GB-CTL-WIN line).
 window() {
 	setting $2
 	sleep $settle
@@ -128,13 +139,13 @@ window() {
 	sleep $win
 	t1=$(cut -d' ' -f1 /proc/uptime)
 	snapshot >/tmp/gb-b
-	echo "VB-GB-WIN round=$1 setting=$2 t0=$t0 t1=$t1 $(awk '
+	echo "VB-GB-${tag:+$tag-}WIN round=$1 setting=$2 t0=$t0 t1=$t1 $(awk '
 		NR == FNR { a[$1] = $2; next }
 		{ printf "%s=%.0f ", $1, $2 - a[$1] }' /tmp/gb-a /tmp/gb-b)"
 }
 
+: >$PROBE_LOG
 if [ $booted -eq 4 ]; then
-	: >$PROBE_LOG
 	probe &
 	probe_pid=$!
 	# busybox has no nice; the loops inherit the probe's niceness (the
@@ -167,6 +178,50 @@ for g in $guests; do
 	l2_windows_check "bench-guests: guest $g" /tmp/gb-$g.log
 	kill $pid 2>/dev/null
 done
+sleep 2
+pkill -f 'tail -f /tmp/gb-' 2>/dev/null
+
+# The 1:1 control, after the others have gone.
+ctl_rounds=${VB_GB_CTL_ROUNDS:-3}
+settle=${VB_GB_CTL_SETTLE:-3}
+win=${VB_GB_CTL_WIN:-8}
+guests=ctl tag=CTL
+mkdir -p $CG/ctl
+L2_SMP=2 L2_EXTRA="vb.loops=100" l2_run ctl $secs hackbench /tmp/gb-ctl.log
+echo $l2_pid >$CG/ctl/cgroup.procs
+echo "VB-GB-CTL-GUEST name=ctl vcpus=2 pid=$l2_pid work=hackbench"
+echo "VB-GB-CTL-SETUP win=$win settle=$settle rounds=$ctl_rounds"
+waited=0
+while ! grep -q '^VB-L2 ' /tmp/gb-ctl.log && [ $waited -lt 900 ]; do
+	grep -q '^VB-L2-END' /tmp/gb-ctl.log && break
+	kill -0 $l2_pid 2>/dev/null || break
+	sleep 5
+	waited=$((waited + 5))
+done
+ctl_booted=0
+grep -q '^VB-L2 ' /tmp/gb-ctl.log && ctl_booted=1
+check "bench-guests: the 1:1 control guest booted and ran its workload ($waited s)" $ctl_booted -eq 1
+if [ $ctl_booted -eq 1 ]; then
+	rep=1
+	while [ $rep -le $ctl_rounds ]; do
+		for st in $(rotated $settings); do
+			window $rep off
+			window $rep $st
+		done
+		rep=$((rep + 1))
+	done
+	window $ctl_rounds off
+fi
+setting $DEFAULT_STRATEGY
+alive=0
+kill -0 $l2_pid 2>/dev/null && alive=1
+check "bench-guests: the 1:1 control guest ran through every window" $alive -eq 1 -a $ctl_booted -eq 1
+if [ $alive -eq 0 ]; then
+	tail -n 20 /tmp/gb-ctl.log | sed "s/^/[ctl] /"
+	l2_shutdowns
+fi
+l2_windows_check "bench-guests: the 1:1 control guest" /tmp/gb-ctl.log
+kill $l2_pid 2>/dev/null
 sleep 2
 pkill -f 'tail -f /tmp/gb-' 2>/dev/null
 check_kernel_log "bench-guests: no BUG, WARNING or checker report in the test kernel's log"
