@@ -253,24 +253,25 @@ def sign_p(up, n):
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n)
 
 
+def sign_cell(ratios):
+    """How many of the rounds' RATIOS are above 1 (ties left out), and the
+    sign test's p; bold below 0.05."""
+    ratios = [x for x in ratios if x != 1]
+    if not ratios:
+        return "–"
+    up = sum(x > 1 for x in ratios)
+    p = sign_p(up, len(ratios))
+    count = f"{up} of {len(ratios)}"
+    return f"{count if p >= 0.05 else '**' + count + '**'} (p {fmt(p, 2)})"
+
+
 def sign_table(res, settings, works):
     """Per setting and workload, how many rounds' ratios are above 1, and
     the sign test's p."""
     md = ["| setting | " + " | ".join(works) + " |", "|---|" + "---|" * len(works)]
     for s in settings:
-        if s == "off":
-            continue
-        cells = []
-        for g in works:
-            ratios = [x for x in res[s][g]["ratios"] if x != 1]
-            if not ratios:
-                cells.append("–")
-                continue
-            up = sum(x > 1 for x in ratios)
-            p = sign_p(up, len(ratios))
-            cells.append(f"{up} of {len(ratios)} (p {fmt(p, 2)})"
-                         if p >= 0.05 else f"**{up} of {len(ratios)}** (p {fmt(p, 2)})")
-        md.append(f"| `{s}` | " + " | ".join(cells) + " |")
+        if s != "off":
+            md.append(f"| `{s}` | " + " | ".join(sign_cell(res[s][g]["ratios"]) for g in works) + " |")
     return md
 
 
@@ -299,9 +300,7 @@ def control_section(setup, ctl, runs, progress):
             cell, signs = f"{fmt(r['med'])} runs/s (n={r['n']})", "–"
         else:
             cell = f"× {fmt(r['ratio'])} ({fmt(r['lo'])}–{fmt(r['hi'])})"
-            ratios = [x for x in r["ratios"] if x != 1]
-            up = sum(x > 1 for x in ratios)
-            signs = f"{up} of {len(ratios)} (p {fmt(sign_p(up, len(ratios)), 2)})" if ratios else "–"
+            signs = sign_cell(r["ratios"])
         md.append(f"| `{s}` | {cell} | {signs} | {fmt(res[s]['dy_on_spin']['med'])} | "
                   f"{fmt(res[s]['sched_calls']['med'])} |")
     cand = [s for s in settings if s not in ("off", "off2")]

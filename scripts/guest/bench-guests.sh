@@ -144,6 +144,20 @@ window() {
 		{ printf "%s=%.0f ", $1, $2 - a[$1] }' /tmp/gb-a /tmp/gb-b)"
 }
 
+# rounds_of_windows N: N rounds, each every setting once in a rotated order,
+# each after a window with everything off, and one more of those at the end.
+rounds_of_windows() {
+	rep=1
+	while [ $rep -le $1 ]; do
+		for st in $(rotated $settings); do
+			window $rep off
+			window $rep $st
+		done
+		rep=$((rep + 1))
+	done
+	window $1 off
+}
+
 : >$PROBE_LOG
 if [ $booted -eq 4 ]; then
 	probe &
@@ -151,15 +165,7 @@ if [ $booted -eq 4 ]; then
 	# busybox has no nice; the loops inherit the probe's niceness (the
 	# first may start before it, inside the first settle time).
 	renice 19 -p $probe_pid >/dev/null
-	rep=1
-	while [ $rep -le $rounds ]; do
-		for st in $(rotated $settings); do
-			window $rep off
-			window $rep $st
-		done
-		rep=$((rep + 1))
-	done
-	window $rounds off
+	rounds_of_windows $rounds
 	kill $probe_pid
 fi
 setting $DEFAULT_STRATEGY
@@ -202,15 +208,7 @@ ctl_booted=0
 grep -q '^VB-L2 ' /tmp/gb-ctl.log && ctl_booted=1
 check "bench-guests: the 1:1 control guest booted and ran its workload ($waited s)" $ctl_booted -eq 1
 if [ $ctl_booted -eq 1 ]; then
-	rep=1
-	while [ $rep -le $ctl_rounds ]; do
-		for st in $(rotated $settings); do
-			window $rep off
-			window $rep $st
-		done
-		rep=$((rep + 1))
-	done
-	window $ctl_rounds off
+	rounds_of_windows $ctl_rounds
 fi
 setting $DEFAULT_STRATEGY
 alive=0
