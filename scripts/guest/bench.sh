@@ -210,8 +210,10 @@ fi
 #             once without PAUSE exits: the neighbour's share when the
 #             sender never yields
 #   mixed     vcpu_boost_lock_test -m: both kinds of waiting in one guest
+#   mixedpaired  the same with vCPUs 0 and 1 (the IPI's sender and
+#             receiver) bound to one CPU, and where each yield went (-t)
 # scripts/bench.sh boots this part under instruction counting, and every
-# vCPU thread is bound to CPU i mod 2 (spinpaired: i / 2, spincrowded*:
+# vCPU thread is bound to CPU i mod 2 (spinpaired, mixedpaired: i / 2, spincrowded*:
 # i / 3): otherwise the emulator's speed and where the load balancer puts
 # the IPI's two ends make runs of one setting differ more than the
 # settings do.
@@ -264,6 +266,9 @@ while [ $rep -le $reps ]; do
 	echo 1 >$SVM_PARAMS/test_pause_exits
 	export VCPU_BOOST_PIN=spread
 	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m
+	export VCPU_BOOST_PIN=paired
+	dy_runs mixedpaired /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m -t
+	export VCPU_BOOST_PIN=spread
 	rep=$((rep + 1))
 done
 echo Y >$KVM_PARAMS/ipi_tracking_enabled

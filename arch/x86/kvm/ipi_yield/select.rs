@@ -58,6 +58,11 @@ pub(crate) trait Vcpus {
     fn eligible(&mut self, idx: u32) -> bool;
     /// `kvm_vcpu_yield_to()`: > 0 yielded, 0 not, < 0 failed.
     fn yield_to(&mut self, idx: u32) -> i32;
+    /// Whether the spinner's last tracked IPI went to the vCPU at `idx` and
+    /// is still unanswered (its vector in that vCPU's IRR or ISR) and
+    /// recent: the APIC and the clock, asked only about a receiver that
+    /// could take the CPU.
+    fn ipi_unanswered(&mut self, idx: u32) -> bool;
 }
 
 /// One spin of one vCPU.
@@ -69,7 +74,7 @@ pub(crate) struct Spin {
     pub(crate) nr: u32,
     /// Where the scan starts, before wrapping (any value).
     pub(crate) start: u32,
-    /// Receiver of the spinner's pending, recent IPI.
+    /// Receiver of the spinner's last tracked IPI, answered or not.
     pub(crate) receiver: Option<u32>,
     /// The spinner asks for a vCPU preempted in kernel mode.
     pub(crate) kernel_mode: bool,
@@ -172,14 +177,17 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
     // the scan skips it, so that its eligibility toggles once, as in
     // mainline. One that last ran on another CPU (and so most likely waits
     // there) is left to the scan: a yield cannot make another runqueue run
-    // it, and the spinner would give its own CPU away for nothing. The scan
-    // then uses the facts read here instead of asking again, unless a
-    // yield_to() it tried before reaching that vCPU took time meanwhile.
+    // it, and the spinner would give its own CPU away for nothing. Whether
+    // the IPI is still unanswered (the receiver's APIC, the clock) is asked
+    // last, only of a receiver that could take the CPU: a spinner asks on
+    // every PAUSE exit, most often about one that cannot. The scan uses the
+    // facts read here instead of asking again, unless a yield_to() it tried
+    // before reaching that vCPU took time meanwhile.
     let mut tried = None;
     let mut known = None;
     if let Some(r) = s.receiver.filter(|&r| r < s.nr && r != s.me) {
         let f = sel.vcpus.facts(r);
-        if usable(f).is_some_and(|f| !f.other_cpu) {
+        if usable(f).is_some_and(|f| !f.other_cpu) && sel.vcpus.ipi_unanswered(r) {
             tried = Some(r);
             match sel.attempt(r) {
                 Attempt::Yielded => return (Tier::IpiReceiver, r),
@@ -258,6 +266,8 @@ mod tests {
         spinning: bool,
         /// Last ran on another host CPU than the spinner.
         other_cpu: bool,
+        /// The spinner's last IPI, if it went here, is still unanswered.
+        unanswered: bool,
         yield_result: i32,
     }
 
@@ -272,6 +282,7 @@ mod tests {
         eligible: true,
         spinning: false,
         other_cpu: false,
+        unanswered: true,
         yield_result: 1,
     };
 
@@ -282,6 +293,7 @@ mod tests {
         InKernel,
         Eligible,
         Yield,
+        Unanswered,
     }
 
     /// Fake vCPUs; logs every question asked, in order.
@@ -356,6 +368,10 @@ mod tests {
         fn yield_to(&mut self, idx: u32) -> i32 {
             self.note(Ask::Yield, idx);
             self.get(idx).map_or(0, |v| v.yield_result)
+        }
+        fn ipi_unanswered(&mut self, idx: u32) -> bool {
+            self.note(Ask::Unanswered, idx);
+            self.get(idx).is_some_and(|v| v.unanswered)
         }
     }
 
@@ -553,6 +569,37 @@ mod tests {
     }
 
     #[test]
+    fn answered_receiver_is_left_to_the_scan() {
+        // The receiver EOI'd the IPI (or it left the window): not tried
+        // first; the scan yields to vCPU 3 before it reaches vCPU 6, and
+        // reads vCPU 6's facts once when it does.
+        let mut vm = holder_and_receiver(|v| v.unanswered = false);
+        assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
+        assert_eq!(vm.count(Ask::Unanswered, 6), 1);
+        assert_eq!(vm.count(Ask::Eligible, 6), 0);
+        let mut vm = holder_and_receiver(|v| v.unanswered = false);
+        let mut s = spin(Some(6));
+        s.start = 4;
+        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 6));
+        assert_eq!(vm.count(Ask::Facts, 6), 1);
+        assert!(vm.yields().eq([6]));
+        // The APIC and the clock are asked only about a receiver that could
+        // take the CPU: not about one that runs, blocks or last ran on
+        // another CPU.
+        type Spoil = fn(&mut Fake);
+        let spoils: [Spoil; 3] = [
+            |v| v.ready = false,
+            |v| v.blocked = true,
+            |v| v.other_cpu = true,
+        ];
+        for spoil in spoils {
+            let mut vm = holder_and_receiver(spoil);
+            assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
+            assert_eq!(vm.count(Ask::Unanswered, 6), 0);
+        }
+    }
+
+    #[test]
     fn receiver_keeps_mainline_filters() {
         type Spoil = fn(&mut Fake);
         let spoils: [Spoil; 2] = [
@@ -736,6 +783,7 @@ mod tests {
                 eligible: r & 32 != 0 || r & 256 != 0,
                 spinning: r & 512 != 0,
                 other_cpu: r & (1 << 40) != 0,
+                unanswered: r & (1 << 41) != 0,
                 yield_result: ((r >> 10) % 3) as i32 - 1,
             };
         }
@@ -807,6 +855,42 @@ mod tests {
         }
     }
 
+    /// With a receiver whose IPI is answered, the decisions are mainline's
+    /// too: over random VMs and spins (the relaxed round off), the same
+    /// kernel-mode, eligibility and yield questions in the same order, the
+    /// same eligibility left behind and the same target. Only the
+    /// receiver's facts may be read earlier, before the scan.
+    #[test]
+    fn answered_ipi_changes_nothing() {
+        let not_facts = |a: &&(Ask, u32)| a.0 != Ask::Facts && a.0 != Ask::Unanswered;
+        let mut rng = 0x1405_7b7e_f767_814fu64;
+        for _ in 0..100_000 {
+            let mut vm = random_vm(&mut rng);
+            for v in vm.vcpus.iter_mut() {
+                v.unanswered = false;
+            }
+            let mut s = random_spin(&mut rng);
+            s.receiver = Some(any_idx(&mut rng));
+            s.relaxed = false;
+            let (mut ours, mut theirs) = (vm.clone(), vm);
+            let (tier, target) = select(&mut ours, &s);
+            let want = mainline(&mut theirs, &s);
+            assert!(ours
+                .asked()
+                .iter()
+                .filter(not_facts)
+                .eq(theirs.asked().iter().filter(not_facts)));
+            assert_eq!(ours.vcpus, theirs.vcpus);
+            match want {
+                Some(t) => {
+                    assert_eq!(target, t);
+                    assert!(tier == Tier::Mainline || tier == Tier::PendingIrq);
+                }
+                None => assert_eq!(tier, Tier::None),
+            }
+        }
+    }
+
     /// Random VMs and spins, with receivers and scan starts out of range and
     /// VMs that claim more vCPUs than exist: every vCPU asked about exists,
     /// is never the spinner and has its eligibility asked at most once; a
@@ -827,6 +911,14 @@ mod tests {
                     assert!(vm.get(idx).is_some());
                 }
                 assert!(ours.count(Ask::Eligible, idx) <= 1);
+                // The APIC and the clock: only about the receiver, once,
+                // and only when it could take the CPU here.
+                if ask == Ask::Unanswered {
+                    assert_eq!(Some(idx), s.receiver);
+                    assert_eq!(ours.count(Ask::Unanswered, idx), 1);
+                    let f = vm.get(idx);
+                    assert!(f.is_some_and(|f| f.ready && !f.blocked && !f.other_cpu));
+                }
             }
             let failed = ours
                 .yields()
@@ -852,8 +944,9 @@ mod tests {
             }
             if tier == Tier::IpiReceiver {
                 assert_eq!(Some(target), s.receiver);
-                // The receiver is yielded to first only on the spinner's CPU.
-                assert!(vm.get(target).is_some_and(|f| !f.other_cpu));
+                // The receiver is yielded to first only on the spinner's CPU,
+                // and only while it owes the answer.
+                assert!(vm.get(target).is_some_and(|f| !f.other_cpu && f.unanswered));
             }
             // Without the relaxed round, every vCPU's facts are asked at
             // most once, but the receiver's: again after a yield the scan
@@ -866,13 +959,14 @@ mod tests {
             }
             // A receiver asked first and not taken: what follows is
             // mainline's scan of a VM in which it is not ready, or, when it
-            // was skipped for its CPU, of the VM as it is.
+            // was skipped for its CPU or its answered IPI, of the VM as it
+            // is.
             if let (Some(r), Some(&(Ask::Facts, first))) = (s.receiver, ours.asked().first()) {
                 let taken = tier == Tier::IpiReceiver;
                 if first == r && !taken && failed < YIELD_TRIES as usize {
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {
-                        if !v.other_cpu {
+                        if !v.other_cpu && v.unanswered {
                             v.ready = false;
                         }
                     }
