@@ -94,8 +94,8 @@ fn now_ns() -> u64 {
 struct KvmVcpus {
     me: *mut bindings::kvm_vcpu,
     last: Option<(u32, NonNull<bindings::kvm_vcpu>)>,
-    /// `me`'s last tracked IPI, read once per spin: only `me`'s own thread
-    /// writes it, so it does not change during the spin.
+    /// `me`'s last tracked IPI, read once per spin: it is written only
+    /// under `me`'s mutex, which the spinning thread holds.
     sent: Option<Sent>,
 }
 
@@ -175,7 +175,8 @@ impl Vcpus for KvmVcpus {
 /// # Safety
 ///
 /// `me` points to the spinning vCPU, valid for the call; `ipi` is null or
-/// points to `me`'s context; `target` is valid for a write.
+/// points to `me`'s context, valid for the call and accessed only
+/// atomically; `target` is valid for a write.
 #[export]
 pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
     me: *mut bindings::kvm_vcpu,
@@ -189,8 +190,8 @@ pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
     let sent = if ipi.is_null() {
         None
     } else {
-        // SAFETY: Non-null, so `me`'s context, live for the call (this
-        // function's safety requirements); only accessed through `Ctx`.
+        // SAFETY: Non-null, so `me`'s context, valid for the call and
+        // accessed only atomically (this function's safety requirements).
         last_sent(&unsafe { Ctx::from_raw(ipi) })
     };
     let (tier, idx) = match (u32::try_from(me_idx), u32::try_from(nr_vcpus)) {

@@ -59,9 +59,9 @@ pub(crate) trait Vcpus {
     /// `kvm_vcpu_yield_to()`: > 0 yielded, 0 not, < 0 failed.
     fn yield_to(&mut self, idx: u32) -> i32;
     /// Whether the spinner's last tracked IPI went to the vCPU at `idx` and
-    /// is still unanswered (its vector in that vCPU's IRR or ISR) and
-    /// recent: the APIC and the clock, asked only about a receiver that
-    /// could take the CPU.
+    /// is still unanswered (its vector in that vCPU's IRR or ISR, or, with
+    /// APICv, any interrupt posted to it) and recent: the APIC and the
+    /// clock, asked only about a receiver that could take the CPU.
     fn ipi_unanswered(&mut self, idx: u32) -> bool;
 }
 
@@ -172,8 +172,9 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
         yield_tried: false,
     };
 
-    // The receiver of the pending IPI, when it is another vCPU of this VM
-    // that passes mainline's filters and last ran on this CPU. Once tried,
+    // The receiver of the spinner's last IPI, when it is another vCPU of
+    // this VM that passes mainline's filters, last ran on this CPU and
+    // still owes the answer. Once tried,
     // the scan skips it, so that its eligibility toggles once, as in
     // mainline. One that last ran on another CPU (and so most likely waits
     // there) is left to the scan: a yield cannot make another runqueue run
@@ -802,7 +803,7 @@ mod tests {
         }
     }
 
-    /// With no pending IPI the selection is mainline's: over random VMs
+    /// With no recorded IPI the selection is mainline's: over random VMs
     /// (spinning candidates whose eligibility toggles among them) and
     /// spins, it asks the same questions about the same vCPUs in the same
     /// order, leaves the same eligibility behind and yields to the same
@@ -855,14 +856,14 @@ mod tests {
         }
     }
 
-    /// With a receiver whose IPI is answered, the decisions are mainline's
+    /// With a receiver whose IPI is answered, the selection is mainline's
     /// too: over random VMs and spins (the relaxed round off), the same
-    /// kernel-mode, eligibility and yield questions in the same order, the
-    /// same eligibility left behind and the same target. Only the
-    /// receiver's facts may be read earlier, before the scan.
+    /// questions about the same vCPUs in the same order, the same
+    /// eligibility left behind and the same target and tier. Only the
+    /// receiver's facts are read first, before the scan (and again if a
+    /// yield the scan tried on the way to it made them stale).
     #[test]
     fn answered_ipi_changes_nothing() {
-        let not_facts = |a: &&(Ask, u32)| a.0 != Ask::Facts && a.0 != Ask::Unanswered;
         let mut rng = 0x1405_7b7e_f767_814fu64;
         for _ in 0..100_000 {
             let mut vm = random_vm(&mut rng);
@@ -870,21 +871,33 @@ mod tests {
                 v.unanswered = false;
             }
             let mut s = random_spin(&mut rng);
-            s.receiver = Some(any_idx(&mut rng));
+            let r = any_idx(&mut rng);
+            s.receiver = Some(r);
             s.relaxed = false;
             let (mut ours, mut theirs) = (vm.clone(), vm);
             let (tier, target) = select(&mut ours, &s);
             let want = mainline(&mut theirs, &s);
+            if s.nr >= 2 && r < s.nr && r != s.me {
+                assert_eq!(ours.asked().first(), Some(&(Ask::Facts, r)));
+            }
+            let rest = |a: &&(Ask, u32)| **a != (Ask::Facts, r) && **a != (Ask::Unanswered, r);
             assert!(ours
                 .asked()
                 .iter()
-                .filter(not_facts)
-                .eq(theirs.asked().iter().filter(not_facts)));
+                .filter(rest)
+                .eq(theirs.asked().iter().filter(rest)));
+            assert!(ours.count(Ask::Facts, r) <= 2);
             assert_eq!(ours.vcpus, theirs.vcpus);
             match want {
                 Some(t) => {
                     assert_eq!(target, t);
-                    assert!(tier == Tier::Mainline || tier == Tier::PendingIrq);
+                    let pending = theirs.get(t).is_some_and(|v| v.pending_interrupt);
+                    let tier_want = if pending {
+                        Tier::PendingIrq
+                    } else {
+                        Tier::Mainline
+                    };
+                    assert_eq!(tier, tier_want);
                 }
                 None => assert_eq!(tier, Tier::None),
             }

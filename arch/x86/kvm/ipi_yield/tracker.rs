@@ -9,7 +9,7 @@
 //! reset, so no two accesses race.
 //!
 //! Whether the receiver still owes the answer is not stored. At spin time
-//! the tracker asks the receiver's APIC whether the vector is still in its
+//! the selector asks the receiver's APIC whether the vector is still in its
 //! IRR or ISR ([`Sent::unanswered`]'s `outstanding`): the EOI ends the
 //! receiver's priority without a hook on the EOI paths keeping a copy of
 //! that state in step. [`Ctx`] views a vCPU's `struct kvm_ipi_ctx` as the
@@ -132,6 +132,19 @@ impl Sent {
         let age = stamp(now).wrapping_sub(self.0 as u32);
         age <= window_stamps(window) || age.wrapping_neg() <= SKEW_STAMPS
     }
+
+    /// Whether the receiver still owes the answer: its APIC still holds the
+    /// vector (`outstanding(receiver, vector)`: in the IRR or the ISR, not
+    /// yet EOI'd) and it was sent at most `ipi_window_ns` before the time
+    /// `now()` gives. The APIC is asked first and the clock read last: most
+    /// IPIs a spinner asks about are answered already.
+    pub(crate) fn unanswered(
+        self,
+        outstanding: impl FnOnce(u32, u8) -> bool,
+        now: impl FnOnce() -> u64,
+    ) -> bool {
+        outstanding(self.receiver(), self.vector()) && self.recent(now(), WINDOW_NS.load(Relaxed))
+    }
 }
 
 /// An atomic view of one vCPU's `struct kvm_ipi_ctx`.
@@ -205,21 +218,6 @@ pub(crate) fn last_sent(sender: &Ctx<'_>) -> Option<Sent> {
         return None;
     }
     Some(sender.sent()).filter(|s| s.recorded())
-}
-
-impl Sent {
-    /// Whether the receiver still owes the answer: its APIC still holds the
-    /// vector (`outstanding(receiver, vector)`: in the IRR or the ISR, not
-    /// yet EOI'd) and it was sent at most `ipi_window_ns` before the time
-    /// `now()` gives. The APIC is asked first and the clock read last: most
-    /// IPIs a spinner asks about are answered already.
-    pub(crate) fn unanswered(
-        self,
-        outstanding: impl FnOnce(u32, u8) -> bool,
-        now: impl FnOnce() -> u64,
-    ) -> bool {
-        outstanding(self.receiver(), self.vector()) && self.recent(now(), WINDOW_NS.load(Relaxed))
-    }
 }
 
 #[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
