@@ -87,8 +87,8 @@ void kvm_dy_facts(struct kvm_vcpu *me, struct kvm_vcpu *vcpu, struct kvm_dy_fact
 bool kvm_dy_in_kernel(struct kvm_vcpu *vcpu);
 bool kvm_dy_eligible(struct kvm_vcpu *vcpu);
 int kvm_dy_yield(struct kvm_vcpu *vcpu);
-/* By the arch: @vcpu's IPI tracker context, or NULL while tracking is off. */
-const struct kvm_ipi_ctx *kvm_arch_dy_ipi_ctx(struct kvm_vcpu *vcpu);
+/* By the arch: the vcpu_idx of the receiver of @vcpu's pending IPI, or -1. */
+int kvm_arch_dy_ipi_receiver(struct kvm_vcpu *vcpu);
 /*
  * By the arch, for the IPI tracker: whether vCPU @idx of @vcpu's VM has not
  * EOI'd @vector yet (it is in its IRR or ISR), or has any interrupt posted
@@ -99,12 +99,13 @@ bool kvm_arch_dy_ipi_outstanding(struct kvm_vcpu *vcpu, int idx, u32 vector);
 void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
  * Picks the vCPU @me should yield to and yields. @start is where mainline's
- * scan begins (after the last boosted vCPU), @ipi is kvm_arch_dy_ipi_ctx(@me).
- * Returns the tier and stores the target in *@target (-1: none).
+ * scan begins (after the last boosted vCPU), @receiver the target of @me's
+ * pending IPI (-1: none). Returns the tier and stores the target in *@target
+ * (-1: none).
  */
 enum kvm_dy_tier kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus,
-					   int start, const struct kvm_ipi_ctx *ipi,
-					   bool yield_to_kernel_mode, int *target);
+					   int start, int receiver, bool yield_to_kernel_mode,
+					   int *target);
 
 /* Forgets everything about a vCPU: on creation and reset. */
 void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
@@ -113,6 +114,12 @@ void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
  * when it is a unicast fixed IPI between two vCPUs; returns whether it did.
  */
 bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d);
+/*
+ * The receiver of the last IPI that @vcpu (whose context is @sender) sent
+ * within ipi_window_ns, while kvm_arch_dy_ipi_outstanding() says that the
+ * receiver has not EOI'd it; -1 if none. Reads the clock only then.
+ */
+int kvm_ipi_tracker_pending_receiver(struct kvm_vcpu *vcpu, const struct kvm_ipi_ctx *sender);
 
 /* Module parameters of kvm: ipi_tracking_enabled, ipi_window_ns, enable_relaxed_boost. */
 int kvm_ipi_tracking_enabled_set(const char *val, const struct kernel_param *kp);

@@ -42,7 +42,7 @@ use params::{
     param_arg, param_emit, set_bool, set_window_ns, show_bool, Flag, RELAXED_BOOST, WINDOW_NS,
 };
 use select::{select, Spin, Tier, Vcpus};
-use tracker::{last_sent, record, Ctx, Sent};
+use tracker::{pending_receiver, record, Ctx};
 
 /// Resets a vCPU's context: nothing sent.
 ///
@@ -84,6 +84,36 @@ fn now_ns() -> u64 {
     unsafe { bindings::ktime_get_mono_fast_ns() }
 }
 
+/// The receiver of the last tracked IPI of `vcpu`, whose context is
+/// `sender`, while the receiver's APIC still holds its vector and it was
+/// sent at most `ipi_window_ns` ago; -1 otherwise, and while tracking is
+/// off. Directed yield tries it first.
+///
+/// # Safety
+///
+/// `vcpu` points to the calling vCPU, live for the call, and `sender` to
+/// its context.
+#[export]
+pub unsafe extern "C" fn kvm_ipi_tracker_pending_receiver(
+    vcpu: *mut bindings::kvm_vcpu,
+    sender: *const bindings::kvm_ipi_ctx,
+) -> c_int {
+    // SAFETY: `sender` is the calling vCPU's context, live for this call
+    // (this function's safety requirements), only accessed through `Ctx`.
+    let sender = unsafe { Ctx::from_raw(sender) };
+    let outstanding = |receiver: u32, vector: u8| {
+        let Ok(idx) = c_int::try_from(receiver) else {
+            return false;
+        };
+        // SAFETY: `vcpu` is live for this call (this function's safety
+        // requirements); the C side looks `idx` up among its VM's vCPUs.
+        unsafe { bindings::kvm_arch_dy_ipi_outstanding(vcpu, idx, vector.into()) }
+    };
+    pending_receiver(&sender, outstanding, now_ns)
+        .and_then(|r| c_int::try_from(r).ok())
+        .unwrap_or(-1)
+}
+
 /// The vCPUs of a live VM, reached through `kvm_main.c`.
 ///
 /// # Invariants
@@ -94,9 +124,6 @@ fn now_ns() -> u64 {
 struct KvmVcpus {
     me: *mut bindings::kvm_vcpu,
     last: Option<(u32, NonNull<bindings::kvm_vcpu>)>,
-    /// `me`'s last tracked IPI, read once per spin: it is written only
-    /// under `me`'s mutex, which the spinning thread holds.
-    sent: Option<Sent>,
 }
 
 impl KvmVcpus {
@@ -151,66 +178,38 @@ impl Vcpus for KvmVcpus {
         self.vcpu(idx)
             .map_or(0, |v| unsafe { bindings::kvm_dy_yield(v.as_ptr()) })
     }
-
-    fn ipi_unanswered(&mut self, idx: u32) -> bool {
-        let me = self.me;
-        let outstanding = |receiver: u32, vector: u8| {
-            let Ok(i) = c_int::try_from(receiver) else {
-                return false;
-            };
-            // SAFETY: `me` is a live vCPU by the type invariant; the C side
-            // looks `i` up among its VM's vCPUs.
-            unsafe { bindings::kvm_arch_dy_ipi_outstanding(me, i, vector.into()) }
-        };
-        self.sent
-            .filter(|s| s.receiver() == idx)
-            .is_some_and(|s| s.unanswered(outstanding, now_ns))
-    }
 }
 
 /// Called from `kvm_vcpu_on_spin()`: picks the vCPU `me` should yield to
-/// and yields. `ipi` is `me`'s tracker context, null while tracking is off.
-/// Returns the tier and stores the target in `*target` (-1: none).
+/// and yields. Returns the tier and stores the target in `*target` (-1:
+/// none).
 ///
 /// # Safety
 ///
-/// `me` points to the spinning vCPU, valid for the call; `ipi` is null or
-/// points to `me`'s context, valid for the call and accessed only
-/// atomically; `target` is valid for a write.
+/// `me` points to the spinning vCPU, valid for the call; `target` is valid
+/// for a write.
 #[export]
 pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
     me: *mut bindings::kvm_vcpu,
     me_idx: c_int,
     nr_vcpus: c_int,
     start: c_int,
-    ipi: *const bindings::kvm_ipi_ctx,
+    receiver: c_int,
     yield_to_kernel_mode: bool,
     target: *mut c_int,
 ) -> bindings::kvm_dy_tier {
-    let sent = if ipi.is_null() {
-        None
-    } else {
-        // SAFETY: Non-null, so `me`'s context, valid for the call and
-        // accessed only atomically (this function's safety requirements).
-        last_sent(&unsafe { Ctx::from_raw(ipi) })
-    };
     let (tier, idx) = match (u32::try_from(me_idx), u32::try_from(nr_vcpus)) {
         (Ok(me_u), Ok(nr)) => {
             let spin = Spin {
                 me: me_u,
                 nr,
                 start: u32::try_from(start).unwrap_or(0),
-                receiver: sent.map(Sent::receiver),
+                receiver: u32::try_from(receiver).ok(),
                 kernel_mode: yield_to_kernel_mode,
                 relaxed: RELAXED_BOOST.load(Relaxed),
             };
             // INVARIANT: `me` is valid for the call, by the caller.
-            let mut vcpus = KvmVcpus {
-                me,
-                last: None,
-                sent,
-            };
-            select(&mut vcpus, &spin)
+            select(&mut KvmVcpus { me, last: None }, &spin)
         }
         _ => (Tier::None, 0),
     };

@@ -58,11 +58,6 @@ pub(crate) trait Vcpus {
     fn eligible(&mut self, idx: u32) -> bool;
     /// `kvm_vcpu_yield_to()`: > 0 yielded, 0 not, < 0 failed.
     fn yield_to(&mut self, idx: u32) -> i32;
-    /// Whether the spinner's last tracked IPI went to the vCPU at `idx` and
-    /// is still unanswered (its vector in that vCPU's IRR or ISR, or, with
-    /// APICv, any interrupt posted to it) and recent: the APIC and the
-    /// clock, asked only about a receiver that could take the CPU.
-    fn ipi_unanswered(&mut self, idx: u32) -> bool;
 }
 
 /// One spin of one vCPU.
@@ -74,7 +69,7 @@ pub(crate) struct Spin {
     pub(crate) nr: u32,
     /// Where the scan starts, before wrapping (any value).
     pub(crate) start: u32,
-    /// Receiver of the spinner's last tracked IPI, answered or not.
+    /// Receiver of the spinner's pending, recent IPI.
     pub(crate) receiver: Option<u32>,
     /// The spinner asks for a vCPU preempted in kernel mode.
     pub(crate) kernel_mode: bool,
@@ -172,23 +167,19 @@ pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
         yield_tried: false,
     };
 
-    // The receiver of the spinner's last IPI, when it is another vCPU of
-    // this VM that passes mainline's filters, last ran on this CPU and
-    // still owes the answer. Once tried,
+    // The receiver of the pending IPI, when it is another vCPU of this VM
+    // that passes mainline's filters and last ran on this CPU. Once tried,
     // the scan skips it, so that its eligibility toggles once, as in
     // mainline. One that last ran on another CPU (and so most likely waits
     // there) is left to the scan: a yield cannot make another runqueue run
-    // it, and the spinner would give its own CPU away for nothing. Whether
-    // the IPI is still unanswered (the receiver's APIC, the clock) is asked
-    // last, only of a receiver that could take the CPU: a spinner asks on
-    // every PAUSE exit, most often about one that cannot. The scan uses the
-    // facts read here instead of asking again, unless a yield_to() it tried
-    // before reaching that vCPU took time meanwhile.
+    // it, and the spinner would give its own CPU away for nothing. The scan
+    // then uses the facts read here instead of asking again, unless a
+    // yield_to() it tried before reaching that vCPU took time meanwhile.
     let mut tried = None;
     let mut known = None;
     if let Some(r) = s.receiver.filter(|&r| r < s.nr && r != s.me) {
         let f = sel.vcpus.facts(r);
-        if usable(f).is_some_and(|f| !f.other_cpu) && sel.vcpus.ipi_unanswered(r) {
+        if usable(f).is_some_and(|f| !f.other_cpu) {
             tried = Some(r);
             match sel.attempt(r) {
                 Attempt::Yielded => return (Tier::IpiReceiver, r),
@@ -267,8 +258,6 @@ mod tests {
         spinning: bool,
         /// Last ran on another host CPU than the spinner.
         other_cpu: bool,
-        /// The spinner's last IPI, if it went here, is still unanswered.
-        unanswered: bool,
         yield_result: i32,
     }
 
@@ -283,7 +272,6 @@ mod tests {
         eligible: true,
         spinning: false,
         other_cpu: false,
-        unanswered: true,
         yield_result: 1,
     };
 
@@ -294,7 +282,6 @@ mod tests {
         InKernel,
         Eligible,
         Yield,
-        Unanswered,
     }
 
     /// Fake vCPUs; logs every question asked, in order.
@@ -369,10 +356,6 @@ mod tests {
         fn yield_to(&mut self, idx: u32) -> i32 {
             self.note(Ask::Yield, idx);
             self.get(idx).map_or(0, |v| v.yield_result)
-        }
-        fn ipi_unanswered(&mut self, idx: u32) -> bool {
-            self.note(Ask::Unanswered, idx);
-            self.get(idx).is_some_and(|v| v.unanswered)
         }
     }
 
@@ -570,37 +553,6 @@ mod tests {
     }
 
     #[test]
-    fn answered_receiver_is_left_to_the_scan() {
-        // The receiver EOI'd the IPI (or it left the window): not tried
-        // first; the scan yields to vCPU 3 before it reaches vCPU 6, and
-        // reads vCPU 6's facts once when it does.
-        let mut vm = holder_and_receiver(|v| v.unanswered = false);
-        assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
-        assert_eq!(vm.count(Ask::Unanswered, 6), 1);
-        assert_eq!(vm.count(Ask::Eligible, 6), 0);
-        let mut vm = holder_and_receiver(|v| v.unanswered = false);
-        let mut s = spin(Some(6));
-        s.start = 4;
-        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 6));
-        assert_eq!(vm.count(Ask::Facts, 6), 1);
-        assert!(vm.yields().eq([6]));
-        // The APIC and the clock are asked only about a receiver that could
-        // take the CPU: not about one that runs, blocks or last ran on
-        // another CPU.
-        type Spoil = fn(&mut Fake);
-        let spoils: [Spoil; 3] = [
-            |v| v.ready = false,
-            |v| v.blocked = true,
-            |v| v.other_cpu = true,
-        ];
-        for spoil in spoils {
-            let mut vm = holder_and_receiver(spoil);
-            assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
-            assert_eq!(vm.count(Ask::Unanswered, 6), 0);
-        }
-    }
-
-    #[test]
     fn receiver_keeps_mainline_filters() {
         type Spoil = fn(&mut Fake);
         let spoils: [Spoil; 2] = [
@@ -784,7 +736,6 @@ mod tests {
                 eligible: r & 32 != 0 || r & 256 != 0,
                 spinning: r & 512 != 0,
                 other_cpu: r & (1 << 40) != 0,
-                unanswered: r & (1 << 41) != 0,
                 yield_result: ((r >> 10) % 3) as i32 - 1,
             };
         }
@@ -803,7 +754,7 @@ mod tests {
         }
     }
 
-    /// With no recorded IPI the selection is mainline's: over random VMs
+    /// With no pending IPI the selection is mainline's: over random VMs
     /// (spinning candidates whose eligibility toggles among them) and
     /// spins, it asks the same questions about the same vCPUs in the same
     /// order, leaves the same eligibility behind and yields to the same
@@ -856,54 +807,6 @@ mod tests {
         }
     }
 
-    /// With a receiver whose IPI is answered, the selection is mainline's
-    /// too: over random VMs and spins (the relaxed round off), the same
-    /// questions about the same vCPUs in the same order, the same
-    /// eligibility left behind and the same target and tier. Only the
-    /// receiver's facts are read first, before the scan (and again if a
-    /// yield the scan tried on the way to it made them stale).
-    #[test]
-    fn answered_ipi_changes_nothing() {
-        let mut rng = 0x1405_7b7e_f767_814fu64;
-        for _ in 0..100_000 {
-            let mut vm = random_vm(&mut rng);
-            for v in vm.vcpus.iter_mut() {
-                v.unanswered = false;
-            }
-            let mut s = random_spin(&mut rng);
-            let r = any_idx(&mut rng);
-            s.receiver = Some(r);
-            s.relaxed = false;
-            let (mut ours, mut theirs) = (vm.clone(), vm);
-            let (tier, target) = select(&mut ours, &s);
-            let want = mainline(&mut theirs, &s);
-            if s.nr >= 2 && r < s.nr && r != s.me {
-                assert_eq!(ours.asked().first(), Some(&(Ask::Facts, r)));
-            }
-            let rest = |a: &&(Ask, u32)| **a != (Ask::Facts, r) && **a != (Ask::Unanswered, r);
-            assert!(ours
-                .asked()
-                .iter()
-                .filter(rest)
-                .eq(theirs.asked().iter().filter(rest)));
-            assert!(ours.count(Ask::Facts, r) <= 2);
-            assert_eq!(ours.vcpus, theirs.vcpus);
-            match want {
-                Some(t) => {
-                    assert_eq!(target, t);
-                    let pending = theirs.get(t).is_some_and(|v| v.pending_interrupt);
-                    let tier_want = if pending {
-                        Tier::PendingIrq
-                    } else {
-                        Tier::Mainline
-                    };
-                    assert_eq!(tier, tier_want);
-                }
-                None => assert_eq!(tier, Tier::None),
-            }
-        }
-    }
-
     /// Random VMs and spins, with receivers and scan starts out of range and
     /// VMs that claim more vCPUs than exist: every vCPU asked about exists,
     /// is never the spinner and has its eligibility asked at most once; a
@@ -924,14 +827,6 @@ mod tests {
                     assert!(vm.get(idx).is_some());
                 }
                 assert!(ours.count(Ask::Eligible, idx) <= 1);
-                // The APIC and the clock: only about the receiver, once,
-                // and only when it could take the CPU here.
-                if ask == Ask::Unanswered {
-                    assert_eq!(Some(idx), s.receiver);
-                    assert_eq!(ours.count(Ask::Unanswered, idx), 1);
-                    let f = vm.get(idx);
-                    assert!(f.is_some_and(|f| f.ready && !f.blocked && !f.other_cpu));
-                }
             }
             let failed = ours
                 .yields()
@@ -957,9 +852,8 @@ mod tests {
             }
             if tier == Tier::IpiReceiver {
                 assert_eq!(Some(target), s.receiver);
-                // The receiver is yielded to first only on the spinner's CPU,
-                // and only while it owes the answer.
-                assert!(vm.get(target).is_some_and(|f| !f.other_cpu && f.unanswered));
+                // The receiver is yielded to first only on the spinner's CPU.
+                assert!(vm.get(target).is_some_and(|f| !f.other_cpu));
             }
             // Without the relaxed round, every vCPU's facts are asked at
             // most once, but the receiver's: again after a yield the scan
@@ -972,14 +866,13 @@ mod tests {
             }
             // A receiver asked first and not taken: what follows is
             // mainline's scan of a VM in which it is not ready, or, when it
-            // was skipped for its CPU or its answered IPI, of the VM as it
-            // is.
+            // was skipped for its CPU, of the VM as it is.
             if let (Some(r), Some(&(Ask::Facts, first))) = (s.receiver, ours.asked().first()) {
                 let taken = tier == Tier::IpiReceiver;
                 if first == r && !taken && failed < YIELD_TRIES as usize {
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {
-                        if !v.other_cpu && v.unanswered {
+                        if !v.other_cpu {
                             v.ready = false;
                         }
                     }

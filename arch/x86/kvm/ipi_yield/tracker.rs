@@ -9,8 +9,8 @@
 //! reset, so no two accesses race.
 //!
 //! Whether the receiver still owes the answer is not stored. At spin time
-//! the selector asks the receiver's APIC whether the vector is still in its
-//! IRR or ISR ([`Sent::unanswered`]'s `outstanding`): the EOI ends the
+//! the tracker asks the receiver's APIC whether the vector is still in its
+//! IRR or ISR ([`pending_receiver`]'s `outstanding`): the EOI ends the
 //! receiver's priority without a hook on the EOI paths keeping a copy of
 //! that state in step. [`Ctx`] views a vCPU's `struct kvm_ipi_ctx` as the
 //! atomic word.
@@ -132,19 +132,6 @@ impl Sent {
         let age = stamp(now).wrapping_sub(self.0 as u32);
         age <= window_stamps(window) || age.wrapping_neg() <= SKEW_STAMPS
     }
-
-    /// Whether the receiver still owes the answer: its APIC still holds the
-    /// vector (`outstanding(receiver, vector)`: in the IRR or the ISR, not
-    /// yet EOI'd) and it was sent at most `ipi_window_ns` before the time
-    /// `now()` gives. The APIC is asked first and the clock read last: most
-    /// IPIs a spinner asks about are answered already.
-    pub(crate) fn unanswered(
-        self,
-        outstanding: impl FnOnce(u32, u8) -> bool,
-        now: impl FnOnce() -> u64,
-    ) -> bool {
-        outstanding(self.receiver(), self.vector()) && self.recent(now(), WINDOW_NS.load(Relaxed))
-    }
 }
 
 /// An atomic view of one vCPU's `struct kvm_ipi_ctx`.
@@ -211,13 +198,26 @@ pub(crate) fn record(
     sent
 }
 
-/// The IPI `sender` sent last; `None` while tracking is off and before its
-/// first.
-pub(crate) fn last_sent(sender: &Ctx<'_>) -> Option<Sent> {
+/// The receiver of the IPI `sender` sent last, while the receiver's APIC
+/// still holds its vector (`outstanding(receiver, vector)`: in the IRR or
+/// the ISR, not yet EOI'd) and it was sent at most `ipi_window_ns` before
+/// the time `now()` gives. `None` while tracking is off. The APIC is asked
+/// first and the clock read last: a spinner asks on every PAUSE exit, most
+/// often after its IPI was answered.
+pub(crate) fn pending_receiver(
+    sender: &Ctx<'_>,
+    outstanding: impl FnOnce(u32, u8) -> bool,
+    now: impl FnOnce() -> u64,
+) -> Option<u32> {
     if !TRACKING_ENABLED.load(Relaxed) {
         return None;
     }
-    Some(sender.sent()).filter(|s| s.recorded())
+    let sent = sender.sent();
+    if !sent.recorded() || !outstanding(sent.receiver(), sent.vector()) {
+        return None;
+    }
+    sent.recent(now(), WINDOW_NS.load(Relaxed))
+        .then(|| sent.receiver())
 }
 
 #[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
@@ -272,18 +272,6 @@ mod tests {
 
     fn send(d: &bindings::kvm_ipi_delivery, a: &Slot, now: u64) -> Sent {
         record(d, &a.ctx(), || now)
-    }
-
-    /// What the selector learns about `sender`'s last IPI: its receiver
-    /// while that still owes the answer.
-    fn pending_receiver(
-        sender: &Ctx<'_>,
-        outstanding: impl FnOnce(u32, u8) -> bool,
-        now: impl FnOnce() -> u64,
-    ) -> Option<u32> {
-        last_sent(sender)
-            .filter(|s| s.unanswered(outstanding, now))
-            .map(Sent::receiver)
     }
 
     /// The answer for `sender` at `now` when the receiver's APIC still
@@ -411,11 +399,9 @@ mod tests {
             );
             assert_eq!(asked.get(), Some((DST as u32, VEC as u8)));
             assert_eq!(reads.get(), 1);
-            // EOI'd: nobody, and no clock read. The record stays, and names
-            // the receiver whose facts the selector reads first.
+            // EOI'd: nobody, and no clock read.
             assert_eq!(pending_receiver(&a.ctx(), apic(false), clock), None);
             assert_eq!(reads.get(), 1);
-            assert_eq!(last_sent(&a.ctx()).map(Sent::receiver), Some(DST as u32));
             // The next IPI is asked about, not the one before.
             send(&ipi(SRC, 3, 0x31), &a, T0);
             assert_eq!(pending_receiver(&a.ctx(), apic(true), clock), Some(3));
