@@ -151,11 +151,19 @@ boot() {
 	[ -n "${GUEST_APPEND:-}" ] && append+=" $GUEST_APPEND"
 	# A TSC rate from an earlier boot keeps KVM's vCPU TSC setup exact under
 	# TCG. With instruction counting the TSC runs at 1 GHz instead.
+	# tsc=reliable: the clocksource watchdog compares the emulated TSC with
+	# the emulated HPET, and a host delay between the two reads ("Watchdog
+	# remote CPU 1 read timed out") can mark the TSC unstable; KVM then
+	# moves every guest's TSC offset on each vCPU load, which breaks
+	# vcpu_boost_lock_test -t (it maps guest TSC to host TSC through them).
 	local icount=()
 	if [ "${GUEST_ICOUNT:-}" = 1 ]; then
 		icount=(-icount shift=0,sleep=off)
-	elif [ -s "$CACHE/tsc_khz" ]; then
-		append+=" tsc_early_khz=$(cat "$CACHE/tsc_khz")"
+	else
+		append+=" tsc=reliable"
+		if [ -s "$CACHE/tsc_khz" ]; then
+			append+=" tsc_early_khz=$(cat "$CACHE/tsc_khz")"
+		fi
 	fi
 	# QEMU's default, one host thread per CPU (instruction counting needs a
 	# single one), and KVM with shadow paging: with nested paging QEMU's TCG
