@@ -214,9 +214,9 @@ fi
 #             receiver) bound to one CPU, and where each yield went (-t)
 # scripts/bench.sh boots this part under instruction counting, and every
 # vCPU thread is bound to CPU i mod 2 (spinpaired, mixedpaired: i / 2,
-# spincrowded*: i / 3): otherwise the emulator's speed and where the load balancer puts
-# the IPI's two ends make runs of one setting differ more than the
-# settings do.
+# spincrowded*: i / 3): otherwise the emulator's speed and where the load
+# balancer puts the IPI's two ends make runs of one setting differ more
+# than the settings do.
 echo 1 >$SVM_PARAMS/test_pause_exits
 export VCPU_BOOST_PIN=spread
 # Sizes for runs of a fraction of a second of counted time each.
