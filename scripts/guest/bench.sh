@@ -200,6 +200,9 @@ fi
 # first, and a second run with tracking off (cfg_aa=1) beside the first:
 # the A/A pair, for the noise.
 #   lock      vcpu_boost_lock_test -t: a guest spinlock, unrelated IPIs
+#   lockpaired  the same with vCPUs 0 and 1, and 2 and 3, bound to one CPU
+#             each, so that half the unrelated IPIs stay on their CPU,
+#             where the tracker may choose their receiver for a lock waiter
 #   spin      vcpu_boost_spin_test: vCPU 0 waits for its IPIs' answers
 #   spinbusy  the same, the receiver computing instead of halting
 #   spinpaired  spin, with sender and receiver bound to one CPU
@@ -213,7 +216,7 @@ fi
 #   mixedpaired  the same with vCPUs 0 and 1 (the IPI's sender and
 #             receiver) bound to one CPU, and where each yield went (-t)
 # scripts/bench.sh boots this part under instruction counting, and every
-# vCPU thread is bound to CPU i mod 2 (spinpaired, mixedpaired: i / 2,
+# vCPU thread is bound to CPU i mod 2 (the *paired ones: i / 2,
 # spincrowded*: i / 3): otherwise the emulator's speed and where the load
 # balancer puts the IPI's two ends make runs of one setting differ more
 # than the settings do.
@@ -238,6 +241,9 @@ dy_runs() {
 rep=1
 while [ $rep -le $reps ]; do
 	dy_runs lock /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -t
+	export VCPU_BOOST_PIN=paired
+	dy_runs lockpaired /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -t
+	export VCPU_BOOST_PIN=spread
 	dy_runs spin /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
 	# The spin test with relaxed boost off too, for its table, right after
 	# its runs with relaxed boost on: with both off, mainline's own loop

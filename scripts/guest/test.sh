@@ -213,20 +213,35 @@ lock_checks() {
 		check "$1: every round trip answered" "$(out_stat round_trips)" = $acq
 	fi
 	if [ -n "$(out_stat lock_yields)" ]; then
+		rt=$(out_stat rt_yields)
 		# A waiter yields before it acquires, so the guest's log never has
 		# it holding the lock when its yield was traced: with the exact
 		# TSC offset no yield is misplaced.
 		check "$1: the trace and the guest's log agree (misplaced $(out_stat misplaced_yields) of $(out_stat lock_yields) yields)" \
 			"$(out_stat misplaced_yields)" = 0
-		info "$1: $(out_stat holder_yields) of the lock waiters' $(out_stat lock_yields) yields went to the holder, $(out_stat free_yields) came when the lock was free"
+		# The stats count every directed yield, the trace names its target
+		# and tier: both see the same yields (no trace buffer overran).
+		traced=$(($(out_stat lock_yields) + $(out_stat misplaced_yields) + ${rt:-0}))
+		counted=$(($(out_stat dy_ipi_receiver) + $(out_stat dy_pending_irq) + $(out_stat dy_mainline) + $(out_stat dy_relaxed)))
+		check "$1: the trace has every counted yield ($traced traced, $counted counted)" $traced = $counted
+		check "$1: the trace's IPI receiver yields within the stats' ($(out_stat tracked_yields) of $(out_stat dy_ipi_receiver))" \
+			"$(out_stat tracked_yields)" -le "$(out_stat dy_ipi_receiver)"
+		info "$1: $(out_stat holder_yields) of the lock waiters' $(out_stat lock_yields) yields went to the holder, $(out_stat free_yields) came when the lock was free; the tracker chose $(out_stat tracked_yields) of them, $(out_stat tracked_holder_yields) to the holder"
 	fi
 }
+# The traced runs pair vCPUs 0 and 1, and 2 and 3, on one CPU each, so
+# that the tracker may choose a lock waiter's target: half the unrelated
+# IPIs then go to a vCPU on the sender's CPU.
+export VCPU_BOOST_PIN=paired
 lock_run -t
 lock_checks "lock, tracking on"
+unset VCPU_BOOST_PIN
 lock_run -m
 lock_checks "lock and IPI waits, tracking on"
 echo N >$KVM_PARAMS/ipi_tracking_enabled
+export VCPU_BOOST_PIN=paired
 lock_run -t
+unset VCPU_BOOST_PIN
 lock_checks "lock, tracking off"
 check "lock, tracking off: no yield as IPI receiver" "$(out_stat dy_ipi_receiver)" = 0
 lock_run -m

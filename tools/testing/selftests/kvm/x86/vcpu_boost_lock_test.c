@@ -25,7 +25,10 @@
  * through the run), and counts the yields whose target held the lock at that
  * instant (holder_yields of lock_yields; free_yields found it free;
  * misplaced_yields, left out, are yields the log has the spinner itself
- * holding the lock at, which only a wrong clock conversion can give). With
+ * holding the lock at, which only a wrong clock conversion can give).
+ * tracked_yields of lock_yields are those the IPI tracker chose (tier
+ * ipi_receiver), tracked_holder_yields of them went to the holder: where
+ * tracking could take a lock waiter's yield away from the holder. With
  * -m, vCPU 0's yields while it waits for an answer count apart (rt_yields,
  * rt_receiver_yields: to vCPU 1). Tracing needs root and tracefs at
  * /sys/kernel/tracing; the test restores the settings it changes.
@@ -319,6 +322,8 @@ struct holder_counts {
 	u64 lock_yields;
 	u64 holder_yields;
 	u64 free_yields;
+	u64 tracked_yields;
+	u64 tracked_holder_yields;
 	u64 misplaced;
 	u64 rt_yields;
 	u64 rt_receiver_yields;
@@ -327,17 +332,21 @@ struct holder_counts {
 
 /*
  * One kvm_dy_select line: "<comm>-<tid> [cpu] <flags> <tsc>: kvm_dy_select:
- * vcpu V target T tier NAME". Returns false for any other line.
+ * vcpu V target T tier NAME". Returns false for any other line; @tracked
+ * says whether the IPI tracker chose the target.
  */
-static bool parse_dy_line(const char *line, pid_t *tid, u64 *tsc, u32 *vcpu, int *target)
+static bool parse_dy_line(const char *line, pid_t *tid, u64 *tsc, u32 *vcpu, int *target,
+			  bool *tracked)
 {
 	const char *ev = strstr(line, ": kvm_dy_select: ");
 	const char *p, *br = strchr(line, '[');
+	char tier[16];
 
 	if (!ev || !br || br > ev)
 		return false;
-	if (sscanf(ev, ": kvm_dy_select: vcpu %u target %d", vcpu, target) != 2)
+	if (sscanf(ev, ": kvm_dy_select: vcpu %u target %d tier %15s", vcpu, target, tier) != 3)
 		return false;
+	*tracked = !strcmp(tier, "ipi_receiver");
 	for (p = ev; p > br && p[-1] >= '0' && p[-1] <= '9'; p--)
 		;
 	*tsc = strtoull(p, NULL, 10);
@@ -402,6 +411,7 @@ static struct holder_counts count_holder_yields(struct vcpu_thread *threads,
 	struct lock_entry *e;
 	size_t cap = 0;
 	char *line = NULL;
+	bool tracked;
 	int target;
 	pid_t tid;
 	u64 t;
@@ -411,7 +421,7 @@ static struct holder_counts count_holder_yields(struct vcpu_thread *threads,
 	f = fopen(TRACEFS "trace", "r");
 	TEST_ASSERT(f, "open " TRACEFS "trace");
 	while (getline(&line, &cap, f) > 0) {
-		if (line[0] == '#' || !parse_dy_line(line, &tid, &t, &v, &target))
+		if (line[0] == '#' || !parse_dy_line(line, &tid, &t, &v, &target, &tracked))
 			continue;
 		/* Only this VM's vCPU threads, each under its own vCPU id. */
 		if (v >= nr_vcpus || threads[v].tid != tid || target < 0) {
@@ -430,10 +440,13 @@ static struct holder_counts count_holder_yields(struct vcpu_thread *threads,
 			continue;
 		}
 		c.lock_yields++;
-		if (!e)
+		c.tracked_yields += tracked;
+		if (!e) {
 			c.free_yields++;
-		else if (e->vcpu == (u64)target)
+		} else if (e->vcpu == (u64)target) {
 			c.holder_yields++;
+			c.tracked_holder_yields += tracked;
+		}
 	}
 	free(line);
 	fclose(f);
@@ -568,6 +581,9 @@ int main(int argc, char *argv[])
 		printf(" lock_yields=%llu holder_yields=%llu free_yields=%llu",
 		       (unsigned long long)hc.lock_yields, (unsigned long long)hc.holder_yields,
 		       (unsigned long long)hc.free_yields);
+		printf(" tracked_yields=%llu tracked_holder_yields=%llu",
+		       (unsigned long long)hc.tracked_yields,
+		       (unsigned long long)hc.tracked_holder_yields);
 		if (mixed)
 			printf(" rt_yields=%llu rt_receiver_yields=%llu",
 			       (unsigned long long)hc.rt_yields,
