@@ -63,15 +63,15 @@ check "tracking off: nothing tracked" "$(out_stat ipi_tracked)" = 0
 check "tracking off: no tracker event traced" "$(trace_count 'kvm_ipi_tracked:')" = 0
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 
-# Upstream x86/xapic_ipi_test, alternately with tracking on and off. Under
-# TCG it fails now and then from emulation timing (it expects a halted vCPU
-# to wake within 2e9 TSC cycles; on the unpatched kernel it passed 11 of 17
-# runs), so the two pass rates are compared with room for that noise: the
-# check catches a tracker that breaks the guest, not a run of bad luck.
-# In passing runs with tracking on, the tracker must count the IPIs the
-# test reports sending (a run may send one more after its last count).
-# Eight pairs: at the pass rates seen (13 to 17 of 20 per side in make
-# xapic-rates), no passing run with tracking in eight is below 0.1 %.
+# Upstream x86/xapic_ipi_test, alternately with tracking on and off: a
+# vCPU sends IPIs to a vCPU that halts between them, and fails when a
+# halted vCPU is not woken within 2e9 TSC cycles. Every run must pass. (Under
+# QEMU 7.2's SVM it failed about one run in four, with tracking and without:
+# VMRUN dropped the guest's interrupt shadow, so an IPI that came between
+# STI and HLT was taken before the HLT, which then never woke up;
+# tests/qemu/0005 fixes the emulator.) In passing runs with tracking on,
+# the tracker must count the IPIs the test reports sending (a run may send
+# one more after its last count).
 pairs=${VB_PEER_PAIRS:-8}
 on_ok=0 off_ok=0 sent=0 tracked=0 off_tracked=0 i=0
 
@@ -86,12 +86,18 @@ xapic_on() {
 		on_ok=$((on_ok + 1))
 		sent=$((sent + $(sed -n 's/.*sent \([0-9]*\) IPIs.*/\1/p' /tmp/xapic.log)))
 		tracked=$((tracked + $(trace_count 'kvm_ipi_tracked:')))
+	else
+		sed -n '/Test Assertion Failure/,+2p' /tmp/xapic.log
 	fi
 }
 xapic_off() {
 	echo N >$KVM_PARAMS/ipi_tracking_enabled
 	trace_begin $IPI_EVENTS
-	timeout 60 /tests/xapic_ipi_test -s 2 >/tmp/xapic.log 2>&1 && off_ok=$((off_ok + 1))
+	if timeout 60 /tests/xapic_ipi_test -s 2 >/tmp/xapic.log 2>&1; then
+		off_ok=$((off_ok + 1))
+	else
+		sed -n '/Test Assertion Failure/,+2p' /tmp/xapic.log
+	fi
 	trace_end "xapic_ipi_test, tracking off" $IPI_EVENTS
 	off_tracked=$((off_tracked + $(trace_count 'kvm_ipi_tracked:')))
 	echo Y >$KVM_PARAMS/ipi_tracking_enabled
@@ -102,15 +108,11 @@ while [ $i -lt $pairs ]; do
 	if [ $((i % 2)) -eq 0 ]; then xapic_on; xapic_off; else xapic_off; xapic_on; fi
 	i=$((i + 1))
 done
-info "xapic_ipi_test: passed $on_ok of $pairs with tracking, $off_ok of $pairs without; passing runs with tracking sent $sent IPIs, tracked $tracked"
-check "xapic_ipi_test: some run passes with tracking on" $on_ok -gt 0
+info "xapic_ipi_test: passing runs with tracking sent $sent IPIs, tracked $tracked"
+check "xapic_ipi_test: every run passes with tracking on ($on_ok of $pairs)" $on_ok -eq $pairs
+check "xapic_ipi_test: every run passes with tracking off ($off_ok of $pairs)" $off_ok -eq $pairs
 check "xapic_ipi_test: every IPI sent is tracked" $tracked -ge $sent -a $tracked -le $((sent + on_ok))
 check "xapic_ipi_test: tracking off tracks nothing (no tracker event)" $off_tracked -eq 0
-# The pass rates are reported, not judged: eight pairs cannot tell a broken
-# tracker from bad luck (make xapic-rates runs 20 pairs and shows every
-# failure's assertion; the check above catches a tracker that breaks the
-# guest outright).
-info "xapic_ipi_test pass rate: $on_ok/$pairs with tracking, $off_ok/$pairs without"
 echo 50000000 >$KVM_PARAMS/ipi_window_ns
 
 # IPI-aware candidate selection in kvm_vcpu_on_spin(): 4 vCPUs on 2 CPUs;
