@@ -223,8 +223,11 @@ lock_checks() {
 			"$(out_stat misplaced_yields)" = 0
 		# The stats count every directed yield, the trace names its target
 		# and tier: both see the same yields (no trace buffer overran).
-		traced=$(($(out_stat lock_yields) + $(out_stat misplaced_yields) + ${rt:-0}))
-		counted=$(($(out_stat dy_ipi_receiver) + $(out_stat dy_pending_irq) + $(out_stat dy_mainline) + $(out_stat dy_relaxed)))
+		lk=$(out_stat lock_yields) mp=$(out_stat misplaced_yields)
+		ir=$(out_stat dy_ipi_receiver) pi=$(out_stat dy_pending_irq)
+		ml=$(out_stat dy_mainline) rl=$(out_stat dy_relaxed)
+		traced=$((${lk:-0} + ${mp:-0} + ${rt:-0}))
+		counted=$((${ir:-0} + ${pi:-0} + ${ml:-0} + ${rl:-0}))
 		check "$1: the trace has every counted yield ($traced traced, $counted counted)" $traced = $counted
 		check "$1: the trace's IPI receiver yields within the stats' ($(out_stat tracked_yields) of $(out_stat dy_ipi_receiver))" \
 			"$(out_stat tracked_yields)" -le "$(out_stat dy_ipi_receiver)"
