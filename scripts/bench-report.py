@@ -956,6 +956,11 @@ def _share(part, whole):
     return f
 
 
+# The metrics of the lock scenarios.
+LOCK_METRICS = [("acquisitions/s", _rate("acquisitions"), ""),
+                ("holder share", _share("holder_yields", "lock_yields"), " %"),
+                ("tracker's choices", _share("tracked_yields", "lock_yields"), " %")]
+
 # The metrics of every IPI-wait scenario.
 IPI_WAIT_METRICS = [("round trips/s", _rate("ipis"), ""),
                     ("yields to the receiver", receiver_share, " %")]
@@ -983,9 +988,7 @@ DY_SCENARIOS = {
              "the share whose target held the lock at that instant. *Tracker's choices*: of "
              "those yields, the share whose target the tracker chose (an unanswered IPI's "
              "receiver): where tracking could have taken a waiter's yield from the holder.",
-             [("acquisitions/s", _rate("acquisitions"), ""),
-              ("holder share", _share("holder_yields", "lock_yields"), " %"),
-              ("tracker's choices", _share("tracked_yields", "lock_yields"), " %")]),
+             LOCK_METRICS),
     "lockpaired": ("Lock holder, with unrelated IPIs, on one CPU in pairs",
                    "The same with `VCPU_BOOST_PIN=paired`: vCPUs 0 and 1 bound to CPU 0, 2 and 3 "
                    "to CPU 1, so that the unrelated IPIs of vCPUs 0 and 2 go to the vCPU on "
@@ -994,11 +997,8 @@ DY_SCENARIOS = {
                    "it may choose none). *Their holder share*: of the tracker's choices, the "
                    "share that went to the holder, to read against the holder share of all "
                    "yields with tracking off.",
-                   [("acquisitions/s", _rate("acquisitions"), ""),
-                    ("holder share", _share("holder_yields", "lock_yields"), " %"),
-                    ("tracker's choices", _share("tracked_yields", "lock_yields"), " %"),
-                    ("their holder share", _share("tracked_holder_yields", "tracked_yields"),
-                     " %")]),
+                   LOCK_METRICS + [("their holder share",
+                                    _share("tracked_holder_yields", "tracked_yields"), " %")]),
     "spin": ("IPI wait",
              "`vcpu_boost_spin_test`: vCPU 0 sends vCPU 1 an IPI and spins with PAUSE until "
              "it is answered, while vCPUs 2 and 3 spin all the time (4 vCPUs on 2 CPUs).",
@@ -1124,7 +1124,6 @@ def never_worse(runs, extra_goals):
         return (f"| {goal} | × {fmt(m['ratio'])} (repetitions {fmt(m['lo'])}–{fmt(m['hi'])}; "
                 f"A/A × {fmt(m['aa'])}, {m['aa_range']}) "
                 f"| {at_least(m['ratio'], floor)} |")
-
 
     def hold_row(goal, kind):
         m, c = t[(kind, "holder share")], t[(kind, "tracker's choices")]

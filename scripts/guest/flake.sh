@@ -76,7 +76,7 @@ while [ $i -lt $runs ]; do
 		grep -q 'exited, reason 8$' /tmp/flake.out && shutdown=1
 		echo "VB-FLAKE-RUN $c $i rc=$rc shutdown=$shutdown" | tee -a /tmp/flake.runs
 		if [ $rc -ne 0 ]; then
-			grep -A4 'Test Assertion Failure' /tmp/flake.out | grep -v '^ *$' | head -n 5 | sed 's/^/    /'
+			assertion /tmp/flake.out
 			[ $shutdown = 1 ] && dump
 		fi
 	done

@@ -100,6 +100,12 @@ trace_end() {
 	[ "$lost" -eq 0 ] || fail "$name: the trace buffer overran, $lost events lost; counts are short"
 }
 
+# assertion FILE: where and what a failed KVM selftest in FILE asserted,
+# indented.
+assertion() {
+	grep -A4 'Test Assertion Failure' "$1" | grep -v '^ *$' | head -n 5 | sed 's/^/    /'
+}
+
 # trace_count REGEX: how many lines of the trace buffer match (grep -E).
 trace_count() { grep -cE "$1" $TRACING/trace; }
 

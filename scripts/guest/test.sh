@@ -87,7 +87,7 @@ xapic_on() {
 		sent=$((sent + $(sed -n 's/.*sent \([0-9]*\) IPIs.*/\1/p' /tmp/xapic.log)))
 		tracked=$((tracked + $(trace_count 'kvm_ipi_tracked:')))
 	else
-		sed -n '/Test Assertion Failure/,+2p' /tmp/xapic.log
+		assertion /tmp/xapic.log
 	fi
 }
 xapic_off() {
@@ -96,7 +96,7 @@ xapic_off() {
 	if timeout 60 /tests/xapic_ipi_test -s 2 >/tmp/xapic.log 2>&1; then
 		off_ok=$((off_ok + 1))
 	else
-		sed -n '/Test Assertion Failure/,+2p' /tmp/xapic.log
+		assertion /tmp/xapic.log
 	fi
 	trace_end "xapic_ipi_test, tracking off" $IPI_EVENTS
 	off_tracked=$((off_tracked + $(trace_count 'kvm_ipi_tracked:')))

@@ -15,7 +15,7 @@ run() {
 	if [ $rc -eq 0 ]; then
 		[ $1 = Y ] && on=$((on + 1)) || off=$((off + 1))
 	else
-		sed -n '/Test Assertion Failure/,+2p' /tmp/x.log | sed 's/^/    /'
+		assertion /tmp/x.log
 	fi
 }
 while [ $i -lt $n ]; do
