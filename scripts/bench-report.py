@@ -896,12 +896,18 @@ def receiver_share(r):
 
 def spin_table(runs, out):
     data = defaultdict(list)
+    pads = defaultdict(list)
     for r in runs:
         # The A/A runs (a second run with tracking off) are the noise of the
         # comparison below, not more data for this table.
         if r.get("kind") != "spin" or r.get("cfg_aa", "0") != "0":
             continue
         ipis, ns = int(r["ipis"]), int(r["ns"])
+        # Mainline's loop with no-op instructions added to each PAUSE exit:
+        # the noise of a change of code path, below.
+        if r.get("cfg_pad", "0") != "0":
+            pads[int(r["cfg_pad"])].append((r["rep"], ipis / (ns / 1e9)))
+            continue
         data[(r["cfg_tracking"], r["cfg_relaxed"])].append({
             "rep": r["rep"],
             "rt": ipis / (ns / 1e9),
@@ -940,7 +946,11 @@ def spin_table(runs, out):
     # on) against mainline's own loop (both off), repetition by repetition.
     plain = {m["rep"]: m["rt"] for m in data[("N", "N")]}
     path = [m["rt"] / plain[m["rep"]] for m in data[("N", "Y")] if plain.get(m["rep"])]
-    return md, {"path": path, "path_relaxed": med([m["relaxed"] for m in data[("N", "Y")]])}
+    # The same loop, padded, against itself unpadded, repetition by repetition.
+    padded = {n: [rt / plain[rep] for rep, rt in v if plain.get(rep)]
+              for n, v in sorted(pads.items())}
+    return md, {"path": path, "path_relaxed": med([m["relaxed"] for m in data[("N", "Y")]]),
+                "padded": padded}
 
 
 # The scenarios of "never worse than mainline": kind -> (title, what runs,
@@ -1228,15 +1238,19 @@ def kvm_section(setup, runs, out):
         f"| × {fmt(nb if nb is not None else float('nan'))} | {fair_cell} |"])
     md += pmd
     if st["path"]:
-        md += ["**A second noise.** The A/A pair repeats one code path. A change of code path "
-               "that adds no yield moves the results too: with tracking off, the selector "
-               f"(relaxed boost on; {fmt(st['path_relaxed'])} relaxed-round yields per round trip, "
-               "though its round may still ask more vCPUs' eligibility, which toggles it) "
-               "against mainline's own loop (both off), in the same repetition, gives "
-               f"× {fmt(med(st['path']))} (repetitions {spread(st['path'])}) in the IPI wait "
-               "(the table below), and such a ratio has differed between boots in size and "
-               "sign. An on ÷ off ratio that close to 1 says nothing about what the "
-               "mechanisms decide; see the benchmark notes "
+        pad_words = " and ".join(f"{n} (× {fmt(med(v))}, repetitions {spread(v)})"
+                                 for n, v in st["padded"].items() if v)
+        md += ["**A second noise: the instructions of a code path.** The A/A pair repeats one "
+               "code path. Under instruction counting the IPI wait's rate also moves with the "
+               "instructions each PAUSE exit executes, and not in one direction: mainline's own "
+               "loop (both features off) with no-op instructions added to every PAUSE exit "
+               "(the test-only `kvm_amd.test_pause_pad`) runs, against itself without them in "
+               f"the same repetition, with {pad_words or 'no padded runs'} instructions added. "
+               "In the same way, with tracking off, the IPI-aware path (relaxed boost on; "
+               f"{fmt(st['path_relaxed'])} relaxed-round yields per round trip) against "
+               f"mainline's loop gives × {fmt(med(st['path']))} (repetitions "
+               f"{spread(st['path'])}). A ratio between two code paths inside that band says "
+               "nothing about what the mechanisms decide or cost; see the benchmark notes "
                "(Documentation/dev-tools/vcpu-boost-benchmarks.rst).\n"]
     md += smd + cmd
     md.append(f"(This section: the kvm part of `make bench` on kernel {setup.get('kernel', '?')}; "

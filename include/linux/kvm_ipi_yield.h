@@ -2,7 +2,7 @@
 /*
  * Interface between KVM and its Rust IPI-aware directed yield,
  * arch/x86/kvm/ipi_yield/: the IPI tracker records unicast fixed IPIs; the
- * selector picks the directed-yield candidate.
+ * selector adds its steps around mainline's directed-yield scan.
  * The functions and parameter ops are defined in Rust; #[export] checks each
  * definition against these prototypes (see rust/bindings/bindings_helper.h).
  */
@@ -44,13 +44,28 @@ struct kvm_ipi_delivery {
 	enum kvm_ipi_path path;
 };
 
-/* What kvm_vcpu_on_spin() knows about a directed-yield candidate. */
+/* What the IPI-aware steps of directed yield know about a candidate. */
 struct kvm_dy_facts {
 	bool ready;		/* vcpu->ready: preempted or woken, not yet running */
 	bool blocked;		/* blocking, and nothing would make it runnable */
-	bool preempted;		/* vcpu->preempted */
-	bool pending_interrupt;	/* kvm_arch_dy_has_pending_interrupt() */
 	bool other_cpu;		/* it last ran on another host CPU than the spinner */
+};
+
+/* The most vCPUs the relaxed round tries in one spin. */
+#define KVM_DY_RELAXED_MAX	8
+
+/*
+ * One spin of kvm_vcpu_on_spin() with IPI-aware directed yield, on the
+ * spinner's stack: what its steps before and after mainline's scan share
+ * with the scan.
+ */
+struct kvm_dy_spin {
+	int me;				/* the spinner's vcpu_idx */
+	int nr_vcpus;			/* online vCPUs of the VM */
+	int skip;			/* tried first, skipped by the scan; -1: none */
+	int tries;			/* failed yield_to() calls left (mainline's 3) */
+	int nr_passed;
+	int passed[KVM_DY_RELAXED_MAX];	/* kept out by the scan only for user mode */
 };
 
 /* How kvm_vcpu_on_spin() chose the vCPU it yielded to. */
@@ -76,15 +91,14 @@ DECLARE_STATIC_KEY_TRUE(kvm_dy_relaxed_key);
 void kvm_ipi_yield_set_key(enum kvm_ipi_yield_key key, bool on);
 
 /*
- * For the selector, in kvm_main.c: the candidate at @idx of @me's VM (NULL
- * when there is none), valid while the VM lives, then what is known about
- * it. kvm_dy_facts() reads nothing more about a vCPU that is not ready.
- * kvm_dy_eligible() has mainline's side effect of toggling a spinning
+ * For the IPI-aware steps, in kvm_main.c: the candidate at @idx of @me's VM
+ * (NULL when there is none), valid while the VM lives, then what is known
+ * about it. kvm_dy_facts() reads nothing more about a vCPU that is not
+ * ready. kvm_dy_eligible() has mainline's side effect of toggling a spinning
  * candidate's eligibility.
  */
 struct kvm_vcpu *kvm_dy_vcpu(struct kvm_vcpu *me, int idx);
 void kvm_dy_facts(struct kvm_vcpu *me, struct kvm_vcpu *vcpu, struct kvm_dy_facts *f);
-bool kvm_dy_in_kernel(struct kvm_vcpu *vcpu);
 bool kvm_dy_eligible(struct kvm_vcpu *vcpu);
 int kvm_dy_yield(struct kvm_vcpu *vcpu);
 /* By the arch: the vcpu_idx of the receiver of @vcpu's pending IPI, or -1. */
@@ -98,14 +112,13 @@ bool kvm_arch_dy_ipi_outstanding(struct kvm_vcpu *vcpu, int idx, u32 vector);
 /* By the arch: counts kvm_vcpu_on_spin()'s decision @tier in @vcpu's stats. */
 void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
- * Picks the vCPU @me should yield to and yields. @start is where mainline's
- * scan begins (after the last boosted vCPU), @receiver the target of @me's
- * pending IPI (-1: none). Returns the tier and stores the target in *@target
- * (-1: none).
+ * Before mainline's scan: tries @receiver, the target of @me's pending IPI,
+ * and sets @dy->skip if it did. After a scan that yielded to nobody, with
+ * enable_relaxed_boost: tries @dy->passed. Each returns the vcpu_idx it
+ * yielded to, or -1, and counts failed yields in @dy->tries.
  */
-enum kvm_dy_tier kvm_vcpu_select_and_yield(struct kvm_vcpu *me, int me_idx, int nr_vcpus,
-					   int start, int receiver, bool yield_to_kernel_mode,
-					   int *target);
+int kvm_dy_receiver_first(struct kvm_vcpu *me, int receiver, struct kvm_dy_spin *dy);
+int kvm_dy_relaxed_round(struct kvm_vcpu *me, struct kvm_dy_spin *dy);
 
 /* Forgets everything about a vCPU: on creation and reset. */
 void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);

@@ -253,6 +253,16 @@ while [ $rep -le $reps ]; do
 		echo $t >$KVM_PARAMS/ipi_tracking_enabled
 		guest spin "cfg_tracking=$t cfg_relaxed=N cfg_aa=0" /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
 	done
+	# Mainline's loop again with 120 and 360 instructions of an empty
+	# loop added to each PAUSE exit (test-only test_pause_pad, 4 each):
+	# how far the rate moves with the instructions a code path adds per
+	# exit, apart from what it decides.
+	for pad in $(rotated 30 90); do
+		echo $pad >$SVM_PARAMS/test_pause_pad
+		guest spin "cfg_tracking=N cfg_relaxed=N cfg_aa=0 cfg_pad=$((pad * 4))" \
+			/tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
+	done
+	echo 0 >$SVM_PARAMS/test_pause_pad
 	echo Y >$KVM_PARAMS/enable_relaxed_boost
 	dy_runs spinbusy /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis -b
 	export VCPU_BOOST_PIN=paired

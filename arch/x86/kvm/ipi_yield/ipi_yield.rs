@@ -15,17 +15,19 @@
 //! ([`kvm_ipi_tracker_deliver`]) only while the tracking static key is on,
 //! and answers the tracker's question about the receiver's APIC
 //! (`kvm_arch_dy_ipi_outstanding()`); nothing hooks the EOI paths.
-//! `kvm_main.c` calls [`kvm_vcpu_select_and_yield`] while tracking or the
-//! relaxed round is on, and registers the parameters. The C side counts the
-//! outcomes in KVM's per-vCPU binary stats and traces them.
+//! `kvm_main.c`, while tracking or the relaxed round is on, calls
+//! [`kvm_dy_receiver_first`] before mainline's scan, which stays in C, and
+//! [`kvm_dy_relaxed_round`] after a scan that yielded to nobody; it
+//! registers the parameters. The C side counts the outcomes in KVM's
+//! per-vCPU binary stats and traces them.
 //!
 //! IPIs that hardware delivers without a VM exit (Intel IPI virtualization,
 //! AMD AVIC to a running vCPU) never reach these hooks.
 //!
 //! This file holds only the entry points, each turning its pointers into
 //! safe views; the rest is safe Rust, one concern a module: [`tracker`]
-//! (the per-vCPU record of the last IPI), [`select`](mod@select) (the
-//! choice of the vCPU to yield to) and [`params`] (the module parameters).
+//! (the per-vCPU record of the last IPI), [`select`](mod@select) (the steps
+//! around mainline's scan) and [`params`] (the module parameters).
 
 mod params;
 mod select;
@@ -38,10 +40,8 @@ use kernel::{
     prelude::*,
     sync::atomic::Relaxed,
 };
-use params::{
-    param_arg, param_emit, set_bool, set_window_ns, show_bool, Flag, RELAXED_BOOST, WINDOW_NS,
-};
-use select::{select, Spin, Tier, Vcpus};
+use params::{param_arg, param_emit, set_bool, set_window_ns, show_bool, Flag, WINDOW_NS};
+use select::{receiver_first, relaxed_round, First, Spinner, Vcpus};
 use tracker::{pending_receiver, record, Ctx};
 
 /// Resets a vCPU's context: nothing sent.
@@ -127,8 +127,8 @@ struct KvmVcpus {
 }
 
 impl KvmVcpus {
-    /// The vCPU at `idx`: the selector asks about one candidate several
-    /// times in a row, and mainline looks each one up once.
+    /// The vCPU at `idx`: a step asks about one candidate several times in
+    /// a row, and mainline looks each one up once.
     fn vcpu(&mut self, idx: u32) -> Option<NonNull<bindings::kvm_vcpu>> {
         if let Some((i, v)) = self.last {
             if i == idx {
@@ -151,20 +151,12 @@ impl Vcpus for KvmVcpus {
         let mut f = bindings::kvm_dy_facts {
             ready: false,
             blocked: false,
-            preempted: false,
-            pending_interrupt: false,
             other_cpu: false,
         };
         // SAFETY: `me` and `v` are live vCPUs of one VM by the type
         // invariant; `f` is a local the call fills in.
         unsafe { bindings::kvm_dy_facts(self.me, v.as_ptr(), &mut f) };
         Some(f)
-    }
-
-    fn in_kernel(&mut self, idx: u32) -> bool {
-        // SAFETY: `v` is a live vCPU by the type invariant.
-        self.vcpu(idx)
-            .is_some_and(|v| unsafe { bindings::kvm_dy_in_kernel(v.as_ptr()) })
     }
 
     fn eligible(&mut self, idx: u32) -> bool {
@@ -180,47 +172,90 @@ impl Vcpus for KvmVcpus {
     }
 }
 
-/// Called from `kvm_vcpu_on_spin()`: picks the vCPU `me` should yield to
-/// and yields. Returns the tier and stores the target in `*target` (-1:
-/// none).
+/// The spinner of a spin's state; `None` when its numbers are not indices.
+fn spinner(dy: &bindings::kvm_dy_spin) -> Option<Spinner> {
+    Some(Spinner {
+        me: u32::try_from(dy.me).ok()?,
+        nr: u32::try_from(dy.nr_vcpus).ok()?,
+    })
+}
+
+/// Runs `step` on a spin's state with its budget of failed yields, and
+/// stores what is left of the budget back.
+fn with_tries<R>(dy: &mut bindings::kvm_dy_spin, step: impl FnOnce(&mut u32) -> R) -> R {
+    let mut tries = u32::try_from(dy.tries).unwrap_or(0);
+    let r = step(&mut tries);
+    // Never more than it was, so it fits.
+    dy.tries = c_int::try_from(tries).unwrap_or(0);
+    r
+}
+
+/// Before mainline's scan in `kvm_vcpu_on_spin()`: tries `receiver`, the
+/// target of `me`'s pending IPI. Returns the `vcpu_idx` it yielded to, or
+/// -1; sets `dy.skip` when the scan must skip the receiver, and counts a
+/// failed yield in `dy.tries`.
 ///
 /// # Safety
 ///
-/// `me` points to the spinning vCPU, valid for the call; `target` is valid
-/// for a write.
+/// `me` points to the spinning vCPU, valid for the call; `dy` points to the
+/// state of its spin, on the spinner's stack: valid for reads and writes,
+/// and accessed by nothing else during the call.
 #[export]
-pub unsafe extern "C" fn kvm_vcpu_select_and_yield(
+pub unsafe extern "C" fn kvm_dy_receiver_first(
     me: *mut bindings::kvm_vcpu,
-    me_idx: c_int,
-    nr_vcpus: c_int,
-    start: c_int,
     receiver: c_int,
-    yield_to_kernel_mode: bool,
-    target: *mut c_int,
-) -> bindings::kvm_dy_tier {
-    let (tier, idx) = match (u32::try_from(me_idx), u32::try_from(nr_vcpus)) {
-        (Ok(me_u), Ok(nr)) => {
-            let spin = Spin {
-                me: me_u,
-                nr,
-                start: u32::try_from(start).unwrap_or(0),
-                receiver: u32::try_from(receiver).ok(),
-                kernel_mode: yield_to_kernel_mode,
-                relaxed: RELAXED_BOOST.load(Relaxed),
-            };
-            // INVARIANT: `me` is valid for the call, by the caller.
-            select(&mut KvmVcpus { me, last: None }, &spin)
-        }
-        _ => (Tier::None, 0),
+    dy: *mut bindings::kvm_dy_spin,
+) -> c_int {
+    // SAFETY: Valid for reads and writes, and accessed by nothing else
+    // during the call (this function's safety requirements).
+    let dy = unsafe { &mut *dy };
+    let (Some(s), Ok(r)) = (spinner(dy), u32::try_from(receiver)) else {
+        return -1;
     };
-    let t = match tier {
-        Tier::None => -1,
-        _ => c_int::try_from(idx).unwrap_or(-1),
-    };
-    // SAFETY: `target` is valid for a write (this function's safety
+    // INVARIANT: `me` is valid for the call (this function's safety
     // requirements).
-    unsafe { target.write(t) };
-    tier.to_c()
+    let mut vcpus = KvmVcpus { me, last: None };
+    match with_tries(dy, |tries| receiver_first(&mut vcpus, &s, r, tries)) {
+        First::Yielded => receiver,
+        First::Tried => {
+            dy.skip = receiver;
+            -1
+        }
+        First::NotTried => -1,
+    }
+}
+
+/// After mainline's scan in `kvm_vcpu_on_spin()` yielded to nobody, with
+/// `enable_relaxed_boost`: tries the vCPUs in `dy.passed`. Returns the
+/// `vcpu_idx` it yielded to, or -1, and counts failed yields in `dy.tries`.
+///
+/// # Safety
+///
+/// As for [`kvm_dy_receiver_first`].
+#[export]
+pub unsafe extern "C" fn kvm_dy_relaxed_round(
+    me: *mut bindings::kvm_vcpu,
+    dy: *mut bindings::kvm_dy_spin,
+) -> c_int {
+    // SAFETY: Valid for reads and writes, and accessed by nothing else
+    // during the call (this function's safety requirements).
+    let dy = unsafe { &mut *dy };
+    let Some(s) = spinner(dy) else {
+        return -1;
+    };
+    let passed = dy.passed;
+    let n = usize::try_from(dy.nr_passed).unwrap_or(0);
+    // A negative index becomes one that no VM has.
+    let passed = passed
+        .into_iter()
+        .take(n)
+        .map(|i| u32::try_from(i).unwrap_or(u32::MAX));
+    // INVARIANT: `me` is valid for the call (this function's safety
+    // requirements).
+    let mut vcpus = KvmVcpus { me, last: None };
+    with_tries(dy, |tries| relaxed_round(&mut vcpus, &s, passed, tries))
+        .and_then(|idx| c_int::try_from(idx).ok())
+        .unwrap_or(-1)
 }
 
 /// `set` of `ipi_tracking_enabled`: a boolean as `kstrtobool()` reads it;

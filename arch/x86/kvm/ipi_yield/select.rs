@@ -1,115 +1,57 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The choice of the vCPU a spinning vCPU yields to, in
-//! `kvm_vcpu_on_spin()`.
+//! The steps IPI-aware directed yield adds around mainline's round-robin
+//! scan in `kvm_vcpu_on_spin()`, which stays in C as it is.
 //!
-//! [`select`] keeps mainline's round-robin scan exactly and adds two things
-//! around it: first the receiver of the spinner's pending IPI, when it is
-//! ready on the spinner's CPU, last the relaxed round. It yields to nobody
-//! only where mainline would too, unless a failed yield to the receiver
-//! used up the try budget first. It reaches the vCPUs through the
-//! [`Vcpus`] trait: the crate root implements it over `kvm_main.c`'s
-//! accessors, the tests over a fake VM that logs every question asked.
+//! Before the scan, [`receiver_first`] tries the receiver of the spinner's
+//! pending IPI when it is ready on the spinner's CPU; the scan then skips
+//! it, so that its eligibility toggles once, as in mainline. After a scan
+//! that yielded to nobody, [`relaxed_round`] tries the vCPUs the scan passed
+//! over only for being preempted in user mode. Both spend mainline's budget
+//! of failed yields. Neither makes a spin yield to nobody where mainline
+//! would have yielded, but for a failed yield to the receiver spending that
+//! budget. They reach the vCPUs through the [`Vcpus`] trait: the crate root
+//! implements it over `kvm_main.c`'s accessors, the tests over a fake VM
+//! that logs every question asked.
 
 use kernel::{bindings, prelude::*};
-
-/// Failed `yield_to()` calls after which a spin gives up, as in mainline.
-pub(crate) const YIELD_TRIES: u32 = 3;
-
-/// The most candidates the relaxed round tries in one spin.
-pub(crate) const RELAXED_MAX: usize = 8;
-
-/// How a spin chose the vCPU it yielded to (`enum kvm_dy_tier`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Tier {
-    /// It yielded to nobody.
-    None,
-    /// The receiver of the spinner's pending IPI.
-    IpiReceiver,
-    /// Mainline's scan, to a vCPU with a pending interrupt.
-    PendingIrq,
-    /// Mainline's scan, to any other vCPU.
-    Mainline,
-    /// The relaxed round: a vCPU preempted in user mode.
-    Relaxed,
-}
-
-impl Tier {
-    /// The C value.
-    pub(crate) fn to_c(self) -> bindings::kvm_dy_tier {
-        match self {
-            Tier::None => bindings::kvm_dy_tier_KVM_DY_NONE,
-            Tier::IpiReceiver => bindings::kvm_dy_tier_KVM_DY_IPI_RECEIVER,
-            Tier::PendingIrq => bindings::kvm_dy_tier_KVM_DY_PENDING_IRQ,
-            Tier::Mainline => bindings::kvm_dy_tier_KVM_DY_MAINLINE,
-            Tier::Relaxed => bindings::kvm_dy_tier_KVM_DY_RELAXED,
-        }
-    }
-}
 
 /// A VM's vCPUs, as directed yield sees them. Indices are `vcpu_idx`
 /// values below the VM's number of online vCPUs.
 pub(crate) trait Vcpus {
     /// What is known about the vCPU at `idx`; `None` when there is none.
     fn facts(&mut self, idx: u32) -> Option<bindings::kvm_dy_facts>;
-    /// Whether it was preempted in kernel mode.
-    fn in_kernel(&mut self, idx: u32) -> bool;
     /// Mainline's in-spin-loop eligibility, which toggles on every call.
     fn eligible(&mut self, idx: u32) -> bool;
     /// `kvm_vcpu_yield_to()`: > 0 yielded, 0 not, < 0 failed.
     fn yield_to(&mut self, idx: u32) -> i32;
 }
 
-/// One spin of one vCPU.
+/// The spinner and its VM, for one spin.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Spin {
+pub(crate) struct Spinner {
     /// The spinning vCPU.
     pub(crate) me: u32,
     /// Online vCPUs of the VM.
     pub(crate) nr: u32,
-    /// Where the scan starts, before wrapping (any value).
-    pub(crate) start: u32,
-    /// Receiver of the spinner's pending, recent IPI.
-    pub(crate) receiver: Option<u32>,
-    /// The spinner asks for a vCPU preempted in kernel mode.
-    pub(crate) kernel_mode: bool,
-    /// The relaxed round is allowed.
-    pub(crate) relaxed: bool,
 }
 
-/// What happened to one candidate.
-enum Attempt {
+impl Spinner {
+    /// Another vCPU of the VM: one a step may ask about.
+    fn other(&self, idx: u32) -> bool {
+        idx < self.nr && idx != self.me
+    }
+}
+
+/// What [`receiver_first`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum First {
+    /// Left the receiver to the scan.
+    NotTried,
+    /// Tried it without a yield: the scan must skip it.
+    Tried,
+    /// Yielded to it.
     Yielded,
-    /// Not eligible, or `yield_to()` did not take or failed: go on.
-    Next,
-    /// The `try` budget is spent: stop the spin.
-    GiveUp,
-}
-
-/// The candidates the scan passed over for the relaxed round, in scan order.
-struct Passed {
-    idx: [u32; RELAXED_MAX],
-    len: usize,
-}
-
-impl Passed {
-    fn push(&mut self, idx: u32) {
-        if let Some(slot) = self.idx.get_mut(self.len) {
-            *slot = idx;
-            self.len += 1;
-        }
-    }
-
-    fn as_slice(&self) -> &[u32] {
-        self.idx.get(..self.len).unwrap_or(&[])
-    }
-}
-
-struct Selector<'a, V: Vcpus> {
-    vcpus: &'a mut V,
-    tries: u32,
-    /// Some `yield_to()` was called: facts read before may be stale.
-    yield_tried: bool,
 }
 
 /// Mainline's first filters: the candidate exists, is ready, and is not
@@ -118,121 +60,64 @@ fn usable(f: Option<bindings::kvm_dy_facts>) -> Option<bindings::kvm_dy_facts> {
     f.filter(|f| f.ready && !f.blocked)
 }
 
-impl<V: Vcpus> Selector<'_, V> {
-    /// Mainline's last steps: the eligibility toggle, then the yield.
-    fn attempt(&mut self, idx: u32) -> Attempt {
-        if !self.vcpus.eligible(idx) {
-            return Attempt::Next;
-        }
-        self.yield_tried = true;
-        match self.vcpus.yield_to(idx) {
-            y if y > 0 => Attempt::Yielded,
-            y if y < 0 => {
-                self.tries = self.tries.saturating_sub(1);
-                if self.tries == 0 {
-                    Attempt::GiveUp
-                } else {
-                    Attempt::Next
-                }
-            }
-            _ => Attempt::Next,
-        }
+/// Mainline's last steps: the eligibility toggle, then the yield; a failed
+/// yield spends one of `tries`. Whether it yielded.
+fn attempt<V: Vcpus>(vcpus: &mut V, idx: u32, tries: &mut u32) -> bool {
+    if !vcpus.eligible(idx) {
+        return false;
+    }
+    let yielded = vcpus.yield_to(idx);
+    if yielded < 0 {
+        *tries = tries.saturating_sub(1);
+    }
+    yielded > 0
+}
+
+/// Before the scan: the receiver of the pending IPI, when it is another
+/// vCPU of this VM that passes mainline's filters and last ran on this CPU.
+/// One that last ran on another CPU (and so most likely waits there) is left
+/// to the scan: a yield cannot make another runqueue run it, and the spinner
+/// would give its own CPU away for nothing.
+pub(crate) fn receiver_first<V: Vcpus>(
+    vcpus: &mut V,
+    s: &Spinner,
+    receiver: u32,
+    tries: &mut u32,
+) -> First {
+    if !s.other(receiver) || *tries == 0 {
+        return First::NotTried;
+    }
+    if !usable(vcpus.facts(receiver)).is_some_and(|f| !f.other_cpu) {
+        return First::NotTried;
+    }
+    if attempt(vcpus, receiver, tries) {
+        First::Yielded
+    } else {
+        First::Tried
     }
 }
 
-/// Every vCPU index below `s.nr` once, from `s.start` (reduced modulo
-/// `s.nr`), wrapping, as mainline's scan visits them.
-fn scan_order(s: &Spin) -> impl Iterator<Item = u32> {
-    // A u32 remainder needs no 64-bit division; `nr` may be 0 here.
-    let (nr, start) = (s.nr, s.start.checked_rem(s.nr).unwrap_or(0));
-    (0..nr).map(move |i| {
-        if i < nr - start {
-            start + i
-        } else {
-            i - (nr - start)
+/// After a scan that yielded to nobody: the vCPUs it `passed` over only for
+/// being preempted in user mode, in scan order, while they are still
+/// usable, until one takes the CPU or `tries` run out. Whom it yielded to.
+pub(crate) fn relaxed_round<V: Vcpus>(
+    vcpus: &mut V,
+    s: &Spinner,
+    passed: impl IntoIterator<Item = u32>,
+    tries: &mut u32,
+) -> Option<u32> {
+    for idx in passed {
+        if *tries == 0 {
+            break;
         }
-    })
-}
-
-/// Picks the vCPU to yield to and yields; returns the tier and the target
-/// (0 with [`Tier::None`]).
-pub(crate) fn select<V: Vcpus>(vcpus: &mut V, s: &Spin) -> (Tier, u32) {
-    const NONE: (Tier, u32) = (Tier::None, 0);
-    if s.nr < 2 {
-        return NONE;
-    }
-    let mut sel = Selector {
-        vcpus,
-        tries: YIELD_TRIES,
-        yield_tried: false,
-    };
-
-    // The receiver of the pending IPI, when it is another vCPU of this VM
-    // that passes mainline's filters and last ran on this CPU. Once tried,
-    // the scan skips it, so that its eligibility toggles once, as in
-    // mainline. One that last ran on another CPU (and so most likely waits
-    // there) is left to the scan: a yield cannot make another runqueue run
-    // it, and the spinner would give its own CPU away for nothing. The scan
-    // then uses the facts read here instead of asking again, unless a
-    // yield_to() it tried before reaching that vCPU took time meanwhile.
-    let mut tried = None;
-    let mut known = None;
-    if let Some(r) = s.receiver.filter(|&r| r < s.nr && r != s.me) {
-        let f = sel.vcpus.facts(r);
-        if usable(f).is_some_and(|f| !f.other_cpu) {
-            tried = Some(r);
-            match sel.attempt(r) {
-                Attempt::Yielded => return (Tier::IpiReceiver, r),
-                Attempt::GiveUp => return NONE,
-                Attempt::Next => {}
-            }
-        } else {
-            known = Some((r, f));
-        }
-    }
-
-    // Mainline's scan.
-    let mut passed = Passed {
-        idx: [0; RELAXED_MAX],
-        len: 0,
-    };
-    for idx in scan_order(s) {
-        if idx == s.me || Some(idx) == tried {
+        if !s.other(idx) || usable(vcpus.facts(idx)).is_none() {
             continue;
         }
-        let facts = match known {
-            Some((r, f)) if r == idx && !sel.yield_tried => f,
-            _ => sel.vcpus.facts(idx),
-        };
-        let Some(f) = usable(facts) else { continue };
-        // A candidate with a pending interrupt counts as in kernel mode: the
-        // spinner may wait for that interrupt's delivery.
-        if f.preempted && s.kernel_mode && !f.pending_interrupt && !sel.vcpus.in_kernel(idx) {
-            passed.push(idx);
-            continue;
-        }
-        match sel.attempt(idx) {
-            Attempt::Yielded if f.pending_interrupt => return (Tier::PendingIrq, idx),
-            Attempt::Yielded => return (Tier::Mainline, idx),
-            Attempt::GiveUp => return NONE,
-            Attempt::Next => {}
+        if attempt(vcpus, idx, tries) {
+            return Some(idx);
         }
     }
-
-    // The relaxed round: those the gate alone kept out, still usable.
-    if s.relaxed {
-        for &idx in passed.as_slice() {
-            if usable(sel.vcpus.facts(idx)).is_none() {
-                continue;
-            }
-            match sel.attempt(idx) {
-                Attempt::Yielded => return (Tier::Relaxed, idx),
-                Attempt::GiveUp => return NONE,
-                Attempt::Next => {}
-            }
-        }
-    }
-    NONE
+    None
 }
 
 #[kunit_tests(vcpu_boost_kvm_vcpu_select)]
@@ -242,6 +127,21 @@ mod tests {
 
     const N: usize = 12;
     const LOG: usize = 96;
+
+    /// Mainline's budget of failed yields, as `kvm_vcpu_on_spin()` sets it.
+    const YIELD_TRIES: u32 = 3;
+    /// The most vCPUs the relaxed round tries, as `kvm_dy_on_spin()` collects them.
+    const RELAXED_MAX: usize = bindings::KVM_DY_RELAXED_MAX as usize;
+
+    /// How a spin chose the vCPU it yielded to, as `kvm_dy_on_spin()` counts it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Tier {
+        None,
+        IpiReceiver,
+        PendingIrq,
+        Mainline,
+        Relaxed,
+    }
 
     /// One fake vCPU.
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -275,7 +175,9 @@ mod tests {
         yield_result: 1,
     };
 
-    /// A question asked about a vCPU.
+    /// A question asked about a vCPU: `Facts` stands for mainline's reads
+    /// of `ready`, blocking, `preempted` and pending interrupts, and for
+    /// `kvm_dy_facts()`.
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     enum Ask {
         Facts,
@@ -322,6 +224,15 @@ mod tests {
         fn count(&self, ask: Ask, idx: u32) -> usize {
             self.asked().iter().filter(|&&a| a == (ask, idx)).count()
         }
+        /// Mainline's reads about a candidate in its scan.
+        fn scan_facts(&mut self, idx: u32) -> Option<Fake> {
+            self.note(Ask::Facts, idx);
+            self.get(idx).copied()
+        }
+        fn in_kernel(&mut self, idx: u32) -> bool {
+            self.note(Ask::InKernel, idx);
+            self.get(idx).is_some_and(|v| v.in_kernel)
+        }
     }
 
     impl Vcpus for FakeVm {
@@ -330,14 +241,8 @@ mod tests {
             self.get(idx).map(|v| bindings::kvm_dy_facts {
                 ready: v.ready,
                 blocked: v.blocked,
-                preempted: v.preempted,
-                pending_interrupt: v.pending_interrupt,
                 other_cpu: v.other_cpu,
             })
-        }
-        fn in_kernel(&mut self, idx: u32) -> bool {
-            self.note(Ask::InKernel, idx);
-            self.get(idx).is_some_and(|v| v.in_kernel)
         }
         fn eligible(&mut self, idx: u32) -> bool {
             self.note(Ask::Eligible, idx);
@@ -359,21 +264,60 @@ mod tests {
         }
     }
 
-    /// Mainline's loop in `kvm_vcpu_on_spin()`, statement for statement,
-    /// over the same questions; the target it yielded to.
-    fn mainline<V: Vcpus>(v: &mut V, s: &Spin) -> Option<u32> {
-        if s.nr < 2 {
-            return None;
+    /// One spin of one vCPU.
+    #[derive(Clone, Copy, Debug)]
+    struct Spin {
+        me: u32,
+        nr: u32,
+        /// Where the scan starts, before wrapping (any value).
+        start: u32,
+        /// Receiver of the spinner's pending, recent IPI.
+        receiver: Option<u32>,
+        kernel_mode: bool,
+        relaxed: bool,
+    }
+
+    impl Spin {
+        fn spinner(&self) -> Spinner {
+            Spinner {
+                me: self.me,
+                nr: self.nr,
+            }
         }
-        let mut tries = YIELD_TRIES;
+    }
+
+    /// What the scan passed over for the relaxed round, as `struct
+    /// kvm_dy_spin` collects it.
+    struct Passed {
+        idx: [u32; RELAXED_MAX],
+        len: usize,
+    }
+
+    impl Passed {
+        fn as_slice(&self) -> &[u32] {
+            self.idx.get(..self.len).unwrap_or(&[])
+        }
+    }
+
+    /// `kvm_vcpu_dy_scan()`: mainline's loop in `kvm_vcpu_on_spin()`,
+    /// statement for statement, over the same questions, with the hooks
+    /// of IPI-aware directed yield when `skip` and `passed` are given.
+    /// The target it yielded to.
+    fn scan(
+        v: &mut FakeVm,
+        s: &Spin,
+        tries: &mut u32,
+        skip: Option<u32>,
+        mut passed: Option<&mut Passed>,
+    ) -> Option<u32> {
         // Mainline's start is the last boosted vCPU plus one, below `nr`.
         let start = s.start % s.nr;
         for i in 0..s.nr {
             let idx = (start + i) % s.nr;
-            if idx == s.me {
+            if idx == s.me || Some(idx) == skip {
                 continue;
             }
-            let Some(f) = v.facts(idx) else { continue };
+            let Some(f) = v.scan_facts(idx) else { continue };
             if !f.ready {
                 continue;
             }
@@ -381,6 +325,12 @@ mod tests {
                 continue;
             }
             if f.preempted && s.kernel_mode && !f.pending_interrupt && !v.in_kernel(idx) {
+                if let Some(p) = passed.as_deref_mut() {
+                    if let Some(slot) = p.idx.get_mut(p.len) {
+                        *slot = idx;
+                        p.len += 1;
+                    }
+                }
                 continue;
             }
             if !v.eligible(idx) {
@@ -390,13 +340,69 @@ mod tests {
             if yielded > 0 {
                 return Some(idx);
             } else if yielded < 0 {
-                tries -= 1;
-                if tries == 0 {
+                *tries -= 1;
+                if *tries == 0 {
                     break;
                 }
             }
         }
         None
+    }
+
+    /// Mainline's `kvm_vcpu_on_spin()`: the scan without hooks.
+    fn mainline(v: &mut FakeVm, s: &Spin) -> Option<u32> {
+        if s.nr < 2 {
+            return None;
+        }
+        scan(v, s, &mut YIELD_TRIES.clone(), None, None)
+    }
+
+    /// `kvm_vcpu_on_spin()` with IPI-aware directed yield
+    /// (`kvm_dy_on_spin()`): the receiver first, the scan, the relaxed
+    /// round. The tier and the target (0 with [`Tier::None`]).
+    fn select(v: &mut FakeVm, s: &Spin) -> (Tier, u32) {
+        const NONE: (Tier, u32) = (Tier::None, 0);
+        if s.nr < 2 {
+            return NONE;
+        }
+        let mut tries = YIELD_TRIES;
+        let mut skip = None;
+        if let Some(r) = s.receiver {
+            match receiver_first(v, &s.spinner(), r, &mut tries) {
+                First::Yielded => return (Tier::IpiReceiver, r),
+                First::Tried => skip = Some(r),
+                First::NotTried => {}
+            }
+        }
+        if tries == 0 {
+            return NONE;
+        }
+        let mut passed = Passed {
+            idx: [0; RELAXED_MAX],
+            len: 0,
+        };
+        if let Some(t) = scan(v, s, &mut tries, skip, Some(&mut passed)) {
+            let pending = v.get(t).is_some_and(|f| f.pending_interrupt);
+            return (
+                if pending {
+                    Tier::PendingIrq
+                } else {
+                    Tier::Mainline
+                },
+                t,
+            );
+        }
+        if s.relaxed && tries > 0 && passed.len > 0 {
+            if let Some(t) = relaxed_round(
+                v,
+                &s.spinner(),
+                passed.as_slice().iter().copied(),
+                &mut tries,
+            ) {
+                return (Tier::Relaxed, t);
+            }
+        }
+        NONE
     }
 
     /// vCPU 0 spins in kernel mode among 8, the scan starts at vCPU 1, the
@@ -493,20 +499,18 @@ mod tests {
         assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
         assert_eq!(vm.count(Ask::Eligible, 6), 0);
         assert_eq!(vm.count(Ask::Yield, 6), 0);
-        // Reached by the scan, it is asked for its facts once, not twice,
-        // unless a yield the scan tried on the way did not take: then the
-        // facts may be stale and are asked again.
+        // Reached by the scan, it is read again there, as mainline reads
+        // it, and its eligibility asked once.
         vm.len = 0;
         s.start = 4;
         assert_eq!(select(&mut vm, &s), (Tier::Mainline, 6));
-        assert_eq!(vm.count(Ask::Facts, 6), 1);
+        assert_eq!(vm.count(Ask::Facts, 6), 2);
         assert_eq!(vm.count(Ask::Eligible, 6), 1);
         vm.len = 0;
         vm.vcpus[4].in_kernel = true;
         vm.vcpus[4].yield_result = 0;
         assert_eq!(select(&mut vm, &s), (Tier::Mainline, 6));
         assert!(vm.yields().eq([4, 6]));
-        assert_eq!(vm.count(Ask::Facts, 6), 2);
         // Alone in the VM but for the spinner, the scan still takes it, as
         // mainline would, with its eligibility asked once.
         let mut vm = FakeVm::new();
@@ -520,7 +524,7 @@ mod tests {
         vm.vcpus[6].in_kernel = true;
         assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 6));
         assert_eq!(vm.count(Ask::Eligible, 6), 1);
-        assert_eq!(vm.count(Ask::Facts, 6), 1);
+        assert_eq!(vm.count(Ask::Facts, 6), 2);
     }
 
     #[test]
@@ -685,20 +689,31 @@ mod tests {
         assert_eq!(select(&mut vm, &spin(None)), (Tier::Mainline, 7));
     }
 
-    /// The tiers C counts and traces, each to its own value.
+    /// Each step asks only about other vCPUs of the VM, and nothing once
+    /// the budget of failed yields is spent.
     #[test]
-    fn tiers_map_to_c() {
-        assert_eq!(Tier::None.to_c(), bindings::kvm_dy_tier_KVM_DY_NONE);
-        assert_eq!(
-            Tier::IpiReceiver.to_c(),
-            bindings::kvm_dy_tier_KVM_DY_IPI_RECEIVER
-        );
-        assert_eq!(
-            Tier::PendingIrq.to_c(),
-            bindings::kvm_dy_tier_KVM_DY_PENDING_IRQ
-        );
-        assert_eq!(Tier::Mainline.to_c(), bindings::kvm_dy_tier_KVM_DY_MAINLINE);
-        assert_eq!(Tier::Relaxed.to_c(), bindings::kvm_dy_tier_KVM_DY_RELAXED);
+    fn steps_ask_only_about_other_vcpus() {
+        let s = Spinner { me: 2, nr: 8 };
+        let mut vm = FakeVm::new();
+        let mut tries = YIELD_TRIES;
+        for r in [2, 8, 11, u32::MAX] {
+            assert_eq!(receiver_first(&mut vm, &s, r, &mut tries), First::NotTried);
+        }
+        let passed = [2, 8, u32::MAX, 11];
+        assert_eq!(relaxed_round(&mut vm, &s, passed, &mut tries), None);
+        assert_eq!(vm.len, 0);
+        tries = 0;
+        assert_eq!(receiver_first(&mut vm, &s, 3, &mut tries), First::NotTried);
+        assert_eq!(relaxed_round(&mut vm, &s, [3, 4], &mut tries), None);
+        assert_eq!(vm.len, 0);
+        // Failed yields spend the budget, one each, and stop the round.
+        for v in vm.vcpus.iter_mut() {
+            v.yield_result = -1;
+        }
+        tries = 2;
+        assert_eq!(receiver_first(&mut vm, &s, 3, &mut tries), First::Tried);
+        assert_eq!(relaxed_round(&mut vm, &s, [4, 5, 6], &mut tries), None);
+        assert!(vm.yields().eq([3, 4]) && tries == 0);
     }
 
     #[test]
@@ -856,8 +871,7 @@ mod tests {
                 assert!(vm.get(target).is_some_and(|f| !f.other_cpu));
             }
             // Without the relaxed round, every vCPU's facts are asked at
-            // most once, but the receiver's: again after a yield the scan
-            // tried on the way to it.
+            // most once, but the receiver's: again by the scan.
             if !s.relaxed {
                 for &(_, idx) in ours.asked() {
                     let most = if Some(idx) == s.receiver { 2 } else { 1 };
