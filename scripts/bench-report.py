@@ -1240,13 +1240,15 @@ def kvm_section(setup, runs, out):
     if st["path"]:
         pad_words = " and ".join(f"{n} (× {fmt(med(v))}, repetitions {spread(v)})"
                                  for n, v in st["padded"].items() if v)
+        padded = (" Under instruction counting the IPI wait's rate also moves with the "
+                  "instructions each PAUSE exit executes, and not in one direction: mainline's "
+                  "own loop (both features off) with no-op instructions added to every PAUSE "
+                  "exit (the test-only `kvm_amd.test_pause_pad`) runs, against itself without "
+                  f"them in the same repetition, with {pad_words} instructions added."
+                  if pad_words else "")
         md += ["**A second noise: the instructions of a code path.** The A/A pair repeats one "
-               "code path. Under instruction counting the IPI wait's rate also moves with the "
-               "instructions each PAUSE exit executes, and not in one direction: mainline's own "
-               "loop (both features off) with no-op instructions added to every PAUSE exit "
-               "(the test-only `kvm_amd.test_pause_pad`) runs, against itself without them in "
-               f"the same repetition, with {pad_words or 'no padded runs'} instructions added. "
-               "In the same way, with tracking off, the IPI-aware path (relaxed boost on; "
+               f"code path.{padded} {'In the same way, with' if padded else 'With'} "
+               "tracking off, the IPI-aware path (relaxed boost on; "
                f"{fmt(st['path_relaxed'])} relaxed-round yields per round trip) against "
                f"mainline's loop gives × {fmt(med(st['path']))} (repetitions "
                f"{spread(st['path'])}). A ratio between two code paths inside that band says "

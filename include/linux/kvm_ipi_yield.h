@@ -64,7 +64,9 @@ struct kvm_dy_spin {
 	int nr_vcpus;			/* online vCPUs of the VM */
 	int skip;			/* tried first, skipped by the scan; -1: none */
 	int tries;			/* failed yield_to() calls left (mainline's 3) */
-	int nr_passed;
+	bool pending;			/* the last vCPU the scan yielded to, or tried:
+					 * a pending interrupt before the yield */
+	unsigned int nr_passed;
 	int passed[KVM_DY_RELAXED_MAX];	/* kept out by the scan only for user mode */
 };
 

@@ -257,12 +257,19 @@ while [ $rep -le $reps ]; do
 	# loop added to each PAUSE exit (test-only test_pause_pad, 4 each):
 	# how far the rate moves with the instructions a code path adds per
 	# exit, apart from what it decides.
-	for pad in $(rotated 30 90); do
+	echo N >$KVM_PARAMS/ipi_tracking_enabled
+	pads=
+	if [ -f $SVM_PARAMS/test_pause_pad ]; then
+		pads=$(rotated 30 90)
+	else
+		fail "no kvm_amd.test_pause_pad: this kernel lacks the test patches"
+	fi
+	for pad in $pads; do
 		echo $pad >$SVM_PARAMS/test_pause_pad
 		guest spin "cfg_tracking=N cfg_relaxed=N cfg_aa=0 cfg_pad=$((pad * 4))" \
 			/tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
+		echo 0 >$SVM_PARAMS/test_pause_pad
 	done
-	echo 0 >$SVM_PARAMS/test_pause_pad
 	echo Y >$KVM_PARAMS/enable_relaxed_boost
 	dy_runs spinbusy /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis -b
 	export VCPU_BOOST_PIN=paired

@@ -160,13 +160,15 @@ impl Vcpus for KvmVcpus {
     }
 
     fn eligible(&mut self, idx: u32) -> bool {
-        // SAFETY: `v` is a live vCPU by the type invariant.
+        // SAFETY: `v` comes from `vcpu()`: the vCPU in `last`, live by the
+        // type invariant.
         self.vcpu(idx)
             .is_some_and(|v| unsafe { bindings::kvm_dy_eligible(v.as_ptr()) })
     }
 
     fn yield_to(&mut self, idx: u32) -> i32 {
-        // SAFETY: `v` is a live vCPU by the type invariant.
+        // SAFETY: `v` comes from `vcpu()`: the vCPU in `last`, live by the
+        // type invariant.
         self.vcpu(idx)
             .map_or(0, |v| unsafe { bindings::kvm_dy_yield(v.as_ptr()) })
     }

@@ -349,12 +349,43 @@ mod tests {
         None
     }
 
-    /// Mainline's `kvm_vcpu_on_spin()`: the scan without hooks.
+    /// Mainline's loop in `kvm_vcpu_on_spin()`, statement for statement,
+    /// transcribed apart from [`scan`]: the target it yielded to.
     fn mainline(v: &mut FakeVm, s: &Spin) -> Option<u32> {
         if s.nr < 2 {
             return None;
         }
-        scan(v, s, &mut YIELD_TRIES.clone(), None, None)
+        let mut tries = YIELD_TRIES;
+        let start = s.start % s.nr;
+        for i in 0..s.nr {
+            let idx = (start + i) % s.nr;
+            if idx == s.me {
+                continue;
+            }
+            let Some(f) = v.scan_facts(idx) else { continue };
+            if !f.ready {
+                continue;
+            }
+            if f.blocked {
+                continue;
+            }
+            if f.preempted && s.kernel_mode && !f.pending_interrupt && !v.in_kernel(idx) {
+                continue;
+            }
+            if !v.eligible(idx) {
+                continue;
+            }
+            let yielded = v.yield_to(idx);
+            if yielded > 0 {
+                return Some(idx);
+            } else if yielded < 0 {
+                tries -= 1;
+                if tries == 0 {
+                    break;
+                }
+            }
+        }
+        None
     }
 
     /// `kvm_vcpu_on_spin()` with IPI-aware directed yield
