@@ -64,8 +64,7 @@ struct kvm_dy_spin {
 	int nr_vcpus;			/* online vCPUs of the VM */
 	int skip;			/* tried first, skipped by the scan; -1: none */
 	int tries;			/* failed yield_to() calls left (mainline's 3) */
-	bool pending;			/* the last vCPU the scan yielded to, or tried:
-					 * a pending interrupt before the yield */
+	bool pending;			/* the scan's last try had a pending interrupt */
 	unsigned int nr_passed;
 	int passed[KVM_DY_RELAXED_MAX];	/* kept out by the scan only for user mode */
 };

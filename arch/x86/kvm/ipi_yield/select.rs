@@ -87,8 +87,9 @@ pub(crate) fn receiver_first<V: Vcpus>(
     if !s.other(receiver) || *tries == 0 {
         return First::NotTried;
     }
-    if !usable(vcpus.facts(receiver)).is_some_and(|f| !f.other_cpu) {
-        return First::NotTried;
+    match usable(vcpus.facts(receiver)) {
+        Some(f) if !f.other_cpu => {}
+        _ => return First::NotTried,
     }
     if attempt(vcpus, receiver, tries) {
         First::Yielded
