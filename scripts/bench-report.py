@@ -942,7 +942,7 @@ def spin_table(runs, out):
     fig.tight_layout()
     fig.savefig(out / "spin.png", dpi=100)
     md.append("![IPI round trips](spin.png)\n")
-    # The code path alone: with tracking off, the selector (relaxed boost
+    # The code path alone: with tracking off, the IPI-aware path (relaxed boost
     # on) against mainline's own loop (both off), repetition by repetition.
     plain = {m["rep"]: m["rt"] for m in data[("N", "N")]}
     path = [m["rt"] / plain[m["rep"]] for m in data[("N", "Y")] if plain.get(m["rep"])]
