@@ -253,25 +253,46 @@ def sign_p(up, n):
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n)
 
 
+def median_ci_rank(n, level=0.95):
+    """The order statistics that bound a confidence interval of the median
+    of N values: K such that the K-th smallest to the K-th largest cover it
+    with at least LEVEL (the smallest and largest when no K does), and
+    that interval's coverage, from the same binomial as the sign test."""
+    k = 1
+    while k < n - k and 1 - sign_p(k, n) >= level:
+        k += 1
+    return k, 1 - sign_p(k - 1, n)
+
+
+def median_ci(ratios):
+    """The confidence interval of RATIOS' median from median_ci_rank()."""
+    xs = sorted(ratios)
+    k, _ = median_ci_rank(len(xs))
+    return xs[k - 1], xs[len(xs) - k]
+
+
 def sign_cell(ratios):
-    """How many of the rounds' RATIOS are above 1 (ties left out), and the
-    sign test's p; bold below 0.05."""
+    """How many of the rounds' RATIOS are above 1 (ties left out), the sign
+    test's p (bold below 0.05), and the median's confidence interval."""
+    ci = median_ci(ratios) if ratios else None
     ratios = [x for x in ratios if x != 1]
     if not ratios:
         return "–"
     up = sum(x > 1 for x in ratios)
     p = sign_p(up, len(ratios))
     count = f"{up} of {len(ratios)}"
-    return f"{count if p >= 0.05 else '**' + count + '**'} (p {fmt(p, 2)})"
+    return (f"{count if p >= 0.05 else '**' + count + '**'} (p {fmt(p, 2)}); "
+            f"{fmt(ci[0])}–{fmt(ci[1])}")
 
 
-def sign_table(res, settings, works):
-    """Per setting and workload, how many rounds' ratios are above 1, and
-    the sign test's p."""
+def sign_table(res, settings, works, prefix=""):
+    """Per setting and workload, how many rounds' ratios are above 1, the
+    sign test's p, and the median's confidence interval."""
     md = ["| setting | " + " | ".join(works) + " |", "|---|" + "---|" * len(works)]
     for s in settings:
         if s != "off":
-            md.append(f"| `{s}` | " + " | ".join(sign_cell(res[s][g]["ratios"]) for g in works) + " |")
+            md.append(f"| `{s}` | " + " | ".join(
+                sign_cell(res[s][prefix + g]["ratios"]) for g in works) + " |")
     return md
 
 
@@ -386,14 +407,18 @@ def main():
           "### Throughput, × off (median over rounds, range)\n"]
     md += ratio_table(res, settings, works, noise)
     n = len(rounds)
-    md += ["", "### Rounds above 1, and the sign test\n",
+    k, cover = median_ci_rank(n)
+    which = (f"the smallest to the largest of the {n} ratios" if k == 1 else
+             f"the {k}th smallest to the {k}th largest of the {n} ratios")
+    md += ["", "### Rounds above 1, the sign test, and the median's interval\n",
            "Each round's ratio compares one window with the `off` windows beside it. Here: how "
            "many rounds came out above 1, and the two-sided exact sign test's p, the chance of a "
            "split at least that uneven if the setting changed nothing (bold below 0.05; with "
-           f"{n} rounds the smallest p is {fmt(sign_p(n, n), 2)}, {n} of {n}). This tells a steady "
-           f"direction, not a size: the ratios' range above, the smallest and largest of {n}, is "
-           f"also a {fmt((1 - sign_p(n, n)) * 100, 4)} % confidence interval of their median, and "
-           "the goals below judge the size against the A/A noise.\n"]
+           f"{n} rounds the smallest p is {fmt(sign_p(n, n), 2)}, {n} of {n}); then a confidence "
+           f"interval of the median ratio from the same binomial: {which}, a "
+           f"{fmt(cover * 100, 4)} % interval. The sign test tells a steady direction; the "
+           "interval bounds the size the rounds allow; the goals below judge the median against "
+           "the A/A noise.\n"]
     md += sign_table(res, settings, works)
     if probed:
         md += ["", "### Throughput for the machine's speed, × off (median over rounds, range)\n",
@@ -406,6 +431,9 @@ def main():
                "speed (it runs in the kernel whose scheduler the settings change): its own ratios "
                "to `off` follow the table, to be read against its A/A pair's.\n"]
         md += ratio_table(res, settings, works, adj_noise, "adj_")
+        md += ["", "Rounds above 1, the sign test, and the median's interval, as above, for the "
+               "machine's speed:\n"]
+        md += sign_table(res, settings, works, "adj_")
         r = {s: res[s]["speed"] for s in settings}
         md += ["", "The speed probe's own speed, × off (median, range): " + ", ".join(
             f"`{s}` × {fmt(r[s]['ratio'])} ({fmt(r[s]['lo'])}–{fmt(r[s]['hi'])})"
