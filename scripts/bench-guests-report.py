@@ -275,15 +275,17 @@ def sign_cell(ratios, interval=True):
     """How many of the rounds' RATIOS are above 1 (ties left out), the sign
     test's p (bold below 0.05), and with INTERVAL the median's confidence
     interval."""
-    ci = median_ci(ratios) if ratios else None
-    ratios = [x for x in ratios if x != 1]
-    if not ratios:
+    untied = [x for x in ratios if x != 1]
+    if not untied:
         return "–"
-    up = sum(x > 1 for x in ratios)
-    p = sign_p(up, len(ratios))
-    count = f"{up} of {len(ratios)}"
+    up = sum(x > 1 for x in untied)
+    p = sign_p(up, len(untied))
+    count = f"{up} of {len(untied)}"
     cell = f"{count if p >= 0.05 else '**' + count + '**'} (p {fmt(p, 2)})"
-    return f"{cell}; {fmt(ci[0])}–{fmt(ci[1])}" if interval else cell
+    if not interval:
+        return cell
+    lo, hi = median_ci(ratios)
+    return f"{cell}; {fmt(lo)}–{fmt(hi)}"
 
 
 def sign_table(res, settings, works, prefix=""):
@@ -409,8 +411,9 @@ def main():
     md += ratio_table(res, settings, works, noise)
     n = len(rounds)
     k, cover = median_ci_rank(n)
+    nth = f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
     which = (f"the smallest to the largest of the {n} ratios" if k == 1 else
-             f"the {k}th smallest to the {k}th largest of the {n} ratios")
+             f"the {nth} smallest to the {nth} largest of the {n} ratios")
     md += ["", "### Rounds above 1, the sign test, and the median's interval\n",
            "Each round's ratio compares one window with the `off` windows beside it. Here: how "
            "many rounds came out above 1, and the two-sided exact sign test's p, the chance of a "

@@ -1205,21 +1205,20 @@ def who_pays(runs):
           "(Under mainline's forfeit the neighbour gets part of what the sender gives up.)\n",
           "| metric | tracking on | off | no yields (reference) | on ÷ reference |",
           "|---|---|---|---|---|"]
-    nb = None
+    nb, nb_on = None, []
     for name, f in metrics:
         v = {k: [x for x in (f(r) for r in rs) if x == x] for k, rs in sides.items()}
         ratio = med(v["on"]) / med(v["ref"]) if v["on"] and v["ref"] else float("nan")
         if name == NEIGHBOUR_LOOPS:
-            nb = ratio
+            nb, nb_on = ratio, v["on"]
         md.append(f"| {name} | {med_range(v['on'])} | {med_range(v['off'])} "
                   f"| {med_range(v['ref'])} | × {fmt(ratio)} |")
     # Without yields the receiver and the neighbour split what the sender
     # leaves them, but not always evenly: between runs of the reference the
     # split has flipped between about even and about 40/60. Half of their
     # sum is a computing vCPU's fair share, whichever way one run split it.
-    fair = [(int(r["receiver_loops"]) + int(r["neighbour_loops"])) / 2 / (int(r["ns"]) / 1e9) / 1e6
-            for r in sides["ref"]]
-    nb_on = [int(r["neighbour_loops"]) / (int(r["ns"]) / 1e9) / 1e6 for r in sides["on"]]
+    receiver, neighbour = _loops("receiver_loops"), _loops("neighbour_loops")
+    fair = [x for x in ((receiver(r) + neighbour(r)) / 2 for r in sides["ref"]) if x == x]
     if fair and nb_on:
         nb = med(nb_on) / med(fair)
         md.append(f"| a computing vCPU's fair share (10^6 loops/s; reference: half of the "
