@@ -1,7 +1,7 @@
 # vcpu-boost: the commands. The kernel itself is built by scripts/ in the
 # cache directory ($VCPU_BOOST_CACHE, default ~/.cache/vcpu-boost).
 
-.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench xapic-rates flake-rates cost-profile soak bench-guests lint series series-check patches-edit patches-export
+.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench xapic-rates flake-rates dy-trace cost-profile soak bench-guests lint series series-check patches-edit patches-export
 
 all: build
 
@@ -49,6 +49,9 @@ bench-guests: build		## Linux guests run dbench, hackbench and stress-ng beside 
 
 flake-rates: build		## nested-guest shutdowns and internal errors per configuration, this kernel and 7.3.4 without the series: bench/REPORT.md
 	scripts/flake-rates.sh
+
+dy-trace: build			## where an IPI round trip's time goes in make bench's kvm part (traced): bench/REPORT.md
+	scripts/dy-trace.sh
 
 cost-profile: build		## a hand-off's instructions function by function (a TCG plugin), everything off against 7.3.4 without the series: bench/REPORT.md
 	scripts/cost-profile.sh

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 # The sections, in the order in which they follow make bench's part.
-NAMES = ["cost-profile", "bench-guests", "flake-rates"]
+NAMES = ["cost-profile", "dy-trace", "bench-guests", "flake-rates"]
 
 
 def markers(name):

@@ -192,6 +192,43 @@ done
 echo donate >$STRATEGY
 kill $vcpus_pid $hogs_pid
 fi
+# make dy-trace (scripts/dy-trace.sh): the IPI wait of the kvm part, with
+# sender and receiver on different CPUs (spread) and on one (paired),
+# tracking on and off, each run traced: the scheduler's switches and
+# wakeups, KVM's IPIs, EOIs and directed-yield choices, printed as
+# VB-TRACE lines for scripts/dy-trace.py.
+if [ "$part" = dytrace ]; then
+T=$TRACING
+echo 1 >$SVM_PARAMS/test_pause_exits
+echo 16384 >$T/buffer_size_kb
+for pin in spread paired; do
+	for t in Y N; do
+		echo $t >$KVM_PARAMS/ipi_tracking_enabled
+		echo 0 >$T/tracing_on
+		echo >$T/trace
+		for e in sched/sched_switch sched/sched_wakeup kvm/kvm_dy_select kvm/kvm_apic_ipi kvm/kvm_eoi; do
+			echo 1 >$T/events/$e/enable
+		done
+		echo 1 >$T/tracing_on
+		out=$(VCPU_BOOST_PIN=$pin timeout 600 /tests/vcpu_boost_spin_test -v 4 \
+			-n "${VB_DYTRACE_IPIS:-40}" 2>&1)
+		rc=$?
+		echo 0 >$T/tracing_on
+		if [ $rc -ne 0 ]; then
+			fail "vcpu_boost_spin_test ($pin, tracking $t): $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+			continue
+		fi
+		echo "VB-TRACE-BEGIN pin=$pin tracking=$t $(echo "$out" | tail -n 1 | cut -d: -f2)"
+		grep -v '^#' $T/trace | sed 's/^/VB-TRACE /'
+		echo "VB-TRACE-END"
+	done
+done
+echo 0 >$T/events/enable
+echo >$T/trace
+echo 0 >$SVM_PARAMS/test_pause_exits
+echo Y >$KVM_PARAMS/ipi_tracking_enabled
+exit 0
+fi
 [ "$part" = kvm ] || exit 0
 
 # KVM, with PAUSE exits, 4 vCPUs (the crowded scenarios 6) on the 2 CPUs:
