@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """make dy-trace's section of bench/REPORT.md: where the time of an IPI
-round trip goes in make bench's kvm part, from one traced boot
-(scripts/dy-trace.sh).
+round trip goes in make bench's kvm part, from two traced boots
+(scripts/dy-trace.sh): one on a single TCG thread under instruction
+counting, as that part runs, and one with a TCG thread per CPU.
 
-Usage: dy-trace.py LOG QEMU_VERSION
+Usage: dy-trace.py QEMU_VERSION SINGLE_THREAD_LOG MULTI_THREAD_LOG
 Writes the section (Markdown) to standard output.
 
 Each run of the log (a VB-TRACE-BEGIN line, its events, VB-TRACE-END) is
@@ -12,7 +13,8 @@ IPI and spins until it is answered, vCPUs 2 and 3 spin all the time. A
 round trip runs from one of vCPU 0's IPIs (kvm_apic_ipi) to its next; on
 the way the receiver's thread is woken (sched_wakeup), switched in
 (sched_switch) and EOIs the IPI (kvm_eoi). Under instruction counting a
-microsecond of the trace clock is a thousand instructions executed.
+microsecond of the trace clock is a thousand instructions executed; on
+a thread per CPU it is the test kernel's clock, which follows the host's.
 """
 import re
 import sys
@@ -82,8 +84,10 @@ def round_trips(run):
         t0 = ev[a][0]
         wake = run_at = eoi = None
         cpu = None
-        same = other = 0
+        same = other = spins = 0
         for t, pid, c, name, args in ev[a + 1:b]:
+            if name == "kvm_dy_select" and pid == sender:
+                spins += 1
             if name == "sched_wakeup" and f"pid={receiver} " in args and wake is None:
                 wake = t
             elif name == "sched_switch" and next_pid(args) == receiver and run_at is None:
@@ -101,7 +105,7 @@ def round_trips(run):
             "wake": None if wake is None else wake - t0,
             "wait": None if wake is None or run_at is None else run_at - wake,
             "eoi_next": None if eoi is None else ev[b][0] - eoi,
-            "same": same, "other": other, "cpu": cpu,
+            "same": same, "other": other, "cpu": cpu, "spins": spins,
         })
     return out
 
@@ -140,68 +144,80 @@ def med(values, fmt="{:,.0f}"):
     return fmt.format(median(values)) if values else "–"
 
 
+THREADS = {"single": "one", "multi": "one per CPU"}
+
+
 def main():
-    path, qemu = sys.argv[1], sys.argv[2]
-    runs = parse(path)
+    qemu, logs = sys.argv[1], dict(zip(THREADS, sys.argv[2:4]))
     rows, facts = [], {}
-    for run in runs:
-        pin, tracking = run.cfg.get("pin", "?"), run.cfg.get("tracking", "?")
-        rts = round_trips(run)
-        st, span = stretches(run)
-        long_share = 100 * sum(s for s in st if s >= LONG_STRETCH) / span if span else 0
-        receiver_cpus = sorted({r["cpu"] for r in rts if r["cpu"] is not None})
-        rows.append(f"| {pin} | {tracking} | {len(rts)} | {med([r['rt'] for r in rts])} "
-                    f"| {med([r['wake'] for r in rts])} | {med([r['wait'] for r in rts])} "
-                    f"| {med([r['eoi_next'] for r in rts])} "
-                    f"| {med([r['same'] for r in rts])} | {med([r['other'] for r in rts])} "
-                    f"| {med(st)} | {long_share:.0f} % |")
-        facts[(pin, tracking)] = {
-            "rt": med([r["rt"] for r in rts]), "wait": med([r["wait"] for r in rts]),
-            "wake": med([r["wake"] for r in rts]), "other": med([r["other"] for r in rts]),
-            "stretch": med(st), "long": f"{long_share:.0f}", "cpus": receiver_cpus,
-        }
+    for threads, path in logs.items():
+        for run in parse(path):
+            pin, tracking = run.cfg.get("pin", "?"), run.cfg.get("tracking", "?")
+            rts = round_trips(run)
+            st, span = stretches(run)
+            long_share = 100 * sum(s for s in st if s >= LONG_STRETCH) / span if span else 0
+            rows.append(f"| {THREADS[threads]} | {pin} | {tracking} | {len(rts)} "
+                        f"| {med([r['rt'] for r in rts])} | {med([r['spins'] for r in rts])} "
+                        f"| {med([r['wake'] for r in rts])} | {med([r['wait'] for r in rts])} "
+                        f"| {med([r['eoi_next'] for r in rts])} "
+                        f"| {med([r['same'] for r in rts])} | {med([r['other'] for r in rts])} "
+                        f"| {med(st)} | {long_share:.0f} % |")
+            facts[(threads, pin, tracking)] = {
+                "rt": med([r["rt"] for r in rts]), "wait": med([r["wait"] for r in rts]),
+                "wake": med([r["wake"] for r in rts]), "other": med([r["other"] for r in rts]),
+                "spins": med([r["spins"] for r in rts]),
+                "stretch": med(st), "long": f"{long_share:.0f}",
+            }
     p = []
     p.append("## Where an IPI round trip's time goes (make dy-trace)\n")
-    p.append("`make dy-trace` boots the test kernel as the kvm part of `make bench` does "
-             f"(QEMU {qemu}, `-icount shift=0`, which runs on one TCG thread, "
-             "vCPU threads bound as there, PAUSE exits forced) and runs the *IPI wait* "
-             "(`vcpu_boost_spin_test -v 4`) traced, with the receiver on the other CPU "
-             "(`spread`, as in *IPI wait*) and on the sender's (`paired`), tracking on "
-             "and off: the scheduler's switches and wakeups, KVM's IPIs, EOIs and "
-             "directed-yield choices. Each row follows every round trip of one run "
+    p.append("`make dy-trace` boots the test kernel twice: as the kvm part of `make bench` "
+             f"does (QEMU {qemu}, `-icount shift=0`, which runs both CPUs on one TCG "
+             "thread), and with one TCG thread per CPU (QEMU's default, not counted). "
+             "Each boot runs the part's *IPI wait* (`vcpu_boost_spin_test -v 4`, vCPU "
+             "threads bound as there, PAUSE exits forced) traced, with the receiver on the "
+             "other CPU (`spread`, as in *IPI wait*) and on the sender's (`paired`), "
+             "tracking on and off: the scheduler's switches and wakeups, KVM's IPIs, EOIs "
+             "and directed-yield choices. Each row follows every round trip of one run "
              "from one of vCPU 0's IPIs to its next; times are medians in microseconds "
-             "of counted time (a thousand instructions each; tracing itself adds some). "
-             "*Yields to the woken receiver*: directed yields that chose vCPU 1 after "
-             "it was woken and before it ran, from its own CPU and from the other one. "
-             "*One-CPU stretch*: a stretch of the trace with events from one test-kernel "
-             "CPU only; both CPUs have a vCPU that spins with PAUSE exits a few "
-             "microseconds apart, so a long stretch is time in which the other CPU did "
-             "not run.\n")
-    p.append("| layout | tracking | round trips | round trip | IPI → receiver woken "
+             "of the test kernel's clock (on one thread, a thousand instructions each; "
+             "tracing itself adds some). *Sender's spin exits*: vCPU 0's PAUSE exits "
+             "(directed-yield decisions) in the round trip. *Yields to the woken "
+             "receiver*: directed yields that chose vCPU 1 after it was woken and before "
+             "it ran, from its own CPU and from the other one. *One-CPU stretch*: a "
+             "stretch of the trace with events from one test-kernel CPU only; both CPUs "
+             "have a vCPU that spins with PAUSE exits a few microseconds apart, so a long "
+             "stretch is time in which the other CPU did not run.\n")
+    p.append("| TCG threads | layout | tracking | round trips | round trip "
+             "| sender's spin exits | IPI → receiver woken "
              "| woken → receiver runs | EOI → next IPI "
              "| yields to the woken receiver, same CPU | the same, other CPU "
              "| one-CPU stretch | time in stretches ≥ 100 µs |")
-    p.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    p.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     p.extend(rows)
     p.append("")
-    s, pr = facts.get(("spread", "N")), facts.get(("paired", "N"))
-    if s and pr:
-        p.append(f"**Reading.** With the receiver on the other CPU (tracking off) a round "
-                 f"trip takes {s['rt']} µs against {pr['rt']} µs on one CPU. The receiver "
-                 f"is woken {s['wake']} µs after the IPI and then waits {s['wait']} µs "
-                 f"before it runs, while the vCPUs on the sender's CPU yield to it "
-                 f"{s['other']} times across CPUs without effect. The trace shows the "
-                 f"two test-kernel CPUs taking turns: a median stretch of {s['stretch']} "
-                 f"µs with events from one CPU only, and {s['long']} % of the run in "
-                 f"stretches of at least {LONG_STRETCH} µs. Under instruction counting "
-                 "QEMU runs every vCPU on one thread, round robin, each for a budget of "
-                 "instructions bounded by the next timer's deadline "
-                 "(docs/devel/tcg-icount.rst). So the receiver's CPU does not run while "
-                 "the sender's does, and a round trip across CPUs waits for QEMU's next "
-                 "turn: in this part of `make bench` the scenarios with sender and "
-                 "receiver on different CPUs measure the emulator's turns, not how "
-                 "soon the kernel runs the receiver. Where both are on one CPU "
-                 "(`paired`, `crowded`) the round trip does not cross CPUs.\n")
+    s, pr = facts.get(("single", "spread", "N")), facts.get(("single", "paired", "N"))
+    m = facts.get(("multi", "spread", "N"))
+    if s and pr and m:
+        p.append(f"**Reading.** On one thread, with the receiver on the other CPU "
+                 f"(tracking off), a round trip takes {s['rt']} µs against {pr['rt']} µs "
+                 f"on one CPU, and the sender exits {s['spins']} times on PAUSE in it. "
+                 f"The receiver is woken {s['wake']} µs after the IPI and then waits "
+                 f"{s['wait']} µs before it runs, while the vCPUs on the sender's CPU "
+                 f"yield to it {s['other']} times across CPUs without effect. The trace "
+                 f"shows the two test-kernel CPUs taking turns: a median stretch of "
+                 f"{s['stretch']} µs with events from one CPU only, and {s['long']} % of "
+                 f"the run in stretches of at least {LONG_STRETCH} µs. Under instruction "
+                 "counting QEMU runs every vCPU on one thread, round robin, each for a "
+                 "budget of instructions bounded by the next timer's deadline "
+                 "(docs/devel/tcg-icount.rst), so the receiver's CPU does not run while "
+                 "the sender's does. With a thread per CPU the same layout gives a median "
+                 f"stretch of {m['stretch']} µs, the receiver runs {m['wait']} µs after its "
+                 f"wakeup, and the sender exits {m['spins']} times per round trip: the "
+                 "spin is too short for any choice of whom to yield to to matter. So in "
+                 "the kvm part the scenarios with sender and receiver on different CPUs "
+                 "measure the emulator's turns, not how soon the kernel runs the "
+                 "receiver; where both are on one CPU (`paired`, `crowded`) the round "
+                 "trip does not cross CPUs.\n")
     print("\n".join(p))
 
 
