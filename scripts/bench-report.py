@@ -1107,9 +1107,9 @@ def never_worse(runs, extra_goals):
           "and the load balancer put sender and receiver on one CPU in some runs and apart "
           "in others, which changes the round trip threefold. On one TCG thread the two "
           "CPUs take turns rather than run at once, so whatever crosses CPUs waits for the "
-          "emulator's next turn: a receiver on the other CPU runs about 2 ms (2 million "
-          "instructions) after it is woken, whoever yields to it (*Where an IPI round "
-          "trip's time goes*, `make dy-trace`). The scenarios with sender and receiver "
+          "emulator's next turn: a receiver on the other CPU runs when the emulator turns to "
+          "that CPU, whoever yields to it (*Where an IPI round trip's time goes*, "
+          "`make dy-trace`). The scenarios with sender and receiver "
           "on different CPUs measure those turns more than the kernel's choices; the "
           "paired and crowded ones keep the round trip on one CPU.\n"]
     t = {}

@@ -24,10 +24,6 @@ EVENT = re.compile(r"^VB-TRACE\s+.*?-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): 
 # The test's IPI and the vCPU that receives it (vcpu_boost_spin_test.c).
 VECTOR = 167
 RECEIVER = 1
-# A stretch of the trace with events from one CPU only, at least this long
-# (microseconds), is one in which the other CPU did not run: each CPU has a
-# vCPU spinning with PAUSE exits, a few microseconds apart.
-LONG_STRETCH = 100
 
 
 class Run:
@@ -129,14 +125,19 @@ def rq_cpu(ev, pid, before):
 
 def stretches(run):
     """The lengths of the stretches in which the trace shows one CPU only,
-    and the whole span."""
+    and the gaps between two consecutive events of one CPU."""
     ev = run.events
     out, start = [], ev[0]
     for e in ev[1:]:
         if e[2] != start[2]:
             out.append(e[0] - start[0])
             start = e
-    return out, ev[-1][0] - ev[0][0]
+    gaps, last = [], {}
+    for t, _, cpu, _, _ in ev:
+        if cpu in last:
+            gaps.append(t - last[cpu])
+        last[cpu] = t
+    return out, gaps
 
 
 def med(values, fmt="{:,.0f}"):
@@ -154,19 +155,18 @@ def main():
         for run in parse(path):
             pin, tracking = run.cfg.get("pin", "?"), run.cfg.get("tracking", "?")
             rts = round_trips(run)
-            st, span = stretches(run)
-            long_share = 100 * sum(s for s in st if s >= LONG_STRETCH) / span if span else 0
+            st, gaps = stretches(run)
             rows.append(f"| {THREADS[threads]} | {pin} | {tracking} | {len(rts)} "
                         f"| {med([r['rt'] for r in rts])} | {med([r['spins'] for r in rts])} "
                         f"| {med([r['wake'] for r in rts])} | {med([r['wait'] for r in rts])} "
                         f"| {med([r['eoi_next'] for r in rts])} "
                         f"| {med([r['same'] for r in rts])} | {med([r['other'] for r in rts])} "
-                        f"| {med(st)} | {long_share:.0f} % |")
+                        f"| {med(st)} | {med(gaps, '{:,.1f}')} |")
             facts[(threads, pin, tracking)] = {
                 "rt": med([r["rt"] for r in rts]), "wait": med([r["wait"] for r in rts]),
                 "wake": med([r["wake"] for r in rts]), "other": med([r["other"] for r in rts]),
                 "spins": med([r["spins"] for r in rts]),
-                "stretch": med(st), "long": f"{long_share:.0f}",
+                "stretch": med(st), "gap": med(gaps, "{:,.1f}"),
             }
     p = []
     p.append("## Where an IPI round trip's time goes (make dy-trace)\n")
@@ -184,14 +184,15 @@ def main():
              "(directed-yield decisions) in the round trip. *Yields to the woken "
              "receiver*: directed yields that chose vCPU 1 after it was woken and before "
              "it ran, from its own CPU and from the other one. *One-CPU stretch*: a "
-             "stretch of the trace with events from one test-kernel CPU only; both CPUs "
-             "have a vCPU that spins with PAUSE exits a few microseconds apart, so a long "
-             "stretch is time in which the other CPU did not run.\n")
+             "stretch of the trace with events from one test-kernel CPU only, to read "
+             "against the *gap* between two events of one CPU: both CPUs have a vCPU that "
+             "spins with PAUSE exits, so while both run their events interleave, and a "
+             "stretch many gaps long is time in which the other CPU did not run.\n")
     p.append("| TCG threads | layout | tracking | round trips | round trip "
              "| sender's spin exits | IPI → receiver woken "
              "| woken → receiver runs | EOI → next IPI "
              "| yields to the woken receiver, same CPU | the same, other CPU "
-             "| one-CPU stretch | time in stretches ≥ 100 µs |")
+             "| one-CPU stretch | gap |")
     p.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     p.extend(rows)
     p.append("")
@@ -205,15 +206,16 @@ def main():
                  f"{s['wait']} µs before it runs, while the vCPUs on the sender's CPU "
                  f"yield to it {s['other']} times across CPUs without effect. The trace "
                  f"shows the two test-kernel CPUs taking turns: a median stretch of "
-                 f"{s['stretch']} µs with events from one CPU only, and {s['long']} % of "
-                 f"the run in stretches of at least {LONG_STRETCH} µs. Under instruction "
+                 f"{s['stretch']} µs with events from one CPU only, against {s['gap']} µs "
+                 f"between two events of one CPU. Under instruction "
                  "counting QEMU runs every vCPU on one thread, round robin, each for a "
                  "budget of instructions bounded by the next timer's deadline "
                  "(docs/devel/tcg-icount.rst), so the receiver's CPU does not run while "
                  "the sender's does. With a thread per CPU the same layout gives a median "
-                 f"stretch of {m['stretch']} µs, the receiver runs {m['wait']} µs after its "
-                 f"wakeup, and the sender exits {m['spins']} times per round trip: the "
-                 "spin is too short for any choice of whom to yield to to matter. So in "
+                 f"stretch of {m['stretch']} µs against a gap of {m['gap']} µs, the "
+                 f"receiver runs {m['wait']} µs after its wakeup, and the sender exits "
+                 f"{m['spins']} {'time' if m['spins'] == '1' else 'times'} per round trip: "
+                 "the spin is too short for any choice of whom to yield to to matter. So in "
                  "the kvm part the scenarios with sender and receiver on different CPUs "
                  "measure the emulator's turns, not how soon the kernel runs the "
                  "receiver; where both are on one CPU (`paired`, `crowded`) the round "
