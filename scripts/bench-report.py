@@ -1149,7 +1149,11 @@ def never_worse(runs, extra_goals):
     recv = t[("spinpaired", "yields to the receiver")]
     crowd = t[("spincrowded", "yields to the receiver")]
     md += ["### Goals\n",
-           "Judged on the medians above; the A/A column is the noise to read them against.\n",
+           "Judged on the medians above; the A/A column is the noise to read them against. "
+           "The goals without *on one CPU* or *crowded* in their name are judged in the spread "
+           "layout (vCPU *i* on CPU *i* mod 2): there whatever a vCPU needs from the other CPU "
+           "waits for the emulator's next turn to it (*Where an IPI round trip's time goes*), "
+           "and an IPI's receiver always sits on the other CPU.\n",
            "| goal | measured | |",
            "|---|---|---|",
            ratio_row("lock: acquisitions/s, tracking on ÷ off ≥ 0.97", ("lock", "acquisitions/s"), 0.97),
