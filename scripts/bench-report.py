@@ -1150,8 +1150,8 @@ def never_worse(runs, extra_goals):
     crowd = t[("spincrowded", "yields to the receiver")]
     md += ["### Goals\n",
            "Judged on the medians above; the A/A column is the noise to read them against. "
-           "The goals without *on one CPU* or *crowded* in their name are judged in the spread "
-           "layout (vCPU *i* on CPU *i* mod 2): there whatever a vCPU needs from the other CPU "
+           "The lock, IPI wait and mixed goals without *on one CPU* or *crowded* in their name "
+           "are judged in the spread layout (vCPU *i* on CPU *i* mod 2): there whatever a vCPU needs from the other CPU "
            "waits for the emulator's next turn to it (*Where an IPI round trip's time goes*), "
            "and an IPI's receiver always sits on the other CPU.\n",
            "| goal | measured | |",

@@ -4,10 +4,11 @@ round trip goes in make bench's kvm part, from two traced boots
 (scripts/dy-trace.sh): one on a single TCG thread under instruction
 counting, as that part runs, and one with a TCG thread per CPU.
 
-Usage: dy-trace.py QEMU_VERSION SINGLE_THREAD_LOG MULTI_THREAD_LOG
-Writes the section (Markdown) to standard output.
+Usage: dy-trace.py QEMU SINGLE_THREAD_LOG MULTI_THREAD_LOG
+QEMU says which emulator ran them. Writes the section (Markdown) to
+standard output.
 
-Each run of the log (a VB-TRACE-BEGIN line, its events, VB-TRACE-END) is
+Each run of a log (a VB-TRACE-BEGIN line, its events, VB-TRACE-END) is
 vcpu_boost_spin_test traced in the test kernel: vCPU 0 sends vCPU 1 an
 IPI and spins until it is answered, vCPUs 2 and 3 spin all the time. A
 round trip runs from one of vCPU 0's IPIs (kvm_apic_ipi) to its next; on
@@ -24,11 +25,14 @@ EVENT = re.compile(r"^VB-TRACE\s+.*?-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): 
 # The test's IPI and the vCPU that receives it (vcpu_boost_spin_test.c).
 VECTOR = 167
 RECEIVER = 1
+# The boots, in the order of the command line, and the runs each must have.
+THREADS = {"single": "one", "multi": "one per CPU"}
+RUNS = [(pin, t) for pin in ("spread", "paired") for t in ("Y", "N")]
 
 
 class Run:
-    """One traced run: its settings, the test's summary and its events
-    (time in microseconds, pid, CPU, event, arguments)."""
+    """One traced run: its settings and its events (time in microseconds,
+    pid, CPU, event, arguments)."""
 
     def __init__(self, head):
         self.cfg = dict(re.findall(r"(\w+)=(\S+)", head))
@@ -36,7 +40,9 @@ class Run:
 
 
 def parse(path):
-    runs, run = [], None
+    """The runs of the log at PATH, by (layout, tracking); exits on a
+    failure the boot reported or on a missing run."""
+    runs, run = {}, None
     with open(path, errors="replace") as f:
         for line in f:
             line = line.rstrip("\r\n")
@@ -46,14 +52,15 @@ def parse(path):
                 run = Run(line[len("VB-TRACE-BEGIN "):])
             elif line.startswith("VB-TRACE-END"):
                 if run:
-                    runs.append(run)
+                    runs[(run.cfg.get("pin"), run.cfg.get("tracking"))] = run
                 run = None
             elif run is not None:
                 m = EVENT.match(line)
                 if m:
                     run.events.append((float(m[3]) * 1e6, int(m[1]), int(m[2]), m[4], m[5]))
-    if not runs:
-        sys.exit(f"dy-trace: no traced run in {path}")
+    missing = [f"{pin}, tracking {t}" for pin, t in RUNS if (pin, t) not in runs]
+    if missing:
+        sys.exit(f"dy-trace: no traced run {'; '.join(missing)} in {path}")
     return runs
 
 
@@ -62,82 +69,76 @@ def next_pid(args):
     return int(m[1]) if m else None
 
 
-def round_trips(run):
-    """Per round trip: its length, the receiver's wakeup, switch-in and EOI
-    after the IPI (None when not seen), the directed yields to the receiver
-    between its wakeup and its switch-in (same CPU, other CPU), and the
-    CPU the receiver ran on."""
+def sender_ipis(run):
+    """The sender's and the receiver's pids, and the indices of the
+    sender's IPIs (kvm_apic_ipi prints the destination in hex)."""
     ev = run.events
-    sender = next((pid for _, pid, _, name, a in ev
-                   if name == "kvm_apic_ipi" and f"dst {RECEIVER} vec {VECTOR} " in a), None)
+    ipi = f"dst {RECEIVER:x} vec {VECTOR} "
+    sender = next((pid for _, pid, _, name, a in ev if name == "kvm_apic_ipi" and ipi in a), None)
     receiver = next((pid for _, pid, _, name, a in ev
-                     if name == "kvm_eoi" and f"apicid {RECEIVER} vector {VECTOR}" in a), None)
+                     if name == "kvm_eoi" and f"apicid {RECEIVER:x} vector {VECTOR}" in a), None)
     if sender is None or receiver is None:
-        sys.exit(f"dy-trace: no IPI of the test's sender or receiver in run {run.cfg}")
-    ipis = [i for i, e in enumerate(ev) if e[1] == sender and e[3] == "kvm_apic_ipi"]
+        sys.exit(f"dy-trace: no IPI of the test's sender or EOI of its receiver in run {run.cfg}")
+    ipis = [i for i, e in enumerate(ev) if e[1] == sender and e[3] == "kvm_apic_ipi" and ipi in e[4]]
+    if len(ipis) < 2:
+        sys.exit(f"dy-trace: fewer than two IPIs in run {run.cfg}")
+    return sender, receiver, ipis
+
+
+def round_trips(run):
+    """Per round trip: its length and the sender's spin exits in it; when
+    the receiver was woken in it, also the wakeup's and the switch-in's
+    times, the directed yields to it in between (from the CPU it was woken
+    on, from the other) and the EOI's time."""
+    ev = run.events
+    sender, receiver, ipis = sender_ipis(run)
     out = []
     for a, b in zip(ipis, ipis[1:]):
         t0 = ev[a][0]
-        wake = run_at = eoi = None
-        cpu = None
-        same = other = spins = 0
+        r = {"rt": ev[b][0] - t0, "spins": 0, "woken": False}
+        wake = run_at = eoi = cpu = None
+        same = other = 0
         for t, pid, c, name, args in ev[a + 1:b]:
             if name == "kvm_dy_select" and pid == sender:
-                spins += 1
-            if name == "sched_wakeup" and f"pid={receiver} " in args and wake is None:
-                wake = t
-            elif name == "sched_switch" and next_pid(args) == receiver and run_at is None:
-                run_at, cpu = t, c
-            elif name == "kvm_eoi" and pid == receiver and eoi is None:
+                r["spins"] += 1
+            if name == "sched_wakeup" and wake is None and f"pid={receiver} " in args:
+                m = re.search(r"target_cpu=(\d+)", args)
+                wake, cpu = t, int(m[1]) if m else None
+            elif name == "sched_switch" and wake is not None and run_at is None \
+                    and next_pid(args) == receiver:
+                run_at = t
+            elif name == "kvm_eoi" and eoi is None and pid == receiver:
                 eoi = t
             elif (name == "kvm_dy_select" and wake is not None and run_at is None
                   and args.split()[3:4] == [str(RECEIVER)]):
-                if c == rq_cpu(ev, receiver, a):
+                if c == cpu:
                     same += 1
                 else:
                     other += 1
-        out.append({
-            "rt": ev[b][0] - t0,
-            "wake": None if wake is None else wake - t0,
-            "wait": None if wake is None or run_at is None else run_at - wake,
-            "eoi_next": None if eoi is None else ev[b][0] - eoi,
-            "same": same, "other": other, "cpu": cpu, "spins": spins,
-        })
+        if wake is not None and run_at is not None and eoi is not None:
+            r.update(woken=True, wake=wake - t0, wait=run_at - wake, eoi_next=ev[b][0] - eoi,
+                     same=same, other=other)
+        out.append(r)
     return out
 
 
-_cpu_cache = {}
-
-
-def rq_cpu(ev, pid, before):
-    """The CPU on which PID last ran before event BEFORE (the test binds
-    its vCPUs, so it is where the thread waits)."""
-    key = (id(ev), pid, before)
-    if key not in _cpu_cache:
-        cpu = None
-        for _, _, c, name, args in reversed(ev[:before]):
-            if name == "sched_switch" and next_pid(args) == pid:
-                cpu = c
-                break
-        _cpu_cache[key] = cpu
-    return _cpu_cache[key]
-
-
 def stretches(run):
-    """The lengths of the stretches in which the trace shows one CPU only,
-    and the gaps between two consecutive events of one CPU."""
-    ev = run.events
+    """Between the sender's first and last IPI: the lengths of the
+    stretches in which the trace shows one CPU only, and the larger of
+    the two CPUs' median gaps between two of their events."""
+    _, _, ipis = sender_ipis(run)
+    ev = run.events[ipis[0]:ipis[-1] + 1]
     out, start = [], ev[0]
     for e in ev[1:]:
         if e[2] != start[2]:
             out.append(e[0] - start[0])
             start = e
-    gaps, last = [], {}
+    gaps, last = {}, {}
     for t, _, cpu, _, _ in ev:
         if cpu in last:
-            gaps.append(t - last[cpu])
+            gaps.setdefault(cpu, []).append(t - last[cpu])
         last[cpu] = t
-    return out, gaps
+    return out, max((median(g) for g in gaps.values()), default=float("nan"))
 
 
 def med(values, fmt="{:,.0f}"):
@@ -145,81 +146,79 @@ def med(values, fmt="{:,.0f}"):
     return fmt.format(median(values)) if values else "–"
 
 
-THREADS = {"single": "one", "multi": "one per CPU"}
+def times(n):
+    return f"{n} time" if n == "1" else f"{n} times"
 
 
 def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__.split("\n\n")[1])
     qemu, logs = sys.argv[1], dict(zip(THREADS, sys.argv[2:4]))
     rows, facts = [], {}
     for threads, path in logs.items():
-        for run in parse(path):
-            pin, tracking = run.cfg.get("pin", "?"), run.cfg.get("tracking", "?")
+        runs = parse(path)
+        for pin, tracking in RUNS:
+            run = runs[(pin, tracking)]
             rts = round_trips(run)
-            st, gaps = stretches(run)
-            rows.append(f"| {THREADS[threads]} | {pin} | {tracking} | {len(rts)} "
-                        f"| {med([r['rt'] for r in rts])} | {med([r['spins'] for r in rts])} "
-                        f"| {med([r['wake'] for r in rts])} | {med([r['wait'] for r in rts])} "
-                        f"| {med([r['eoi_next'] for r in rts])} "
-                        f"| {med([r['same'] for r in rts])} | {med([r['other'] for r in rts])} "
-                        f"| {med(st)} | {med(gaps, '{:,.1f}')} |")
-            facts[(threads, pin, tracking)] = {
-                "rt": med([r["rt"] for r in rts]), "wait": med([r["wait"] for r in rts]),
-                "wake": med([r["wake"] for r in rts]), "other": med([r["other"] for r in rts]),
-                "spins": med([r["spins"] for r in rts]),
-                "stretch": med(st), "gap": med(gaps, "{:,.1f}"),
-            }
-    p = []
-    p.append("## Where an IPI round trip's time goes (make dy-trace)\n")
-    p.append("`make dy-trace` boots the test kernel twice: as the kvm part of `make bench` "
-             f"does (QEMU {qemu}, `-icount shift=0`, which runs both CPUs on one TCG "
-             "thread), and with one TCG thread per CPU (QEMU's default, not counted). "
-             "Each boot runs the part's *IPI wait* (`vcpu_boost_spin_test -v 4`, vCPU "
-             "threads bound as there, PAUSE exits forced) traced, with the receiver on the "
-             "other CPU (`spread`, as in *IPI wait*) and on the sender's (`paired`), "
-             "tracking on and off: the scheduler's switches and wakeups, KVM's IPIs, EOIs "
-             "and directed-yield choices. Each row follows every round trip of one run "
-             "from one of vCPU 0's IPIs to its next; times are medians in microseconds "
-             "of the test kernel's clock (on one thread, a thousand instructions each; "
-             "tracing itself adds some). *Sender's spin exits*: vCPU 0's PAUSE exits "
-             "(directed-yield decisions) in the round trip. *Yields to the woken "
-             "receiver*: directed yields that chose vCPU 1 after it was woken and before "
-             "it ran, from its own CPU and from the other one. *One-CPU stretch*: a "
-             "stretch of the trace with events from one test-kernel CPU only, to read "
-             "against the *gap* between two events of one CPU: both CPUs have a vCPU that "
-             "spins with PAUSE exits, so while both run their events interleave, and a "
-             "stretch many gaps long is time in which the other CPU did not run.\n")
-    p.append("| TCG threads | layout | tracking | round trips | round trip "
-             "| sender's spin exits | IPI → receiver woken "
-             "| woken → receiver runs | EOI → next IPI "
-             "| yields to the woken receiver, same CPU | the same, other CPU "
-             "| one-CPU stretch | gap |")
-    p.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    p.extend(rows)
-    p.append("")
-    s, pr = facts.get(("single", "spread", "N")), facts.get(("single", "paired", "N"))
-    m = facts.get(("multi", "spread", "N"))
-    if s and pr and m:
-        p.append(f"**Reading.** On one thread, with the receiver on the other CPU "
-                 f"(tracking off), a round trip takes {s['rt']} µs against {pr['rt']} µs "
-                 f"on one CPU, and the sender exits {s['spins']} times on PAUSE in it. "
-                 f"The receiver is woken {s['wake']} µs after the IPI and then waits "
-                 f"{s['wait']} µs before it runs, while the vCPUs on the sender's CPU "
-                 f"yield to it {s['other']} times across CPUs without effect. The trace "
-                 f"shows the two test-kernel CPUs taking turns: a median stretch of "
-                 f"{s['stretch']} µs with events from one CPU only, against {s['gap']} µs "
-                 f"between two events of one CPU. Under instruction "
-                 "counting QEMU runs every vCPU on one thread, round robin, each for a "
-                 "budget of instructions bounded by the next timer's deadline "
-                 "(docs/devel/tcg-icount.rst), so the receiver's CPU does not run while "
-                 "the sender's does. With a thread per CPU the same layout gives a median "
-                 f"stretch of {m['stretch']} µs against a gap of {m['gap']} µs, the "
-                 f"receiver runs {m['wait']} µs after its wakeup, and the sender exits "
-                 f"{m['spins']} {'time' if m['spins'] == '1' else 'times'} per round trip: "
-                 "the spin is too short for any choice of whom to yield to to matter. So in "
-                 "the kvm part the scenarios with sender and receiver on different CPUs "
-                 "measure the emulator's turns, not how soon the kernel runs the "
-                 "receiver; where both are on one CPU (`paired`, `crowded`) the round "
-                 "trip does not cross CPUs.\n")
+            woken = [r for r in rts if r["woken"]]
+            st, gap = stretches(run)
+            f = {"rt": med([r["rt"] for r in rts]), "spins": med([r["spins"] for r in rts]),
+                 "wake": med([r["wake"] for r in woken]), "wait": med([r["wait"] for r in woken]),
+                 "eoi_next": med([r["eoi_next"] for r in woken]),
+                 "same": med([r["same"] for r in woken]), "other": med([r["other"] for r in woken]),
+                 "stretch": med(st), "gap": f"{gap:,.1f}"}
+            facts[(threads, pin, tracking)] = f
+            rows.append(f"| {THREADS[threads]} | {pin} | {tracking} | {len(woken)} of {len(rts)} "
+                        f"| {f['rt']} | {f['spins']} | {f['wake']} | {f['wait']} | {f['eoi_next']} "
+                        f"| {f['same']} | {f['other']} | {f['stretch']} | {f['gap']} |")
+    p = ["## Where an IPI round trip's time goes (make dy-trace)\n",
+         "`make dy-trace` boots the test kernel twice: as the kvm part of `make bench` does "
+         f"(QEMU {qemu}, `-icount shift=0`, which runs both emulated CPUs on one TCG "
+         "thread), and with one TCG thread per CPU (QEMU's default, not counted). "
+         "Each boot runs the part's *IPI wait* (`vcpu_boost_spin_test -v 4`, vCPU "
+         "threads bound as there, PAUSE exits forced) traced, with the receiver on the "
+         "other CPU (`spread`, as in *IPI wait*) and on the sender's (`paired`), "
+         "tracking on and off: the scheduler's switches and wakeups, KVM's IPIs, EOIs "
+         "and directed-yield choices. Each row follows the round trips of one run, "
+         "each from one of vCPU 0's IPIs to its next; the values are medians per round "
+         "trip, times in microseconds of the test kernel's clock (on one thread, a "
+         "thousand instructions each; tracing itself adds some). *Woken*: round trips "
+         "in which the receiver's thread was woken, ran and EOI'd the IPI (in the others "
+         "it had not gone to sleep), the only ones the columns from *IPI → receiver "
+         "woken* to *yields* count. *Sender's spin exits*: vCPU 0's PAUSE exits "
+         "(directed-yield decisions). *Yields to the woken receiver*: directed yields "
+         "that chose vCPU 1 after it was woken and before it ran, from the CPU it was "
+         "woken on and from the other one. *One-CPU stretch*: between the first and the "
+         "last IPI, a stretch of the trace with events from one test-kernel CPU only, "
+         "to read against the *gap* between two events of one CPU (the larger of the "
+         "two CPUs' medians): while both CPUs run, their events interleave, and a "
+         "stretch many gaps long is time in which the other CPU did not run.\n",
+         "| TCG threads | layout | tracking | woken | round trip | sender's spin exits "
+         "| IPI → receiver woken | woken → receiver runs | EOI → next IPI "
+         "| yields to the woken receiver, its CPU | the same, the other CPU "
+         "| one-CPU stretch | gap |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+         *rows, ""]
+    s, pr, m = (facts[("single", "spread", "N")], facts[("single", "paired", "N")],
+                facts[("multi", "spread", "N")])
+    p.append(f"**Reading.** On one thread, with the receiver on the other CPU (tracking off), a "
+             f"round trip takes {s['rt']} µs against {pr['rt']} µs with both on one CPU, and "
+             f"the sender exits {times(s['spins'])} on PAUSE in it. The receiver is woken "
+             f"{s['wake']} µs after the IPI and runs {s['wait']} µs later, while the vCPUs on "
+             f"the sender's CPU yield to it {times(s['other'])} across CPUs to no effect. The "
+             f"two test-kernel CPUs take turns: a median stretch of {s['stretch']} µs with "
+             f"events from one CPU only, against {s['gap']} µs between two events of one CPU. "
+             "With instruction counting QEMU runs the emulated CPUs on one thread in turns "
+             "(`accel/tcg/tcg-accel-ops-rr.c`): each runs until it halts or has executed its "
+             "share of the instructions left before the next timer deadline (the equal share "
+             "is `tests/qemu/0004`), so the receiver's CPU does not run while the sender's "
+             "does. With a thread per CPU the same layout gives a median stretch of "
+             f"{m['stretch']} µs against a gap of {m['gap']} µs, the receiver runs "
+             f"{m['wait']} µs after its wakeup, and the sender exits {times(m['spins'])} per "
+             "round trip: the spin is too short for the choice of a yield's target to matter. "
+             "So in the kvm part a round trip across CPUs measures the emulator's turns more "
+             "than how soon the kernel runs the receiver; where sender and receiver share a "
+             "CPU (`paired`, `crowded`) it does not cross CPUs.\n")
     print("\n".join(p))
 
 

@@ -14,16 +14,18 @@ REPORT=$PROJECT_ROOT/bench/REPORT.md
 logs=()
 for threads in single multi; do
 	log "dy-trace: the IPI wait, traced, TCG thread=$threads"
-	if [ $threads = single ]; then
-		VB_BENCH_PART=dytrace GUEST_ICOUNT=1 GUEST_TIMEOUT=${GUEST_TIMEOUT:-1800} \
-			"$PROJECT_ROOT/scripts/guest.sh" bench
-	else
-		VB_BENCH_PART=dytrace GUEST_TCG=thread=multi GUEST_TIMEOUT=${GUEST_TIMEOUT:-1800} \
-			"$PROJECT_ROOT/scripts/guest.sh" bench
-	fi
+	mode=(GUEST_TCG=thread=$threads)
+	[ $threads = single ] && mode+=(GUEST_ICOUNT=1)
+	env "${mode[@]}" VB_BENCH_PART=dytrace GUEST_TIMEOUT="${GUEST_TIMEOUT:-1800}" \
+		"$PROJECT_ROOT/scripts/guest.sh" bench
 	cp "$CACHE/guest-$(run_name bench).log" "$CACHE/guest-bench-dytrace-$threads.log"
 	logs+=("$CACHE/guest-bench-dytrace-$threads.log")
 done
-python3 "$PROJECT_ROOT/scripts/dy-trace.py" "$(qemu_version)" "${logs[@]}" >"$CACHE/dytrace-section.md"
+# Which emulator ran them: the turns depend on it.
+case $QEMU in
+"$QEMU_DIR"/*) qemu="$(qemu_version) + tests/qemu/ ($(cat "$QEMU_DIR/stamp"))" ;;
+*) qemu="$(qemu_version) ($QEMU)" ;;
+esac
+python3 "$PROJECT_ROOT/scripts/dy-trace.py" "$qemu" "${logs[@]}" >"$CACHE/dytrace-section.md"
 python3 "$PROJECT_ROOT/scripts/report_section.py" dy-trace "$REPORT" <"$CACHE/dytrace-section.md"
 log "dy-trace: the dy-trace section of $REPORT"

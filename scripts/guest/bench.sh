@@ -6,7 +6,7 @@
 # and kvm (nested guests), so that a failed boot costs only its part; and
 # cost, booted under QEMU's instruction counting, once on this kernel and
 # twice on the kernel without the series; make cost-profile's part,
-# profile, once on each.
+# profile, once on each; make dy-trace's part, dytrace.
 . /stage/lib.sh
 
 SVM_PARAMS=/sys/module/kvm_amd/parameters
@@ -194,28 +194,29 @@ kill $vcpus_pid $hogs_pid
 fi
 # make dy-trace (scripts/dy-trace.sh): the IPI wait of the kvm part, with
 # sender and receiver on different CPUs (spread) and on one (paired),
-# tracking on and off, each run traced: the scheduler's switches and
-# wakeups, KVM's IPIs, EOIs and directed-yield choices, printed as
-# VB-TRACE lines for scripts/dy-trace.py.
+# tracking on and off (relaxed boost on, so that every spin exit is
+# traced), each run traced: the scheduler's switches and wakeups, KVM's
+# IPIs, EOIs and directed-yield choices, printed as VB-TRACE lines for
+# scripts/dy-trace.py. A run whose trace lost events fails.
 if [ "$part" = dytrace ]; then
 T=$TRACING
 echo 1 >$SVM_PARAMS/test_pause_exits
+echo Y >$KVM_PARAMS/enable_relaxed_boost
 echo 16384 >$T/buffer_size_kb
+for e in sched/sched_switch sched/sched_wakeup kvm/kvm_dy_select kvm/kvm_apic_ipi kvm/kvm_eoi; do
+	echo 1 >$T/events/$e/enable || fail "dy-trace: no event $e"
+done
 for pin in spread paired; do
+	export VCPU_BOOST_PIN=$pin
 	for t in Y N; do
 		echo $t >$KVM_PARAMS/ipi_tracking_enabled
-		echo 0 >$T/tracing_on
 		echo >$T/trace
-		for e in sched/sched_switch sched/sched_wakeup kvm/kvm_dy_select kvm/kvm_apic_ipi kvm/kvm_eoi; do
-			echo 1 >$T/events/$e/enable
-		done
 		echo 1 >$T/tracing_on
-		out=$(VCPU_BOOST_PIN=$pin timeout 600 /tests/vcpu_boost_spin_test -v 4 \
-			-n "${VB_DYTRACE_IPIS:-40}" 2>&1)
-		rc=$?
+		run_guest 600 /tests/vcpu_boost_spin_test -v 4 -n "${VB_DYTRACE_IPIS:-40}"
 		echo 0 >$T/tracing_on
-		if [ $rc -ne 0 ]; then
-			fail "vcpu_boost_spin_test ($pin, tracking $t): $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+		lost=$(cat $T/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')
+		if [ $rc -ne 0 ] || [ "$lost" -ne 0 ]; then
+			fail "dy-trace: $pin, tracking $t: rc $rc, $lost events lost: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
 			continue
 		fi
 		echo "VB-TRACE-BEGIN pin=$pin tracking=$t $(echo "$out" | tail -n 1 | cut -d: -f2)"
