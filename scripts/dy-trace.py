@@ -4,16 +4,17 @@ round trip goes in make bench's kvm part, from two traced boots
 (scripts/dy-trace.sh): one on a single TCG thread under instruction
 counting, as that part runs, and one with a TCG thread per CPU.
 
-Usage: dy-trace.py QEMU SINGLE_THREAD_LOG MULTI_THREAD_LOG
-QEMU says which emulator ran them. Writes the section (Markdown) to
-standard output.
+Usage: dy-trace.py QEMU HZ SINGLE_THREAD_LOG MULTI_THREAD_LOG
+QEMU says which emulator ran them, HZ is the test kernel's CONFIG_HZ.
+Writes the section (Markdown) to standard output.
 
 Each run of a log (a VB-TRACE-BEGIN line, its events, VB-TRACE-END) is
 vcpu_boost_spin_test traced in the test kernel: vCPU 0 sends vCPU 1 an
-IPI and spins until it is answered, vCPUs 2 and 3 spin all the time. A
+IPI and spins until it is answered, the other vCPUs spin all the time. A
 round trip runs from one of vCPU 0's IPIs (kvm_apic_ipi) to its next; on
-the way the receiver's thread is woken (sched_wakeup), switched in
-(sched_switch) and EOIs the IPI (kvm_eoi). Under instruction counting a
+the way a halting receiver's thread is woken (sched_wakeup) and switched
+in (sched_switch), the receiver EOIs the IPI (kvm_eoi), and the sender's
+thread runs again. Under instruction counting a
 microsecond of the trace clock is a thousand instructions executed; on
 a thread per CPU it is the test kernel's clock, which follows the host's.
 """
@@ -27,7 +28,8 @@ VECTOR = 167
 RECEIVER = 1
 # The boots, in the order of the command line, and the runs each must have.
 THREADS = {"single": "one", "multi": "one per CPU"}
-RUNS = [(pin, t) for pin in ("spread", "paired") for t in ("Y", "N")]
+LAYOUTS = ("spread", "paired", "crowded-busy")
+RUNS = [(layout, t) for layout in LAYOUTS for t in ("Y", "N")]
 
 
 class Run:
@@ -52,13 +54,13 @@ def parse(path):
                 run = Run(line[len("VB-TRACE-BEGIN "):])
             elif line.startswith("VB-TRACE-END"):
                 if run:
-                    runs[(run.cfg.get("pin"), run.cfg.get("tracking"))] = run
+                    runs[(run.cfg.get("layout"), run.cfg.get("tracking"))] = run
                 run = None
             elif run is not None:
                 m = EVENT.match(line)
                 if m:
                     run.events.append((float(m[3]) * 1e6, int(m[1]), int(m[2]), m[4], m[5]))
-    missing = [f"{pin}, tracking {t}" for pin, t in RUNS if (pin, t) not in runs]
+    missing = [f"{layout}, tracking {t}" for layout, t in RUNS if (layout, t) not in runs]
     if missing:
         sys.exit(f"dy-trace: no traced run {'; '.join(missing)} in {path}")
     return runs
@@ -86,38 +88,53 @@ def sender_ipis(run):
 
 
 def round_trips(run):
-    """Per round trip: its length and the sender's spin exits in it; when
-    the receiver was woken in it, also the wakeup's and the switch-in's
-    times, the directed yields to it in between (from the CPU it was woken
-    on, from the other) and the EOI's time."""
+    """Per round trip: its length, the sender's spin exits in it, when the
+    receiver EOI'd the IPI and when the sender ran again after that (0 if
+    it was running); when the receiver was woken in it, also the wakeup's
+    time, how long it waited to run, and the directed yields to it in
+    between from the CPU it was woken on and from the other."""
     ev = run.events
     sender, receiver, ipis = sender_ipis(run)
+    # Whether the sender is on a CPU, from its switches before each event.
+    on, sender_on = False, []
+    for _, _, _, name, args in ev:
+        sender_on.append(on)
+        if name == "sched_switch":
+            if next_pid(args) == sender:
+                on = True
+            elif re.search(rf"prev_pid={sender}\b", args):
+                on = False
     out = []
     for a, b in zip(ipis, ipis[1:]):
         t0 = ev[a][0]
-        r = {"rt": ev[b][0] - t0, "spins": 0, "woken": False}
-        wake = run_at = eoi = cpu = None
+        r = {"rt": ev[b][0] - t0, "spins": 0, "woken": False, "eoi": None, "back": None}
+        wake = run_at = cpu = None
         same = other = 0
-        for t, pid, c, name, args in ev[a + 1:b]:
+        for i in range(a + 1, b):
+            t, pid, c, name, args = ev[i]
             if name == "kvm_dy_select" and pid == sender:
                 r["spins"] += 1
-            if name == "sched_wakeup" and wake is None and f"pid={receiver} " in args:
+            if name == "kvm_eoi" and r["eoi"] is None and pid == receiver:
+                r["eoi"] = t - t0
+                if sender_on[i]:
+                    r["back"] = 0.0
+            elif (name == "sched_switch" and r["eoi"] is not None and r["back"] is None
+                  and next_pid(args) == sender):
+                r["back"] = t - t0 - r["eoi"]
+            elif name == "sched_wakeup" and wake is None and f"pid={receiver} " in args:
                 m = re.search(r"target_cpu=(\d+)", args)
                 wake, cpu = t, int(m[1]) if m else None
             elif name == "sched_switch" and wake is not None and run_at is None \
                     and next_pid(args) == receiver:
                 run_at = t
-            elif name == "kvm_eoi" and eoi is None and pid == receiver:
-                eoi = t
             elif (name == "kvm_dy_select" and wake is not None and run_at is None
                   and args.split()[3:4] == [str(RECEIVER)]):
                 if c == cpu:
                     same += 1
                 else:
                     other += 1
-        if wake is not None and run_at is not None and eoi is not None:
-            r.update(woken=True, wake=wake - t0, wait=run_at - wake, eoi_next=ev[b][0] - eoi,
-                     same=same, other=other)
+        if wake is not None and run_at is not None:
+            r.update(woken=True, wake=wake - t0, wait=run_at - wake, same=same, other=other)
         out.append(r)
     return out
 
@@ -151,60 +168,65 @@ def times(n):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) != 5:
         sys.exit(__doc__.split("\n\n")[1])
-    qemu, logs = sys.argv[1], dict(zip(THREADS, sys.argv[2:4]))
+    qemu, hz, logs = sys.argv[1], int(sys.argv[2]), dict(zip(THREADS, sys.argv[3:5]))
     rows, facts = [], {}
     for threads, path in logs.items():
         runs = parse(path)
-        for pin, tracking in RUNS:
-            run = runs[(pin, tracking)]
+        for layout, tracking in RUNS:
+            run = runs[(layout, tracking)]
             rts = round_trips(run)
             woken = [r for r in rts if r["woken"]]
             st, gap = stretches(run)
             f = {"rt": med([r["rt"] for r in rts]), "spins": med([r["spins"] for r in rts]),
-                 "wake": med([r["wake"] for r in woken]), "wait": med([r["wait"] for r in woken]),
-                 "eoi_next": med([r["eoi_next"] for r in woken]),
-                 "same": med([r["same"] for r in woken]), "other": med([r["other"] for r in woken]),
+                 "eoi": med([r["eoi"] for r in rts]), "back": med([r["back"] for r in rts]),
+                 "woken": len(woken), "wait": med([r["wait"] for r in woken]),
+                 "other": med([r["other"] for r in woken]),
                  "stretch": med(st), "gap": f"{gap:,.1f}"}
-            facts[(threads, pin, tracking)] = f
-            rows.append(f"| {THREADS[threads]} | {pin} | {tracking} | {len(woken)} of {len(rts)} "
-                        f"| {f['rt']} | {f['spins']} | {f['wake']} | {f['wait']} | {f['eoi_next']} "
-                        f"| {f['same']} | {f['other']} | {f['stretch']} | {f['gap']} |")
+            facts[(threads, layout, tracking)] = f
+            rows.append(f"| {THREADS[threads]} | {layout} | {tracking} | {f['rt']} "
+                        f"| {f['spins']} | {f['eoi']} | {len(woken)} of {len(rts)} "
+                        f"| {f['wait']} | {f['other']} | {f['back']} "
+                        f"| {f['stretch']} | {f['gap']} |")
     p = ["## Where an IPI round trip's time goes (make dy-trace)\n",
          "`make dy-trace` boots the test kernel twice: as the kvm part of `make bench` does "
          f"(QEMU {qemu}, `-icount shift=0`, which runs both emulated CPUs on one TCG "
          "thread), and with one TCG thread per CPU (QEMU's default, not counted). "
-         "Each boot runs the part's *IPI wait* (`vcpu_boost_spin_test -v 4`, vCPU "
-         "threads bound as there, PAUSE exits forced) traced, with the receiver on the "
-         "other CPU (`spread`, as in *IPI wait*) and on the sender's (`paired`), "
-         "tracking on and off: the scheduler's switches and wakeups, KVM's IPIs, EOIs "
-         "and directed-yield choices. Each row follows the round trips of one run, "
-         "each from one of vCPU 0's IPIs to its next; the values are medians per round "
-         "trip, times in microseconds of the test kernel's clock (on one thread, a "
-         "thousand instructions each; tracing itself adds some). *Woken*: round trips "
-         "in which the receiver's thread was woken, ran and EOI'd the IPI (in the others "
-         "it had not gone to sleep), the only ones the columns from *IPI → receiver "
-         "woken* to *yields* count. *Sender's spin exits*: vCPU 0's PAUSE exits "
-         "(directed-yield decisions). *Yields to the woken receiver*: directed yields "
-         "that chose vCPU 1 after it was woken and before it ran, from the CPU it was "
-         "woken on and from the other one. *One-CPU stretch*: between the first and the "
-         "last IPI, a stretch of the trace with events from one test-kernel CPU only, "
-         "to read against the *gap* between two events of one CPU (the larger of the "
-         "two CPUs' medians): while both CPUs run, their events interleave, and a "
+         "Each boot runs the part's *IPI wait* (`vcpu_boost_spin_test`, vCPU threads bound "
+         "as there, PAUSE exits forced) traced, tracking on and off, in three layouts: "
+         "`spread` (4 vCPUs, the receiver halting on the other CPU, as in *IPI wait*), "
+         "`paired` (the same on the sender's CPU) and `crowded-busy` (6 vCPUs, `-b`, the "
+         "receiver computing on the sender's CPU beside a spinner, as in *IPI wait, the "
+         "sender's CPU crowded, the receiver busy*). The trace holds the scheduler's "
+         "switches and wakeups, KVM's IPIs, EOIs and directed-yield choices. Each row "
+         "follows the round trips of one run, each from one of vCPU 0's IPIs to its next; "
+         "the values are medians per round trip, times in microseconds of the test "
+         "kernel's clock (on one thread, a thousand instructions each; tracing itself "
+         "adds some). *Sender's spin exits*: vCPU 0's PAUSE exits (directed-yield "
+         "decisions). *Woken*: round trips in which the receiver's thread was woken and "
+         "ran (a halting receiver that had gone to sleep), which the next two columns "
+         "count: how long it waited to run after its wakeup, and how many directed yields "
+         "chose it meanwhile from the other CPU (such a yield only asks that CPU to run "
+         "it next). *EOI → sender runs*: from the receiver's EOI until the sender's "
+         "thread is on a CPU again (0 if it still was). *One-CPU stretch*: between the "
+         "first and the last IPI, a stretch of the trace with events from one test-kernel "
+         "CPU only, to read against the *gap* between two events of one CPU (the larger "
+         "of the two CPUs' medians): while both CPUs run, their events interleave, and a "
          "stretch many gaps long is time in which the other CPU did not run.\n",
-         "| TCG threads | layout | tracking | woken | round trip | sender's spin exits "
-         "| IPI → receiver woken | woken → receiver runs | EOI → next IPI "
-         "| yields to the woken receiver, its CPU | the same, the other CPU "
+         "| TCG threads | layout | tracking | round trip | sender's spin exits "
+         "| IPI → EOI | woken | woken → receiver runs "
+         "| yields to the woken receiver from the other CPU | EOI → sender runs "
          "| one-CPU stretch | gap |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|",
          *rows, ""]
     s, pr, m = (facts[("single", "spread", "N")], facts[("single", "paired", "N")],
                 facts[("multi", "spread", "N")])
+    by, bn = facts[("single", "crowded-busy", "Y")], facts[("single", "crowded-busy", "N")]
     p.append(f"**Reading.** On one thread, with the receiver on the other CPU (tracking off), a "
              f"round trip takes {s['rt']} µs against {pr['rt']} µs with both on one CPU, and "
-             f"the sender exits {times(s['spins'])} on PAUSE in it. The receiver is woken "
-             f"{s['wake']} µs after the IPI and runs {s['wait']} µs later, while the vCPUs on "
+             f"the sender exits {times(s['spins'])} on PAUSE in it. The receiver, woken a few "
+             f"µs after the IPI, runs {s['wait']} µs after its wakeup, while the vCPUs on "
              f"the sender's CPU yield to it {times(s['other'])} across CPUs to no effect. The "
              f"two test-kernel CPUs take turns: a median stretch of {s['stretch']} µs with "
              f"events from one CPU only, against {s['gap']} µs between two events of one CPU. "
@@ -219,6 +241,15 @@ def main():
              "So in the kvm part a round trip across CPUs measures the emulator's turns more "
              "than how soon the kernel runs the receiver; where sender and receiver share a "
              "CPU (`paired`, `crowded`) it does not cross CPUs.\n")
+    p.append(f"With a receiver that computes on the sender's CPU (`crowded-busy`), the "
+             f"receiver EOIs {by['eoi']} µs after the IPI with tracking on and {bn['eoi']} µs "
+             f"with it off, after {by['spins']} and {bn['spins']} of the sender's spin exits; "
+             f"then the sender runs again {by['back']} and "
+             f"{bn['back']} µs after the EOI: it gave its CPU away with the yield, and gets "
+             f"it back from the computing receiver at a scheduler tick ({1_000_000 // hz:,} µs "
+             f"at the test kernel's HZ={hz}). So that scenario's round trips count ticks "
+             "whatever the sender chose, and its rate can move by a few per cent only, as "
+             "round trips that end before the next tick come and go.\n")
     print("\n".join(p))
 
 

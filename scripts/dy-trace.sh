@@ -3,8 +3,9 @@
 # kvm part. Boots the test kernel twice: as that part does (instruction
 # counting, which runs both emulated CPUs on one TCG thread) and with one
 # TCG thread per CPU, its default elsewhere; each boot runs the part's IPI
-# wait traced, sender and receiver on different CPUs and on one, tracking
-# on and off (the dytrace part of scripts/guest/bench.sh).
+# wait traced, the receiver halting on the other CPU and on the sender's,
+# and computing on the sender's crowded CPU, tracking on and off (the
+# dytrace part of scripts/guest/bench.sh).
 # scripts/dy-trace.py follows each round trip through the traces and writes
 # its section of bench/REPORT.md (scripts/report_section.py).
 # VB_DYTRACE_IPIS sets the round trips per run (default 40).
@@ -26,6 +27,8 @@ case $QEMU in
 "$QEMU_DIR"/*) qemu="$(qemu_version) + tests/qemu/ ($(cat "$QEMU_DIR/stamp"))" ;;
 *) qemu="$(qemu_version) ($QEMU)" ;;
 esac
-python3 "$PROJECT_ROOT/scripts/dy-trace.py" "$qemu" "${logs[@]}" >"$CACHE/dytrace-section.md"
+hz=$(sed -n 's/^CONFIG_HZ=//p' "$KBUILD_DIR/.config")
+[ -n "$hz" ] || die "no CONFIG_HZ in $KBUILD_DIR/.config"
+python3 "$PROJECT_ROOT/scripts/dy-trace.py" "$qemu" "$hz" "${logs[@]}" >"$CACHE/dytrace-section.md"
 python3 "$PROJECT_ROOT/scripts/report_section.py" dy-trace "$REPORT" <"$CACHE/dytrace-section.md"
 log "dy-trace: the dy-trace section of $REPORT"

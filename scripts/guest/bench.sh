@@ -193,7 +193,8 @@ echo donate >$STRATEGY
 kill $vcpus_pid $hogs_pid
 fi
 # make dy-trace (scripts/dy-trace.sh): the IPI wait of the kvm part, with
-# sender and receiver on different CPUs (spread) and on one (paired),
+# sender and receiver on different CPUs (spread) and on one (paired), and
+# with a receiver that computes on the sender's crowded CPU (crowded-busy),
 # tracking on and off (relaxed boost on, so that every spin exit is
 # traced), each run traced: the scheduler's switches and wakeups, KVM's
 # IPIs, EOIs and directed-yield choices, printed as VB-TRACE lines for
@@ -206,20 +207,23 @@ echo 16384 >$T/buffer_size_kb
 for e in sched/sched_switch sched/sched_wakeup kvm/kvm_dy_select kvm/kvm_apic_ipi kvm/kvm_eoi; do
 	echo 1 >$T/events/$e/enable || fail "dy-trace: no event $e"
 done
-for pin in spread paired; do
-	export VCPU_BOOST_PIN=$pin
+for layout in spread paired crowded-busy; do
+	case $layout in
+	crowded-busy) export VCPU_BOOST_PIN=crowded && args="-v 6 -b" ;;
+	*) export VCPU_BOOST_PIN=$layout && args="-v 4" ;;
+	esac
 	for t in Y N; do
 		echo $t >$KVM_PARAMS/ipi_tracking_enabled
 		echo >$T/trace
 		echo 1 >$T/tracing_on
-		run_guest 600 /tests/vcpu_boost_spin_test -v 4 -n "${VB_DYTRACE_IPIS:-40}"
+		run_guest 600 /tests/vcpu_boost_spin_test $args -n "${VB_DYTRACE_IPIS:-40}"
 		echo 0 >$T/tracing_on
 		lost=$(cat $T/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')
 		if [ $rc -ne 0 ] || [ "$lost" -ne 0 ]; then
-			fail "dy-trace: $pin, tracking $t: rc $rc, $lost events lost: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+			fail "dy-trace: $layout, tracking $t: rc $rc, $lost events lost: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
 			continue
 		fi
-		echo "VB-TRACE-BEGIN pin=$pin tracking=$t $(echo "$out" | tail -n 1 | cut -d: -f2)"
+		echo "VB-TRACE-BEGIN layout=$layout tracking=$t $(echo "$out" | tail -n 1 | cut -d: -f2)"
 		grep -v '^#' $T/trace | sed 's/^/VB-TRACE /'
 		echo "VB-TRACE-END"
 	done
