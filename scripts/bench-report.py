@@ -1153,9 +1153,9 @@ def never_worse(runs, extra_goals):
     md += ["### Goals\n",
            "Judged on the medians above; the A/A column is the noise to read them against. "
            "The lock, IPI wait and mixed goals without *on one CPU* or *crowded* in their name "
-           "are judged in the spread layout (vCPU *i* on CPU *i* mod 2): there whatever a vCPU needs from the other CPU "
-           "waits for the emulator's next turn to it (*Where an IPI round trip's time goes*), "
-           "and an IPI's receiver always sits on the other CPU.\n",
+           "are judged in the spread layout (vCPU *i* on CPU *i* mod 2): there whatever a "
+           "vCPU needs from the other CPU waits for the emulator's next turn to it (*Where an "
+           "IPI round trip's time goes*), and an IPI's receiver always sits on the other CPU.\n",
            "| goal | measured | |",
            "|---|---|---|",
            ratio_row("lock: acquisitions/s, tracking on ÷ off ≥ 0.97", ("lock", "acquisitions/s"), 0.97),
