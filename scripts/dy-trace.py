@@ -114,7 +114,8 @@ def round_trips(run):
             t, pid, c, name, args = ev[i]
             if name == "kvm_dy_select" and pid == sender:
                 r["spins"] += 1
-            if name == "kvm_eoi" and r["eoi"] is None and pid == receiver:
+            if (name == "kvm_eoi" and r["eoi"] is None and pid == receiver
+                    and f"vector {VECTOR}" in args):
                 r["eoi"] = t - t0
                 if sender_on[i]:
                     r["back"] = 0.0
