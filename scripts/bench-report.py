@@ -1068,7 +1068,7 @@ DY_SCENARIOS = {
 }
 
 
-def never_worse(runs, extra_goals):
+def never_worse(runs, extra_goals, turn=0):
     """Tracking on against off, per repetition, with the A/A pair beside;
     EXTRA_GOALS are more rows for its goal table."""
     # kind -> (tracking, aa) -> rep -> run
@@ -1108,12 +1108,21 @@ def never_worse(runs, extra_goals):
           "both, two runs of one setting differed by 15–30 %: the emulator's speed drifts, "
           "and the load balancer put sender and receiver on one CPU in some runs and apart "
           "in others, which changes the round trip threefold. On one TCG thread the two "
-          "CPUs take turns rather than run at once, so whatever crosses CPUs waits for the "
-          "emulator's next turn: a receiver on the other CPU runs when the emulator turns to "
-          "that CPU, whoever yields to it (*Where an IPI round trip's time goes*, "
-          "`make dy-trace`). The scenarios with sender and receiver "
-          "on different CPUs measure those turns more than the kernel's choices; the "
-          "paired and crowded ones keep the round trip on one CPU.\n"]
+          "CPUs take turns rather than run at once"
+          + (f"; here no turn lasts more than {turn:,} instructions (`tests/qemu/0006`), "
+             "so they interleave at that grain, as CPUs running at once would. With turns "
+             "as long as the next timer deadline allows, as before that cap, whatever "
+             "crossed CPUs waited for the other CPU's next turn: a receiver woken on the "
+             "other CPU ran 1–2 ms later, whoever yielded to it, and even on one CPU the "
+             "round trips with a busy receiver counted ticks (*Where an IPI round trip's "
+             "time goes*, `make dy-trace`).\n"
+             if turn else
+             ", so whatever crosses CPUs waits for the emulator's next turn: a receiver on "
+             "the other CPU runs when the emulator turns to that CPU, whoever yields to it "
+             "(*Where an IPI round trip's time goes*, `make dy-trace`). The scenarios with "
+             "sender and receiver on different CPUs measure those turns more than the "
+             "kernel's choices; the paired and crowded ones keep the round trip on one "
+             "CPU.\n")]
     t = {}
     for kind, (title, what, metrics) in DY_SCENARIOS.items():
         md += [f"### {title}\n", what + "\n",
@@ -1153,9 +1162,11 @@ def never_worse(runs, extra_goals):
     md += ["### Goals\n",
            "Judged on the medians above; the A/A column is the noise to read them against. "
            "The lock, IPI wait and mixed goals without *on one CPU* or *crowded* in their name "
-           "are judged in the spread layout (vCPU *i* on CPU *i* mod 2): there whatever a "
-           "vCPU needs from the other CPU waits for the emulator's next turn to it (*Where an "
-           "IPI round trip's time goes*), and an IPI's receiver always sits on the other CPU.\n",
+           "are judged in the spread layout (vCPU *i* on CPU *i* mod 2), where an IPI's "
+           "receiver always sits on the other CPU"
+           + (".\n" if turn else
+              ": there whatever a vCPU needs from the other CPU waits for the emulator's next "
+              "turn to it (*Where an IPI round trip's time goes*).\n"),
            "| goal | measured | |",
            "|---|---|---|",
            ratio_row("lock: acquisitions/s, tracking on ÷ off ≥ 0.97", ("lock", "acquisitions/s"), 0.97),
@@ -1253,13 +1264,14 @@ def kvm_section(setup, runs, out):
     pmd, nb = who_pays(runs)
     fair = nb is not None and abs(nb - 1) <= 0.05
     fair_cell = ("not measured" if nb is None else "**met**" if fair else "**missed**")
+    turn = int(setup.get("icount_turn", "0") or 0)
     md = never_worse(runs, [
         f"| 1:1, no overcommit: mechanisms inert (round trips/s on ÷ off; inert when the "
         f"pairs' ratios fall on both sides of 1) | × {fmt(one['one'])} (pairs: "
         f"{fmt(one['lo'])}–{fmt(one['hi'])}) | {'**met**' if inert else '**missed**'} |",
         f"| computing crowd: the neighbour keeps its share beside a sender that never "
         f"yields, within 5 % (loops, tracking on ÷ the reference's fair share) "
-        f"| × {fmt(nb if nb is not None else float('nan'))} | {fair_cell} |"])
+        f"| × {fmt(nb if nb is not None else float('nan'))} | {fair_cell} |"], turn)
     md += pmd
     if st["path"]:
         pad_words = " and ".join(f"{n} (× {fmt(med(v))}, repetitions {spread(v)})"

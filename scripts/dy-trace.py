@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """make dy-trace's section of bench/REPORT.md: where the time of an IPI
-round trip goes in make bench's kvm part, from two traced boots
-(scripts/dy-trace.sh): one on a single TCG thread under instruction
-counting, as that part runs, and one with a TCG thread per CPU.
+round trip goes in make bench's kvm part, from three traced boots
+(scripts/dy-trace.sh): two on a single TCG thread under instruction
+counting, with each CPU's turn as long as the next timer deadline allows
+and capped at TURN instructions (tests/qemu/0006) as that part runs, and
+one with a TCG thread per CPU.
 
-Usage: dy-trace.py QEMU HZ SINGLE_THREAD_LOG MULTI_THREAD_LOG
+Usage: dy-trace.py QEMU HZ TURN LONG_TURNS_LOG CAPPED_TURNS_LOG MULTI_THREAD_LOG
 QEMU says which emulator ran them, HZ is the test kernel's CONFIG_HZ.
 Writes the section (Markdown) to standard output.
 
@@ -27,7 +29,7 @@ EVENT = re.compile(r"^VB-TRACE\s+.*?-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): 
 VECTOR = 167
 RECEIVER = 1
 # The boots, in the order of the command line, and the runs each must have.
-THREADS = {"single": "one", "multi": "one per CPU"}
+BOOTS = ("long", "capped", "multi")
 LAYOUTS = ("spread", "paired", "crowded-busy")
 RUNS = [(layout, t) for layout in LAYOUTS for t in ("Y", "N")]
 
@@ -169,11 +171,14 @@ def times(n):
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) != 7:
         sys.exit(__doc__.split("\n\n")[1])
-    qemu, hz, logs = sys.argv[1], int(sys.argv[2]), dict(zip(THREADS, sys.argv[3:5]))
+    qemu, hz, turn = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    logs = dict(zip(BOOTS, sys.argv[4:7]))
+    label = {"long": "one, turns to the deadline", "capped": f"one, turns ≤ {turn:,}",
+             "multi": "one per CPU"}
     rows, facts = [], {}
-    for threads, path in logs.items():
+    for boot, path in logs.items():
         runs = parse(path)
         for layout, tracking in RUNS:
             run = runs[(layout, tracking)]
@@ -185,15 +190,18 @@ def main():
                  "woken": len(woken), "wait": med([r["wait"] for r in woken]),
                  "other": med([r["other"] for r in woken]),
                  "stretch": med(st), "gap": f"{gap:,.1f}"}
-            facts[(threads, layout, tracking)] = f
-            rows.append(f"| {THREADS[threads]} | {layout} | {tracking} | {f['rt']} "
+            facts[(boot, layout, tracking)] = f
+            rows.append(f"| {label[boot]} | {layout} | {tracking} | {f['rt']} "
                         f"| {f['spins']} | {f['eoi']} | {len(woken)} of {len(rts)} "
                         f"| {f['wait']} | {f['other']} | {f['back']} "
                         f"| {f['stretch']} | {f['gap']} |")
     p = ["## Where an IPI round trip's time goes (make dy-trace)\n",
-         "`make dy-trace` boots the test kernel twice: as the kvm part of `make bench` does "
+         "`make dy-trace` boots the test kernel three times: twice under instruction counting "
          f"(QEMU {qemu}, `-icount shift=0`, which runs both emulated CPUs on one TCG "
-         "thread), and with one TCG thread per CPU (QEMU's default, not counted). "
+         "thread, in turns), once with each CPU's turn as long as the next timer deadline "
+         f"allows and once with turns of at most {turn:,} instructions (`tests/qemu/0006`, "
+         "`VB_ICOUNT_TURN`), as the kvm part of `make bench` runs; and once with one TCG "
+         "thread per CPU (QEMU's default, not counted). "
          "Each boot runs the part's *IPI wait* (`vcpu_boost_spin_test`, vCPU threads bound "
          "as there, PAUSE exits forced) traced, tracking on and off, in three layouts: "
          "`spread` (4 vCPUs, the receiver halting on the other CPU, as in *IPI wait*), "
@@ -203,58 +211,55 @@ def main():
          "switches and wakeups, KVM's IPIs, EOIs and directed-yield choices. Each row "
          "follows the round trips of one run, each from one of vCPU 0's IPIs to its next; "
          "the values are medians per round trip, times in microseconds of the test "
-         "kernel's clock (on one thread, a thousand instructions each; tracing itself "
-         "adds some). *Sender's spin exits*: vCPU 0's PAUSE exits (directed-yield "
-         "decisions). *Woken*: round trips in which the receiver's thread was woken and "
-         "ran (a halting receiver that had gone to sleep), which the next two columns "
-         "count: how long it waited to run after its wakeup, and how many directed yields "
-         "chose it meanwhile from the other CPU (such a yield only asks that CPU to run "
-         "it next). *EOI → sender runs*: from the receiver's EOI until the sender's "
-         "thread is on a CPU again (0 if it still was). *One-CPU stretch*: between the "
-         "first and the last IPI, a stretch of the trace with events from one test-kernel "
-         "CPU only, to read against the *gap* between two events of one CPU (the larger "
-         "of the two CPUs' medians): while both CPUs run, their events interleave, and a "
-         "stretch many gaps long is time in which the other CPU did not run.\n",
+         "kernel's clock (counted, a thousand instructions each; tracing itself adds "
+         "some). *Sender's spin exits*: vCPU 0's PAUSE exits (directed-yield decisions). "
+         "*Woken*: round trips in which the receiver's thread was woken and ran (a halting "
+         "receiver that had gone to sleep), which the next two columns count: how long it "
+         "waited to run after its wakeup, and how many directed yields chose it meanwhile "
+         "from the other CPU (such a yield only asks that CPU to run it next). *EOI → "
+         "sender runs*: from the receiver's EOI until the sender's thread is on a CPU again "
+         "(0 if it still was). *One-CPU stretch*: between the first and the last IPI, a "
+         "stretch of the trace with events from one test-kernel CPU only, to read against "
+         "the *gap* between two events of one CPU (the larger of the two CPUs' medians): "
+         "while both CPUs run, their events interleave, and a stretch many gaps long is "
+         "time in which the other CPU did not run.\n",
          "| TCG threads | layout | tracking | round trip | sender's spin exits "
          "| IPI → EOI | woken | woken → receiver runs "
          "| yields to the woken receiver from the other CPU | EOI → sender runs "
          "| one-CPU stretch | gap |",
          "|---|---|---|---|---|---|---|---|---|---|---|---|",
          *rows, ""]
-    s, pr, m = (facts[("single", "spread", "N")], facts[("single", "paired", "N")],
-                facts[("multi", "spread", "N")])
-    by, bn = facts[("single", "crowded-busy", "Y")], facts[("single", "crowded-busy", "N")]
-    p.append(f"**Reading.** On one thread, with the receiver on the other CPU (tracking off), a "
-             f"round trip takes {s['rt']} µs against {pr['rt']} µs with both on one CPU, and "
-             f"the sender exits {times(s['spins'])} on PAUSE in it. The receiver, woken a few "
-             f"µs after the IPI, runs {s['wait']} µs after its wakeup, while the vCPUs on "
-             f"the sender's CPU yield to it {times(s['other'])} across CPUs to no effect. The "
-             f"two test-kernel CPUs take turns: a median stretch of {s['stretch']} µs with "
-             f"events from one CPU only, against {s['gap']} µs between two events of one CPU. "
-             "With instruction counting QEMU runs the emulated CPUs on one thread in turns "
-             "(`accel/tcg/tcg-accel-ops-rr.c`): each runs until it halts or has executed its "
-             "share of the instructions left before the next timer deadline (the equal share "
-             "is `tests/qemu/0004`), so the receiver's CPU does not run while the sender's "
-             "does. With a thread per CPU the same layout gives a median stretch of "
-             f"{m['stretch']} µs against a gap of {m['gap']} µs, the receiver runs "
-             f"{m['wait']} µs after its wakeup, and the sender exits {times(m['spins'])} per "
-             "round trip: the spin is too short for the choice of a yield's target to matter. "
-             "So in the kvm part a round trip across CPUs measures the emulator's turns more "
-             "than how soon the kernel runs the receiver; where sender and receiver share a "
-             "CPU (`paired`, `crowded`) it does not cross CPUs.\n")
-    mb = facts[("multi", "crowded-busy", "N")]
-    p.append(f"With a receiver that computes on the sender's CPU (`crowded-busy`), on one "
-             f"thread, the receiver EOIs {by['eoi']} µs after the IPI with tracking on and "
-             f"{bn['eoi']} µs with it off, after {by['spins']} and {bn['spins']} of the "
-             f"sender's spin exits; then the sender runs again {by['back']} and {bn['back']} "
-             "µs after the EOI: it gave its CPU away with the yield, and gets it back from "
-             f"the computing receiver at a scheduler tick ({1_000_000 // hz:,} µs at the test "
-             f"kernel's HZ={hz}). So in the kvm part that scenario's round trips count ticks "
-             "whatever the sender chose, and its rate can move by a few per cent only, as "
-             "round trips that end before the next tick come and go. With a thread per CPU, "
-             "where the test kernel's clock follows the host's and a microsecond holds far "
-             f"fewer instructions, the sender runs again {mb['back']} µs after the EOI "
-             "(tracking off), before a tick.\n")
+    lo, lp, c, m = (facts[("long", "spread", "N")], facts[("long", "paired", "N")],
+                    facts[("capped", "spread", "N")], facts[("multi", "spread", "N")])
+    lb, cb, mb = (facts[("long", "crowded-busy", "N")], facts[("capped", "crowded-busy", "N")],
+                  facts[("multi", "crowded-busy", "N")])
+    p.append(f"**Reading.** With turns as long as the next deadline allows (tracking off), the "
+             f"two CPUs take turns of a median {lo['stretch']} µs with events from one CPU "
+             f"only, against {lo['gap']} µs between two events of one CPU: QEMU runs the "
+             "emulated CPUs on one thread (`accel/tcg/tcg-accel-ops-rr.c`), each until it "
+             "halts or has executed its share of the instructions left before the next timer "
+             "deadline (the equal share is `tests/qemu/0004`), so the receiver's CPU does "
+             "not run while the sender's does. A receiver woken on the other CPU runs "
+             f"{lo['wait']} µs after its wakeup, while the vCPUs on the sender's CPU yield to "
+             f"it {times(lo['other'])} across CPUs to no effect; a round trip takes "
+             f"{lo['rt']} µs against {lp['rt']} µs with both on one CPU. Even on one CPU, a "
+             f"receiver that computes EOIs {lb['eoi']} µs after the IPI but the sender, "
+             f"having yielded its CPU to it, runs again only {lb['back']} µs later, at a "
+             f"scheduler tick ({1_000_000 // hz:,} µs at the test kernel's HZ={hz}): its "
+             "CPU is rescheduled when the other CPU's turn comes. Measured that way, the "
+             "kvm part's spread scenarios count the emulator's turns and its busy ones "
+             "ticks, whatever the kernel chooses.\n")
+    p.append(f"With turns of at most {turn:,} instructions, as the kvm part runs now, the "
+             f"CPUs interleave (a stretch of {c['stretch']} µs against a gap of {c['gap']} "
+             f"µs), the receiver on the other CPU runs {c['wait']} µs after its wakeup, a "
+             f"round trip takes {c['rt']} µs, and the sender exits {times(c['spins'])} on "
+             f"PAUSE per round trip; the computing receiver's sender runs again {cb['back']} µs "
+             "after the EOI. That is what a thread per CPU shows too, where the test "
+             "kernel's clock follows the host's and a microsecond holds far fewer "
+             f"instructions: a stretch of {m['stretch']} µs against a gap of {m['gap']} µs, "
+             f"the receiver running {m['wait']} µs after its wakeup, {times(m['spins'])} "
+             f"per round trip, and the sender back {mb['back']} µs after the busy "
+             "receiver's EOI.\n")
     print("\n".join(p))
 
 

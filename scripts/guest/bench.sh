@@ -14,6 +14,7 @@ reps=${VB_BENCH_REPS:-5}
 ms=${VB_BENCH_MS:-1000}
 
 echo "VB-BENCH-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
+	"icount_turn=${VB_ICOUNT_TURN:-0}" \
 	"features=$(cat /sys/kernel/debug/sched/features)"
 
 # kthreads: ping-pong next to 0..2 hogs, a lock among 2, 4 and 8 tasks on
