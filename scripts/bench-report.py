@@ -1035,9 +1035,8 @@ DY_SCENARIOS = {
     "spincrowdedbusy": ("IPI wait, the sender's CPU crowded, the receiver busy",
                         "The same with `-b` (half the round trips): the receiver computes "
                         "between IPIs instead of halting, so an IPI always finds it preempted "
-                        "or running. A yield runs it, with either setting, and the sender, "
-                        "having given its CPU away, runs again at the next scheduler tick "
-                        "(*Where an IPI round trip's time goes*): the round trips count ticks.",
+                        "or running (where the sender's time goes: *Where an IPI round "
+                        "trip's time goes*).",
                         BUSY_METRICS),
     "spincrowdedcompute": ("IPI wait, the sender's CPU crowded, every other vCPU computing",
                            "The same with `-b -c` (a third of the round trips): vCPUs 2 to 5 "

@@ -243,12 +243,12 @@ def main():
              f"{lo['wait']} µs after its wakeup, while the vCPUs on the sender's CPU yield to "
              f"it {times(lo['other'])} across CPUs to no effect; a round trip takes "
              f"{lo['rt']} µs against {lp['rt']} µs with both on one CPU. Even on one CPU, a "
-             f"receiver that computes EOIs {lb['eoi']} µs after the IPI but the sender, "
-             f"having yielded its CPU to it, runs again only {lb['back']} µs later, at a "
-             f"scheduler tick ({1_000_000 // hz:,} µs at the test kernel's HZ={hz}): its "
-             "CPU is rescheduled when the other CPU's turn comes. Measured that way, the "
-             "kvm part's spread scenarios count the emulator's turns and its busy ones "
-             "ticks, whatever the kernel chooses.\n")
+             f"receiver that computes EOIs {lb['eoi']} µs after the IPI, but the sender, "
+             f"having yielded its CPU to it, runs again only {lb['back']} µs later, and a "
+             f"round trip takes {lb['rt']} µs, a scheduler tick ({1_000_000 // hz:,} µs at "
+             f"the test kernel's HZ={hz}). Measured that way, the kvm part's spread "
+             "scenarios counted the emulator's turns and its busy ones ticks, whatever the "
+             "kernel chose.\n")
     p.append(f"With turns of at most {turn:,} instructions, as the kvm part runs now, the "
              f"CPUs interleave (a stretch of {c['stretch']} µs against a gap of {c['gap']} "
              f"µs), the receiver on the other CPU runs {c['wait']} µs after its wakeup, a "
