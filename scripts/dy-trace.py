@@ -167,7 +167,7 @@ def med(values, fmt="{:,.0f}"):
 
 
 def times(n):
-    return f"{n} time" if n == "1" else f"{n} times"
+    return {"1": "once", "2": "twice"}.get(n, f"{n} times")
 
 
 def main():
@@ -247,8 +247,8 @@ def main():
              f"having yielded its CPU to it, runs again only {lb['back']} µs later, and a "
              f"round trip takes {lb['rt']} µs, a scheduler tick ({1_000_000 // hz:,} µs at "
              f"the test kernel's HZ={hz}). Measured that way, the kvm part's spread "
-             "scenarios counted the emulator's turns and its busy ones ticks, whatever the "
-             "kernel chose.\n")
+             "scenarios counted the emulator's turns and its crowded busy one ticks, "
+             "whatever the kernel chose.\n")
     p.append(f"With turns of at most {turn:,} instructions, as the kvm part runs now, the "
              f"CPUs interleave (a stretch of {c['stretch']} µs against a gap of {c['gap']} "
              f"µs), the receiver on the other CPU runs {c['wait']} µs after its wakeup, a "

@@ -15,6 +15,7 @@
 
 REPORT=$PROJECT_ROOT/bench/REPORT.md
 turn=${VB_ICOUNT_TURN:-10000}
+[ "$turn" -gt 0 ] 2>/dev/null || die "VB_ICOUNT_TURN: a number of instructions above 0, not $turn"
 declare -A boot_env=(
 	[long]="GUEST_ICOUNT=1 GUEST_TCG=thread=single VB_ICOUNT_TURN=0"
 	[capped]="GUEST_ICOUNT=1 GUEST_TCG=thread=single VB_ICOUNT_TURN=$turn"
