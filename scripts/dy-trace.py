@@ -89,14 +89,15 @@ def sender_ipis(run):
     return sender, receiver, ipis
 
 
-def round_trips(run):
+def round_trips(run, ids):
     """Per round trip: its length, the sender's spin exits in it, when the
     receiver EOI'd the IPI and when the sender ran again after that (0 if
     it was running); when the receiver was woken in it, also the wakeup's
     time, how long it waited to run, and the directed yields to it in
-    between from the CPU it was woken on and from the other."""
+    between from the CPU it was woken on and from the other. IDS: what
+    sender_ipis() found in RUN."""
     ev = run.events
-    sender, receiver, ipis = sender_ipis(run)
+    sender, receiver, ipis = ids
     # Whether the sender is on a CPU, from its switches before each event.
     on, sender_on = False, []
     for _, _, _, name, args in ev:
@@ -142,11 +143,10 @@ def round_trips(run):
     return out
 
 
-def stretches(run):
+def stretches(run, ipis):
     """Between the sender's first and last IPI: the lengths of the
     stretches in which the trace shows one CPU only, and the larger of
     the two CPUs' median gaps between two of their events."""
-    _, _, ipis = sender_ipis(run)
     ev = run.events[ipis[0]:ipis[-1] + 1]
     out, start = [], ev[0]
     for e in ev[1:]:
@@ -182,9 +182,10 @@ def main():
         runs = parse(path)
         for layout, tracking in RUNS:
             run = runs[(layout, tracking)]
-            rts = round_trips(run)
+            ids = sender_ipis(run)
+            rts = round_trips(run, ids)
             woken = [r for r in rts if r["woken"]]
-            st, gap = stretches(run)
+            st, gap = stretches(run, ids[2])
             f = {"rt": med([r["rt"] for r in rts]), "spins": med([r["spins"] for r in rts]),
                  "eoi": med([r["eoi"] for r in rts]), "back": med([r["back"] for r in rts]),
                  "woken": len(woken), "wait": med([r["wait"] for r in woken]),

@@ -32,10 +32,7 @@ for boot in long capped multi; do
 	logs+=("$CACHE/guest-bench-dytrace-$boot.log")
 done
 # Which emulator ran them: the turns depend on it.
-case $QEMU in
-"$QEMU_DIR"/*) qemu="$(qemu_version) + tests/qemu/ ($(cat "$QEMU_DIR/stamp"))" ;;
-*) qemu="$(qemu_version) ($QEMU)" ;;
-esac
+qemu=$(qemu_label)
 hz=$(sed -n 's/^CONFIG_HZ=//p' "$KBUILD_DIR/.config")
 [ -n "$hz" ] || die "no CONFIG_HZ in $KBUILD_DIR/.config"
 python3 "$PROJECT_ROOT/scripts/dy-trace.py" "$qemu" "$hz" "$turn" "${logs[@]}" \

@@ -25,10 +25,7 @@ flake_boot() {
 	cp "$CACHE/guest-$(run_name flake).log" "$CACHE/guest-flake-$name.log"
 	echo $reset >"$CACHE/guest-flake-$name.reset"
 	# Which emulator ran it: the rates depend on it.
-	case $QEMU in
-	"$QEMU_DIR"/*) echo "$(qemu_version) + tests/qemu/ ($(cat "$QEMU_DIR/stamp"))" ;;
-	*) echo "$(qemu_version) ($QEMU)" ;;
-	esac >"$CACHE/guest-flake-$name.qemu"
+	qemu_label >"$CACHE/guest-flake-$name.qemu"
 }
 # The boots: NAME, then the settings of scripts/guest.sh for it. "npt" is
 # the test stages' setting before shadow paging (kvm_amd.npt=0) became

@@ -54,6 +54,14 @@ TOOLS=$CACHE/tools                             # bindgen and other host tools
 QEMU_DIR=$CACHE/qemu
 QEMU=$QEMU_DIR/bin/qemu-system-x86_64
 qemu_version() { "$QEMU" --version | head -n1 | awk '{print $4}'; }
+# qemu_label: which emulator $QEMU is, for a report: its version, and
+# whether it is the one scripts/qemu.sh built with tests/qemu/ (and which).
+qemu_label() {
+	case $QEMU in
+	"$QEMU_DIR"/*) echo "$(qemu_version) + tests/qemu/ ($(cat "$QEMU_DIR/stamp"))" ;;
+	*) echo "$(qemu_version) ($QEMU)" ;;
+	esac
+}
 export CCACHE_DIR=$CACHE/ccache
 
 # The Debian rustc that ships its std source; rustup's rustc does not.

@@ -201,13 +201,9 @@ fi
 # IPIs, EOIs and directed-yield choices, printed as VB-TRACE lines for
 # scripts/dy-trace.py. A run whose trace lost events fails.
 if [ "$part" = dytrace ]; then
-T=$TRACING
+events="sched/sched_switch sched/sched_wakeup kvm/kvm_dy_select kvm/kvm_apic_ipi kvm/kvm_eoi"
 echo 1 >$SVM_PARAMS/test_pause_exits
 echo Y >$KVM_PARAMS/enable_relaxed_boost
-echo 16384 >$T/buffer_size_kb
-for e in sched/sched_switch sched/sched_wakeup kvm/kvm_dy_select kvm/kvm_apic_ipi kvm/kvm_eoi; do
-	echo 1 >$T/events/$e/enable || fail "dy-trace: no event $e"
-done
 for layout in spread paired crowded-busy; do
 	case $layout in
 	crowded-busy) export VCPU_BOOST_PIN=crowded && args="-v 6 -b" ;;
@@ -215,22 +211,20 @@ for layout in spread paired crowded-busy; do
 	esac
 	for t in Y N; do
 		echo $t >$KVM_PARAMS/ipi_tracking_enabled
-		echo >$T/trace
-		echo 1 >$T/tracing_on
+		trace_begin $events
 		run_guest 600 /tests/vcpu_boost_spin_test $args -n "${VB_DYTRACE_IPIS:-40}"
-		echo 0 >$T/tracing_on
-		lost=$(cat $T/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')
-		if [ $rc -ne 0 ] || [ "$lost" -ne 0 ]; then
-			fail "dy-trace: $layout, tracking $t: rc $rc, $lost events lost: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+		trace_end "dy-trace: $layout, tracking $t" $events
+		if [ $rc -ne 0 ]; then
+			fail "dy-trace: $layout, tracking $t: rc $rc: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
 			continue
 		fi
+		[ "$lost" -eq 0 ] || continue
 		echo "VB-TRACE-BEGIN layout=$layout tracking=$t $(echo "$out" | tail -n 1 | cut -d: -f2)"
-		grep -v '^#' $T/trace | sed 's/^/VB-TRACE /'
+		grep -v '^#' $TRACING/trace | sed 's/^/VB-TRACE /'
 		echo "VB-TRACE-END"
 	done
 done
-echo 0 >$T/events/enable
-echo >$T/trace
+echo >$TRACING/trace
 echo 0 >$SVM_PARAMS/test_pause_exits
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 exit 0
