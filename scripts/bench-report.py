@@ -1222,8 +1222,9 @@ def who_pays(runs):
           "yields, so the receiver and the neighbour (vCPU 2, on the sender's CPU) share what "
           "the sender leaves: half of it each is a computing vCPU's fair share (the last row). "
           "What the sender's yields give must come out of the sender's share, not the "
-          "neighbour's: the neighbour's loops with tracking on ÷ that fair share should be 1, "
-          "read against that scenario's A/A pair above. "
+          "neighbour's: the neighbour's loops with tracking on ÷ that fair share should be at "
+          "least 1 (within 5 %), read against that scenario's A/A pair above: above 1 it lost "
+          "nothing either. "
           "(Under mainline's forfeit the neighbour gets part of what the sender gives up.)\n",
           "| metric | tracking on | off | no yields (reference) | on ÷ reference |",
           "|---|---|---|---|---|"]
@@ -1261,15 +1262,18 @@ def kvm_section(setup, runs, out):
     cmd, one = controls(runs)
     inert = one["lo"] <= 1 <= one["hi"]
     pmd, nb = who_pays(runs)
-    fair = nb is not None and abs(nb - 1) <= 0.05
+    # One-sided: the neighbour must not pay for what the sender gives (a
+    # neighbour that gets more is paid by the sender, which is allowed).
+    fair = nb is not None and nb >= 0.95
     fair_cell = ("not measured" if nb is None else "**met**" if fair else "**missed**")
     turn = int(setup.get("icount_turn", "0") or 0)
     md = never_worse(runs, [
         f"| 1:1, no overcommit: mechanisms inert (round trips/s on ÷ off; inert when the "
         f"pairs' ratios fall on both sides of 1) | × {fmt(one['one'])} (pairs: "
         f"{fmt(one['lo'])}–{fmt(one['hi'])}) | {'**met**' if inert else '**missed**'} |",
-        f"| computing crowd: the neighbour keeps its share beside a sender that never "
-        f"yields, within 5 % (loops, tracking on ÷ the reference's fair share) "
+        f"| computing crowd: the neighbour pays nothing for the sender's yields: its loops "
+        f"with tracking on ≥ 95 % of a computing vCPU's fair share beside a sender that "
+        f"never yields "
         f"| × {fmt(nb if nb is not None else float('nan'))} | {fair_cell} |"], turn)
     md += pmd
     if st["path"]:
