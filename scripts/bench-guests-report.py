@@ -421,8 +421,9 @@ def main():
            f"{n} rounds the smallest p is {fmt(sign_p(n, n), 2)}, {n} of {n}); then a confidence "
            f"interval of the median ratio from the same binomial: {which}, a "
            f"{fmt(cover * 100, 4)} % interval. The sign test tells a steady direction; the "
-           "interval bounds the size the rounds allow; the goals below judge the median against "
-           "the A/A noise.\n"]
+           "interval bounds the size the rounds allow. The goals below judge the median against "
+           "the A/A noise, which is one round's largest departure and so grows with the rounds, "
+           "and once more on this interval, the noise of the median itself.\n"]
     md += sign_table(res, settings, works)
     if probed:
         md += ["", "### Throughput for the machine's speed, × off (median over rounds, range)\n",
@@ -505,6 +506,24 @@ def main():
                + (", ".join(f"`{s}` {g} × {fmt(r)}" for s, g, r in losses) if losses else
                   "none" if complete else "not every setting and workload measured")
                + f" | {verdict(not losses) if complete else '**not judged**'} |"]
+    # The same goals read on the median's confidence interval: the noise of a
+    # median over the rounds, where the largest A/A departure above is one
+    # round's and grows with the number of rounds.
+    def cell(xs):
+        return ", ".join(f"`{s}` {g} {fmt(lo)}–{fmt(hi)}" for s, g, (lo, hi) in xs)
+
+    for prefix, label, _ in variants:
+        ivs = [(s, g, median_ci(res[s][prefix + g]["ratios"])) for s in cand for g in judged
+               if len(res[s][prefix + g]["ratios"]) >= MIN_ROUNDS]
+        up = max(ivs, key=lambda x: x[2][0], default=None)
+        gains = [x for x in ivs if x[2][0] >= 1 + GAIN]
+        losses = [x for x in ivs if x[2][1] < 1 - LOSS]
+        md += [f"| the best setting's median interval lies above 1 + {GAIN * 100:.0f} % | {label} | "
+               + (cell(gains) if gains else f"highest lower end: {cell([up])}" if up else "–")
+               + f" | {verdict(bool(gains)) if ivs else '**not judged**'} |",
+               f"| no setting's median interval lies below 1 − {LOSS * 100:.0f} % | {label} | "
+               + (cell(losses) if losses else "none" if ivs else "–")
+               + f" | {verdict(not losses) if ivs else '**not judged**'} |"]
     md += [f"| the CPU-bound neighbour keeps its share within ±{SHARE_PTS:.0f} points of `off` | CPU share | "
            + (f"largest change: `{worst_share[0]}` {worst_share[1]:+.1f} points" if worst_share else "–")
            + f" | {verdict(worst_share is not None and abs(worst_share[1]) <= SHARE_PTS)} |",
