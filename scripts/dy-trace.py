@@ -186,14 +186,19 @@ def main():
             rts = round_trips(run, ids)
             woken = [r for r in rts if r["woken"]]
             st, gap = stretches(run, ids[2])
+            # The sender's directed yields, and those that chose the receiver.
+            chose = [a.split()[3:4] == [str(RECEIVER)] for _, pid, _, name, a in run.events
+                     if name == "kvm_dy_select" and pid == ids[0]]
             f = {"rt": med([r["rt"] for r in rts]), "spins": med([r["spins"] for r in rts]),
                  "eoi": med([r["eoi"] for r in rts]), "back": med([r["back"] for r in rts]),
                  "woken": len(woken), "wait": med([r["wait"] for r in woken]),
                  "other": med([r["other"] for r in woken]),
-                 "stretch": med(st), "gap": f"{gap:,.1f}"}
+                 "stretch": med(st), "gap": f"{gap:,.1f}",
+                 "chose": f"{sum(chose):,} of {len(chose):,}"}
             facts[(boot, layout, tracking)] = f
             rows.append(f"| {label[boot]} | {layout} | {tracking} | {f['rt']} "
-                        f"| {f['spins']} | {f['eoi']} | {len(woken)} of {len(rts)} "
+                        f"| {f['spins']} | {f['chose']} "
+                        f"| {f['eoi']} | {len(woken)} of {len(rts)} "
                         f"| {f['wait']} | {f['other']} | {f['back']} "
                         f"| {f['stretch']} | {f['gap']} |")
     p = ["## Where an IPI round trip's time goes (make dy-trace)\n",
@@ -213,7 +218,8 @@ def main():
          "follows the round trips of one run, each from one of vCPU 0's IPIs to its next; "
          "the values are medians per round trip, times in microseconds of the test "
          "kernel's clock (counted, a thousand instructions each; tracing itself adds "
-         "some). *Sender's spin exits*: vCPU 0's PAUSE exits (directed-yield decisions). "
+         "some). *Sender's spin exits*: vCPU 0's PAUSE exits (directed-yield decisions); "
+         "*to the receiver*: of those in the whole run, the ones that chose vCPU 1. "
          "*Woken*: round trips in which the receiver's thread was woken and ran (a halting "
          "receiver that had gone to sleep), which the next two columns count: how long it "
          "waited to run after its wakeup, and how many directed yields chose it meanwhile "
@@ -225,15 +231,16 @@ def main():
          "while both CPUs run, their events interleave, and a stretch many gaps long is "
          "time in which the other CPU did not run.\n",
          "| TCG threads | layout | tracking | round trip | sender's spin exits "
-         "| IPI → EOI | woken | woken → receiver runs "
+         "| to the receiver | IPI → EOI | woken | woken → receiver runs "
          "| yields to the woken receiver from the other CPU | EOI → sender runs "
          "| one-CPU stretch | gap |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
          *rows, ""]
     lo, lp, c, m = (facts[("long", "spread", "N")], facts[("long", "paired", "N")],
                     facts[("capped", "spread", "N")], facts[("multi", "spread", "N")])
     lb, cb, mb = (facts[("long", "crowded-busy", "N")], facts[("capped", "crowded-busy", "N")],
                   facts[("multi", "crowded-busy", "N")])
+    cby = facts[("capped", "crowded-busy", "Y")]
     p.append(f"**Reading.** With turns as long as the next deadline allows (tracking off), the "
              f"two CPUs take turns of a median {lo['stretch']} µs with events from one CPU "
              f"only, against {lo['gap']} µs between two events of one CPU: QEMU runs the "
@@ -255,7 +262,9 @@ def main():
              f"µs), the receiver on the other CPU runs {c['wait']} µs after its wakeup, a "
              f"round trip takes {c['rt']} µs, and the sender exits {times(c['spins'])} on "
              f"PAUSE per round trip; the computing receiver's sender runs again {cb['back']} µs "
-             "after the EOI. That is what a thread per CPU shows too, where the test "
+             f"after the EOI. There tracking on sends {cby['chose']} of the sender's yields to "
+             f"the receiver, off {cb['chose']}: mainline's round robin gives some to the "
+             "spinning neighbour and to the other CPU's spinners. That is what a thread per CPU shows too, where the test "
              "kernel's clock follows the host's and a microsecond holds far fewer "
              f"instructions: a stretch of {m['stretch']} µs against a gap of {m['gap']} µs, "
              f"the receiver running {m['wait']} µs after its wakeup, {times(m['spins'])} "
