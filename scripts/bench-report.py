@@ -1200,7 +1200,8 @@ def who_pays(runs):
     """The computing crowd: what the sender's yields give the receiver, and
     whether the neighbour on their CPU keeps, with the sender's yields, what
     it gets when the sender never yields (no PAUSE exits). Returns the
-    table and the neighbour's ratio (None without reference runs)."""
+    table, the neighbour's loops with tracking on ÷ a computing vCPU's fair
+    share and ÷ its own in the reference (None without reference runs)."""
     kind = "spincrowdedcompute"
     sides = {"on": [], "off": [], "ref": []}
     for r in runs:
@@ -1211,7 +1212,7 @@ def who_pays(runs):
         elif r.get("cfg_aa") == "0":
             sides["on" if r.get("cfg_tracking") == "Y" else "off"].append(r)
     if not sides["ref"]:
-        return [], None
+        return [], None, None
     # The compute scenario's metrics but the share of yields (none here).
     metrics = [(n, f) for n, f, _ in COMPUTE_METRICS if f is not receiver_share]
     md = ["### Who pays, in the computing crowd\n",
@@ -1222,18 +1223,18 @@ def who_pays(runs):
           "yields, so the receiver and the neighbour (vCPU 2, on the sender's CPU) share what "
           "the sender leaves: half of it each is a computing vCPU's fair share (the last row). "
           "What the sender's yields give must come out of the sender's share, not the "
-          "neighbour's: the neighbour's loops with tracking on ÷ that fair share should be at "
-          "least 1 (within 5 %), read against that scenario's A/A pair above: above 1 it lost "
-          "nothing either. "
+          "neighbour's: its loops with tracking on should be at least what it ran here and "
+          "at least that fair share (the goal allows 5 % for the noise; the scenario's A/A "
+          "pair above shows it); more is paid by the sender. "
           "(Under mainline's forfeit the neighbour gets part of what the sender gives up.)\n",
           "| metric | tracking on | off | no yields (reference) | on ÷ reference |",
           "|---|---|---|---|---|"]
-    nb, nb_on = None, []
+    nb, own, nb_on = None, None, []
     for name, f in metrics:
         v = {k: [x for x in (f(r) for r in rs) if x == x] for k, rs in sides.items()}
         ratio = med(v["on"]) / med(v["ref"]) if v["on"] and v["ref"] else float("nan")
         if name == NEIGHBOUR_LOOPS:
-            nb, nb_on = ratio, v["on"]
+            own, nb_on = ratio, v["on"]
         md.append(f"| {name} | {med_range(v['on'])} | {med_range(v['off'])} "
                   f"| {med_range(v['ref'])} | × {fmt(ratio)} |")
     # Without yields the receiver and the neighbour split what the sender
@@ -1248,7 +1249,7 @@ def who_pays(runs):
                   f"receiver's and the neighbour's together) | – | – | {med_range(fair)} "
                   f"| neighbour × {fmt(nb)} |")
     md.append("")
-    return md, nb
+    return md, nb, own
 
 
 # The section of bench/REPORT.md that the kvm part alone writes.
@@ -1261,20 +1262,24 @@ def kvm_section(setup, runs, out):
     smd, st = spin_table(runs, out)
     cmd, one = controls(runs)
     inert = one["lo"] <= 1 <= one["hi"]
-    pmd, nb = who_pays(runs)
+    pmd, nb, own = who_pays(runs)
     # One-sided: the neighbour must not pay for what the sender gives (a
-    # neighbour that gets more is paid by the sender, which is allowed).
-    fair = nb is not None and nb >= 0.95
-    fair_cell = ("not measured" if nb is None else "**met**" if fair else "**missed**")
+    # neighbour that gets more is paid by the sender, which is allowed),
+    # against its fair share and against what it ran itself beside a sender
+    # that never yields (the reference's split is not always even).
+    measured = nb is not None and nb == nb and own is not None and own == own
+    fair = measured and min(nb, own) >= 0.95
+    fair_cell = ("not measured" if not measured else "**met**" if fair else "**missed**")
     turn = int(setup.get("icount_turn", "0") or 0)
     md = never_worse(runs, [
         f"| 1:1, no overcommit: mechanisms inert (round trips/s on ÷ off; inert when the "
         f"pairs' ratios fall on both sides of 1) | × {fmt(one['one'])} (pairs: "
         f"{fmt(one['lo'])}–{fmt(one['hi'])}) | {'**met**' if inert else '**missed**'} |",
         f"| computing crowd: the neighbour pays nothing for the sender's yields: its loops "
-        f"with tracking on ≥ 95 % of a computing vCPU's fair share beside a sender that "
-        f"never yields "
-        f"| × {fmt(nb if nb is not None else float('nan'))} | {fair_cell} |"], turn)
+        f"with tracking on ≥ 95 % of what it ran beside a sender that never yields, and of "
+        f"a computing vCPU's fair share there "
+        f"| × {fmt(own if own is not None else float('nan'))} and "
+        f"× {fmt(nb if nb is not None else float('nan'))} | {fair_cell} |"], turn)
     md += pmd
     if st["path"]:
         pad_words = " and ".join(f"{n} (× {fmt(med(v))}, repetitions {spread(v)})"

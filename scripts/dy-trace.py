@@ -186,9 +186,11 @@ def main():
             rts = round_trips(run, ids)
             woken = [r for r in rts if r["woken"]]
             st, gap = stretches(run, ids[2])
-            # The sender's directed yields, and those that chose the receiver.
-            chose = [a.split()[3:4] == [str(RECEIVER)] for _, pid, _, name, a in run.events
-                     if name == "kvm_dy_select" and pid == ids[0]]
+            # The sender's directed yields (a target chosen), and those to
+            # the receiver.
+            chose = [a.split()[3] == str(RECEIVER) for _, pid, _, name, a in run.events
+                     if name == "kvm_dy_select" and pid == ids[0]
+                     and len(a.split()) > 3 and a.split()[3] != "-1"]
             f = {"rt": med([r["rt"] for r in rts]), "spins": med([r["spins"] for r in rts]),
                  "eoi": med([r["eoi"] for r in rts]), "back": med([r["back"] for r in rts]),
                  "woken": len(woken), "wait": med([r["wait"] for r in woken]),
@@ -219,7 +221,8 @@ def main():
          "the values are medians per round trip, times in microseconds of the test "
          "kernel's clock (counted, a thousand instructions each; tracing itself adds "
          "some). *Sender's spin exits*: vCPU 0's PAUSE exits (directed-yield decisions); "
-         "*to the receiver*: of those in the whole run, the ones that chose vCPU 1. "
+         "*to the receiver*: of those in the whole run that chose a vCPU to yield to, the "
+         "ones that chose vCPU 1. "
          "*Woken*: round trips in which the receiver's thread was woken and ran (a halting "
          "receiver that had gone to sleep), which the next two columns count: how long it "
          "waited to run after its wakeup, and how many directed yields chose it meanwhile "
@@ -262,9 +265,9 @@ def main():
              f"µs), the receiver on the other CPU runs {c['wait']} µs after its wakeup, a "
              f"round trip takes {c['rt']} µs, and the sender exits {times(c['spins'])} on "
              f"PAUSE per round trip; the computing receiver's sender runs again {cb['back']} µs "
-             f"after the EOI. There tracking on sends {cby['chose']} of the sender's yields to "
-             f"the receiver, off {cb['chose']}: mainline's round robin gives some to the "
-             "spinning neighbour and to the other CPU's spinners. That is what a thread per CPU shows too, where the test "
+             f"after the EOI. There the sender's yields go to the receiver {cby['chose']} "
+             f"times with tracking on and {cb['chose']} with it off, the rest to other "
+             "vCPUs. That is what a thread per CPU shows too, where the test "
              "kernel's clock follows the host's and a microsecond holds far fewer "
              f"instructions: a stretch of {m['stretch']} µs against a gap of {m['gap']} µs, "
              f"the receiver running {m['wait']} µs after its wakeup, {times(m['spins'])} "
