@@ -1256,6 +1256,56 @@ def who_pays(runs):
 KVM_SECTION = "bench kvm"
 
 
+def strategy_matrix(runs):
+    """Tracking on ÷ off in the two crowded scenarios with a computing
+    receiver, under each yield strategy (kinds stratbusy, stratcompute),
+    pairing the runs of one repetition in their order. Empty without them."""
+    kinds = (("stratbusy", "beside a spinning neighbour"),
+             ("stratcompute", "beside a computing neighbour (the computing crowd)"))
+    strats = []
+    for r in runs:
+        st = r.get("cfg_strategy")
+        if r.get("kind") in dict(kinds) and st and st not in strats:
+            strats.append(st)
+    if not strats:
+        return []
+    # The C enum's order (patches: enum sched_vcpu_yield_strategy), the rest after.
+    order = ["deboost", "lag-credit", "proportional", "donate", "mainline"]
+    strats.sort(key=lambda x: order.index(x) if x in order else len(order))
+    rt, loops = _rate("ipis"), _loops("receiver_loops")
+    md = ["### IPI-aware directed yield under each yield strategy\n",
+          "`vcpu_boost_spin_test -v 6 -b`, crowded (vCPUs 0–2 on CPU 0): the receiver "
+          "computes between IPIs beside a spinning neighbour (*IPI wait, crowded, receiver "
+          "busy*) and, with `-c`, beside a computing one (*the computing crowd*), tracking on "
+          "and off under each `vcpu_yield_strategy`, the strategies rotated per repetition. "
+          "A yield to a receiver that computes makes it answer and then compute on; what "
+          "the strategy gives it with the yield decides how long the sender waits (see the "
+          "benchmark notes). Round trips/s with tracking on ÷ off (median of the "
+          "repetitions' ratios, their range), the medians of on and off, and the "
+          "receiver's loops (10^6/s, on and off).\n",
+          "| strategy | " + " | ".join(f"{name}: on ÷ off | rt/s on / off | receiver on / off"
+                                      for _, name in kinds) + " |",
+          "|---|" + "---|---|---|" * len(kinds)]
+    for st in strats:
+        cells = []
+        for kind, _ in kinds:
+            side = {t: [r for r in runs if r.get("kind") == kind
+                        and r.get("cfg_strategy") == st and r.get("cfg_tracking") == t]
+                    for t in ("Y", "N")}
+            ratios = [rt(a) / rt(b) for a, b in zip(side["Y"], side["N"])]
+            if not ratios:
+                cells += ["–", "–", "–"]
+                continue
+            cells += [f"× {fmt(med(ratios))} ({spread(ratios)})",
+                      f"{med([rt(r) for r in side['Y']]):,.0f} / "
+                      f"{med([rt(r) for r in side['N']]):,.0f}",
+                      f"{fmt(med([loops(r) for r in side['Y']]))} / "
+                      f"{fmt(med([loops(r) for r in side['N']]))}"]
+        md.append(f"| `{st}` | " + " | ".join(cells) + " |")
+    md.append("")
+    return md
+
+
 def kvm_section(setup, runs, out):
     """Everything the kvm part measures, as the one section that
     VB_BENCH_PARTS=kvm make bench can rewrite alone; SETUP is its log's."""
@@ -1281,6 +1331,7 @@ def kvm_section(setup, runs, out):
         f"| × {fmt(own if own is not None else float('nan'))} and "
         f"× {fmt(nb if nb is not None else float('nan'))} | {fair_cell} |"], turn)
     md += pmd
+    md += strategy_matrix(runs)
     if st["path"]:
         pad_words = " and ".join(f"{n} (× {fmt(med(v))}, repetitions {spread(v)})"
                                  for n, v in st["padded"].items() if v)

@@ -252,6 +252,8 @@ fi
 #   mixed     vcpu_boost_lock_test -m: both kinds of waiting in one guest
 #   mixedpaired  the same with vCPUs 0 and 1 (the IPI's sender and
 #             receiver) bound to one CPU, and where each yield went (-t)
+#   stratbusy, stratcompute  spincrowdedbusy and spincrowdedcompute under
+#             each yield strategy, after the repetitions above
 # scripts/bench.sh boots this part under instruction counting, and every
 # vCPU thread is bound to CPU i mod 2 (the *paired ones: i / 2,
 # spincrowded*: i / 3): otherwise the emulator's speed and where the load
@@ -332,6 +334,30 @@ while [ $rep -le $reps ]; do
 	rep=$((rep + 1))
 done
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
+
+# The two crowded scenarios with a computing receiver, tracking on and off,
+# under each yield strategy (3 repetitions, strategies rotated): whether a
+# strategy lets tracking's choice of the receiver cost or pay
+# (stratbusy: beside a spinning neighbour; stratcompute: beside a
+# computing one).
+export VCPU_BOOST_PIN=crowded
+rep=1
+while [ $rep -le "${VB_BENCH_STRATEGY_REPS:-3}" ]; do
+	for st in $(rotated $(strategies)); do
+		echo $st >$STRATEGY
+		for t in $(order); do
+			echo $t >$KVM_PARAMS/ipi_tracking_enabled
+			guest stratbusy "cfg_tracking=$t cfg_strategy=$st" \
+				/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 2)) -b
+			guest stratcompute "cfg_tracking=$t cfg_strategy=$st" \
+				/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
+		done
+	done
+	rep=$((rep + 1))
+done
+echo "$DEFAULT_STRATEGY" >$STRATEGY
+echo Y >$KVM_PARAMS/ipi_tracking_enabled
+export VCPU_BOOST_PIN=spread
 
 # The control without overcommit: 2 vCPUs on the 2 CPUs, PAUSE exits on
 # (the mechanisms should change nothing here). What tracking costs per IPI
