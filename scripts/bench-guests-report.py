@@ -517,7 +517,7 @@ def main():
     for prefix, label, _ in variants:
         ivs = [(s, g, median_ci(res[s][prefix + g]["ratios"])) for s in cand for g in judged
                if len(res[s][prefix + g]["ratios"]) >= MIN_ROUNDS]
-        # No loss is claimed unless every setting and workload has an interval.
+        # "No loss" is met only when every setting and workload has an interval.
         whole = bool(ivs) and len(ivs) == len(cand) * len(judged)
         up = max(ivs, key=lambda x: x[2][0], default=None)
         gains = [x for x in ivs if x[2][0] >= 1 + GAIN]

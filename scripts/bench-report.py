@@ -1286,23 +1286,31 @@ def strategy_matrix(runs):
           "| strategy | " + " | ".join(f"{name}: on ÷ off | rt/s on / off | receiver on / off"
                                       for _, name in kinds) + " |",
           "|---|" + "---|---|---|" * len(kinds)]
+    n = 0
     for st in strats:
         cells = []
         for kind, _ in kinds:
-            side = {t: [r for r in runs if r.get("kind") == kind
-                        and r.get("cfg_strategy") == st and r.get("cfg_tracking") == t]
+            # Paired by repetition: a run that failed printed no line.
+            side = {t: {r.get("rep"): r for r in runs if r.get("kind") == kind
+                        and r.get("cfg_strategy") == st and r.get("cfg_tracking") == t
+                        and int(r.get("ns", 0)) > 0 and int(r.get("ipis", 0)) > 0}
                     for t in ("Y", "N")}
-            ratios = [rt(a) / rt(b) for a, b in zip(side["Y"], side["N"])]
-            if not ratios:
+            reps = [k for k in side["Y"] if k in side["N"]]
+            if not reps:
                 cells += ["–", "–", "–"]
                 continue
+            on, off = [side["Y"][k] for k in reps], [side["N"][k] for k in reps]
+            ratios = [rt(a) / rt(b) for a, b in zip(on, off)]
+            n = max(n, len(reps))
+
+            def loops_med(rs):
+                return fmt(med([x for x in (loops(r) for r in rs) if x == x]))
             cells += [f"× {fmt(med(ratios))} ({spread(ratios)})",
-                      f"{med([rt(r) for r in side['Y']]):,.0f} / "
-                      f"{med([rt(r) for r in side['N']]):,.0f}",
-                      f"{fmt(med([loops(r) for r in side['Y']]))} / "
-                      f"{fmt(med([loops(r) for r in side['N']]))}"]
+                      f"{med([rt(r) for r in on]):,.0f} / {med([rt(r) for r in off]):,.0f}",
+                      f"{loops_med(on)} / {loops_med(off)}"]
         md.append(f"| `{st}` | " + " | ".join(cells) + " |")
-    md.append("")
+    md += ["", f"Up to {n} repetitions per cell, without an A/A pair: read a ratio against "
+           "its own range and against the A/A pairs of the two scenarios above.\n"]
     return md
 
 

@@ -342,6 +342,7 @@ echo Y >$KVM_PARAMS/ipi_tracking_enabled
 # computing one).
 export VCPU_BOOST_PIN=crowded
 rep=1
+[ -e "$STRATEGY" ] || rep=$((${VB_BENCH_STRATEGY_REPS:-3} + 1))
 while [ $rep -le "${VB_BENCH_STRATEGY_REPS:-3}" ]; do
 	for st in $(rotated $(strategies)); do
 		echo $st >$STRATEGY
@@ -355,7 +356,7 @@ while [ $rep -le "${VB_BENCH_STRATEGY_REPS:-3}" ]; do
 	done
 	rep=$((rep + 1))
 done
-echo "$DEFAULT_STRATEGY" >$STRATEGY
+[ -e "$STRATEGY" ] && echo "$DEFAULT_STRATEGY" >$STRATEGY
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 export VCPU_BOOST_PIN=spread
 
