@@ -1259,19 +1259,15 @@ KVM_SECTION = "bench kvm"
 def strategy_matrix(runs):
     """Tracking on ÷ off in the two crowded scenarios with a computing
     receiver, under each yield strategy (kinds stratbusy, stratcompute),
-    pairing the runs of one repetition in their order. Empty without them."""
+    on and off paired by repetition. Empty without them."""
     kinds = (("stratbusy", "beside a spinning neighbour"),
              ("stratcompute", "beside a computing neighbour (the computing crowd)"))
-    strats = []
-    for r in runs:
-        st = r.get("cfg_strategy")
-        if r.get("kind") in dict(kinds) and st and st not in strats:
-            strats.append(st)
-    if not strats:
+    seen = {r["cfg_strategy"] for r in runs
+            if r.get("kind") in dict(kinds) and r.get("cfg_strategy")}
+    if not seen:
         return []
-    # The C enum's order (patches: enum sched_vcpu_yield_strategy), the rest after.
-    order = ["deboost", "lag-credit", "proportional", "donate", "mainline"]
-    strats.sort(key=lambda x: order.index(x) if x in order else len(order))
+    # In the other tables' order, any the report does not name after.
+    strats = [st for st in STRATEGIES if st in seen] + sorted(seen - set(STRATEGIES))
     rt, loops = _rate("ipis"), _loops("receiver_loops")
     md = ["### IPI-aware directed yield under each yield strategy\n",
           "`vcpu_boost_spin_test -v 6 -b`, crowded (vCPUs 0–2 on CPU 0): the receiver "

@@ -186,11 +186,11 @@ def main():
             rts = round_trips(run, ids)
             woken = [r for r in rts if r["woken"]]
             st, gap = stretches(run, ids[2])
-            # The sender's directed yields (a target chosen), and those to
-            # the receiver.
-            chose = [a.split()[3] == str(RECEIVER) for _, pid, _, name, a in run.events
-                     if name == "kvm_dy_select" and pid == ids[0]
-                     and len(a.split()) > 3 and a.split()[3] != "-1"]
+            # The targets of the sender's directed yields ("vcpu N target T
+            # tier X"; -1: none), and how many were the receiver.
+            targets = [a.split()[3:4] for _, pid, _, name, a in run.events
+                       if name == "kvm_dy_select" and pid == ids[0]]
+            chose = [t == [str(RECEIVER)] for t in targets if t and t != ["-1"]]
             f = {"rt": med([r["rt"] for r in rts]), "spins": med([r["spins"] for r in rts]),
                  "eoi": med([r["eoi"] for r in rts]), "back": med([r["back"] for r in rts]),
                  "woken": len(woken), "wait": med([r["wait"] for r in woken]),

@@ -340,25 +340,26 @@ echo Y >$KVM_PARAMS/ipi_tracking_enabled
 # strategy lets tracking's choice of the receiver cost or pay
 # (stratbusy: beside a spinning neighbour; stratcompute: beside a
 # computing one).
-export VCPU_BOOST_PIN=crowded
-rep=1
-[ -e "$STRATEGY" ] || rep=$((${VB_BENCH_STRATEGY_REPS:-3} + 1))
-while [ $rep -le "${VB_BENCH_STRATEGY_REPS:-3}" ]; do
-	for st in $(rotated $(strategies)); do
-		echo $st >$STRATEGY
-		for t in $(order); do
-			echo $t >$KVM_PARAMS/ipi_tracking_enabled
-			guest stratbusy "cfg_tracking=$t cfg_strategy=$st" \
-				/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 2)) -b
-			guest stratcompute "cfg_tracking=$t cfg_strategy=$st" \
-				/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
+if [ -e "$STRATEGY" ]; then
+	export VCPU_BOOST_PIN=crowded
+	rep=1
+	while [ $rep -le "${VB_BENCH_STRATEGY_REPS:-3}" ]; do
+		for st in $(rotated $(strategies)); do
+			echo $st >$STRATEGY
+			for t in $(order); do
+				echo $t >$KVM_PARAMS/ipi_tracking_enabled
+				guest stratbusy "cfg_tracking=$t cfg_strategy=$st" \
+					/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 2)) -b
+				guest stratcompute "cfg_tracking=$t cfg_strategy=$st" \
+					/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
+			done
 		done
+		rep=$((rep + 1))
 	done
-	rep=$((rep + 1))
-done
-[ -e "$STRATEGY" ] && echo "$DEFAULT_STRATEGY" >$STRATEGY
-echo Y >$KVM_PARAMS/ipi_tracking_enabled
-export VCPU_BOOST_PIN=spread
+	echo "$DEFAULT_STRATEGY" >$STRATEGY
+	echo Y >$KVM_PARAMS/ipi_tracking_enabled
+	export VCPU_BOOST_PIN=spread
+fi
 
 # The control without overcommit: 2 vCPUs on the 2 CPUs, PAUSE exits on
 # (the mechanisms should change nothing here). What tracking costs per IPI
