@@ -392,8 +392,12 @@ def main():
               f"*{g}*: {WORKLOADS[g]}" for g in works) + ".",
           f"- Settings: {', '.join(f'`{s}`' for s in settings)} (scripts/guest/lib.sh `setting`: "
           "`off` = every feature off, `off2` the same again for the A/A noise, a strategy's name = "
-          "the debooster on with it and both KVM features on, `kvm-only` = the debooster off, "
-          f"`no-tracking`/`no-relaxed` = the defaults (`{setup.get('default', '?')}`) but that feature).",
+          "the debooster on with it (the yields to an IPI's receiver with their own, "
+          f"`vcpu_ipi_yield_strategy`'s default, `{setup.get('ipi_default', 'same')}`) and "
+          "both KVM features on, `kvm-only` = the "
+          f"debooster off, `no-tracking`/`no-relaxed` = the defaults (`{setup.get('default', '?')}`) "
+          "but that feature, `ipi-same` = the defaults but the yields to an IPI's receiver under "
+          "the default strategy too).",
           f"- {len(rounds)} rounds; each applies every setting once, in an order rotated per round, "
           "each right after a window with everything off, through the run-time controls: "
           f"{setup.get('settle', '?')} s to settle (dropped), then {setup.get('win', '?')} s measured. "

@@ -1258,27 +1258,31 @@ KVM_SECTION = "bench kvm"
 
 def strategy_matrix(runs):
     """Tracking on ÷ off in the two crowded scenarios with a computing
-    receiver, under each yield strategy (kinds stratbusy, stratcompute),
-    on and off paired by repetition. Empty without them."""
+    receiver, with each strategy for the yields to an IPI's receiver (kinds
+    stratbusy, stratcompute), on and off paired by repetition. Empty
+    without them."""
     kinds = (("stratbusy", "beside a spinning neighbour"),
              ("stratcompute", "beside a computing neighbour (the computing crowd)"))
-    seen = {r["cfg_strategy"] for r in runs
-            if r.get("kind") in dict(kinds) and r.get("cfg_strategy")}
+    seen = {r["cfg_ipi_strategy"] for r in runs
+            if r.get("kind") in dict(kinds) and r.get("cfg_ipi_strategy")}
     if not seen:
         return []
     # In the other tables' order, any the report does not name after.
     strats = [st for st in STRATEGIES if st in seen] + sorted(seen - set(STRATEGIES))
     rt, loops = _rate("ipis"), _loops("receiver_loops")
-    md = ["### IPI-aware directed yield under each yield strategy\n",
+    md = ["### What a yield to an IPI's receiver should give it\n",
           "`vcpu_boost_spin_test -v 6 -b`, crowded (vCPUs 0–2 on CPU 0): the receiver "
           "computes between IPIs beside a spinning neighbour (*IPI wait, crowded, receiver "
           "busy*) and, with `-c`, beside a computing one (*the computing crowd*), tracking on "
-          "and off under each `vcpu_yield_strategy`, the strategies rotated per repetition. "
-          "A yield to a receiver that computes makes it answer and then compute on; what "
-          "the strategy gives it with the yield decides how long the sender waits (see the "
-          "benchmark notes). Round trips/s with tracking on ÷ off (median of the "
-          "repetitions' ratios, their range), the medians of on and off, and the "
-          "receiver's loops (10^6/s, on and off).\n",
+          "and off with each `vcpu_ipi_yield_strategy` (the strategy of the yields that KVM "
+          "makes to the receiver of the spinner's IPI), the strategies rotated per "
+          "repetition; every other yield gets the default `vcpu_yield_strategy`. With "
+          "tracking off no yield is made to the receiver as such, so *off* is the same "
+          "setting in every row, run beside each. A yield to a receiver that computes makes "
+          "it answer and then compute on; what the strategy gives it with the yield decides "
+          "how long the sender waits (see the benchmark notes). Round trips/s with tracking "
+          "on ÷ off (median of the repetitions' ratios, their range), the medians of on and "
+          "off, and the receiver's loops (10^6/s, on and off).\n",
           "| strategy | " + " | ".join(f"{name}: on ÷ off | rt/s on / off | receiver on / off"
                                       for _, name in kinds) + " |",
           "|---|" + "---|---|---|" * len(kinds)]
@@ -1288,7 +1292,7 @@ def strategy_matrix(runs):
         for kind, _ in kinds:
             # Paired by repetition: a run that failed printed no line.
             side = {t: {r.get("rep"): r for r in runs if r.get("kind") == kind
-                        and r.get("cfg_strategy") == st and r.get("cfg_tracking") == t
+                        and r.get("cfg_ipi_strategy") == st and r.get("cfg_tracking") == t
                         and int(r.get("ns", 0)) > 0 and int(r.get("ipis", 0)) > 0}
                     for t in ("Y", "N")}
             reps = [k for k in side["Y"] if k in side["N"]]

@@ -101,7 +101,8 @@ void kvm_ipi_yield_set_key(enum kvm_ipi_yield_key key, bool on);
 struct kvm_vcpu *kvm_dy_vcpu(struct kvm_vcpu *me, int idx);
 void kvm_dy_facts(struct kvm_vcpu *me, struct kvm_vcpu *vcpu, struct kvm_dy_facts *f);
 bool kvm_dy_eligible(struct kvm_vcpu *vcpu);
-int kvm_dy_yield(struct kvm_vcpu *vcpu);
+/* kvm_vcpu_yield_to(), telling the scheduler whether @vcpu owes an IPI's answer. */
+int kvm_dy_yield(struct kvm_vcpu *vcpu, bool ipi_receiver);
 /* By the arch: the vcpu_idx of the receiver of @vcpu's pending IPI, or -1. */
 int kvm_arch_dy_ipi_receiver(struct kvm_vcpu *vcpu);
 /*

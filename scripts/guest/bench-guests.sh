@@ -61,7 +61,7 @@ plan=$(((rounds * nset * 2 + 1) * (settle + win)))
 secs=1000000
 echo "VB-GB-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
 	"npt=$(cat /sys/module/kvm_amd/parameters/npt) halt_poll_ns=$(cat $KVM_PARAMS/halt_poll_ns) test_pause_exits=Y" \
-	"win=$win settle=$settle rounds=$rounds probe_s=$probe_s default=$DEFAULT_STRATEGY settings=$(echo $settings | tr ' ' ,)" \
+	"win=$win settle=$settle rounds=$rounds probe_s=$probe_s default=$DEFAULT_STRATEGY ipi_default=$DEFAULT_IPI_STRATEGY settings=$(echo $settings | tr ' ' ,)" \
 	"l2_cpu=$L2_CPU l2_append=$(echo "$L2_APPEND" | tr ' ' ,) qemu=$(/usr/bin/qemu-system-x86_64 -version | head -n 1 | tr ' ' _)"
 
 # TCG's SVM has no pause filter, so without the test-only PAUSE exits a

@@ -58,9 +58,12 @@ noyield() {
 			echo "VB-BENCH kind=noyield cfg_place=$1 $3 rep=$rep $(cat $BENCH)"
 	done
 }
-# kbench PLACEMENT SCENARIO STRATEGY
+# kbench PLACEMENT SCENARIO STRATEGY: every yield under STRATEGY (kthreads
+# give no reason; with "same" the hook's key is off under mainline, as
+# without the strategy of the yields to an IPI's receiver).
 kbench() {
 	echo "$3" >$STRATEGY
+	echo same >$IPI_STRATEGY
 	acts0=$(deboost applied)
 	echo "$(bench_cmd $1 $ms $2)" >$BENCH &&
 		echo "VB-BENCH kind=kernel cfg_place=$1 cfg_strategy=$3 rep=$rep sub=${sub:-1}" \
@@ -140,6 +143,8 @@ while [ "$part" = cost ] && [ $rep -le "${VB_COST_REPS:-3}" ]; do
 		for s in "pingpong 0" "pingpong 1" "lock 4" "lock 8"; do
 			for st in $(rotated $settings); do
 				setting $st
+				# Every yield under the strategy: kthreads give no reason.
+				[ ! -e "$IPI_STRATEGY" ] || echo same >$IPI_STRATEGY
 				echo "$(bench_cmd $place $cost_ms $s)" >$BENCH &&
 					echo "VB-BENCH kind=cost cfg_kernel=$kernel cfg_boot=$boot cfg_place=$place" \
 						"cfg_setting=$st rep=$rep $(cat $BENCH)"
@@ -191,6 +196,7 @@ while [ $rep -le $reps ]; do
 	rep=$((rep + 1))
 done
 echo donate >$STRATEGY
+echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 kill $vcpus_pid $hogs_pid
 fi
 # make dy-trace (scripts/dy-trace.sh): the IPI wait of the kvm part, with
@@ -252,8 +258,9 @@ fi
 #   mixed     vcpu_boost_lock_test -m: both kinds of waiting in one guest
 #   mixedpaired  the same with vCPUs 0 and 1 (the IPI's sender and
 #             receiver) bound to one CPU, and where each yield went (-t)
-#   stratbusy, stratcompute  spincrowdedbusy and spincrowdedcompute under
-#             each yield strategy, after the repetitions above
+#   stratbusy, stratcompute  spincrowdedbusy and spincrowdedcompute with
+#             each strategy for yields to an IPI's receiver, after the
+#             repetitions above
 # scripts/bench.sh boots this part under instruction counting, and every
 # vCPU thread is bound to CPU i mod 2 (the *paired ones: i / 2,
 # spincrowded*: i / 3): otherwise the emulator's speed and where the load
@@ -336,27 +343,27 @@ done
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 
 # The two crowded scenarios with a computing receiver, tracking on and off,
-# under each yield strategy (3 repetitions, strategies rotated): whether a
-# strategy lets tracking's choice of the receiver cost or pay
-# (stratbusy: beside a spinning neighbour; stratcompute: beside a
-# computing one).
-if [ -e "$STRATEGY" ]; then
+# with each strategy for the yields to an IPI's receiver (3 repetitions,
+# strategies rotated) and the default for every other yield: what the
+# receiver should get with the yield (stratbusy: beside a spinning
+# neighbour; stratcompute: beside a computing one).
+if [ -e "$IPI_STRATEGY" ]; then
 	export VCPU_BOOST_PIN=crowded
 	rep=1
 	while [ $rep -le "${VB_BENCH_STRATEGY_REPS:-3}" ]; do
 		for st in $(rotated $(strategies)); do
-			echo $st >$STRATEGY
+			echo $st >$IPI_STRATEGY
 			for t in $(order); do
 				echo $t >$KVM_PARAMS/ipi_tracking_enabled
-				guest stratbusy "cfg_tracking=$t cfg_strategy=$st" \
+				guest stratbusy "cfg_tracking=$t cfg_ipi_strategy=$st" \
 					/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 2)) -b
-				guest stratcompute "cfg_tracking=$t cfg_strategy=$st" \
+				guest stratcompute "cfg_tracking=$t cfg_ipi_strategy=$st" \
 					/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
 			done
 		done
 		rep=$((rep + 1))
 	done
-	echo "$DEFAULT_STRATEGY" >$STRATEGY
+	echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 	echo Y >$KVM_PARAMS/ipi_tracking_enabled
 	export VCPU_BOOST_PIN=spread
 fi

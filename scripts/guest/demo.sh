@@ -21,6 +21,10 @@ try "echo lag-credit > $STRATEGY"
 show $STRATEGY
 try "echo fastest > $STRATEGY   # rejected"
 echo donate >$STRATEGY
+show $IPI_STRATEGY
+try "echo same > $IPI_STRATEGY   # yields to an IPI's receiver follow vcpu_yield_strategy"
+show $IPI_STRATEGY
+echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 
 say "KVM: module parameters"
 for p in ipi_tracking_enabled ipi_window_ns enable_relaxed_boost; do

@@ -25,11 +25,13 @@ configure() {
 	spin-on | ipi-on | lock-on) [ $series = 1 ] || return 1
 		echo Y >$KVM_PARAMS/ipi_tracking_enabled
 		echo Y >$KVM_PARAMS/enable_relaxed_boost
-		echo donate >$STRATEGY ;;
+		echo donate >$STRATEGY
+		echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY ;;
 	spin-off | lock-off) [ $series = 1 ] || return 1
 		echo N >$KVM_PARAMS/ipi_tracking_enabled
 		echo N >$KVM_PARAMS/enable_relaxed_boost
-		echo mainline >$STRATEGY ;;
+		echo mainline >$STRATEGY
+		echo mainline >$IPI_STRATEGY ;;
 	spin-nopause) pause=0 ;;
 	spin-mainline | ipi-mainline | lock-mainline) [ $series = 0 ] || return 1 ;;
 	esac

@@ -8,6 +8,7 @@ DEBOOSTER=/sys/kernel/debug/sched/vcpu_debooster_enabled
 KVM_PARAMS=/sys/module/kvm/parameters
 DEBOOST_STATS=/sys/kernel/debug/sched/vcpu_debooster_stats
 STRATEGY=/sys/kernel/debug/sched/vcpu_yield_strategy
+IPI_STRATEGY=/sys/kernel/debug/sched/vcpu_ipi_yield_strategy
 BENCH=/sys/kernel/debug/vcpu_boost_bench/run
 DEBOOST_EVENT=/sys/kernel/tracing/events/sched/sched_vcpu_deboost
 TRACING=/sys/kernel/tracing
@@ -40,8 +41,9 @@ check() {
 # strategies: the names vcpu_yield_strategy offers, in its order.
 strategies() { tr -d '[]' <"$STRATEGY"; }
 
-# The strategy the kernel booted with (the bracketed name).
+# The strategies the kernel booted with (the bracketed names).
 DEFAULT_STRATEGY=$(sed -n 's/.*\[\([a-z-]*\)\].*/\1/p' "$STRATEGY" 2>/dev/null)
+DEFAULT_IPI_STRATEGY=$(sed -n 's/.*\[\([a-z-]*\)\].*/\1/p' "$IPI_STRATEGY" 2>/dev/null)
 
 # rotated NAME...: the names, starting with a different one in each
 # repetition ($rep).
@@ -56,20 +58,26 @@ rotated() {
 	echo "$@"
 }
 
-# features DEBOOSTER TRACKING RELAXED [STRATEGY]: the four run-time controls.
+# features DEBOOSTER TRACKING RELAXED [STRATEGY [IPI_STRATEGY]]: the
+# run-time controls; with STRATEGY, the yields to an IPI's receiver get
+# IPI_STRATEGY, by default theirs.
 features() {
 	echo "$1" >$DEBOOSTER
 	echo "$2" >$KVM_PARAMS/ipi_tracking_enabled
 	echo "$3" >$KVM_PARAMS/enable_relaxed_boost
 	[ -z "${4:-}" ] || echo "$4" >$STRATEGY
+	[ -z "${4:-}" ] || echo "${5:-$DEFAULT_IPI_STRATEGY}" >$IPI_STRATEGY
 }
 
 # setting NAME: a named combination of the controls.
 #   off, off2     every feature off (off2: the same, for the A/A noise)
-#   <strategy>    the debooster on with that strategy, the KVM features on
+#   <strategy>    the debooster on with that strategy (the yields to an
+#                 IPI's receiver with theirs), the KVM features on
 #   kvm-only      the debooster off, the KVM features on
 #   no-tracking   the defaults but IPI tracking
 #   no-relaxed    the defaults but the relaxed round
+#   ipi-same      the defaults but the yields to an IPI's receiver under
+#                 the default strategy too
 #   unpatched     nothing (the kernel without the series)
 setting() {
 	case $1 in
@@ -78,6 +86,7 @@ setting() {
 	kvm-only) features 0 Y Y ;;
 	no-tracking) features 1 N Y "$DEFAULT_STRATEGY" ;;
 	no-relaxed) features 1 Y N "$DEFAULT_STRATEGY" ;;
+	ipi-same) features 1 Y Y "$DEFAULT_STRATEGY" same ;;
 	*) features 1 Y Y "$1" ;;
 	esac
 }

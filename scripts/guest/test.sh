@@ -168,10 +168,23 @@ check "spin, tracking off: selection falls back to mainline's tiers" $((${irq:-0
 # each answer, when vCPU 1 has EOI'd (its handler EOIs first): the IPI is
 # still vCPU 0's last and inside the window, so only the APIC can tell,
 # and no spin may yield to vCPU 1 as the receiver.
+# KVM also tells the scheduler why it yields to the receiver: every one of
+# those yields reaches the yield strategies' hook with that reason (both
+# vCPUs on one CPU, so none stops early for a yielder alone on its
+# runqueue), and no yield of mainline's scan does.
 export VCPU_BOOST_PIN=paired
+ipi0=$(deboost ipi_receiver)
 spin_run -n 200 -b
 check "spin, busy receiver on the spinner's CPU: vcpu_boost_spin_test -b completes" $rc -eq 0
 check "spin, busy receiver on the spinner's CPU: yields to it before its EOI" "${receiver:-0}" -gt 0
+check "spin, busy receiver: the scheduler hears the reason of every yield to it ($receiver yields)" \
+	"$(( $(deboost ipi_receiver) - ipi0 ))" = "${receiver:-0}"
+echo N >$KVM_PARAMS/ipi_tracking_enabled
+ipi0=$(deboost ipi_receiver)
+spin_run -n 200 -b
+echo Y >$KVM_PARAMS/ipi_tracking_enabled
+check "spin, busy receiver, tracking off: no yield gives the reason ($main mainline yields)" \
+	"$(( $(deboost ipi_receiver) - ipi0 ))" = 0
 spin_run -n 200 -b -a
 check "spin after the answer: vcpu_boost_spin_test -b -a completes" $rc -eq 0
 check "spin after the answer: vCPU 0 reached kvm_vcpu_on_spin()" "${on_spin:-0}" -gt 0
@@ -335,6 +348,22 @@ if echo lag_credit >$STRATEGY 2>/dev/null; then
 else
 	check "vcpu_yield_strategy: unknown name rejected, value kept" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate mainline"
 fi
+# The strategy of yields to an IPI's receiver: its own list, with "same"
+# (follow vcpu_yield_strategy); lag-credit by default.
+check "vcpu_ipi_yield_strategy lists the choices, lag-credit selected" "$(cat $IPI_STRATEGY)" = "same deboost [lag-credit] proportional donate mainline"
+echo same >$IPI_STRATEGY
+check "vcpu_ipi_yield_strategy: write same" "$(cat $IPI_STRATEGY)" = "[same] deboost lag-credit proportional donate mainline"
+if echo SAME >$IPI_STRATEGY 2>/dev/null; then
+	fail "vcpu_ipi_yield_strategy: unknown name accepted"
+else
+	check "vcpu_ipi_yield_strategy: unknown name rejected, value kept" "$(cat $IPI_STRATEGY)" = "[same] deboost lag-credit proportional donate mainline"
+fi
+if echo same >$STRATEGY 2>/dev/null; then
+	fail "vcpu_yield_strategy: same accepted"
+else
+	check "vcpu_yield_strategy: same rejected" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate mainline"
+fi
+echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 # lag-credit pulls the target back instead of pushing the yielder.
 applied0=$(deboost applied) credited0=$(deboost credited)
 yield_case "lag-credit" $CG/vb -y $CG/vb/a -t $CG/vb/b
@@ -371,14 +400,24 @@ check "donate: every applied action is a donation" $(( $(deboost applied) - appl
 check "donate: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=donate')"
 check "donate: every event credits the target, no yielder push" \
 	-z "$(echo "$events" | grep -v 'penalty=0 ' ; echo "$events" | grep 'credit=0$')"
-# mainline and the switch off: the static key keeps yield_to() out of the
-# debooster, so not even a call is counted.
+# mainline for every yield but those to an IPI's receiver (which these
+# hypercall yields are not): the hook's key is on for the latter, so the
+# yields reach the hook and are counted, and nothing is applied.
 echo mainline >$STRATEGY
+calls0=$(deboost calls) applied0=$(deboost applied) ipi0=$(deboost ipi_receiver)
+yield_case "mainline, IPI receivers' strategy on" $CG/vb -y $CG/vb/a -t $CG/vb/b
+check "mainline, IPI receivers' strategy on: yields reach the hook" $(deboost calls) -gt $calls0
+check "mainline, IPI receivers' strategy on: none gives the reason" $(deboost ipi_receiver) -eq $ipi0
+check "mainline, IPI receivers' strategy on: nothing applied" $(deboost applied) -eq $applied0
+# mainline for both, and the switch off: the static key keeps yield_to()
+# out of the debooster, so not even a call is counted.
+echo mainline >$IPI_STRATEGY
 calls0=$(deboost calls) applied0=$(deboost applied)
 yield_case "mainline" $CG/vb -y $CG/vb/a -t $CG/vb/b
 check "mainline: yields stay out of the debooster" $(deboost calls) -eq $calls0
 check "mainline: nothing applied" $(deboost applied) -eq $applied0
 echo donate >$STRATEGY
+echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 
 # The switch off: yields still reach the fair class, nothing is applied.
 echo 0 >$DEBOOSTER
@@ -402,12 +441,18 @@ echo 0 >$DEBOOST_EVENT/enable
 # spin runs above, not under flips.
 
 # flip_all: one round of rewriting every control. Each round goes through
-# every strategy and ends at the default, donate.
+# every strategy and ends at the defaults, donate and, for the yields to an
+# IPI's receiver, lag-credit (mainline for both turns the hook's key off).
 flip_order="$(strategies | tr ' ' '\n' | grep -vx donate) donate"
 flip_all() {
 	for v in N Y; do echo $v >$KVM_PARAMS/ipi_tracking_enabled; echo $v >$KVM_PARAMS/enable_relaxed_boost; done
 	for w in 1000 50000000 1000000000 50000000; do echo $w >$KVM_PARAMS/ipi_window_ns; done
-	for st in $flip_order; do echo $st >$STRATEGY; echo 0 >$DEBOOSTER; echo 1 >$DEBOOSTER; done
+	for st in $flip_order; do
+		echo $st >$STRATEGY
+		for ist in same mainline $DEFAULT_IPI_STRATEGY; do echo $ist >$IPI_STRATEGY; done
+		echo 0 >$DEBOOSTER
+		echo 1 >$DEBOOSTER
+	done
 	flips=$((flips + 1))
 }
 flips=0
@@ -461,6 +506,7 @@ check "stress: the yield guests complete while every control flips" $yield_rc -e
 check "stress: the yield_to() benchmark completes while every control flips" $bench_rc -eq 0
 check "stress: controls flipped at least 10 rounds" $flips -ge 10
 check "stress: the strategy ends at its default" "$(cat $STRATEGY)" = "deboost lag-credit proportional [donate] mainline"
+check "stress: the IPI receivers' strategy ends at its default" "$(cat $IPI_STRATEGY)" = "same deboost [lag-credit] proportional donate mainline"
 check "stress: controls end at their defaults" "$(cat $KVM_PARAMS/ipi_tracking_enabled)$(cat $KVM_PARAMS/enable_relaxed_boost)$(cat $KVM_PARAMS/ipi_window_ns)$(cat $DEBOOSTER)" = YY500000001
 
 check "no guest shut down (triple fault) in any run" $shutdowns -eq 0

@@ -20,8 +20,9 @@
 
 #ifdef CONFIG_SCHED_VCPU_DEBOOSTER
 
-/* The strategy a kernel boots with. */
+/* The strategies a kernel boots with: of every yield, of yields to an IPI's receiver. */
 #define DEFAULT_STRATEGY "donate"
+#define DEFAULT_IPI_STRATEGY "lag-credit"
 
 /* The controls as debugfs writes them: the value, then the hook's static key. */
 static int set_enabled(u64 on)
@@ -39,7 +40,16 @@ static const char * const strategy_names[] = {
 
 static int set_strategy(const char *name)
 {
-	int ret = sched_vcpu_yield_strategy_write(name, strlen(name));
+	int ret = sched_vcpu_yield_strategy_write(name, strlen(name), YIELD_TO_ANY);
+
+	sched_vcpu_yield_key_sync();
+	return ret;
+}
+
+/* vcpu_ipi_yield_strategy, as debugfs writes it. */
+static int set_ipi_strategy(const char *name)
+{
+	int ret = sched_vcpu_yield_strategy_write(name, strlen(name), YIELD_TO_IPI_RECEIVER);
 
 	sched_vcpu_yield_key_sync();
 	return ret;
@@ -321,6 +331,54 @@ static void donate_conserves_the_average(struct kunit *test)
 		KUNIT_EXPECT_LE(test, lag_after - lag_before, (s64)(y->forfeit >> 12) + 3);
 }
 
+/*
+ * yield_to_reason() hands its reason to the strategies. With mainline for
+ * every yield and deboost for yields to an IPI's receiver, yield_to() calls
+ * reach the hook (its key is on for the other reason) and move nothing;
+ * the same yields with the reason are penalised. The runqueue forgets the
+ * reason after each.
+ */
+static void ipi_reason_gets_its_strategy(struct kunit *test)
+{
+	struct sched_vcpu_deboost_stats before, after;
+	struct deboost_seen seen = { };
+	struct task_struct *spinner;
+	int i;
+
+	spinner = start_spinner(test);
+	KUNIT_EXPECT_EQ(test, set_strategy("mainline"), 0);
+	KUNIT_EXPECT_EQ(test, set_ipi_strategy("deboost"), 0);
+	seen.target = spinner;
+	WARN_ON(register_trace_sched_vcpu_deboost(deboost_probe, &seen));
+	sched_vcpu_debooster_read_stats(&before);
+	for (i = 0; i < 10; i++) {
+		yield_to(spinner, true);
+		usleep_range(7000, 8000);
+	}
+	sched_vcpu_debooster_read_stats(&after);
+	KUNIT_EXPECT_EQ(test, seen.hits, 0);
+	KUNIT_EXPECT_GE(test, after.calls - before.calls, 1ULL);
+	KUNIT_EXPECT_EQ(test, after.applied, before.applied);
+	for (i = 0; i < 50 && !seen.hits; i++) {
+		yield_to_reason(spinner, true, YIELD_TO_IPI_RECEIVER);
+		KUNIT_EXPECT_EQ(test, cpu_rq(raw_smp_processor_id())->vcpu_deboost.reason,
+				(u32)YIELD_TO_ANY);
+		if (!seen.hits)
+			usleep_range(7000, 8000);
+	}
+	unregister_trace_sched_vcpu_deboost(deboost_probe, &seen);
+	tracepoint_synchronize_unregister();
+	KUNIT_EXPECT_EQ(test, set_ipi_strategy("same"), 0);
+	KUNIT_EXPECT_EQ(test, set_ipi_strategy(DEFAULT_IPI_STRATEGY), 0);
+	set_strategy(DEFAULT_STRATEGY);
+	stop_spinner(spinner);
+
+	KUNIT_ASSERT_EQ(test, seen.hits, 1);
+	KUNIT_EXPECT_EQ(test, seen.y.strategy, (u32)SCHED_VCPU_YIELD_DEBOOST);
+	KUNIT_EXPECT_GT(test, seen.y.penalty, 0ULL);
+	KUNIT_EXPECT_EQ(test, seen.vruntime - seen.y.yielder_vruntime, seen.y.penalty);
+}
+
 /* Two kthreads on @cpu that hand a token back and forth with yield_to(). */
 struct pingpong {
 	atomic_t turn;
@@ -437,7 +495,7 @@ static void strategy_names_agree(struct kunit *test)
 
 		KUNIT_EXPECT_STREQ(test, name, strategy_names[i]);
 		KUNIT_EXPECT_EQ(test, set_strategy(name), 0);
-		KUNIT_EXPECT_EQ(test, (unsigned int)sched_vcpu_deboost_begin(st), i);
+		KUNIT_EXPECT_EQ(test, (unsigned int)sched_vcpu_deboost_begin(st, YIELD_TO_ANY), i);
 	}
 	set_strategy(DEFAULT_STRATEGY);
 	set_enabled(on);
@@ -504,6 +562,7 @@ static struct kunit_case vcpu_boost_hooks_cases[] = {
 	KUNIT_CASE(deboost_off_moves_nothing),
 	KUNIT_CASE(proportional_in_root_group_pushes_nothing),
 	KUNIT_CASE(donate_conserves_the_average),
+	KUNIT_CASE(ipi_reason_gets_its_strategy),
 	KUNIT_CASE(strategy_switch_under_load),
 	KUNIT_CASE(strategy_names_agree),
 #endif

@@ -32,6 +32,7 @@ struct sched_vcpu_deboost_stats {
 	u64 target_not_fair;	/* refused: the target is not in the fair class */
 	u64 other_rq;		/* refused: the target is on another runqueue */
 	u64 not_queued;		/* refused: the yielder or the target is not queued */
+	u64 ipi_receiver;	/* calls with the reason YIELD_TO_IPI_RECEIVER */
 };
 
 /* Per-runqueue state of the debooster, in struct rq, under the rq lock. */
@@ -40,13 +41,15 @@ struct sched_vcpu_deboost_rq {
 	u64 last_pair_ns;	/* rq clock of the last validated yield */
 	pid_t last_yielder;	/* ... its yielder and target; 0: none */
 	pid_t last_target;
+	u32 reason;		/* enum yield_to_reason of the yield_to() under way */
 	struct sched_vcpu_deboost_stats stats;
 };
 
 /*
  * What yield_to_task_fair() does for the target of yield_to(), beyond
  * mainline's next buddy and forfeit. Selected at run time through
- * /sys/kernel/debug/sched/vcpu_yield_strategy.
+ * /sys/kernel/debug/sched/vcpu_yield_strategy, and for the yields that give
+ * the reason YIELD_TO_IPI_RECEIVER through vcpu_ipi_yield_strategy.
  */
 enum sched_vcpu_yield_strategy {
 	SCHED_VCPU_YIELD_DEBOOST,	/* push the yielder's vruntime (v2 series) */
@@ -114,7 +117,7 @@ struct sched_vcpu_deboost_yield {
 };
 
 #ifdef CONFIG_SCHED_VCPU_DEBOOSTER
-/* Whether a strategy may act: the switch is on and the strategy not mainline. */
+/* Whether a strategy may act: the switch is on and a selected strategy not mainline. */
 bool sched_vcpu_deboost_active(void);
 /*
  * Brings the static key of yield_to_task_fair()'s hook in line with
@@ -123,11 +126,12 @@ bool sched_vcpu_deboost_active(void);
  */
 void sched_vcpu_yield_key_sync(void);
 /*
- * Counts the call and returns the strategy to apply to it; MAINLINE (also
- * when the switch is off): stop, nothing more to do.
+ * Counts the call and returns the strategy to apply to it, given its
+ * @reason (enum yield_to_reason); MAINLINE (also when the switch is off):
+ * stop, nothing more to do.
  */
 enum sched_vcpu_yield_strategy
-sched_vcpu_deboost_begin(struct sched_vcpu_deboost_rq *rq_state);
+sched_vcpu_deboost_begin(struct sched_vcpu_deboost_rq *rq_state, u32 reason);
 /*
  * For y->strategy from sched_vcpu_deboost_begin(): checks both tasks and the
  * rate limit. True: go on, fill the inputs of y->strategy and call its
@@ -155,9 +159,14 @@ void sched_vcpu_proportional_decide(struct sched_vcpu_deboost_rq *rq_state,
 				    struct sched_vcpu_deboost_yield *y);
 /* The strategy's name, as vcpu_yield_strategy shows it; "unknown" if none. */
 const char *sched_vcpu_yield_strategy_name(enum sched_vcpu_yield_strategy strategy);
-/* debugfs: vcpu_yield_strategy. Show lists the names, the active one in []. */
-void sched_vcpu_yield_strategy_show(struct seq_file *m);
-int sched_vcpu_yield_strategy_write(const char *buf, size_t len);
+/*
+ * debugfs: vcpu_yield_strategy (@reason YIELD_TO_ANY) and
+ * vcpu_ipi_yield_strategy (YIELD_TO_IPI_RECEIVER; it also takes "same":
+ * whatever vcpu_yield_strategy selects). Show lists the names, the selected
+ * one in [].
+ */
+void sched_vcpu_yield_strategy_show(struct seq_file *m, u32 reason);
+int sched_vcpu_yield_strategy_write(const char *buf, size_t len, u32 reason);
 /* Adds the counters of @rq_state to @sum. */
 void sched_vcpu_deboost_stats_add(struct sched_vcpu_deboost_stats *sum,
 				  const struct sched_vcpu_deboost_rq *rq_state);

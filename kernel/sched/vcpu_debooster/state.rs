@@ -65,6 +65,7 @@ counters!(
     TARGET_NOT_FAIR: target_not_fair,
     OTHER_RQ: other_rq,
     NOT_QUEUED: not_queued,
+    IPI_RECEIVER: ipi_receiver,
 );
 
 // The table has every field of the struct: it holds nothing but counters.
@@ -307,6 +308,7 @@ mod tests {
         assert_eq!(name(0), Some("calls"));
         assert_eq!(name(6), Some("rate_limited"));
         assert_eq!(name(12), Some("not_queued"));
-        assert_eq!(name(13), None);
+        assert_eq!(name(13), Some("ipi_receiver"));
+        assert_eq!(name(14), None);
     }
 }

@@ -87,17 +87,103 @@ impl TryFrom<u32> for Strategy {
     }
 }
 
-/// The active strategy, a [`Strategy`] as `u32`. Written by the debugfs
-/// file, read on the yield path: relaxed, like [`ENABLED`].
+/// Why a task yields: the Rust form of `enum yield_to_reason`, which
+/// `yield_to_reason()` records for the strategies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Reason {
+    /// None given (`yield_to()`).
+    Any = bindings::yield_to_reason_YIELD_TO_ANY,
+    /// The target has not yet handled an IPI from the yielder (KVM).
+    IpiReceiver = bindings::yield_to_reason_YIELD_TO_IPI_RECEIVER,
+}
+
+impl Reason {
+    /// Every reason, in the order of the C enum.
+    pub(crate) const ALL: [Reason; bindings::yield_to_reason_YIELD_TO_NR_REASONS as usize] =
+        [Reason::Any, Reason::IpiReceiver];
+
+    /// Where the strategy for this reason is selected.
+    fn selected(self) -> &'static Atomic<u32> {
+        match self {
+            Reason::Any => &STRATEGY,
+            Reason::IpiReceiver => &IPI_STRATEGY,
+        }
+    }
+}
+
+impl TryFrom<u32> for Reason {
+    type Error = Error;
+
+    fn try_from(v: u32) -> Result<Self> {
+        Self::ALL.into_iter().find(|r| *r as u32 == v).ok_or(EINVAL)
+    }
+}
+
+/// In [`IPI_STRATEGY`]: whatever [`STRATEGY`] selects.
+pub(crate) const SAME: u32 = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR;
+
+/// The name of [`SAME`] in `vcpu_ipi_yield_strategy`.
+pub(crate) const SAME_NAME: &[u8] = b"same";
+
+/// The strategy of every yield without its own, a [`Strategy`] as `u32`.
+/// Written by the debugfs file, read on the yield path: relaxed, like
+/// [`ENABLED`].
 pub(crate) static STRATEGY: Atomic<u32> = Atomic::new(Strategy::Donate as u32);
 
-/// The active strategy; `mainline` when the switch is off.
-pub(crate) fn active_strategy() -> Strategy {
+/// The strategy of yields to an IPI's receiver ([`Reason::IpiReceiver`]), a
+/// [`Strategy`] as `u32` or [`SAME`]; relaxed, like [`STRATEGY`].
+///
+/// `lag-credit` by default: such a receiver needs the CPU now, to answer,
+/// but not the rest of the sender's slice, which `donate` would give it and
+/// which one that computes between IPIs spends while the sender waits.
+pub(crate) static IPI_STRATEGY: Atomic<u32> = Atomic::new(Strategy::LagCredit as u32);
+
+/// What is selected for `reason`: a [`Strategy`] as `u32`, or [`SAME`].
+pub(crate) fn selected(reason: Reason) -> u32 {
+    reason.selected().load(Relaxed)
+}
+
+/// Selects `choice`, a [`Strategy`] as `u32` or, for a reason other than
+/// [`Reason::Any`], [`SAME`]; anything else is rejected.
+pub(crate) fn select(reason: Reason, choice: u32) -> Result {
+    let valid = Strategy::try_from(choice).is_ok() || (choice == SAME && reason != Reason::Any);
+    if !valid {
+        return Err(EINVAL);
+    }
+    reason.selected().store(choice, Relaxed);
+    Ok(())
+}
+
+/// Parses a name written to the file of `reason`'s strategy: a strategy's
+/// name, or [`SAME_NAME`] for a reason other than [`Reason::Any`].
+pub(crate) fn parse_choice(reason: Reason, val: &[u8]) -> Result<u32> {
+    let name = val.strip_suffix(b"\n").unwrap_or(val);
+    if name == SAME_NAME && reason != Reason::Any {
+        return Ok(SAME);
+    }
+    Strategy::parse(val).map(|s| s as u32)
+}
+
+/// The strategy for a yield with `reason`; `mainline` when the switch is off.
+pub(crate) fn active_strategy(reason: Reason) -> Strategy {
     if !ENABLED.load(Relaxed) {
         return Strategy::Mainline;
     }
-    // Only [`Strategy`] values are ever stored.
-    Strategy::try_from(STRATEGY.load(Relaxed)).unwrap_or(Strategy::Mainline)
+    let mut choice = selected(reason);
+    if choice == SAME {
+        choice = selected(Reason::Any);
+    }
+    // Only [`Strategy`] values and [`SAME`] are ever stored.
+    Strategy::try_from(choice).unwrap_or(Strategy::Mainline)
+}
+
+/// Whether a strategy may act on some yield: the switch is on, and the
+/// strategy of some reason is not `mainline`.
+pub(crate) fn any_active() -> bool {
+    Reason::ALL
+        .into_iter()
+        .any(|r| active_strategy(r) != Strategy::Mainline)
 }
 
 /// Whether the debooster may act. On by default, as in the series.
@@ -159,5 +245,29 @@ mod tests {
         // Only deboost and lag-credit obey the rate limit.
         let limited = Strategy::ALL.map(Strategy::rate_limits);
         assert_eq!(limited, [true, true, false, false, true]);
+    }
+
+    #[test]
+    fn reasons_and_their_choices() {
+        // The Rust enum is the C enum, value for value.
+        for (i, r) in Reason::ALL.into_iter().enumerate() {
+            assert_eq!(r as u32 as usize, i);
+            assert_eq!(Reason::try_from(r as u32), Ok(r));
+        }
+        assert_eq!(
+            Reason::try_from(bindings::yield_to_reason_YIELD_TO_NR_REASONS),
+            Err(EINVAL)
+        );
+        // "same" is a choice for a reason of its own, not for the default.
+        assert_eq!(parse_choice(Reason::IpiReceiver, b"same\n"), Ok(SAME));
+        assert_eq!(parse_choice(Reason::Any, b"same"), Err(EINVAL));
+        assert_eq!(
+            parse_choice(Reason::IpiReceiver, b"lag-credit"),
+            Ok(Strategy::LagCredit as u32)
+        );
+        assert_eq!(parse_choice(Reason::IpiReceiver, b"sam"), Err(EINVAL));
+        assert_eq!(parse_choice(Reason::IpiReceiver, b"same\n\n"), Err(EINVAL));
+        // SAME is no strategy, so it can never be taken for one.
+        assert_eq!(Strategy::try_from(SAME), Err(EINVAL));
     }
 }

@@ -46,13 +46,18 @@ use kernel::{
 };
 use policy::{donation, lag_credit, lag_credit_pay, penalty, proportional_push};
 use state::{check, decide, Action, Counter, Counters, RqState};
-use strategy::{active_strategy, parse_enabled, Strategy, ENABLED, STRATEGY};
+use strategy::{
+    active_strategy, any_active, parse_choice, parse_enabled, select, selected, Reason, Strategy,
+    ENABLED, SAME, SAME_NAME,
+};
 
 /// First step, for every `yield_to()` that gets past the hook's static key
 /// with the yielder not alone on its runqueue (alone, it forfeits nothing
-/// and the hook does not run): counts the call and returns the strategy to
-/// apply to it, `mainline` when the switch is off (a write racing with the
-/// key). With the switch off or `mainline` selected, the key keeps
+/// and the hook does not run): counts the call (and by its reason) and
+/// returns the strategy to apply to it, the one selected for its `reason`
+/// (`enum yield_to_reason`; an unknown one counts as none given),
+/// `mainline` when the switch is off (a write racing with the key). With
+/// the switch off or `mainline` selected for every reason, the key keeps
 /// `yield_to()` from calling this at all.
 ///
 /// # Safety
@@ -62,24 +67,30 @@ use strategy::{active_strategy, parse_enabled, Strategy, ENABLED, STRATEGY};
 #[export]
 pub unsafe extern "C" fn sched_vcpu_deboost_begin(
     st: *mut bindings::sched_vcpu_deboost_rq,
+    reason: u32,
 ) -> bindings::sched_vcpu_yield_strategy {
+    let reason = Reason::try_from(reason).unwrap_or(Reason::Any);
     // SAFETY: The caller holds the lock of the runqueue that `st` belongs
     // to for this call (this function's safety requirements).
     if let Some(mut st) = unsafe { RqState::from_raw(st) } {
         st.bump(Counter::CALLS);
+        if reason == Reason::IpiReceiver {
+            st.bump(Counter::IPI_RECEIVER);
+        }
     }
-    active_strategy() as u32
+    active_strategy(reason) as u32
 }
 
-/// Whether a strategy may act: the switch is on and the strategy is not
-/// `mainline`. The hook's static key follows it (`sched_vcpu_yield_key_sync()`).
+/// Whether a strategy may act: the switch is on and the strategy selected
+/// for some reason is not `mainline`. The hook's static key follows it
+/// (`sched_vcpu_yield_key_sync()`).
 ///
 /// # Safety
 ///
 /// Always safe to call; `unsafe` only because of `#[export]`.
 #[export]
 pub unsafe extern "C" fn sched_vcpu_deboost_active() -> bool {
-    active_strategy() != Strategy::Mainline
+    any_active()
 }
 
 /// Second step, for the strategy [`sched_vcpu_deboost_begin`] returned (in
@@ -239,21 +250,32 @@ pub unsafe extern "C" fn sched_vcpu_donate_decide(
     });
 }
 
-/// Shows `vcpu_yield_strategy`: every name, the selected one in brackets.
+/// Shows the strategy selected for `reason` (`enum yield_to_reason`):
+/// `vcpu_yield_strategy` for none given, `vcpu_ipi_yield_strategy` for an
+/// IPI's receiver, which also offers `same`. Every name, the selected one in
+/// brackets; nothing for an unknown reason.
 ///
 /// # Safety
 ///
 /// `m` points to a valid `seq_file` that no other thread uses during the call.
 #[export]
-pub unsafe extern "C" fn sched_vcpu_yield_strategy_show(m: *mut bindings::seq_file) {
+pub unsafe extern "C" fn sched_vcpu_yield_strategy_show(m: *mut bindings::seq_file, reason: u32) {
     // SAFETY: `m` is a valid `seq_file` that this call alone uses, by the
     // safety requirements.
     let m = unsafe { SeqFile::from_raw(m) };
-    let selected = STRATEGY.load(Relaxed);
-    for (i, s) in Strategy::ALL.into_iter().enumerate() {
+    let Ok(reason) = Reason::try_from(reason) else {
+        return;
+    };
+    let choice = selected(reason);
+    let same = (reason != Reason::Any).then_some((SAME, SAME_NAME));
+    let names = Iterator::chain(
+        same.into_iter(),
+        Strategy::ALL.into_iter().map(|s| (s as u32, s.name())),
+    );
+    for (i, (value, name)) in names.enumerate() {
         let sep = if i == 0 { "" } else { " " };
-        let name = BStr::from_bytes(s.name());
-        if s as u32 == selected {
+        let name = BStr::from_bytes(name);
+        if value == choice {
             seq_print!(m, "{sep}[{name}]");
         } else {
             seq_print!(m, "{sep}{name}");
@@ -276,25 +298,29 @@ pub unsafe extern "C" fn sched_vcpu_yield_strategy_name(
         .as_char_ptr()
 }
 
-/// Selects a strategy by name. Unknown names are rejected with `-EINVAL`
-/// and leave the strategy as it was.
+/// Selects the strategy for `reason` (`enum yield_to_reason`) by name.
+/// Unknown names and reasons are rejected with `-EINVAL` and leave the
+/// selection as it was.
 ///
 /// # Safety
 ///
 /// `buf` is valid for reads of `len` bytes.
 #[export]
-pub unsafe extern "C" fn sched_vcpu_yield_strategy_write(buf: *const c_char, len: usize) -> c_int {
+pub unsafe extern "C" fn sched_vcpu_yield_strategy_write(
+    buf: *const c_char,
+    len: usize,
+    reason: u32,
+) -> c_int {
     if buf.is_null() {
         return EINVAL.to_errno();
     }
     // SAFETY: `buf` is not null and valid for reads of `len` bytes, by the
     // safety requirements.
     let val = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
-    match Strategy::parse(val) {
-        Ok(s) => {
-            STRATEGY.store(s as u32, Relaxed);
-            0
-        }
+    let done = Reason::try_from(reason)
+        .and_then(|r| parse_choice(r, val).and_then(|choice| select(r, choice)));
+    match done {
+        Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }
@@ -412,7 +438,7 @@ mod tests {
     ) -> bool {
         // SAFETY: Both are exclusively ours for the calls.
         unsafe {
-            y.strategy = sched_vcpu_deboost_begin(st);
+            y.strategy = sched_vcpu_deboost_begin(st, Reason::Any as u32);
             sched_vcpu_deboost_gate(st, y)
         }
     }
@@ -496,22 +522,91 @@ mod tests {
         );
     }
 
-    /// Selects a strategy until dropped, also when an assertion ends the
-    /// test early, so that later tests and real yields see the old one.
-    struct StrategyGuard(u32);
+    /// Selects a strategy for a reason until dropped, so that later tests
+    /// and real yields see the old one. A failed assertion ends the test
+    /// without dropping it; the suite has then failed anyway.
+    struct StrategyGuard(Reason, u32);
 
     impl StrategyGuard {
         fn select(strategy: Strategy) -> Self {
-            let guard = Self(STRATEGY.load(Relaxed));
-            STRATEGY.store(strategy as u32, Relaxed);
+            Self::choose(Reason::Any, strategy as u32)
+        }
+
+        fn choose(reason: Reason, choice: u32) -> Self {
+            let guard = Self(reason, selected(reason));
+            assert_eq!(select(reason, choice), Ok(()));
             guard
         }
     }
 
     impl Drop for StrategyGuard {
         fn drop(&mut self) {
-            STRATEGY.store(self.0, Relaxed);
+            // What was selected before is valid again.
+            let _ = select(self.0, self.1);
         }
+    }
+
+    /// What the hook's first step returns for `reason`.
+    fn begin(st: &mut bindings::sched_vcpu_deboost_rq, reason: u32) -> Strategy {
+        // SAFETY: `st` is exclusively ours for the call.
+        let s = unsafe { sched_vcpu_deboost_begin(st, reason) };
+        Strategy::try_from(s).unwrap_or(Strategy::Deboost)
+    }
+
+    #[test]
+    fn each_reason_gets_its_strategy() {
+        let mut st = zeroed_state();
+        let (any, ipi) = (Reason::Any as u32, Reason::IpiReceiver as u32);
+        let _any = StrategyGuard::select(Strategy::Mainline);
+        let _ipi = StrategyGuard::choose(Reason::IpiReceiver, SAME);
+        // SAFETY: Always safe; `unsafe` only because of `#[export]`.
+        let active = || unsafe { sched_vcpu_deboost_active() };
+        // "same" follows the default, mainline for both: the key goes off.
+        assert_eq!(
+            (begin(&mut st, any), begin(&mut st, ipi)),
+            (Strategy::Mainline, Strategy::Mainline)
+        );
+        assert!(!active());
+        // A strategy for IPI receivers alone: only their yields get it, and
+        // the key must stay on for them.
+        let _lag = StrategyGuard::choose(Reason::IpiReceiver, Strategy::LagCredit as u32);
+        assert_eq!(begin(&mut st, ipi), Strategy::LagCredit);
+        assert_eq!(begin(&mut st, any), Strategy::Mainline);
+        assert!(active());
+        // An unknown reason counts as none given.
+        assert_eq!(begin(&mut st, 7), Strategy::Mainline);
+        // The default no longer reaches them; with "same" again, it does.
+        let _donate = StrategyGuard::select(Strategy::Donate);
+        assert_eq!(begin(&mut st, ipi), Strategy::LagCredit);
+        assert_eq!(select(Reason::IpiReceiver, SAME), Ok(()));
+        assert_eq!(begin(&mut st, ipi), Strategy::Donate);
+        // The default has no "same"; a refused choice changes nothing.
+        assert_eq!(select(Reason::Any, SAME), Err(EINVAL));
+        assert_eq!(select(Reason::Any, u32::MAX), Err(EINVAL));
+        assert_eq!(begin(&mut st, any), Strategy::Donate);
+        assert_eq!(st.stats.calls, 8);
+        assert_eq!(st.stats.ipi_receiver, 4);
+    }
+
+    #[test]
+    fn strategy_files_by_reason() {
+        let _any = StrategyGuard::select(Strategy::Donate);
+        let _ipi = StrategyGuard::choose(Reason::IpiReceiver, SAME);
+        let write = |val: &[u8], reason: u32| {
+            // SAFETY: `val` is valid for reads of its length.
+            unsafe { sched_vcpu_yield_strategy_write(val.as_ptr().cast(), val.len(), reason) }
+        };
+        let (any, ipi) = (Reason::Any as u32, Reason::IpiReceiver as u32);
+        assert_eq!(write(b"mainline\n", ipi), 0);
+        assert_eq!(selected(Reason::IpiReceiver), Strategy::Mainline as u32);
+        assert_eq!(selected(Reason::Any), Strategy::Donate as u32);
+        assert_eq!(write(b"same", any), EINVAL.to_errno());
+        assert_eq!(write(b"same", ipi), 0);
+        assert_eq!(selected(Reason::IpiReceiver), SAME);
+        // An unknown reason: refused, nothing selected.
+        assert_eq!(write(b"deboost", 2), EINVAL.to_errno());
+        assert_eq!(selected(Reason::Any), Strategy::Donate as u32);
+        assert_eq!(selected(Reason::IpiReceiver), SAME);
     }
 
     #[test]

@@ -166,11 +166,12 @@ impl Vcpus for KvmVcpus {
             .is_some_and(|v| unsafe { bindings::kvm_dy_eligible(v.as_ptr()) })
     }
 
-    fn yield_to(&mut self, idx: u32) -> i32 {
+    fn yield_to(&mut self, idx: u32, ipi_receiver: bool) -> i32 {
         // SAFETY: `v` comes from `vcpu()`: the vCPU in `last`, live by the
         // type invariant.
-        self.vcpu(idx)
-            .map_or(0, |v| unsafe { bindings::kvm_dy_yield(v.as_ptr()) })
+        self.vcpu(idx).map_or(0, |v| unsafe {
+            bindings::kvm_dy_yield(v.as_ptr(), ipi_receiver)
+        })
     }
 }
 

@@ -23,8 +23,10 @@ pub(crate) trait Vcpus {
     fn facts(&mut self, idx: u32) -> Option<bindings::kvm_dy_facts>;
     /// Mainline's in-spin-loop eligibility, which toggles on every call.
     fn eligible(&mut self, idx: u32) -> bool;
-    /// `kvm_vcpu_yield_to()`: > 0 yielded, 0 not, < 0 failed.
-    fn yield_to(&mut self, idx: u32) -> i32;
+    /// `kvm_vcpu_yield_to()`: > 0 yielded, 0 not, < 0 failed. With
+    /// `ipi_receiver`, the scheduler is told that the target owes the
+    /// spinner an IPI's answer (`YIELD_TO_IPI_RECEIVER`).
+    fn yield_to(&mut self, idx: u32, ipi_receiver: bool) -> i32;
 }
 
 /// The spinner and its VM, for one spin.
@@ -62,11 +64,11 @@ fn usable(f: Option<bindings::kvm_dy_facts>) -> Option<bindings::kvm_dy_facts> {
 
 /// Mainline's last steps: the eligibility toggle, then the yield; a failed
 /// yield spends one of `tries`. Whether it yielded.
-fn attempt<V: Vcpus>(vcpus: &mut V, idx: u32, tries: &mut u32) -> bool {
+fn attempt<V: Vcpus>(vcpus: &mut V, idx: u32, tries: &mut u32, ipi_receiver: bool) -> bool {
     if !vcpus.eligible(idx) {
         return false;
     }
-    let yielded = vcpus.yield_to(idx);
+    let yielded = vcpus.yield_to(idx, ipi_receiver);
     if yielded < 0 {
         *tries = tries.saturating_sub(1);
     }
@@ -91,7 +93,7 @@ pub(crate) fn receiver_first<V: Vcpus>(
         Some(f) if !f.other_cpu => {}
         _ => return First::NotTried,
     }
-    if attempt(vcpus, receiver, tries) {
+    if attempt(vcpus, receiver, tries, true) {
         First::Yielded
     } else {
         First::Tried
@@ -114,7 +116,7 @@ pub(crate) fn relaxed_round<V: Vcpus>(
         if !s.other(idx) || usable(vcpus.facts(idx)).is_none() {
             continue;
         }
-        if attempt(vcpus, idx, tries) {
+        if attempt(vcpus, idx, tries, false) {
             return Some(idx);
         }
     }
@@ -193,6 +195,8 @@ mod tests {
         vcpus: [Fake; N],
         log: [(Ask, u32); LOG],
         len: usize,
+        /// Yields that told the scheduler the target owes an IPI's answer.
+        ipi_yields: usize,
     }
 
     impl FakeVm {
@@ -201,6 +205,7 @@ mod tests {
                 vcpus: [USER; N],
                 log: [(Ask::Facts, 0); LOG],
                 len: 0,
+                ipi_yields: 0,
             }
         }
         fn get(&self, idx: u32) -> Option<&Fake> {
@@ -259,8 +264,9 @@ mod tests {
             }
             e
         }
-        fn yield_to(&mut self, idx: u32) -> i32 {
+        fn yield_to(&mut self, idx: u32, ipi_receiver: bool) -> i32 {
             self.note(Ask::Yield, idx);
+            self.ipi_yields += usize::from(ipi_receiver);
             self.get(idx).map_or(0, |v| v.yield_result)
         }
     }
@@ -337,7 +343,7 @@ mod tests {
             if !v.eligible(idx) {
                 continue;
             }
-            let yielded = v.yield_to(idx);
+            let yielded = v.yield_to(idx, false);
             if yielded > 0 {
                 return Some(idx);
             } else if yielded < 0 {
@@ -376,7 +382,7 @@ mod tests {
             if !v.eligible(idx) {
                 continue;
             }
-            let yielded = v.yield_to(idx);
+            let yielded = v.yield_to(idx, false);
             if yielded > 0 {
                 return Some(idx);
             } else if yielded < 0 {
@@ -466,8 +472,10 @@ mod tests {
         vm.vcpus[2].in_kernel = true;
         vm.vcpus[4].pending_interrupt = true;
 
-        // vCPU 6, the receiver of the pending IPI, comes last in scan order.
+        // vCPU 6, the receiver of the pending IPI, comes last in scan order;
+        // the scheduler is told why it gets the CPU.
         assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::IpiReceiver, 6));
+        assert_eq!(vm.ipi_yields, 1);
         // Without one, mainline's order: vCPU 1 is preempted in user mode,
         // vCPU 2 in kernel mode.
         assert_eq!(select(&mut vm, &spin(None)), (Tier::Mainline, 2));
@@ -617,6 +625,7 @@ mod tests {
         // Everybody preempted in user mode: the scan finds nobody.
         let mut vm = FakeVm::new();
         assert_eq!(select(&mut vm, &spin(None)), (Tier::Relaxed, 1));
+        assert_eq!(vm.ipi_yields, 0);
         // Not ready: nobody for the relaxed round either.
         let mut vm = FakeVm::new();
         for v in vm.vcpus.iter_mut() {
