@@ -38,21 +38,23 @@ static const char * const strategy_names[] = {
 	"deboost", "lag-credit", "proportional", "donate", "mainline"
 };
 
-static int set_strategy(const char *name)
+/* The strategy file of @reason, as debugfs writes it. */
+static int set_strategy_for(enum yield_to_reason reason, const char *name)
 {
-	int ret = sched_vcpu_yield_strategy_write(name, strlen(name), YIELD_TO_ANY);
+	int ret = sched_vcpu_yield_strategy_write(name, strlen(name), reason);
 
 	sched_vcpu_yield_key_sync();
 	return ret;
 }
 
-/* vcpu_ipi_yield_strategy, as debugfs writes it. */
+static int set_strategy(const char *name)
+{
+	return set_strategy_for(YIELD_TO_ANY, name);
+}
+
 static int set_ipi_strategy(const char *name)
 {
-	int ret = sched_vcpu_yield_strategy_write(name, strlen(name), YIELD_TO_IPI_RECEIVER);
-
-	sched_vcpu_yield_key_sync();
-	return ret;
+	return set_strategy_for(YIELD_TO_IPI_RECEIVER, name);
 }
 
 static int spin_until_stopped(void *unused)
