@@ -7,8 +7,8 @@
 # (run after run), one 2-vCPU guest stress-ng's CPU stressor (the
 # neighbour): 14 vCPUs on 2 CPUs. Each round applies every setting once, in
 # a rotated order, each after a window with everything off; a window is
-# VB_GB_SETTLE seconds to settle (dropped, 6) and VB_GB_WIN seconds measured
-# (28), printed as one line:
+# VB_GB_SETTLE seconds to settle (dropped, 5) and VB_GB_WIN seconds measured
+# (22), printed as one line:
 #   VB-GB-WIN round=R setting=S t0=T t1=T cpu_<guest>=USEC... <counter>=DELTA...
 # The guests' workload lines reach the host with the test kernel's uptime
 # at their arrival (l2lib.sh); scripts/bench-guests-report.py puts them in
@@ -17,7 +17,7 @@
 # Then the 1:1 control: one 2-vCPU guest running hackbench alone on the 2
 # CPUs, where no vCPU waits for a preempted one and no setting should change
 # anything. The same settings, VB_GB_CTL_ROUNDS rounds (3) of windows of
-# VB_GB_CTL_SETTLE (3) and VB_GB_CTL_WIN (8) seconds, printed as
+# VB_GB_CTL_SETTLE (3) and VB_GB_CTL_WIN (6) seconds, printed as
 # VB-GB-CTL-WIN lines.
 #
 # The emulated machine's speed changes by tens of percent from one window to
@@ -32,21 +32,24 @@
 . /stage/lib.sh
 . /stage/l2lib.sh
 
-win=${VB_GB_WIN:-28}
+win=${VB_GB_WIN:-22}
 # Set to CTL for the 1:1 control's windows.
 tag=
-settle=${VB_GB_SETTLE:-6}
+settle=${VB_GB_SETTLE:-5}
 rounds=${VB_GB_ROUNDS:-5}
 # Each setting's window comes right after a window with everything off
 # (off), and the report compares it with the off windows on both sides, so
 # that slow drifts of the guests cancel: off2 (everything off again) gives
 # the A/A noise. Then the defaults, the series' own strategy, the debooster
-# off, and the defaults without each KVM mechanism. The strategies
-# lag-credit and proportional are left to VB_GB_SETTINGS (make bench's
-# kthread part compares all five).
+# off, the defaults without each KVM mechanism, and the defaults with the
+# yields to an IPI's receiver under the default strategy too: each run-time
+# control flipped once. The strategies lag-credit and proportional are left
+# to VB_GB_SETTINGS (make bench's kthread part compares all five). Seven
+# settings in 5 rounds of these windows, and the control's below, fit the
+# stage into about 41 minutes.
 default_settings="off2 $DEFAULT_STRATEGY"
 [ "$DEFAULT_STRATEGY" = deboost ] || default_settings="$default_settings deboost"
-settings=${VB_GB_SETTINGS:-"$default_settings kvm-only no-tracking no-relaxed"}
+settings=${VB_GB_SETTINGS:-"$default_settings kvm-only no-tracking no-relaxed ipi-same"}
 guests="dbench hackbench tlb cpu"
 CG=/sys/fs/cgroup/gb
 KVM_DEBUG=/sys/kernel/debug/kvm
@@ -190,7 +193,7 @@ pkill -f 'tail -f /tmp/gb-' 2>/dev/null
 # The 1:1 control, after the others have gone.
 ctl_rounds=${VB_GB_CTL_ROUNDS:-3}
 settle=${VB_GB_CTL_SETTLE:-3}
-win=${VB_GB_CTL_WIN:-8}
+win=${VB_GB_CTL_WIN:-6}
 guests=ctl tag=CTL
 mkdir -p $CG/ctl
 L2_SMP=2 L2_EXTRA="vb.loops=100" l2_run ctl $secs hackbench /tmp/gb-ctl.log
