@@ -372,10 +372,11 @@ def reach(res, cand, judged, variants):
                    if len(res[s][prefix + g]["ratios"]) >= MIN_ROUNDS]
             if nz[g] is None or not ivs:
                 continue
-            n = min(len(res[s][prefix + g]["ratios"]) for s, _ in ivs)
-            cover = min(cover, median_ci_rank(n)[1])
+            cover = min([cover] + [median_ci_rank(len(res[s][prefix + g]["ratios"]))[1]
+                                   for s, _ in ivs])
             top = max(ivs, key=lambda x: x[1][1])
-            cells.append(f"{g} needs × {fmt(1 + GAIN + nz[g])}, no interval reaches above "
+            cells.append(f"{g} needs × {fmt(1 + GAIN + nz[g])}, no judged setting's interval "
+                         "reaches above "
                          f"× {fmt(top[1][1])} (`{top[0]}`)")
         if cells:
             md.append(f"- {label[0].upper() + label[1:]}: " + "; ".join(cells)

@@ -11,7 +11,8 @@
 #           Both kernels are built with jump labels (VB_FLAVOR=cost);
 #           then make cost-profile (scripts/cost-profile.sh) on both
 #   guests  make bench-guests (scripts/bench-guests.sh): Linux guests with
-#           real workloads, about 41 minutes more; it writes its own section
+#           real workloads, about 41 minutes more; run last, after the
+#           report is written, and writes its own section
 # VB_BENCH_PARTS chooses parts (default: the first three, about two hours;
 # "kernel kvm cost guests" for all four); the report needs the first three,
 # but VB_BENCH_PARTS=kvm alone rewrites the kvm part's section of it (the
@@ -60,21 +61,27 @@ for part in $parts; do
 		# the judge of goal (d).
 		"$PROJECT_ROOT/scripts/cost-profile.sh"
 		;;
-	guests) "$PROJECT_ROOT/scripts/bench-guests.sh" ;;
+	# Last, after the report (below): it writes its own section.
+	guests) ;;
 	*) die "VB_BENCH_PARTS: unknown part $part (kernel, kvm, cost, guests)" ;;
 	esac
 done
-[ "$(echo $parts)" = guests ] && exit 0
-if [ "$(echo $parts | sed 's/ *guests//')" = kvm ]; then
+# The parts other than guests.
+rest=$(for p in $parts; do [ "$p" = guests ] || printf '%s ' "$p"; done)
+rest=$(echo $rest)
+if [ "$rest" = kvm ]; then
 	PYTHONPATH=$PYLIB python3 "$PROJECT_ROOT/scripts/bench-report.py" --kvm \
 		"$PROJECT_ROOT/bench" "$CACHE/guest-bench-kvm.log"
-	exit 0
+elif [ -n "$rest" ]; then
+	logs=()
+	for name in kernel kvm cost-patched cost-unpatched cost-unpatched2; do
+		[ -f "$CACHE/guest-bench-$name.log" ] || die "no log of bench part $name: run make bench"
+		logs+=("$CACHE/guest-bench-$name.log")
+	done
+	[ -f "$CACHE/profile-summary.json" ] || die "no verdict of make cost-profile: run make bench (or make cost-profile)"
+	VB_PROFILE_SUMMARY=$CACHE/profile-summary.json PYTHONPATH=$PYLIB \
+		python3 "$PROJECT_ROOT/scripts/bench-report.py" "$PROJECT_ROOT/bench" "${logs[@]}"
 fi
-logs=()
-for name in kernel kvm cost-patched cost-unpatched cost-unpatched2; do
-	[ -f "$CACHE/guest-bench-$name.log" ] || die "no log of bench part $name: run make bench"
-	logs+=("$CACHE/guest-bench-$name.log")
-done
-[ -f "$CACHE/profile-summary.json" ] || die "no verdict of make cost-profile: run make bench (or make cost-profile)"
-VB_PROFILE_SUMMARY=$CACHE/profile-summary.json PYTHONPATH=$PYLIB \
-	python3 "$PROJECT_ROOT/scripts/bench-report.py" "$PROJECT_ROOT/bench" "${logs[@]}"
+case " $parts " in
+*" guests "*) "$PROJECT_ROOT/scripts/bench-guests.sh" ;;
+esac
