@@ -358,6 +358,13 @@ def judge(res, cand, judged, noise, prefix=""):
     return best, gains, losses, complete
 
 
+def intervals(res, cand, judged, prefix=""):
+    """(setting, workload, median interval) for every setting of CAND and
+    workload of JUDGED with ratios from at least MIN_ROUNDS rounds."""
+    return [(s, g, median_ci(res[s][prefix + g]["ratios"])) for s in cand for g in judged
+            if len(res[s][prefix + g]["ratios"]) >= MIN_ROUNDS]
+
+
 def reach(res, cand, judged, variants):
     """What the run can tell, on each of VARIANTS (prefix, label, A/A
     noise), per workload: the smallest median the gain goal needs, and the
@@ -367,9 +374,9 @@ def reach(res, cand, judged, variants):
     for prefix, label, nz in variants:
         cells = []
         cover = 1.0
+        every = intervals(res, cand, judged, prefix)
         for g in judged:
-            ivs = [(s, median_ci(res[s][prefix + g]["ratios"])) for s in cand
-                   if len(res[s][prefix + g]["ratios"]) >= MIN_ROUNDS]
+            ivs = [(s, iv) for s, w, iv in every if w == g]
             if nz[g] is None or not ivs:
                 continue
             cover = min([cover] + [median_ci_rank(len(res[s][prefix + g]["ratios"]))[1]
@@ -550,8 +557,7 @@ def main():
         return ", ".join(f"`{s}` {g} {fmt(lo)}–{fmt(hi)}" for s, g, (lo, hi) in xs)
 
     for prefix, label, _ in variants:
-        ivs = [(s, g, median_ci(res[s][prefix + g]["ratios"])) for s in cand for g in judged
-               if len(res[s][prefix + g]["ratios"]) >= MIN_ROUNDS]
+        ivs = intervals(res, cand, judged, prefix)
         # "No loss" is met only when every setting and workload has an interval.
         whole = bool(ivs) and len(ivs) == len(cand) * len(judged)
         up = max(ivs, key=lambda x: x[2][0], default=None)
