@@ -4,9 +4,10 @@ and PNG plots. Every number in the report is computed here from that log.
 
 Usage: bench-report.py OUT_DIR GUEST_LOG...
        bench-report.py --kvm OUT_DIR KVM_LOG
+       bench-report.py --filter OUT_DIR FILTER_LOG
 The second form (VB_BENCH_PARTS=kvm make bench) rewrites only the section of
 the kvm part, between its markers, and leaves the rest of the report as the
-last whole make bench wrote it.
+last whole make bench wrote it; the third the filter part's.
 """
 import json
 import os
@@ -1067,9 +1068,11 @@ DY_SCENARIOS = {
 }
 
 
-def never_worse(runs, extra_goals, turn=0):
-    """Tracking on against off, per repetition, with the A/A pair beside;
-    EXTRA_GOALS are more rows for its goal table."""
+def dy_compare(runs):
+    """Tracking on against off in the scenarios of DY_SCENARIOS, per
+    repetition, with the A/A pair beside. Returns the repetitions, the
+    table rows per scenario (metric, on, off, ratios, A/A ratios, unit) and
+    the medians by (scenario, metric)."""
     # kind -> (tracking, aa) -> rep -> run
     data = defaultdict(lambda: defaultdict(dict))
     for r in runs:
@@ -1092,6 +1095,74 @@ def never_worse(runs, extra_goals, turn=0):
 
     on, off, aa = ("Y", "0"), ("N", "0"), ("N", "1")
     reps = max((len(data[k][on]) for k in data), default=0)
+    rows, t = {}, {}
+    for kind, (_, _, metrics) in DY_SCENARIOS.items():
+        rows[kind] = []
+        for name, f, unit in metrics:
+            r = ratios(kind, on, off, f)
+            n = ratios(kind, off, aa, f)
+            a, b = values(kind, on, f), values(kind, off, f)
+            t[(kind, name)] = {"on": med(a), "off": med(b), "ratio": med(r),
+                               "lo": min(r, default=float("nan")), "hi": max(r, default=float("nan")),
+                               "aa": med(n), "aa_range": spread(n)}
+            rows[kind].append((name, a, b, r, n, unit))
+    return reps, rows, t
+
+
+def at_least(value, floor):
+    """The goal value >= floor, judged; "no data" when either is NaN."""
+    if value != value or floor != floor:
+        return "no data"
+    return "**met**" if value >= floor else "**missed**"
+
+
+def dy_goal_rows(t):
+    """The goals of directed yield, judged on DY_COMPARE's medians T: a
+    table row each."""
+    def ratio_row(goal, key, floor):
+        m = t[key]
+        return (f"| {goal} | × {fmt(m['ratio'])} (repetitions {fmt(m['lo'])}–{fmt(m['hi'])}; "
+                f"A/A × {fmt(m['aa'])}, {m['aa_range']}) "
+                f"| {at_least(m['ratio'], floor)} |")
+
+    def hold_row(goal, kind):
+        m, c = t[(kind, "holder share")], t[(kind, "tracker's choices")]
+        return (f"| {goal} | on {fmt(m['on'])} %, off {fmt(m['off'])} % (A/A × {fmt(m['aa'])}, "
+                f"{m['aa_range']}); the tracker chose {fmt(c['on'])} % of the waiters' yields "
+                f"| {at_least(m['on'], m['off'])} |")
+    recv = t[("spinpaired", "yields to the receiver")]
+    crowd = t[("spincrowded", "yields to the receiver")]
+    return [
+        ratio_row("lock: acquisitions/s, tracking on ÷ off ≥ 0.97", ("lock", "acquisitions/s"), 0.97),
+        hold_row("lock: holder share with tracking on ≥ off", "lock"),
+        ratio_row("lock, on one CPU in pairs: acquisitions/s, tracking on ÷ off ≥ 0.97",
+                  ("lockpaired", "acquisitions/s"), 0.97),
+        hold_row("lock, on one CPU in pairs: holder share with tracking on ≥ off",
+                 "lockpaired"),
+        f"| IPI wait, sender and receiver on one CPU: ≥ 90 % of the yields before the "
+        f"relaxed round go to the receiver (tracking on) | {fmt(recv['on'])} % "
+        f"| {at_least(recv['on'], 90)} |",
+        f"| IPI wait, the sender's CPU crowded: the same | {fmt(crowd['on'])} % "
+        f"| {at_least(crowd['on'], 90)} |",
+        ratio_row("IPI wait: round trips/s, tracking on ÷ off ≥ 1.2", ("spin", "round trips/s"), 1.2),
+        ratio_row("IPI wait, on one CPU: round trips/s, tracking on ÷ off ≥ 1.2",
+                  ("spinpaired", "round trips/s"), 1.2),
+        ratio_row("IPI wait, crowded: round trips/s, tracking on ÷ off ≥ 1.2",
+                  ("spincrowded", "round trips/s"), 1.2),
+        ratio_row("IPI wait, crowded, receiver busy: round trips/s, tracking on ÷ off ≥ 1.2",
+                  ("spincrowdedbusy", "round trips/s"), 1.2),
+        ratio_row("IPI wait, crowded, all computing: round trips/s, tracking on ÷ off ≥ 1.2",
+                  ("spincrowdedcompute", "round trips/s"), 1.2),
+        ratio_row("mixed: acquisitions/s, tracking on ÷ off ≥ 1.0", ("mixed", "acquisitions/s"), 1.0),
+        ratio_row("mixed, sender and receiver on one CPU: acquisitions/s, tracking on ÷ off ≥ 1.0",
+                  ("mixedpaired", "acquisitions/s"), 1.0),
+    ]
+
+
+def never_worse(runs, extra_goals, turn=0):
+    """Tracking on against off, per repetition, with the A/A pair beside;
+    EXTRA_GOALS are more rows for its goal table."""
+    reps, rows, t = dy_compare(runs)
     md = ["## Directed yield: never worse than mainline\n",
           "Each scenario runs with IPI tracking on and off (relaxed boost at its default) in "
           f"every repetition ({reps} here), alternating which runs first, plus a second run "
@@ -1122,42 +1193,16 @@ def never_worse(runs, extra_goals, turn=0):
              "sender and receiver on different CPUs measure those turns more than the "
              "kernel's choices; the paired and crowded ones keep the round trip on one "
              "CPU.\n")]
-    t = {}
-    for kind, (title, what, metrics) in DY_SCENARIOS.items():
+    for kind, (title, what, _) in DY_SCENARIOS.items():
         md += [f"### {title}\n", what + "\n",
                "| metric | tracking on (median, range) | off (median, range) | on ÷ off (median) "
                "| on ÷ off, range | A/A: off ÷ off again (median, range) |",
                "|---|---|---|---|---|---|"]
-        for name, f, unit in metrics:
-            r = ratios(kind, on, off, f)
-            n = ratios(kind, off, aa, f)
-            a, b = values(kind, on, f), values(kind, off, f)
-            t[(kind, name)] = {"on": med(a), "off": med(b), "ratio": med(r),
-                               "lo": min(r, default=float("nan")), "hi": max(r, default=float("nan")),
-                               "aa": med(n), "aa_range": spread(n)}
+        for name, a, b, r, n, unit in rows[kind]:
             md.append(f"| {name} | {med_range(a)}{unit} | {med_range(b)}{unit} | × {fmt(med(r))} "
                       f"| {spread(r)} | × {med_range(n)} |")
         md.append("")
 
-    def at_least(value, floor):
-        """The goal value >= floor, judged; "no data" when either is NaN."""
-        if value != value or floor != floor:
-            return "no data"
-        return "**met**" if value >= floor else "**missed**"
-
-    def ratio_row(goal, key, floor):
-        m = t[key]
-        return (f"| {goal} | × {fmt(m['ratio'])} (repetitions {fmt(m['lo'])}–{fmt(m['hi'])}; "
-                f"A/A × {fmt(m['aa'])}, {m['aa_range']}) "
-                f"| {at_least(m['ratio'], floor)} |")
-
-    def hold_row(goal, kind):
-        m, c = t[(kind, "holder share")], t[(kind, "tracker's choices")]
-        return (f"| {goal} | on {fmt(m['on'])} %, off {fmt(m['off'])} % (A/A × {fmt(m['aa'])}, "
-                f"{m['aa_range']}); the tracker chose {fmt(c['on'])} % of the waiters' yields "
-                f"| {at_least(m['on'], m['off'])} |")
-    recv = t[("spinpaired", "yields to the receiver")]
-    crowd = t[("spincrowded", "yields to the receiver")]
     md += ["### Goals\n",
            "Judged on the medians above; the A/A column is the noise to read them against. "
            "The lock, IPI wait and mixed goals without *on one CPU* or *crowded* in their name "
@@ -1168,40 +1213,19 @@ def never_worse(runs, extra_goals, turn=0):
               "turn to it (*Where an IPI round trip's time goes*).\n"),
            "| goal | measured | |",
            "|---|---|---|",
-           ratio_row("lock: acquisitions/s, tracking on ÷ off ≥ 0.97", ("lock", "acquisitions/s"), 0.97),
-           hold_row("lock: holder share with tracking on ≥ off", "lock"),
-           ratio_row("lock, on one CPU in pairs: acquisitions/s, tracking on ÷ off ≥ 0.97",
-                     ("lockpaired", "acquisitions/s"), 0.97),
-           hold_row("lock, on one CPU in pairs: holder share with tracking on ≥ off",
-                    "lockpaired"),
-           f"| IPI wait, sender and receiver on one CPU: ≥ 90 % of the yields before the "
-           f"relaxed round go to the receiver (tracking on) | {fmt(recv['on'])} % "
-           f"| {at_least(recv['on'], 90)} |",
-           f"| IPI wait, the sender's CPU crowded: the same | {fmt(crowd['on'])} % "
-           f"| {at_least(crowd['on'], 90)} |",
-           ratio_row("IPI wait: round trips/s, tracking on ÷ off ≥ 1.2", ("spin", "round trips/s"), 1.2),
-           ratio_row("IPI wait, on one CPU: round trips/s, tracking on ÷ off ≥ 1.2",
-                     ("spinpaired", "round trips/s"), 1.2),
-           ratio_row("IPI wait, crowded: round trips/s, tracking on ÷ off ≥ 1.2",
-                     ("spincrowded", "round trips/s"), 1.2),
-           ratio_row("IPI wait, crowded, receiver busy: round trips/s, tracking on ÷ off ≥ 1.2",
-                     ("spincrowdedbusy", "round trips/s"), 1.2),
-           ratio_row("IPI wait, crowded, all computing: round trips/s, tracking on ÷ off ≥ 1.2",
-                     ("spincrowdedcompute", "round trips/s"), 1.2),
-           ratio_row("mixed: acquisitions/s, tracking on ÷ off ≥ 1.0", ("mixed", "acquisitions/s"), 1.0),
-           ratio_row("mixed, sender and receiver on one CPU: acquisitions/s, tracking on ÷ off ≥ 1.0",
-                     ("mixedpaired", "acquisitions/s"), 1.0),
+           *dy_goal_rows(t),
            *extra_goals,
            ""]
     return md
 
 
-def who_pays(runs):
+def who_pays(runs, no_exits="`kvm_amd.test_pause_exits=0`", suffix=""):
     """The computing crowd: what the sender's yields give the receiver, and
     whether the neighbour on their CPU keeps, with the sender's yields, what
-    it gets when the sender never yields (no PAUSE exits). Returns the
-    table, the neighbour's loops with tracking on ÷ a computing vCPU's fair
-    share and ÷ its own in the reference (None without reference runs)."""
+    it gets when the sender never yields (no PAUSE exits: NO_EXITS says
+    how). Returns the table (SUFFIX ends its title), the neighbour's loops
+    with tracking on ÷ a computing vCPU's fair share and ÷ its own in the
+    reference (None without reference runs)."""
     kind = "spincrowdedcompute"
     sides = {"on": [], "off": [], "ref": []}
     for r in runs:
@@ -1215,11 +1239,10 @@ def who_pays(runs):
         return [], None, None
     # The compute scenario's metrics but the share of yields (none here).
     metrics = [(n, f) for n, f, _ in COMPUTE_METRICS if f is not receiver_share]
-    md = ["### Who pays, in the computing crowd\n",
+    md = [f"### Who pays, in the computing crowd{suffix}\n",
           "`vcpu_boost_spin_test -b -c`, crowded (the scenario *IPI wait, the sender's CPU "
           "crowded, every other vCPU computing*), once more per repetition, last, without "
-          "PAUSE exits "
-          "(`kvm_amd.test_pause_exits=0`): the sender spins through its own share and never "
+          f"PAUSE exits ({no_exits}): the sender spins through its own share and never "
           "yields, so the receiver and the neighbour (vCPU 2, on the sender's CPU) share what "
           "the sender leaves: half of it each is a computing vCPU's fair share (the last row). "
           "What the sender's yields give must come out of the sender's share, not the "
@@ -1256,11 +1279,11 @@ def who_pays(runs):
 KVM_SECTION = "bench kvm"
 
 
-def strategy_matrix(runs):
+def strategy_matrix(runs, suffix=""):
     """Tracking on ÷ off in the two crowded scenarios with a computing
     receiver, with each strategy for the yields to an IPI's receiver (kinds
-    stratbusy, stratcompute), on and off paired by repetition. Empty
-    without them."""
+    stratbusy, stratcompute), on and off paired by repetition; SUFFIX ends
+    its title. Empty without them."""
     kinds = (("stratbusy", "beside a spinning neighbour"),
              ("stratcompute", "beside a computing neighbour (the computing crowd)"))
     seen = {r["cfg_ipi_strategy"] for r in runs
@@ -1270,7 +1293,7 @@ def strategy_matrix(runs):
     # In the other tables' order, any the report does not name after.
     strats = [st for st in STRATEGIES if st in seen] + sorted(seen - set(STRATEGIES))
     rt, loops = _rate("ipis"), _loops("receiver_loops")
-    md = ["### What a yield to an IPI's receiver should give it\n",
+    md = [f"### What a yield to an IPI's receiver should give it{suffix}\n",
           "`vcpu_boost_spin_test -v 6 -b`, crowded (vCPUs 0–2 on CPU 0): the receiver "
           "computes between IPIs beside a spinning neighbour (*IPI wait, crowded, receiver "
           "busy*) and, with `-c`, beside a computing one (*the computing crowd*), tracking on "
@@ -1314,13 +1337,13 @@ def strategy_matrix(runs):
     return md
 
 
-def kvm_section(setup, runs, out):
-    """Everything the kvm part measures, as the one section that
-    VB_BENCH_PARTS=kvm make bench can rewrite alone; SETUP is its log's."""
-    smd, st = spin_table(runs, out)
+def more_goals(runs, **pays):
+    """The goal rows beside directed yield's (the control without
+    overcommit, who pays in the computing crowd), and the tables behind
+    them; PAYS goes to who_pays()."""
     cmd, one = controls(runs)
     inert = one["lo"] <= 1 <= one["hi"]
-    pmd, nb, own = who_pays(runs)
+    pmd, nb, own = who_pays(runs, **pays)
     # One-sided: the neighbour must not pay for what the sender gives (a
     # neighbour that gets more is paid by the sender, which is allowed),
     # against its fair share and against what it ran itself beside a sender
@@ -1328,8 +1351,7 @@ def kvm_section(setup, runs, out):
     measured = nb is not None and nb == nb and own is not None and own == own
     fair = measured and min(nb, own) >= 0.95
     fair_cell = ("not measured" if not measured else "**met**" if fair else "**missed**")
-    turn = int(setup.get("icount_turn", "0") or 0)
-    md = never_worse(runs, [
+    return [
         f"| 1:1, no overcommit: mechanisms inert (round trips/s on ÷ off; inert when the "
         f"pairs' ratios fall on both sides of 1) | × {fmt(one['one'])} (pairs: "
         f"{fmt(one['lo'])}–{fmt(one['hi'])}) | {'**met**' if inert else '**missed**'} |",
@@ -1337,7 +1359,16 @@ def kvm_section(setup, runs, out):
         f"with tracking on ≥ 95 % of what it ran beside a sender that never yields, and of "
         f"a computing vCPU's fair share there "
         f"| × {fmt(own if own is not None else float('nan'))} and "
-        f"× {fmt(nb if nb is not None else float('nan'))} | {fair_cell} |"], turn)
+        f"× {fmt(nb if nb is not None else float('nan'))} | {fair_cell} |"], pmd, cmd
+
+
+def kvm_section(setup, runs, out):
+    """Everything the kvm part measures, as the one section that
+    VB_BENCH_PARTS=kvm make bench can rewrite alone; SETUP is its log's."""
+    smd, st = spin_table(runs, out)
+    goals, pmd, cmd = more_goals(runs)
+    turn = int(setup.get("icount_turn", "0") or 0)
+    md = never_worse(runs, goals, turn)
     md += pmd
     md += strategy_matrix(runs)
     if st["path"]:
@@ -1360,6 +1391,54 @@ def kvm_section(setup, runs, out):
     md += smd + cmd
     md.append(f"(This section: the kvm part of `make bench` on kernel {setup.get('kernel', '?')}; "
               "`VB_BENCH_PARTS=kvm make bench` rewrites it alone.)\n")
+    return md
+
+
+# The section of bench/REPORT.md that the filter part writes.
+FILTER_SECTION = "bench filter"
+
+
+def filter_section(setup, runs):
+    """The kvm part's scenarios under the emulated pause filter (the filter
+    part of make bench), in one table, with their goals; SETUP is its
+    log's."""
+    reps, rows, t = dy_compare(runs)
+    goals, pmd, cmd = more_goals(runs, no_exits="the VM turns them off: "
+                                 "`vcpu_boost_spin_test -P`, `KVM_CAP_X86_DISABLE_EXITS`",
+                                 suffix=", under the pause filter")
+    turn = int(setup.get("icount_turn", "0") or 0)
+    md = ["## Directed yield under a pause filter\n",
+          "The scenarios of *Directed yield: never worse than mainline*, run the same way "
+          f"({reps} repetitions, instruction counting, turns of at most {turn:,} "
+          "instructions, vCPUs bound to CPUs), but with the emulator's pause filter "
+          "(`VB_PAUSE_FILTER=1`, test-only, `tests/qemu/0007`) instead of every PAUSE "
+          "exiting: KVM then uses its own pause-loop exiting, as on hardware, and a spinning "
+          "vCPU exits only when its count runs out (3,000 PAUSEs by default, grown while it "
+          "keeps spinning), so a spinner spins long before KVM chooses whom to yield to, and "
+          "many waits end without any choice. The emulated filter counts PAUSEs but ignores "
+          "the threshold of cycles between two of them.\n",
+          "| scenario | metric | tracking on (median, range) | off (median, range) "
+          "| on ÷ off (median) | on ÷ off, range | A/A: off ÷ off again (median, range) |",
+          "|---|---|---|---|---|---|---|"]
+    for kind, (title, _, _) in DY_SCENARIOS.items():
+        for i, (name, a, b, r, n, unit) in enumerate(rows[kind]):
+            md.append(f"| {title if i == 0 else ''} | {name} | {med_range(a)}{unit} "
+                      f"| {med_range(b)}{unit} | × {fmt(med(r))} | {spread(r)} "
+                      f"| × {med_range(n)} |")
+    md += ["",
+           "### Goals under the pause filter\n",
+           "The goals of the kvm part, judged on the medians above.\n",
+           "| goal | measured | |",
+           "|---|---|---|",
+           *dy_goal_rows(t),
+           *goals,
+           ""]
+    md += pmd
+    md += strategy_matrix(runs, ", under the pause filter")
+    md += cmd
+    md.append(f"(This section: the filter part of `make bench` on kernel "
+              f"{setup.get('kernel', '?')}; `VB_BENCH_PARTS=filter make bench` rewrites it "
+              "alone.)\n")
     return md
 
 
@@ -1423,6 +1502,15 @@ def controls(runs):
 
 
 def main():
+    if sys.argv[1] == "--filter":
+        out = Path(sys.argv[2])
+        setup, runs = parse(sys.argv[3:])
+        if setup.get("pause_filter") != "1":
+            sys.exit(f"bench-report: {sys.argv[3]} is not a run under the pause filter")
+        report_section.replace(out / "REPORT.md", FILTER_SECTION,
+                               "\n".join(filter_section(setup, runs)))
+        print(f"wrote the filter part's section of {out / 'REPORT.md'} from {len(runs)} runs")
+        return
     if sys.argv[1] == "--kvm":
         out = Path(sys.argv[2])
         setup, runs = parse(sys.argv[3:])

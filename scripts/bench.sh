@@ -4,7 +4,11 @@
 # logs (a boot that ends early fails it, see scripts/guest.sh).
 #   kernel  kthread benchmarks, every strategy side by side
 #   kvm     nested KVM guests, tracking and relaxed boost on and off, under
-#           QEMU's instruction counting, vCPUs bound to CPUs
+#           QEMU's instruction counting, vCPUs bound to CPUs, every PAUSE
+#           exiting (kvm_amd.test_pause_exits)
+#   filter  the kvm part again under the emulator's pause filter
+#           (VB_PAUSE_FILTER=1, tests/qemu/0007): KVM's own pause-loop
+#           exiting, as on hardware; writes its own section
 #   cost    under QEMU's instruction counting, on this kernel and twice on
 #           the same 7.3.4 without the series (scripts/baseline.sh builds
 #           it): its two boots are the noise the comparison is read against.
@@ -13,14 +17,15 @@
 #   guests  make bench-guests (scripts/bench-guests.sh): Linux guests with
 #           real workloads, about 41 minutes more; run last, after the
 #           report is written, and writes its own section
-# VB_BENCH_PARTS chooses parts (default: the first three, about two hours;
-# "kernel kvm cost guests" for all four); the report needs the first three,
-# but VB_BENCH_PARTS=kvm alone rewrites the kvm part's section of it (the
-# directed-yield scenarios), and VB_BENCH_PARTS=guests the Linux guests',
-# leaving the rest as the last whole run wrote it.
+# VB_BENCH_PARTS chooses parts (default: the first four, about two hours;
+# "kernel kvm filter cost guests" for all five); the report needs kernel,
+# kvm and cost, but VB_BENCH_PARTS=kvm alone rewrites the kvm part's
+# section of it (the directed-yield scenarios), VB_BENCH_PARTS=filter the
+# filter part's, and VB_BENCH_PARTS=guests the Linux guests', leaving the
+# rest as the last whole run wrote it.
 . "$(dirname "$0")/lib.sh"
 
-parts=${VB_BENCH_PARTS:-kernel kvm cost}
+parts=${VB_BENCH_PARTS:-kernel kvm filter cost}
 ensure_matplotlib
 case " $parts " in
 *" cost "*)
@@ -44,6 +49,9 @@ for part in $parts; do
 	# at once would; make dy-trace shows what longer turns do.
 	kvm) VB_BENCH_PART=$part GUEST_ICOUNT=1 VB_ICOUNT_TURN=${VB_ICOUNT_TURN:-10000} \
 		GUEST_TIMEOUT=${GUEST_TIMEOUT:-3600} bench_boot "$part" ;;
+	filter) VB_BENCH_PART=kvm VB_PAUSE_FILTER=1 GUEST_ICOUNT=1 \
+		VB_ICOUNT_TURN=${VB_ICOUNT_TURN:-10000} GUEST_TIMEOUT=${GUEST_TIMEOUT:-3600} \
+		bench_boot "$part" ;;
 	cost)
 		# Counted runs are slow: about 13 minutes per repetition of the
 		# default length on the test kernel (every setting), 7 without the
@@ -63,11 +71,11 @@ for part in $parts; do
 		;;
 	# Last, after the report (below): it writes its own section.
 	guests) ;;
-	*) die "VB_BENCH_PARTS: unknown part $part (kernel, kvm, cost, guests)" ;;
+	*) die "VB_BENCH_PARTS: unknown part $part (kernel, kvm, filter, cost, guests)" ;;
 	esac
 done
-# The parts other than guests.
-rest=$(for p in $parts; do [ "$p" = guests ] || printf '%s ' "$p"; done)
+# The parts other than filter and guests.
+rest=$(for p in $parts; do case $p in filter | guests) ;; *) printf '%s ' "$p" ;; esac; done)
 rest=$(echo $rest)
 if [ "$rest" = kvm ]; then
 	PYTHONPATH=$PYLIB python3 "$PROJECT_ROOT/scripts/bench-report.py" --kvm \
@@ -82,6 +90,12 @@ elif [ -n "$rest" ]; then
 	VB_PROFILE_SUMMARY=$CACHE/profile-summary.json PYTHONPATH=$PYLIB \
 		python3 "$PROJECT_ROOT/scripts/bench-report.py" "$PROJECT_ROOT/bench" "${logs[@]}"
 fi
+case " $parts " in
+*" filter "*)
+	PYTHONPATH=$PYLIB python3 "$PROJECT_ROOT/scripts/bench-report.py" --filter \
+		"$PROJECT_ROOT/bench" "$CACHE/guest-bench-filter.log"
+	;;
+esac
 case " $parts " in
 *" guests "*) "$PROJECT_ROOT/scripts/bench-guests.sh" ;;
 esac

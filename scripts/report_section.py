@@ -2,7 +2,8 @@
 """The sections of bench/REPORT.md that commands other than make bench
 write, each between its own markers; make bench keeps them as they are.
 (make bench's own kvm part has a marked section too, "bench kvm", which
-VB_BENCH_PARTS=kvm make bench rewrites alone; make bench writes it anew.)
+VB_BENCH_PARTS=kvm make bench rewrites alone; make bench writes it anew.
+Its filter part writes "bench filter", which a run without it keeps.)
 
 Usage: report_section.py NAME REPORT
     replaces section NAME of REPORT with standard input (markers added).
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 # The sections, in the order in which they follow make bench's part.
-NAMES = ["cost-profile", "dy-trace", "bench-guests", "flake-rates"]
+NAMES = ["bench filter", "cost-profile", "dy-trace", "bench-guests", "flake-rates"]
 
 
 def markers(name):
@@ -28,12 +29,20 @@ def section(text, name):
 
 def replace(report, name, body):
     """Writes BODY as section NAME of the file REPORT, where the old one
-    was, or at the end."""
+    was; a new one before the first section that follows it in NAMES, or
+    at the end."""
     begin, end = markers(name)
     block = begin + "\n" + body.strip("\n") + "\n\n" + end
     text = report.read_text() if report.exists() else ""
     old = section(text, name)
-    text = text.replace(old, block) if old else text.rstrip("\n") + "\n\n" + block + "\n"
+    later = [section(text, n) for n in NAMES[NAMES.index(name) + 1:]] if name in NAMES else []
+    later = [s for s in later if s]
+    if old:
+        text = text.replace(old, block)
+    elif later:
+        text = text.replace(later[0], block + "\n\n" + later[0], 1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
     report.write_text(text)
 
 

@@ -14,7 +14,7 @@ reps=${VB_BENCH_REPS:-5}
 ms=${VB_BENCH_MS:-1000}
 
 echo "VB-BENCH-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
-	"icount_turn=${VB_ICOUNT_TURN:-0}" \
+	"icount_turn=${VB_ICOUNT_TURN:-0} pause_filter=${VB_PAUSE_FILTER:-0}" \
 	"features=$(cat /sys/kernel/debug/sched/features)"
 
 # kthreads: ping-pong next to 0..2 hogs, a lock among 2, 4 and 8 tasks on
@@ -210,9 +210,10 @@ if [ "$part" = dytrace ]; then
 events="sched/sched_switch sched/sched_wakeup kvm/kvm_dy_select kvm/kvm_apic_ipi kvm/kvm_eoi"
 echo 1 >$SVM_PARAMS/test_pause_exits
 echo Y >$KVM_PARAMS/enable_relaxed_boost
-for layout in spread paired crowded-busy; do
+for layout in ${VB_DYTRACE_LAYOUTS:-spread paired crowded-busy}; do
 	case $layout in
 	crowded-busy) export VCPU_BOOST_PIN=crowded && args="-v 6 -b" ;;
+	crowded) export VCPU_BOOST_PIN=crowded && args="-v 6" ;;
 	*) export VCPU_BOOST_PIN=$layout && args="-v 4" ;;
 	esac
 	for t in Y N; do
@@ -268,6 +269,20 @@ fi
 # than the settings do.
 echo 1 >$SVM_PARAMS/test_pause_exits
 export VCPU_BOOST_PIN=spread
+# make bench's filter part: the same under the emulator's pause filter
+# (VB_PAUSE_FILTER=1, tests/qemu/0007), where KVM's own pause-loop exiting
+# decides when a spinning vCPU exits, as on hardware.
+filter=${VB_PAUSE_FILTER:-0}
+if [ "$filter" = 1 ] && ! grep -qw pausefilter /proc/cpuinfo; then
+	fail "VB_PAUSE_FILTER=1, but the CPU offers no pause filter: not the emulator of tests/qemu/0007"
+	exit 0
+fi
+# VB_BENCH_IPI_STRATEGY: the strategy of the yields to an IPI's receiver
+# for the scenarios (default: the kernel's).
+if [ -n "${VB_BENCH_IPI_STRATEGY:-}" ]; then
+	echo "$VB_BENCH_IPI_STRATEGY" >$IPI_STRATEGY ||
+		fail "VB_BENCH_IPI_STRATEGY: $VB_BENCH_IPI_STRATEGY refused"
+fi
 # Sizes for runs of a fraction of a second of counted time each.
 lock_acq=${VB_BENCH_LOCK_ACQ:-2000}
 mixed_acq=${VB_BENCH_MIXED_ACQ:-600}
@@ -304,8 +319,12 @@ while [ $rep -le $reps ]; do
 	# how far the rate moves with the instructions a code path adds per
 	# exit, apart from what it decides.
 	echo N >$KVM_PARAMS/ipi_tracking_enabled
+	# Under the filter few PAUSEs exit, and the pads would measure
+	# nothing.
 	pads=
-	if [ -f $SVM_PARAMS/test_pause_pad ]; then
+	if [ "$filter" = 1 ]; then
+		:
+	elif [ -f $SVM_PARAMS/test_pause_pad ]; then
 		pads=$(rotated 30 90)
 	else
 		fail "no kvm_amd.test_pause_pad: this kernel lacks the test patches"
@@ -326,11 +345,15 @@ while [ $rep -le $reps ]; do
 	dy_runs spincrowdedcompute /tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
 	# Its reference for the neighbour's share: no PAUSE exits, so the
 	# sender spins through its own share and never yields. It runs after
-	# the scenario's own runs in each repetition.
+	# the scenario's own runs in each repetition. Without a pause filter
+	# test_pause_exits=0 leaves PAUSE to the guest; with one, KVM
+	# intercepts PAUSE anyway, and the VM turns its exits off (-P).
 	echo 0 >$SVM_PARAMS/test_pause_exits
 	echo N >$KVM_PARAMS/ipi_tracking_enabled
+	noexits=
+	[ "$filter" = 1 ] && noexits=-P
 	guest spincrowdedcompute "cfg_tracking=N cfg_relaxed=Y cfg_ref=noyield" \
-		/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
+		/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c $noexits
 	echo Y >$KVM_PARAMS/ipi_tracking_enabled
 	echo 1 >$SVM_PARAMS/test_pause_exits
 	export VCPU_BOOST_PIN=spread
