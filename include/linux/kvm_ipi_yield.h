@@ -48,6 +48,7 @@ struct kvm_ipi_delivery {
 struct kvm_dy_facts {
 	bool ready;		/* vcpu->ready: preempted or woken, not yet running */
 	bool blocked;		/* blocking, and nothing would make it runnable */
+	bool preempted;		/* vcpu->preempted: descheduled while runnable */
 	bool other_cpu;		/* it last ran on another host CPU than the spinner */
 };
 

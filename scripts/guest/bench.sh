@@ -210,6 +210,8 @@ if [ "$part" = dytrace ]; then
 events="sched/sched_switch sched/sched_wakeup kvm/kvm_dy_select kvm/kvm_apic_ipi kvm/kvm_eoi"
 echo 1 >$SVM_PARAMS/test_pause_exits
 echo Y >$KVM_PARAMS/enable_relaxed_boost
+# VB_DYTRACE_LAYOUTS, for a boot of this part alone (scripts/dy-trace.py
+# reads the three defaults): the layouts to trace, crowded (halting) too.
 for layout in ${VB_DYTRACE_LAYOUTS:-spread paired crowded-busy}; do
 	case $layout in
 	crowded-busy) export VCPU_BOOST_PIN=crowded && args="-v 6 -b" ;;
@@ -288,10 +290,15 @@ lock_acq=${VB_BENCH_LOCK_ACQ:-2000}
 mixed_acq=${VB_BENCH_MIXED_ACQ:-600}
 spin_ipis=${VB_BENCH_SPIN_IPIS:-600}
 # dy_runs KIND COMMAND...: one repetition of KIND: on, off, off again, or
-# the reverse.
+# the reverse; nothing when VB_BENCH_KINDS (for experiments: the kinds to
+# run, blank-separated) leaves KIND out.
 dy_runs() {
 	kind=$1
 	shift
+	case " ${VB_BENCH_KINDS:-$kind} " in
+	*" $kind "*) ;;
+	*) return 0 ;;
+	esac
 	if [ $((rep % 2)) -eq 1 ]; then runs="Y:0 N:0 N:1"; else runs="N:1 N:0 Y:0"; fi
 	for r in $runs; do
 		echo ${r%:*} >$KVM_PARAMS/ipi_tracking_enabled

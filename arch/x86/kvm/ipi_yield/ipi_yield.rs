@@ -151,6 +151,7 @@ impl Vcpus for KvmVcpus {
         let mut f = bindings::kvm_dy_facts {
             ready: false,
             blocked: false,
+            preempted: false,
             other_cpu: false,
         };
         // SAFETY: `me` and `v` are live vCPUs of one VM by the type

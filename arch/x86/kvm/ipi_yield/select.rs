@@ -4,7 +4,7 @@
 //! scan in `kvm_vcpu_on_spin()`, which stays in C as it is.
 //!
 //! Before the scan, [`receiver_first`] tries the receiver of the spinner's
-//! pending IPI when it is ready on the spinner's CPU; the scan then skips
+//! pending IPI when it was preempted on the spinner's CPU; the scan then skips
 //! it, so that its eligibility toggles once, as in mainline. After a scan
 //! that yielded to nobody, [`relaxed_round`] tries the vCPUs the scan passed
 //! over only for being preempted in user mode. Both spend mainline's budget
@@ -76,10 +76,13 @@ fn attempt<V: Vcpus>(vcpus: &mut V, idx: u32, tries: &mut u32, ipi_receiver: boo
 }
 
 /// Before the scan: the receiver of the pending IPI, when it is another
-/// vCPU of this VM that passes mainline's filters and last ran on this CPU.
-/// One that last ran on another CPU (and so most likely waits there) is left
-/// to the scan: a yield cannot make another runqueue run it, and the spinner
-/// would give its own CPU away for nothing.
+/// vCPU of this VM that passes mainline's filters, was preempted, and last
+/// ran on this CPU. One that last ran on another CPU (and so most likely
+/// waits there) is left to the scan: a yield cannot make another runqueue
+/// run it, and the spinner would give its own CPU away for nothing. So is
+/// one that the IPI woke from a halt and that has not run since: the
+/// scheduler's wakeup already decides when it runs, and yielding to it
+/// first lost round trips wherever it was measured.
 pub(crate) fn receiver_first<V: Vcpus>(
     vcpus: &mut V,
     s: &Spinner,
@@ -90,7 +93,7 @@ pub(crate) fn receiver_first<V: Vcpus>(
         return First::NotTried;
     }
     match usable(vcpus.facts(receiver)) {
-        Some(f) if !f.other_cpu => {}
+        Some(f) if f.preempted && !f.other_cpu => {}
         _ => return First::NotTried,
     }
     if attempt(vcpus, receiver, tries, true) {
@@ -247,6 +250,7 @@ mod tests {
             self.get(idx).map(|v| bindings::kvm_dy_facts {
                 ready: v.ready,
                 blocked: v.blocked,
+                preempted: v.preempted,
                 other_cpu: v.other_cpu,
             })
         }
@@ -688,6 +692,30 @@ mod tests {
     }
 
     #[test]
+    fn receiver_woken_from_a_halt_is_left_to_the_scan() {
+        // Woken by the IPI (ready, not preempted) on this CPU: not tried
+        // first; the scan from vCPU 3 yields there, and reaches vCPU 6 as
+        // mainline would, its eligibility asked once.
+        let mut vm = FakeVm::new();
+        vm.vcpus[3].in_kernel = true;
+        vm.vcpus[6].in_kernel = true;
+        vm.vcpus[6].preempted = false;
+        let mut s = spin(Some(6));
+        s.start = 3;
+        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
+        assert_eq!(vm.count(Ask::Eligible, 6), 0);
+        vm.len = 0;
+        s.start = 4;
+        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 6));
+        assert_eq!(vm.count(Ask::Eligible, 6), 1);
+        assert_eq!(vm.ipi_yields, 0);
+        // Preempted again, it is tried first.
+        vm.vcpus[6].preempted = true;
+        assert_eq!(select(&mut vm, &s), (Tier::IpiReceiver, 6));
+        assert_eq!(vm.ipi_yields, 1);
+    }
+
+    #[test]
     fn ready_but_not_preempted_is_kept() {
         // A vCPU woken and waiting for a CPU: ready, not preempted. Mainline
         // yields to it; so does the scan (the series dropped it).
@@ -908,8 +936,9 @@ mod tests {
             }
             if tier == Tier::IpiReceiver {
                 assert_eq!(Some(target), s.receiver);
-                // The receiver is yielded to first only on the spinner's CPU.
-                assert!(vm.get(target).is_some_and(|f| !f.other_cpu));
+                // The receiver is yielded to first only when it was
+                // preempted on the spinner's CPU.
+                assert!(vm.get(target).is_some_and(|f| f.preempted && !f.other_cpu));
             }
             // Without the relaxed round, every vCPU's facts are asked at
             // most once, but the receiver's: again by the scan.
@@ -921,13 +950,14 @@ mod tests {
             }
             // A receiver asked first and not taken: what follows is
             // mainline's scan of a VM in which it is not ready, or, when it
-            // was skipped for its CPU, of the VM as it is.
+            // was left to the scan (not preempted, or on another CPU), of
+            // the VM as it is.
             if let (Some(r), Some(&(Ask::Facts, first))) = (s.receiver, ours.asked().first()) {
                 let taken = tier == Tier::IpiReceiver;
                 if first == r && !taken && failed < YIELD_TRIES as usize {
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {
-                        if !v.other_cpu {
+                        if v.preempted && !v.other_cpu {
                             v.ready = false;
                         }
                     }
