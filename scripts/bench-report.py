@@ -1023,15 +1023,17 @@ DY_SCENARIOS = {
     "spinpaired": ("IPI wait, sender and receiver on one CPU",
                    "`vcpu_boost_spin_test` with `VCPU_BOOST_PIN=paired`: vCPUs 0 and 1 (sender "
                    "and receiver) bound to CPU 0, the two spinners to CPU 1. Only here can the "
-                   "spinner yield to the receiver first: in the scenarios above it last ran "
-                   "on the other CPU.",
+                   "spinner yield to the receiver first (in the scenarios above it last ran "
+                   "on the other CPU), and only when the receiver was preempted: one that the "
+                   "IPI woke from its halt is left to mainline's scan.",
                    IPI_WAIT_METRICS),
     "spincrowded": ("IPI wait, the sender's CPU crowded",
                     "`vcpu_boost_spin_test -v 6` with `VCPU_BOOST_PIN=crowded`: vCPUs 0, 1 and "
                     "2 (sender, receiver and a spinner) bound to CPU 0, the other three "
                     "spinners to CPU 1. When the sender spins, its CPU has a candidate other "
-                    "than the receiver, so mainline's round robin and the tracker choose "
-                    "differently.",
+                    "than the receiver, so mainline's round robin and the tracker may choose "
+                    "differently (the tracker only for a receiver that was preempted, not one "
+                    "that the IPI woke from its halt).",
                     IPI_WAIT_METRICS),
     "spincrowdedbusy": ("IPI wait, the sender's CPU crowded, the receiver busy",
                         "The same with `-b` (half the round trips): the receiver computes "
@@ -1499,12 +1501,24 @@ def controls(runs):
                 "hi": max(ones, default=float("nan"))}
 
 
+def check_setup(setup, path, pause_filter):
+    """Exits unless the log at PATH ran as its section says: under the
+    pause filter or not (PAUSE_FILTER), with the kernel's own strategy for
+    the yields to an IPI's receiver (VB_BENCH_IPI_STRATEGY is for
+    experiments)."""
+    if (setup.get("pause_filter", "0") == "1") != pause_filter:
+        sys.exit(f"bench-report: {path} is {'not ' if pause_filter else ''}a run under the "
+                 "pause filter")
+    if setup.get("ipi_strategy", "default") != "default":
+        sys.exit(f"bench-report: {path} ran with VB_BENCH_IPI_STRATEGY="
+                 f"{setup['ipi_strategy']}, an experiment")
+
+
 def main():
     if sys.argv[1] == "--filter":
         out = Path(sys.argv[2])
         setup, runs = parse(sys.argv[3:])
-        if setup.get("pause_filter") != "1":
-            sys.exit(f"bench-report: {sys.argv[3]} is not a run under the pause filter")
+        check_setup(setup, sys.argv[3], True)
         report_section.replace(out / "REPORT.md", FILTER_SECTION,
                                "\n".join(filter_section(setup, runs)))
         print(f"wrote the filter part's section of {out / 'REPORT.md'} from {len(runs)} runs")
@@ -1512,6 +1526,7 @@ def main():
     if sys.argv[1] == "--kvm":
         out = Path(sys.argv[2])
         setup, runs = parse(sys.argv[3:])
+        check_setup(setup, sys.argv[3], False)
         report_section.replace(out / "REPORT.md", KVM_SECTION,
                                "\n".join(kvm_section(setup, runs, out)))
         print(f"wrote the kvm part's section of {out / 'REPORT.md'} from {len(runs)} runs")
@@ -1592,7 +1607,9 @@ def main():
            f"| everything off: no measurable difference from 7.3.4 without the series (instructions per unit of work) | kthreads: {ct['off_seen']} of {ct['off_n']} scenarios measurable, the largest of those {fmt(ct['off_worst'] * 100)} %; IPI round trip × {fmt(ct['ipi_off_ratio'], 4)} | {verdict(ct['off_seen'] == 0 and not ct['ipi_off_seen'])} |",
            ""]
     begin, end = report_section.markers(KVM_SECTION)
-    kvm_setup, kvm_runs = parse([log for log in logs if "bench-kvm" in Path(log).name] or logs)
+    kvm_logs = [log for log in logs if "bench-kvm" in Path(log).name] or logs
+    kvm_setup, kvm_runs = parse(kvm_logs)
+    check_setup(kvm_setup, kvm_logs[0], False)
     md += [begin] + kvm_section(kvm_setup, kvm_runs, out) + [end, ""]
     md += strategy_comparison(kt, ct)
     md += published(kt)

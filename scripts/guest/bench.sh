@@ -15,6 +15,7 @@ ms=${VB_BENCH_MS:-1000}
 
 echo "VB-BENCH-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
 	"icount_turn=${VB_ICOUNT_TURN:-0} pause_filter=${VB_PAUSE_FILTER:-0}" \
+	"ipi_strategy=${VB_BENCH_IPI_STRATEGY:-default}" \
 	"features=$(cat /sys/kernel/debug/sched/features)"
 
 # kthreads: ping-pong next to 0..2 hogs, a lock among 2, 4 and 8 tasks on
@@ -290,8 +291,9 @@ lock_acq=${VB_BENCH_LOCK_ACQ:-2000}
 mixed_acq=${VB_BENCH_MIXED_ACQ:-600}
 spin_ipis=${VB_BENCH_SPIN_IPIS:-600}
 # dy_runs KIND COMMAND...: one repetition of KIND: on, off, off again, or
-# the reverse; nothing when VB_BENCH_KINDS (for experiments: the kinds to
-# run, blank-separated) leaves KIND out.
+# the reverse; nothing when VB_BENCH_KINDS (for experiments: the
+# directed-yield scenarios to run, blank-separated; the other runs of the
+# part still run) leaves KIND out.
 dy_runs() {
 	kind=$1
 	shift

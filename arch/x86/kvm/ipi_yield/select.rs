@@ -588,7 +588,7 @@ mod tests {
             assert_eq!(vm.count(Ask::Eligible, 6), 0);
             assert!(vm.yields().eq([3]));
         }
-        // Woken (ready) on this CPU, but the yield does not take (0) or
+        // Preempted (ready) on this CPU, but the yield does not take (0) or
         // fails (-1, tries left): the scan goes on to vCPU 3.
         for result in [0, -1] {
             let mut vm = FakeVm::new();
