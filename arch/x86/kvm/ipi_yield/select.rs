@@ -82,7 +82,7 @@ fn attempt<V: Vcpus>(vcpus: &mut V, idx: u32, tries: &mut u32, ipi_receiver: boo
 /// run it, and the spinner would give its own CPU away for nothing. So is
 /// one that the IPI woke from a halt and that has not run since: the
 /// scheduler's wakeup already decides when it runs, and yielding to it
-/// first lost round trips wherever it was measured.
+/// first bought nothing measurable.
 pub(crate) fn receiver_first<V: Vcpus>(
     vcpus: &mut V,
     s: &Spinner,
