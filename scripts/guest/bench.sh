@@ -15,7 +15,7 @@ ms=${VB_BENCH_MS:-1000}
 
 echo "VB-BENCH-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
 	"icount_turn=${VB_ICOUNT_TURN:-0} pause_filter=${VB_PAUSE_FILTER:-0}" \
-	"ipi_strategy=${VB_BENCH_IPI_STRATEGY:-default}" \
+	"ipi_strategy=${VB_BENCH_IPI_STRATEGY:-default} on_pad=${VB_BENCH_ON_PAD:-none}" \
 	"features=$(cat /sys/kernel/debug/sched/features)"
 
 # kthreads: ping-pong next to 0..2 hogs, a lock among 2, 4 and 8 tasks on
@@ -304,7 +304,21 @@ dy_runs() {
 	if [ $((rep % 2)) -eq 1 ]; then runs="Y:0 N:0 N:1"; else runs="N:1 N:0 Y:0"; fi
 	for r in $runs; do
 		echo ${r%:*} >$KVM_PARAMS/ipi_tracking_enabled
+		# VB_BENCH_ON_PAD=N, for experiments: the "on" runs keep tracking
+		# off and add N empty iterations to every IPI sent instead
+		# (kvm.test_ipi_pad, patches/test/0005), with VB_BENCH_ON_CLOCK=1
+		# a read of the clock too (kvm.test_ipi_clock): what tracking's
+		# path costs each IPI, without it.
+		if [ -n "${VB_BENCH_ON_PAD:-}" ] && [ ${r%:*} = Y ]; then
+			echo N >$KVM_PARAMS/ipi_tracking_enabled
+			echo "$VB_BENCH_ON_PAD" >$KVM_PARAMS/test_ipi_pad
+			[ "${VB_BENCH_ON_CLOCK:-0}" = 1 ] && echo Y >$KVM_PARAMS/test_ipi_clock
+		fi
 		guest $kind "cfg_tracking=${r%:*} cfg_relaxed=Y cfg_aa=${r#*:}" "$@"
+		if [ -n "${VB_BENCH_ON_PAD:-}" ]; then
+			echo 0 >$KVM_PARAMS/test_ipi_pad
+			echo N >$KVM_PARAMS/test_ipi_clock
+		fi
 	done
 	echo Y >$KVM_PARAMS/ipi_tracking_enabled
 }
