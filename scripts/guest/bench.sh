@@ -322,6 +322,41 @@ dy_runs() {
 	done
 	echo Y >$KVM_PARAMS/ipi_tracking_enabled
 }
+# VB_BENCH_VARIANTS=1, for experiments: instead of the part, the crowded
+# IPI wait under each variant of tracking, side by side in one boot, in
+# an order rotated per repetition (kind crowdvariant, cfg_variant): off;
+# on; on with the shortest window, so that it never chooses (w1); on
+# with spin exits asking the tracker nothing (noquery,
+# kvm.test_dy_no_query); off with 125 empty iterations after every IPI
+# sent (pad, kvm.test_ipi_pad); VB_BENCH_VARIANT_LIST picks some, and
+# on-STRATEGY is on with that vcpu_ipi_yield_strategy. The report does
+# not read them.
+if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
+	export VCPU_BOOST_PIN=crowded
+	window=$(cat $KVM_PARAMS/ipi_window_ns)
+	rep=1
+	while [ $rep -le $reps ]; do
+		for v in $(rotated ${VB_BENCH_VARIANT_LIST:-off on w1 noquery pad}); do
+			case $v in
+			off) echo N >$KVM_PARAMS/ipi_tracking_enabled ;;
+			on) echo Y >$KVM_PARAMS/ipi_tracking_enabled ;;
+			on-*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#on-}" >$IPI_STRATEGY ;;
+			w1) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo 1000 >$KVM_PARAMS/ipi_window_ns ;;
+			noquery) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_no_query ;;
+			pad) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo 125 >$KVM_PARAMS/test_ipi_pad ;;
+			esac
+			guest crowdvariant "cfg_variant=$v" /tests/vcpu_boost_spin_test -v 6 -n $spin_ipis
+			echo "$window" >$KVM_PARAMS/ipi_window_ns
+			echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
+			echo N >$KVM_PARAMS/test_dy_no_query
+			echo 0 >$KVM_PARAMS/test_ipi_pad
+		done
+		rep=$((rep + 1))
+	done
+	echo Y >$KVM_PARAMS/ipi_tracking_enabled
+	echo 0 >$SVM_PARAMS/test_pause_exits
+	exit 0
+fi
 rep=1
 while [ $rep -le $reps ]; do
 	dy_runs lock /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -t
