@@ -1504,17 +1504,14 @@ def controls(runs):
 def check_setup(setup, path, pause_filter):
     """Exits unless the log at PATH ran as its section says: under the
     pause filter or not (PAUSE_FILTER), with the kernel's own strategy for
-    the yields to an IPI's receiver and tracking on in its "on" runs
-    (VB_BENCH_IPI_STRATEGY and VB_BENCH_ON_PAD are for experiments)."""
+    the yields to an IPI's receiver (VB_BENCH_IPI_STRATEGY is for
+    experiments)."""
     if (setup.get("pause_filter", "0") == "1") != pause_filter:
         sys.exit(f"bench-report: {path} is {'not ' if pause_filter else ''}a run under the "
                  "pause filter")
     if setup.get("ipi_strategy", "default") != "default":
         sys.exit(f"bench-report: {path} ran with VB_BENCH_IPI_STRATEGY="
                  f"{setup['ipi_strategy']}, an experiment")
-    if setup.get("on_pad", "none") != "none":
-        sys.exit(f"bench-report: {path} ran with VB_BENCH_ON_PAD={setup['on_pad']}, "
-                 "an experiment")
 
 
 def main():

@@ -15,7 +15,7 @@ ms=${VB_BENCH_MS:-1000}
 
 echo "VB-BENCH-SETUP cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)" \
 	"icount_turn=${VB_ICOUNT_TURN:-0} pause_filter=${VB_PAUSE_FILTER:-0}" \
-	"ipi_strategy=${VB_BENCH_IPI_STRATEGY:-default} on_pad=${VB_BENCH_ON_PAD:-none}" \
+	"ipi_strategy=${VB_BENCH_IPI_STRATEGY:-default}" \
 	"features=$(cat /sys/kernel/debug/sched/features)"
 
 # kthreads: ping-pong next to 0..2 hogs, a lock among 2, 4 and 8 tasks on
@@ -304,21 +304,7 @@ dy_runs() {
 	if [ $((rep % 2)) -eq 1 ]; then runs="Y:0 N:0 N:1"; else runs="N:1 N:0 Y:0"; fi
 	for r in $runs; do
 		echo ${r%:*} >$KVM_PARAMS/ipi_tracking_enabled
-		# VB_BENCH_ON_PAD=N, for experiments: the "on" runs keep tracking
-		# off and add N empty iterations to every IPI sent instead
-		# (kvm.test_ipi_pad, patches/test/0005), with VB_BENCH_ON_CLOCK=1
-		# a read of the clock too (kvm.test_ipi_clock): what tracking's
-		# path costs each IPI, without it.
-		if [ -n "${VB_BENCH_ON_PAD:-}" ] && [ ${r%:*} = Y ]; then
-			echo N >$KVM_PARAMS/ipi_tracking_enabled
-			echo "$VB_BENCH_ON_PAD" >$KVM_PARAMS/test_ipi_pad
-			[ "${VB_BENCH_ON_CLOCK:-0}" = 1 ] && echo Y >$KVM_PARAMS/test_ipi_clock
-		fi
 		guest $kind "cfg_tracking=${r%:*} cfg_relaxed=Y cfg_aa=${r#*:}" "$@"
-		if [ -n "${VB_BENCH_ON_PAD:-}" ]; then
-			echo 0 >$KVM_PARAMS/test_ipi_pad
-			echo N >$KVM_PARAMS/test_ipi_clock
-		fi
 	done
 	echo Y >$KVM_PARAMS/ipi_tracking_enabled
 }
@@ -328,9 +314,10 @@ dy_runs() {
 # on; on with the shortest window, so that it never chooses (w1); on
 # with spin exits asking the tracker nothing (noquery,
 # kvm.test_dy_no_query); off with 125 empty iterations after every IPI
-# sent (pad, kvm.test_ipi_pad); VB_BENCH_VARIANT_LIST picks some, and
-# on-STRATEGY is on with that vcpu_ipi_yield_strategy. The report does
-# not read them.
+# sent (pad, kvm.test_ipi_pad: about what tracking adds to each); off
+# with a read of the clock there instead (clock, kvm.test_ipi_clock);
+# VB_BENCH_VARIANT_LIST picks some, and on-STRATEGY is on with that
+# vcpu_ipi_yield_strategy. The report does not read them.
 if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 	export VCPU_BOOST_PIN=crowded
 	window=$(cat $KVM_PARAMS/ipi_window_ns)
@@ -344,12 +331,14 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 			w1) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo 1000 >$KVM_PARAMS/ipi_window_ns ;;
 			noquery) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_no_query ;;
 			pad) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo 125 >$KVM_PARAMS/test_ipi_pad ;;
+			clock) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_ipi_clock ;;
 			esac
 			guest crowdvariant "cfg_variant=$v" /tests/vcpu_boost_spin_test -v 6 -n $spin_ipis
 			echo "$window" >$KVM_PARAMS/ipi_window_ns
 			echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 			echo N >$KVM_PARAMS/test_dy_no_query
 			echo 0 >$KVM_PARAMS/test_ipi_pad
+			echo N >$KVM_PARAMS/test_ipi_clock
 		done
 		rep=$((rep + 1))
 	done

@@ -530,26 +530,31 @@ mod tests {
         assert_eq!(vm.count(Ask::Eligible, 6), 1);
     }
 
-    #[test]
-    fn receiver_on_another_cpu_is_left_to_the_scan() {
-        // Ready, eligible, but last ran on another CPU: not tried first; the
-        // scan from vCPU 3 yields there before it reaches vCPU 6.
-        let mut vm = FakeVm::new();
-        vm.vcpus[3].in_kernel = true;
-        vm.vcpus[6].in_kernel = true;
-        vm.vcpus[6].other_cpu = true;
+    /// vCPU 6, the receiver, made by `spoil` one that step 1 leaves to the
+    /// scan: not tried first, so the scan from vCPU 3 yields there before it
+    /// reaches vCPU 6; from vCPU 4 the scan reaches it, reads it again, as
+    /// mainline reads it, and asks its eligibility once. Returns the VM and
+    /// the spin from vCPU 4.
+    fn left_to_the_scan(spoil: fn(&mut Fake)) -> (FakeVm, Spin) {
+        let mut vm = holder_and_receiver(spoil);
         let mut s = spin(Some(6));
         s.start = 3;
         assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
         assert_eq!(vm.count(Ask::Eligible, 6), 0);
         assert_eq!(vm.count(Ask::Yield, 6), 0);
-        // Reached by the scan, it is read again there, as mainline reads
-        // it, and its eligibility asked once.
         vm.len = 0;
         s.start = 4;
         assert_eq!(select(&mut vm, &s), (Tier::Mainline, 6));
         assert_eq!(vm.count(Ask::Facts, 6), 2);
         assert_eq!(vm.count(Ask::Eligible, 6), 1);
+        assert_eq!(vm.ipi_yields, 0);
+        (vm, s)
+    }
+
+    #[test]
+    fn receiver_on_another_cpu_is_left_to_the_scan() {
+        // Ready, eligible, but last ran on another CPU.
+        let (mut vm, s) = left_to_the_scan(|v| v.other_cpu = true);
         vm.len = 0;
         vm.vcpus[4].in_kernel = true;
         vm.vcpus[4].yield_result = 0;
@@ -693,22 +698,8 @@ mod tests {
 
     #[test]
     fn receiver_woken_from_a_halt_is_left_to_the_scan() {
-        // Woken by the IPI (ready, not preempted) on this CPU: not tried
-        // first; the scan from vCPU 3 yields there, and reaches vCPU 6 as
-        // mainline would, its eligibility asked once.
-        let mut vm = FakeVm::new();
-        vm.vcpus[3].in_kernel = true;
-        vm.vcpus[6].in_kernel = true;
-        vm.vcpus[6].preempted = false;
-        let mut s = spin(Some(6));
-        s.start = 3;
-        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
-        assert_eq!(vm.count(Ask::Eligible, 6), 0);
-        vm.len = 0;
-        s.start = 4;
-        assert_eq!(select(&mut vm, &s), (Tier::Mainline, 6));
-        assert_eq!(vm.count(Ask::Eligible, 6), 1);
-        assert_eq!(vm.ipi_yields, 0);
+        // Woken by the IPI (ready, not preempted) on this CPU.
+        let (mut vm, s) = left_to_the_scan(|v| v.preempted = false);
         // Preempted again, it is tried first.
         vm.vcpus[6].preempted = true;
         assert_eq!(select(&mut vm, &s), (Tier::IpiReceiver, 6));
