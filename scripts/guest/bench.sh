@@ -290,54 +290,94 @@ fi
 lock_acq=${VB_BENCH_LOCK_ACQ:-2000}
 mixed_acq=${VB_BENCH_MIXED_ACQ:-600}
 spin_ipis=${VB_BENCH_SPIN_IPIS:-600}
-# dy_runs KIND COMMAND...: one repetition of KIND: on, off, off again, or
-# the reverse; nothing when VB_BENCH_KINDS (for experiments: the
+# scenario KIND: binds the vCPUs as directed-yield scenario KIND wants
+# them (VCPU_BOOST_PIN) and sets cmd to its command.
+scenario() {
+	case $1 in
+	lock | lockpaired | mixed | mixedpaired) sc_test=lock ;;
+	*) sc_test=spin ;;
+	esac
+	case $1 in
+	*paired) export VCPU_BOOST_PIN=paired ;;
+	spincrowded*) export VCPU_BOOST_PIN=crowded ;;
+	*) export VCPU_BOOST_PIN=spread ;;
+	esac
+	case $1 in
+	lock | lockpaired) sc_args="-v 4 -n $lock_acq -t" ;;
+	spin | spinpaired) sc_args="-v 4 -n $spin_ipis" ;;
+	spinbusy) sc_args="-v 4 -n $spin_ipis -b" ;;
+	spincrowded) sc_args="-v 6 -n $spin_ipis" ;;
+	spincrowdedbusy) sc_args="-v 6 -n $((spin_ipis / 2)) -b" ;;
+	spincrowdedcompute) sc_args="-v 6 -n $((spin_ipis / 3)) -b -c" ;;
+	mixed) sc_args="-v 4 -n $mixed_acq -m" ;;
+	mixedpaired) sc_args="-v 4 -n $mixed_acq -m -t" ;;
+	*) fail "no scenario $1" && return 1 ;;
+	esac
+	cmd="/tests/vcpu_boost_${sc_test}_test $sc_args"
+}
+# wanted KIND: whether VB_BENCH_KINDS (for experiments: the
 # directed-yield scenarios to run, blank-separated; the other runs of the
-# part still run) leaves KIND out.
+# part still run) leaves scenario KIND in.
+wanted() {
+	case " ${VB_BENCH_KINDS:-$1} " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+# dy_runs KIND: one repetition of scenario KIND, when wanted: on, off,
+# off again, or the reverse.
 dy_runs() {
 	kind=$1
-	shift
-	case " ${VB_BENCH_KINDS:-$kind} " in
-	*" $kind "*) ;;
-	*) return 0 ;;
-	esac
+	wanted $kind || return 0
+	scenario $kind || return 0
 	if [ $((rep % 2)) -eq 1 ]; then runs="Y:0 N:0 N:1"; else runs="N:1 N:0 Y:0"; fi
 	for r in $runs; do
 		echo ${r%:*} >$KVM_PARAMS/ipi_tracking_enabled
-		guest $kind "cfg_tracking=${r%:*} cfg_relaxed=Y cfg_aa=${r#*:}" "$@"
+		guest $kind "cfg_tracking=${r%:*} cfg_relaxed=Y cfg_aa=${r#*:}" $cmd
 	done
 	echo Y >$KVM_PARAMS/ipi_tracking_enabled
 }
-# VB_BENCH_VARIANTS=1, for experiments: instead of the part, the crowded
-# IPI wait under each variant of tracking, side by side in one boot, in
-# an order rotated per repetition (kind crowdvariant, cfg_variant): off;
-# on; on with the shortest window, so that it never chooses (w1); on
-# with spin exits asking the tracker nothing (noquery,
-# kvm.test_dy_no_query); off with 125 empty iterations after every IPI
-# sent (pad, kvm.test_ipi_pad: about what tracking adds to each); off
-# with a read of the clock there instead (clock, kvm.test_ipi_clock);
-# VB_BENCH_VARIANT_LIST picks some, and on-STRATEGY is on with that
-# vcpu_ipi_yield_strategy. The report does not read them.
+# VB_BENCH_VARIANTS=1, for experiments: instead of the part, scenario
+# VB_BENCH_VARIANT_KIND (default spincrowded, the crowded IPI wait) under
+# each variant of tracking, side by side in one boot, in an order rotated
+# per repetition (kind variant, cfg_scenario, cfg_variant): off; aa, off
+# again (the A/A pair in the same boot); on; on with a window of N µs
+# (wN; w1, the shortest, never chooses in the crowded wait); on with spin exits asking the tracker
+# nothing (noquery, kvm.test_dy_no_query); on with the receiver's priority
+# ending when it takes the IPI into its ISR rather than at its EOI (irr,
+# kvm.test_dy_irr_only); off with 125 empty iterations
+# after every IPI sent (pad, kvm.test_ipi_pad: about what tracking adds to
+# each); off with a read of the clock there instead (clock,
+# kvm.test_ipi_clock); off with N empty iterations (4 instructions each)
+# added to every PAUSE exit (exitpadN, kvm_amd.test_pause_pad: how far the
+# rate moves with what a code path adds per exit); VB_BENCH_VARIANT_LIST picks some, and on-STRATEGY
+# is on with that vcpu_ipi_yield_strategy. The report does not read them.
 if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
-	export VCPU_BOOST_PIN=crowded
+	scen=${VB_BENCH_VARIANT_KIND:-spincrowded}
+	scenario $scen || exit 0
 	window=$(cat $KVM_PARAMS/ipi_window_ns)
 	rep=1
 	while [ $rep -le $reps ]; do
-		for v in $(rotated ${VB_BENCH_VARIANT_LIST:-off on w1 noquery pad}); do
+		for v in $(rotated ${VB_BENCH_VARIANT_LIST:-off aa on w1 noquery pad}); do
 			case $v in
-			off) echo N >$KVM_PARAMS/ipi_tracking_enabled ;;
+			off | aa) echo N >$KVM_PARAMS/ipi_tracking_enabled ;;
 			on) echo Y >$KVM_PARAMS/ipi_tracking_enabled ;;
 			on-*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#on-}" >$IPI_STRATEGY ;;
-			w1) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo 1000 >$KVM_PARAMS/ipi_window_ns ;;
+			w[0-9]*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#w}000" >$KVM_PARAMS/ipi_window_ns ;;
 			noquery) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_no_query ;;
+			irr) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_irr_only ;;
 			pad) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo 125 >$KVM_PARAMS/test_ipi_pad ;;
+			exitpad[0-9]*) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#exitpad}" >$SVM_PARAMS/test_pause_pad ;;
 			clock) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_ipi_clock ;;
+			*) fail "no variant $v" && break 2 ;;
 			esac
-			guest crowdvariant "cfg_variant=$v" /tests/vcpu_boost_spin_test -v 6 -n $spin_ipis
+			guest variant "cfg_scenario=$scen cfg_variant=$v" $cmd
 			echo "$window" >$KVM_PARAMS/ipi_window_ns
 			echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 			echo N >$KVM_PARAMS/test_dy_no_query
+			echo N >$KVM_PARAMS/test_dy_irr_only
 			echo 0 >$KVM_PARAMS/test_ipi_pad
+			echo 0 >$SVM_PARAMS/test_pause_pad
 			echo N >$KVM_PARAMS/test_ipi_clock
 		done
 		rep=$((rep + 1))
@@ -348,14 +388,13 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 fi
 rep=1
 while [ $rep -le $reps ]; do
-	dy_runs lock /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -t
-	export VCPU_BOOST_PIN=paired
-	dy_runs lockpaired /tests/vcpu_boost_lock_test -v 4 -n $lock_acq -t
-	export VCPU_BOOST_PIN=spread
-	dy_runs spin /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
+	dy_runs lock
+	dy_runs lockpaired
+	dy_runs spin
 	# The spin test with relaxed boost off too, for its table, right after
 	# its runs with relaxed boost on: with both off, mainline's own loop
 	# runs, beside the selector's run with tracking off.
+	export VCPU_BOOST_PIN=spread
 	echo N >$KVM_PARAMS/enable_relaxed_boost
 	for t in $(order); do
 		echo $t >$KVM_PARAMS/ipi_tracking_enabled
@@ -366,8 +405,8 @@ while [ $rep -le $reps ]; do
 	# how far the rate moves with the instructions a code path adds per
 	# exit, apart from what it decides.
 	echo N >$KVM_PARAMS/ipi_tracking_enabled
-	# Under the filter few PAUSEs exit, and the pads would measure
-	# nothing.
+	# Under the filter few PAUSEs exit, and the pads run on the crowded
+	# wait instead (below).
 	pads=
 	if [ "$filter" = 1 ]; then
 		:
@@ -383,13 +422,25 @@ while [ $rep -le $reps ]; do
 		echo 0 >$SVM_PARAMS/test_pause_pad
 	done
 	echo Y >$KVM_PARAMS/enable_relaxed_boost
-	dy_runs spinbusy /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis -b
-	export VCPU_BOOST_PIN=paired
-	dy_runs spinpaired /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
-	export VCPU_BOOST_PIN=crowded
-	dy_runs spincrowded /tests/vcpu_boost_spin_test -v 6 -n $spin_ipis
-	dy_runs spincrowdedbusy /tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 2)) -b
-	dy_runs spincrowdedcompute /tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
+	dy_runs spinbusy
+	dy_runs spinpaired
+	dy_runs spincrowded
+	# Under the filter: the crowded wait with tracking off and the same
+	# pads added to each PAUSE exit, against its off run of the
+	# repetition. Few PAUSEs exit there, and yet the pads move the rate
+	# about as far as tracking does.
+	if [ "$filter" = 1 ] && wanted spincrowded; then
+		scenario spincrowded
+		echo N >$KVM_PARAMS/ipi_tracking_enabled
+		for pad in $(rotated 30 90); do
+			echo $pad >$SVM_PARAMS/test_pause_pad
+			guest spincrowded "cfg_tracking=N cfg_relaxed=Y cfg_pad=$((pad * 4))" $cmd
+			echo 0 >$SVM_PARAMS/test_pause_pad
+		done
+		echo Y >$KVM_PARAMS/ipi_tracking_enabled
+	fi
+	dy_runs spincrowdedbusy
+	dy_runs spincrowdedcompute
 	# Its reference for the neighbour's share: no PAUSE exits, so the
 	# sender spins through its own share and never yields. It runs after
 	# the scenario's own runs in each repetition. Without a pause filter
@@ -399,14 +450,13 @@ while [ $rep -le $reps ]; do
 	echo N >$KVM_PARAMS/ipi_tracking_enabled
 	noexits=
 	[ "$filter" = 1 ] && noexits=-P
+	export VCPU_BOOST_PIN=crowded
 	guest spincrowdedcompute "cfg_tracking=N cfg_relaxed=Y cfg_ref=noyield" \
 		/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c $noexits
 	echo Y >$KVM_PARAMS/ipi_tracking_enabled
 	echo 1 >$SVM_PARAMS/test_pause_exits
-	export VCPU_BOOST_PIN=spread
-	dy_runs mixed /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m
-	export VCPU_BOOST_PIN=paired
-	dy_runs mixedpaired /tests/vcpu_boost_lock_test -v 4 -n $mixed_acq -m -t
+	dy_runs mixed
+	dy_runs mixedpaired
 	export VCPU_BOOST_PIN=spread
 	rep=$((rep + 1))
 done
