@@ -4,7 +4,8 @@
 # (minus the series' symbols, which this source does not know) and the same
 # compilers. It carries only what the benchmark itself needs: the test-only
 # patches (patches/test/: PAUSE exits under TCG) and the benchmark module of
-# tests/bench/, built in unconditionally.
+# tests/bench/, built in unconditionally. Test patches that change the
+# series' own code (patches/test/series-only) are left out.
 #   tree   $CACHE/baseline/tree     build   $BASELINE_DIR ($BUILD/baseline,
 #   or $BUILD/baseline-VB_FLAVOR for a flavour other than kunit)
 . "$(dirname "$0")/lib.sh"
@@ -17,6 +18,7 @@ OUT=$BASELINE_DIR
 
 # The tree is remade whenever what goes into it changes.
 stamp=$( (echo "$KSRC_VERSION"; cat "$PROJECT_ROOT"/patches/test/*.patch \
+	"$PROJECT_ROOT"/patches/test/series "$PROJECT_ROOT"/patches/test/series-only \
 	"$PROJECT_ROOT"/tests/bench/vcpu_boost_bench.c) | sha256sum | cut -c1-16)
 if [ "$(cat "$TREE/.vcpu-boost-baseline" 2>/dev/null || true)" != "$stamp" ]; then
 	log "baseline: the unpatched source in $TREE"
@@ -35,6 +37,7 @@ if [ "$(cat "$TREE/.vcpu-boost-baseline" 2>/dev/null || true)" != "$stamp" ]; th
 	done
 	cp "$PRISTINE/kernel/Makefile" "$TREE/kernel/Makefile"
 	grep -vE '^\s*(#|$)' "$PROJECT_ROOT/patches/test/series" | while read -r p; do
+		grep -qxF "$p" "$PROJECT_ROOT/patches/test/series-only" && continue
 		patch -p1 -F0 -N --batch --no-backup-if-mismatch -d "$TREE" \
 			-i "$PROJECT_ROOT/patches/test/$p" >/dev/null ||
 			die "baseline: patches/test/$p does not apply to the pristine source"

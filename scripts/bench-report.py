@@ -1402,7 +1402,7 @@ def filter_pads(runs):
     """The crowded wait with tracking off and no-op instructions added to
     each PAUSE exit, against its plain off run of the same repetition: the
     band that a change of code path alone moves the rate in."""
-    off, pads = {}, defaultdict(list)
+    off, pads, exits = {}, defaultdict(list), []
     for r in runs:
         if r.get("kind") != "spincrowded" or r.get("cfg_tracking") != "N":
             continue
@@ -1411,6 +1411,7 @@ def filter_pads(runs):
             pads[int(r["cfg_pad"])].append((r["rep"], rt))
         elif r.get("cfg_aa") == "0":
             off[r["rep"]] = rt
+            exits.append(int(r["dy_on_spin"]))
     padded = {n: [rt / off[rep] for rep, rt in v if off.get(rep)]
               for n, v in sorted(pads.items())}
     words = " and ".join(f"{n} (× {fmt(med(v))}, repetitions {spread(v)})"
@@ -1418,12 +1419,13 @@ def filter_pads(runs):
     if not words:
         return []
     return ["**A second noise: the instructions of a code path.** Few PAUSEs exit under the "
-            "filter (a few dozen per run of the crowded wait), and yet what each exit executes "
-            "moves the rate: the crowded wait with tracking off and no-op instructions added "
-            "to every PAUSE exit (the test-only `kvm_amd.test_pause_pad`), against its plain "
-            f"run of the same repetition, with {words} instructions added. Those runs decide "
-            "nothing differently; a ratio of tracking on ÷ off inside that band (or the A/A's) "
-            "says nothing about what tracking decides.\n"]
+            f"filter ({fmt(med(exits))} spin exits per run of the crowded wait with tracking "
+            "off, median), and yet what each exit executes moves the rate: the crowded wait "
+            "with tracking off and no-op instructions added to every PAUSE exit (the test-only "
+            "`kvm_amd.test_pause_pad`), against its plain run of the same repetition, with "
+            f"{words} instructions added. Those runs decide nothing differently. Measured on "
+            "the crowded wait alone, the band says that there a ratio of tracking on ÷ off "
+            "within it (or within the A/A's) says nothing about what tracking decides.\n"]
 
 
 def filter_section(setup, runs):

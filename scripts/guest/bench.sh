@@ -429,7 +429,10 @@ while [ $rep -le $reps ]; do
 	# pads added to each PAUSE exit, against its off run of the
 	# repetition. Few PAUSEs exit there, and yet the pads move the rate
 	# about as far as tracking does.
-	if [ "$filter" = 1 ] && wanted spincrowded; then
+	if [ "$filter" = 1 ] && wanted spincrowded &&
+		! [ -f $SVM_PARAMS/test_pause_pad ]; then
+		fail "no kvm_amd.test_pause_pad: this kernel lacks the test patches"
+	elif [ "$filter" = 1 ] && wanted spincrowded; then
 		scenario spincrowded
 		echo N >$KVM_PARAMS/ipi_tracking_enabled
 		for pad in $(rotated 30 90); do
