@@ -350,18 +350,22 @@ dy_runs() {
 # each); off with a read of the clock there instead (clock,
 # kvm.test_ipi_clock); off with N empty iterations (4 instructions each)
 # added to every PAUSE exit (exitpadN, kvm_amd.test_pause_pad: how far the
-# rate moves with what a code path adds per exit); VB_BENCH_VARIANT_LIST picks some, and on-STRATEGY
+# rate moves with what a code path adds per exit); off and on with halt
+# polling off (nopoll-off, nopoll-on); VB_BENCH_VARIANT_LIST picks some, and on-STRATEGY
 # is on with that vcpu_ipi_yield_strategy. The report does not read them.
 if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 	scen=${VB_BENCH_VARIANT_KIND:-spincrowded}
 	scenario $scen || exit 0
 	window=$(cat $KVM_PARAMS/ipi_window_ns)
+	poll=$(cat $KVM_PARAMS/halt_poll_ns)
 	rep=1
 	while [ $rep -le $reps ]; do
 		for v in $(rotated ${VB_BENCH_VARIANT_LIST:-off aa on w1 noquery pad}); do
 			case $v in
 			off | aa) echo N >$KVM_PARAMS/ipi_tracking_enabled ;;
 			on) echo Y >$KVM_PARAMS/ipi_tracking_enabled ;;
+			nopoll-off) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo 0 >$KVM_PARAMS/halt_poll_ns ;;
+			nopoll-on) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo 0 >$KVM_PARAMS/halt_poll_ns ;;
 			on-*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#on-}" >$IPI_STRATEGY ;;
 			w[0-9]*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#w}000" >$KVM_PARAMS/ipi_window_ns ;;
 			noquery) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_no_query ;;
@@ -373,6 +377,7 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 			esac
 			guest variant "cfg_scenario=$scen cfg_variant=$v" $cmd
 			echo "$window" >$KVM_PARAMS/ipi_window_ns
+			echo "$poll" >$KVM_PARAMS/halt_poll_ns
 			echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 			echo N >$KVM_PARAMS/test_dy_no_query
 			echo N >$KVM_PARAMS/test_dy_irr_only
