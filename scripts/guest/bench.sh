@@ -343,7 +343,8 @@ dy_runs() {
 # per repetition (kind variant, cfg_scenario, cfg_variant): off; aa, off
 # again (the A/A pair in the same boot); on; on with a window of N µs
 # (wN; w1, the shortest, never chooses in the crowded wait); on with spin exits asking the tracker
-# nothing (noquery, kvm.test_dy_no_query); on with the receiver's priority
+# nothing (noquery, kvm.test_dy_no_query), or asking it and dropping its
+# answer (drop, kvm.test_dy_drop_answer); on with the receiver's priority
 # ending when it takes the IPI into its ISR rather than at its EOI (irr,
 # kvm.test_dy_irr_only); off with 125 empty iterations
 # after every IPI sent (pad, kvm.test_ipi_pad: about what tracking adds to
@@ -369,6 +370,7 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 			on-*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#on-}" >$IPI_STRATEGY ;;
 			w[0-9]*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#w}000" >$KVM_PARAMS/ipi_window_ns ;;
 			noquery) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_no_query ;;
+			drop) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_drop_answer ;;
 			irr) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_irr_only ;;
 			pad) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo 125 >$KVM_PARAMS/test_ipi_pad ;;
 			exitpad[0-9]*) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#exitpad}" >$SVM_PARAMS/test_pause_pad ;;
@@ -380,6 +382,7 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 			echo "$poll" >$KVM_PARAMS/halt_poll_ns
 			echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 			echo N >$KVM_PARAMS/test_dy_no_query
+			echo N >$KVM_PARAMS/test_dy_drop_answer
 			echo N >$KVM_PARAMS/test_dy_irr_only
 			echo 0 >$KVM_PARAMS/test_ipi_pad
 			echo 0 >$SVM_PARAMS/test_pause_pad
