@@ -354,6 +354,14 @@ dy_runs() {
 # rate moves with what a code path adds per exit); off and on with halt
 # polling off (nopoll-off, nopoll-on); VB_BENCH_VARIANT_LIST picks some, and on-STRATEGY
 # is on with that vcpu_ipi_yield_strategy. The report does not read them.
+# test_knob FILE VALUE: writes a test-only switch of patches/test/, or
+# fails: a run labelled with a variant must have run it.
+test_knob() {
+	echo "$2" 2>/dev/null >"$1" || {
+		fail "cannot write $2 to $1: this kernel lacks the test patches"
+		return 1
+	}
+}
 if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 	scen=${VB_BENCH_VARIANT_KIND:-spincrowded}
 	scenario $scen || exit 0
@@ -369,12 +377,12 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 			nopoll-on) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo 0 >$KVM_PARAMS/halt_poll_ns ;;
 			on-*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#on-}" >$IPI_STRATEGY ;;
 			w[0-9]*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#w}000" >$KVM_PARAMS/ipi_window_ns ;;
-			noquery) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_no_query ;;
-			drop) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_drop_answer ;;
-			irr) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_dy_irr_only ;;
-			pad) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo 125 >$KVM_PARAMS/test_ipi_pad ;;
-			exitpad[0-9]*) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#exitpad}" >$SVM_PARAMS/test_pause_pad ;;
-			clock) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo Y >$KVM_PARAMS/test_ipi_clock ;;
+			noquery) echo Y >$KVM_PARAMS/ipi_tracking_enabled && test_knob $KVM_PARAMS/test_dy_no_query Y || break 2 ;;
+			drop) echo Y >$KVM_PARAMS/ipi_tracking_enabled && test_knob $KVM_PARAMS/test_dy_drop_answer Y || break 2 ;;
+			irr) echo Y >$KVM_PARAMS/ipi_tracking_enabled && test_knob $KVM_PARAMS/test_dy_irr_only Y || break 2 ;;
+			pad) echo N >$KVM_PARAMS/ipi_tracking_enabled && test_knob $KVM_PARAMS/test_ipi_pad 125 || break 2 ;;
+			exitpad[0-9]*) echo N >$KVM_PARAMS/ipi_tracking_enabled && test_knob $SVM_PARAMS/test_pause_pad "${v#exitpad}" || break 2 ;;
+			clock) echo N >$KVM_PARAMS/ipi_tracking_enabled && test_knob $KVM_PARAMS/test_ipi_clock Y || break 2 ;;
 			*) fail "no variant $v" && break 2 ;;
 			esac
 			guest variant "cfg_scenario=$scen cfg_variant=$v" $cmd
@@ -436,7 +444,7 @@ while [ $rep -le $reps ]; do
 	# Under the filter: the crowded wait with tracking off and the same
 	# pads added to each PAUSE exit, against its off run of the
 	# repetition. Few PAUSEs exit there, and yet the pads move the rate
-	# about as far as tracking does.
+	# nearly as far as tracking does.
 	if [ "$filter" = 1 ] && wanted spincrowded &&
 		! [ -f $SVM_PARAMS/test_pause_pad ]; then
 		fail "no kvm_amd.test_pause_pad: this kernel lacks the test patches"
