@@ -895,9 +895,34 @@ def receiver_share(r):
     return int(r["dy_ipi_receiver"]) / whole * 100 if whole else float("nan")
 
 
+def pad_band(runs, kind, plain):
+    """KIND's runs with no-op instructions added to each PAUSE exit
+    (cfg_pad, kvm_amd.test_pause_pad), each against the run of the same
+    repetition that PLAIN picks from its unpadded ones: {instructions added:
+    [round-trip rate ratios]}, the band that a code path alone moves the
+    rate in."""
+    base, pads = {}, defaultdict(list)
+    for r in runs:
+        if r.get("kind") != kind:
+            continue
+        rt = int(r["ipis"]) / (int(r["ns"]) / 1e9)
+        if r.get("cfg_pad", "0") != "0":
+            pads[int(r["cfg_pad"])].append((r["rep"], rt))
+        elif plain(r):
+            base[r["rep"]] = rt
+    return {n: [rt / base[rep] for rep, rt in v if base.get(rep)]
+            for n, v in sorted(pads.items())}
+
+
+def pad_words(padded):
+    """PAD_BAND's result in words: "120 (× median, repetitions range) and
+    ..."; empty without padded runs."""
+    return " and ".join(f"{n} (× {fmt(med(v))}, repetitions {spread(v)})"
+                        for n, v in padded.items() if v)
+
+
 def spin_table(runs, out):
     data = defaultdict(list)
-    pads = defaultdict(list)
     for r in runs:
         # The A/A runs (a second run with tracking off) are the noise of the
         # comparison below, not more data for this table.
@@ -905,9 +930,8 @@ def spin_table(runs, out):
             continue
         ipis, ns = int(r["ipis"]), int(r["ns"])
         # Mainline's loop with no-op instructions added to each PAUSE exit:
-        # the noise of a change of code path, below.
+        # the noise of a change of code path, below (pad_band).
         if r.get("cfg_pad", "0") != "0":
-            pads[int(r["cfg_pad"])].append((r["rep"], ipis / (ns / 1e9)))
             continue
         data[(r["cfg_tracking"], r["cfg_relaxed"])].append({
             "rep": r["rep"],
@@ -948,8 +972,8 @@ def spin_table(runs, out):
     plain = {m["rep"]: m["rt"] for m in data[("N", "N")]}
     path = [m["rt"] / plain[m["rep"]] for m in data[("N", "Y")] if plain.get(m["rep"])]
     # The same loop, padded, against itself unpadded, repetition by repetition.
-    padded = {n: [rt / plain[rep] for rep, rt in v if plain.get(rep)]
-              for n, v in sorted(pads.items())}
+    padded = pad_band(runs, "spin", lambda r: r.get("cfg_aa", "0") == "0" and
+                      (r["cfg_tracking"], r["cfg_relaxed"]) == ("N", "N"))
     return md, {"path": path, "path_relaxed": med([m["relaxed"] for m in data[("N", "Y")]]),
                 "padded": padded}
 
@@ -1372,14 +1396,13 @@ def kvm_section(setup, runs, out):
     md += pmd
     md += strategy_matrix(runs)
     if st["path"]:
-        pad_words = " and ".join(f"{n} (× {fmt(med(v))}, repetitions {spread(v)})"
-                                 for n, v in st["padded"].items() if v)
+        words = pad_words(st["padded"])
         padded = (" Under instruction counting the IPI wait's rate also moves with the "
                   "instructions each PAUSE exit executes, and not in one direction: mainline's "
                   "own loop (both features off) with no-op instructions added to every PAUSE "
                   "exit (the test-only `kvm_amd.test_pause_pad`) runs, against itself without "
-                  f"them in the same repetition, with {pad_words} instructions added."
-                  if pad_words else "")
+                  f"them in the same repetition, with {words} instructions added."
+                  if words else "")
         md += ["**A second noise: the instructions of a code path.** The A/A pair repeats one "
                f"code path.{padded} {'In the same way, with' if padded else 'With'} "
                "tracking off, the IPI-aware path (relaxed boost on; "
@@ -1402,20 +1425,11 @@ def filter_pads(runs):
     """The crowded wait with tracking off and no-op instructions added to
     each PAUSE exit, against its plain off run of the same repetition: the
     band that a change of code path alone moves the rate in."""
-    off, pads, exits = {}, defaultdict(list), []
-    for r in runs:
-        if r.get("kind") != "spincrowded" or r.get("cfg_tracking") != "N":
-            continue
-        rt = int(r["ipis"]) / (int(r["ns"]) / 1e9)
-        if r.get("cfg_pad", "0") != "0":
-            pads[int(r["cfg_pad"])].append((r["rep"], rt))
-        elif r.get("cfg_aa") == "0":
-            off[r["rep"]] = rt
-            exits.append(int(r["dy_on_spin"]))
-    padded = {n: [rt / off[rep] for rep, rt in v if off.get(rep)]
-              for n, v in sorted(pads.items())}
-    words = " and ".join(f"{n} (× {fmt(med(v))}, repetitions {spread(v)})"
-                         for n, v in padded.items() if v)
+    def off(r):
+        return r.get("cfg_tracking") == "N" and r.get("cfg_aa") == "0"
+    words = pad_words(pad_band(runs, "spincrowded", off))
+    exits = [int(r["dy_on_spin"]) for r in runs if r.get("kind") == "spincrowded"
+             and off(r) and r.get("cfg_pad", "0") == "0"]
     if not words:
         return []
     return ["**A second noise: the instructions of a code path.** Few PAUSEs exit under the "

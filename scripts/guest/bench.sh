@@ -324,6 +324,28 @@ wanted() {
 	esac
 	return 1
 }
+# test_knob FILE VALUE: writes a test-only switch of patches/test/, or
+# fails: a run labelled with what the switch does must have run with it.
+test_knob() {
+	echo "$2" 2>/dev/null >"$1" || {
+		fail "cannot write $2 to $1: this kernel lacks the test patches"
+		return 1
+	}
+}
+# pad_runs KIND CFG COMMAND...: COMMAND with 120 and 360 instructions of an
+# empty loop added to every PAUSE exit (kvm_amd.test_pause_pad, 4 each),
+# logged as KIND with CFG and cfg_pad: how far the rate moves with what a
+# code path adds per exit, apart from what it decides.
+pad_runs() {
+	# Not kind and cfg: guest() sets those.
+	pad_kind=$1 pad_cfg=$2
+	shift 2
+	for pad in $(rotated 30 90); do
+		test_knob $SVM_PARAMS/test_pause_pad $pad || return 0
+		guest $pad_kind "$pad_cfg cfg_pad=$((pad * 4))" "$@"
+		echo 0 >$SVM_PARAMS/test_pause_pad
+	done
+}
 # dy_runs KIND: one repetition of scenario KIND, when wanted: on, off,
 # off again, or the reverse.
 dy_runs() {
@@ -341,27 +363,20 @@ dy_runs() {
 # VB_BENCH_VARIANT_KIND (default spincrowded, the crowded IPI wait) under
 # each variant of tracking, side by side in one boot, in an order rotated
 # per repetition (kind variant, cfg_scenario, cfg_variant): off; aa, off
-# again (the A/A pair in the same boot); on; on with a window of N µs
-# (wN; w1, the shortest, never chooses in the crowded wait); on with spin exits asking the tracker
-# nothing (noquery, kvm.test_dy_no_query), or asking it and dropping its
-# answer (drop, kvm.test_dy_drop_answer); on with the receiver's priority
-# ending when it takes the IPI into its ISR rather than at its EOI (irr,
-# kvm.test_dy_irr_only); off with 125 empty iterations
-# after every IPI sent (pad, kvm.test_ipi_pad: about what tracking adds to
-# each); off with a read of the clock there instead (clock,
-# kvm.test_ipi_clock); off with N empty iterations (4 instructions each)
-# added to every PAUSE exit (exitpadN, kvm_amd.test_pause_pad: how far the
-# rate moves with what a code path adds per exit); off and on with halt
-# polling off (nopoll-off, nopoll-on); VB_BENCH_VARIANT_LIST picks some, and on-STRATEGY
-# is on with that vcpu_ipi_yield_strategy. The report does not read them.
-# test_knob FILE VALUE: writes a test-only switch of patches/test/, or
-# fails: a run labelled with a variant must have run it.
-test_knob() {
-	echo "$2" 2>/dev/null >"$1" || {
-		fail "cannot write $2 to $1: this kernel lacks the test patches"
-		return 1
-	}
-}
+# again (the A/A pair in the same boot); on; on with a window of N µs (wN;
+# w1, the shortest, never chooses in the crowded wait); on with spin exits
+# asking the tracker nothing (noquery, kvm.test_dy_no_query), or asking it
+# and dropping its answer (drop, kvm.test_dy_drop_answer); on with the
+# receiver's priority ending when it takes the IPI into its ISR rather
+# than at its EOI (irr, kvm.test_dy_irr_only); off with 125 empty
+# iterations after every IPI sent (pad, kvm.test_ipi_pad: about what
+# tracking adds to each); off with a read of the clock there instead
+# (clock, kvm.test_ipi_clock); off with N empty iterations (4 instructions
+# each) added to every PAUSE exit (exitpadN, kvm_amd.test_pause_pad: how
+# far the rate moves with what a code path adds per exit); off and on with
+# halt polling off (nopoll-off, nopoll-on); VB_BENCH_VARIANT_LIST picks
+# some, and on-STRATEGY is on with that vcpu_ipi_yield_strategy. The
+# report does not read them.
 if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 	scen=${VB_BENCH_VARIANT_KIND:-spincrowded}
 	scenario $scen || exit 0
@@ -410,33 +425,16 @@ while [ $rep -le $reps ]; do
 	# The spin test with relaxed boost off too, for its table, right after
 	# its runs with relaxed boost on: with both off, mainline's own loop
 	# runs, beside the selector's run with tracking off.
-	export VCPU_BOOST_PIN=spread
+	scenario spin
 	echo N >$KVM_PARAMS/enable_relaxed_boost
 	for t in $(order); do
 		echo $t >$KVM_PARAMS/ipi_tracking_enabled
-		guest spin "cfg_tracking=$t cfg_relaxed=N cfg_aa=0" /tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
+		guest spin "cfg_tracking=$t cfg_relaxed=N cfg_aa=0" $cmd
 	done
-	# Mainline's loop again with 120 and 360 instructions of an empty
-	# loop added to each PAUSE exit (test-only test_pause_pad, 4 each):
-	# how far the rate moves with the instructions a code path adds per
-	# exit, apart from what it decides.
+	# Mainline's loop again, padded. Under the filter few PAUSEs exit,
+	# and the pads run on the crowded wait instead (below).
 	echo N >$KVM_PARAMS/ipi_tracking_enabled
-	# Under the filter few PAUSEs exit, and the pads run on the crowded
-	# wait instead (below).
-	pads=
-	if [ "$filter" = 1 ]; then
-		:
-	elif [ -f $SVM_PARAMS/test_pause_pad ]; then
-		pads=$(rotated 30 90)
-	else
-		fail "no kvm_amd.test_pause_pad: this kernel lacks the test patches"
-	fi
-	for pad in $pads; do
-		echo $pad >$SVM_PARAMS/test_pause_pad
-		guest spin "cfg_tracking=N cfg_relaxed=N cfg_aa=0 cfg_pad=$((pad * 4))" \
-			/tests/vcpu_boost_spin_test -v 4 -n $spin_ipis
-		echo 0 >$SVM_PARAMS/test_pause_pad
-	done
+	[ "$filter" = 1 ] || pad_runs spin "cfg_tracking=N cfg_relaxed=N cfg_aa=0" $cmd
 	echo Y >$KVM_PARAMS/enable_relaxed_boost
 	dy_runs spinbusy
 	dy_runs spinpaired
@@ -445,17 +443,10 @@ while [ $rep -le $reps ]; do
 	# pads added to each PAUSE exit, against its off run of the
 	# repetition. Few PAUSEs exit there, and yet the pads move the rate
 	# nearly as far as tracking does.
-	if [ "$filter" = 1 ] && wanted spincrowded &&
-		! [ -f $SVM_PARAMS/test_pause_pad ]; then
-		fail "no kvm_amd.test_pause_pad: this kernel lacks the test patches"
-	elif [ "$filter" = 1 ] && wanted spincrowded; then
+	if [ "$filter" = 1 ] && wanted spincrowded; then
 		scenario spincrowded
 		echo N >$KVM_PARAMS/ipi_tracking_enabled
-		for pad in $(rotated 30 90); do
-			echo $pad >$SVM_PARAMS/test_pause_pad
-			guest spincrowded "cfg_tracking=N cfg_relaxed=Y cfg_pad=$((pad * 4))" $cmd
-			echo 0 >$SVM_PARAMS/test_pause_pad
-		done
+		pad_runs spincrowded "cfg_tracking=N cfg_relaxed=Y" $cmd
 		echo Y >$KVM_PARAMS/ipi_tracking_enabled
 	fi
 	dy_runs spincrowdedbusy
@@ -469,9 +460,8 @@ while [ $rep -le $reps ]; do
 	echo N >$KVM_PARAMS/ipi_tracking_enabled
 	noexits=
 	[ "$filter" = 1 ] && noexits=-P
-	export VCPU_BOOST_PIN=crowded
-	guest spincrowdedcompute "cfg_tracking=N cfg_relaxed=Y cfg_ref=noyield" \
-		/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c $noexits
+	scenario spincrowdedcompute
+	guest spincrowdedcompute "cfg_tracking=N cfg_relaxed=Y cfg_ref=noyield" $cmd $noexits
 	echo Y >$KVM_PARAMS/ipi_tracking_enabled
 	echo 1 >$SVM_PARAMS/test_pause_exits
 	dy_runs mixed
@@ -487,17 +477,16 @@ echo Y >$KVM_PARAMS/ipi_tracking_enabled
 # receiver should get with the yield (stratbusy: beside a spinning
 # neighbour; stratcompute: beside a computing one).
 if [ -e "$IPI_STRATEGY" ]; then
-	export VCPU_BOOST_PIN=crowded
 	rep=1
 	while [ $rep -le "${VB_BENCH_STRATEGY_REPS:-3}" ]; do
 		for st in $(rotated $(strategies)); do
 			echo $st >$IPI_STRATEGY
 			for t in $(order); do
 				echo $t >$KVM_PARAMS/ipi_tracking_enabled
-				guest stratbusy "cfg_tracking=$t cfg_ipi_strategy=$st" \
-					/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 2)) -b
-				guest stratcompute "cfg_tracking=$t cfg_ipi_strategy=$st" \
-					/tests/vcpu_boost_spin_test -v 6 -n $((spin_ipis / 3)) -b -c
+				scenario spincrowdedbusy
+				guest stratbusy "cfg_tracking=$t cfg_ipi_strategy=$st" $cmd
+				scenario spincrowdedcompute
+				guest stratcompute "cfg_tracking=$t cfg_ipi_strategy=$st" $cmd
 			done
 		done
 		rep=$((rep + 1))
