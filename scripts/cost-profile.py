@@ -13,15 +13,13 @@ Each profile holds one window per ping-pong run, in the order of the log's
 VB-BENCH lines: how many times every instruction executed, per vCPU. A
 function's calls are the executions of its first instruction.
 """
-import bisect
 import json
 import math
-import subprocess
 import sys
-from collections import defaultdict
 from statistics import mean
 
 from benchlog import parse  # beside this script
+from insnwindow import Symbols, functions, read
 
 # The functions of one yield_to() that the series touches or adds.
 BOOST = "yield_task_fair_boost"
@@ -38,51 +36,19 @@ TOP = 8
 CODE_LIMIT = 1.0
 
 
-class Symbols:
-    """A vmlinux's text symbols, to name the function of an address."""
-
-    def __init__(self, vmlinux):
-        out = subprocess.run(["nm", "-n", vmlinux], capture_output=True, text=True,
-                             check=True).stdout
-        self.addrs, self.names = [], []
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) == 3 and parts[1] in "tTwW":
-                self.addrs.append(int(parts[0], 16))
-                self.names.append(parts[2])
-        # Every symbol's start (local names can repeat).
-        self.starts = set(self.addrs)
-
-    def name(self, addr):
-        i = bisect.bisect_right(self.addrs, addr) - 1
-        return self.names[i] if i >= 0 else "?"
-
-
 def load(vmlinux, log, profile):
     """Per run: placement, hand-offs, yields, instructions per hand-off, and
     per function of the ping-pong's vCPU (the one that ran the most):
     instructions and calls."""
     syms = Symbols(vmlinux)
     runs = [r for r in parse([log])[1] if r.get("kind") == "profile"]
-    windows = defaultdict(dict)   # window -> vcpu -> total
-    counts = defaultdict(dict)    # (window, vcpu) -> addr -> count
-    for line in open(profile):
-        p = line.split()
-        if p[0] == "W":
-            windows[int(p[1])][int(p[2])] = int(p[3])
-        elif p[0] == "I":
-            counts[(int(p[1]), int(p[2]))][int(p[3], 16)] = int(p[4])
+    windows, counts = read(profile)
     if len(windows) != len(runs):
         sys.exit(f"cost-profile: {profile} has {len(windows)} windows, {log} {len(runs)} runs")
     out = []
     for w, run in enumerate(runs):
         vcpu = max(windows[w], key=windows[w].get)
-        fn = defaultdict(lambda: [0, 0])  # instructions, calls
-        for addr, c in counts[(w, vcpu)].items():
-            name = syms.name(addr)
-            fn[name][0] += c
-            if addr in syms.starts:
-                fn[name][1] += c
+        fn = functions(syms, counts[(w, vcpu)])
         ho = int(run["handoffs"])
         # Under -icount shift=0 the run's own clock is an instruction count:
         # the window must hold the same instructions, or it is not the run.

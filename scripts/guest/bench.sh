@@ -6,7 +6,8 @@
 # and kvm (nested guests), so that a failed boot costs only its part; and
 # cost, booted under QEMU's instruction counting, once on this kernel and
 # twice on the kernel without the series; make cost-profile's part,
-# profile, once on each; make dy-trace's part, dytrace.
+# profile, once on each; make dy-trace's part, dytrace; make dy-cost's,
+# dycost.
 . /stage/lib.sh
 
 SVM_PARAMS=/sys/module/kvm_amd/parameters
@@ -237,6 +238,43 @@ done
 echo >$TRACING/trace
 echo 0 >$SVM_PARAMS/test_pause_exits
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
+exit 0
+fi
+# make dy-cost (scripts/dy-cost.sh): what the KVM mechanisms execute, under
+# a TCG plugin that counts every instruction of each run (one window per
+# VM, from its creation to its destruction), the debooster off, halt
+# polling off, settings rotated per repetition. ipi: vCPU 0 sends an IPI
+# and halts until vCPU 1 answers with one (both on CPU 1, nothing spins),
+# tracking off and on. Then, with every PAUSE exiting, under mainline's
+# loop (both KVM features off), the relaxed round alone and both on: lock,
+# 4 vCPUs contending a guest spinlock without IPIs (spin exits with
+# nothing tracked); wait, vCPU 0 spinning until vCPU 1 answers its IPI,
+# both on CPU 0 (every spin exit the sender's, its IPI unanswered).
+if [ "$part" = dycost ]; then
+echo 0 >$KVM_PARAMS/halt_poll_ns
+rep=1
+while [ $rep -le "${VB_DYCOST_REPS:-3}" ]; do
+	for t in $(rotated N Y); do
+		features N $t Y
+		guest dycost "cfg_test=ipi cfg_tracking=$t cfg_relaxed=Y" \
+			taskset 2 /tests/vcpu_boost_ipi_test -v 2 -n 2000 -H
+	done
+	echo 1 >$SVM_PARAMS/test_pause_exits
+	for s in $(rotated N:N N:Y Y:Y); do
+		features N ${s%:*} ${s#*:}
+		# Not cfg: guest() sets that.
+		dc="cfg_tracking=${s%:*} cfg_relaxed=${s#*:}"
+		export VCPU_BOOST_PIN=spread
+		guest dycost "cfg_test=lock $dc" \
+			/tests/vcpu_boost_lock_test -v 4 -n 500 -k 1000000
+		export VCPU_BOOST_PIN=paired
+		guest dycost "cfg_test=wait $dc" \
+			/tests/vcpu_boost_spin_test -v 2 -n 300
+	done
+	echo 0 >$SVM_PARAMS/test_pause_exits
+	rep=$((rep + 1))
+done
+features Y Y Y
 exit 0
 fi
 [ "$part" = kvm ] || exit 0

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""make dy-cost's section of bench/REPORT.md: what IPI tracking and the
+IPI-aware steps of directed yield execute, function by function, from one
+boot of the test kernel under the TCG plugin tests/qemu/plugins/insn-window.c
+(the dycost part of scripts/guest/bench.sh, one window per VM).
+
+Usage: dy-cost.py VMLINUX LOG PROFILE
+Writes the section (Markdown) to standard output.
+
+Every instruction is counted, so what a function executes per IPI round
+trip or per spin exit is exact for each run; the window's total, which
+holds everything the VM caused (its set-up, the emulation of its exits,
+timer ticks), moves from run to run, and is shown for that noise.
+"""
+import re
+import sys
+from collections import defaultdict
+from statistics import median
+
+from benchlog import parse  # beside this script
+from insnwindow import Symbols, functions, read
+
+# The mechanisms' own functions and what they call for them: the series'
+# C helpers and Rust entry points, the Rust helpers of its atomics, the
+# clock of the send times, and kvm_vcpu_on_spin(), whose scan and hooks
+# kvm_dy_on_spin() inlines. xa_load() is the vCPU lookup of the scan and of
+# the Rust steps (other paths call it too).
+OWN = re.compile(r"^(kvm_ipi_|kvm_dy_|kvm_arch_dy_|rust_helper_|kvm_vcpu_on_spin$"
+                 r"|kvm_arch_vcpu_preempted_in_kernel$|ktime_get_mono_fast_ns$|xa_load$)")
+# The yield itself: what it costs follows whom the spin chose, not the code
+# that chose.
+YIELD = "kvm_vcpu_yield_to"
+# Run once per IPI sent, in the spin tests too.
+PER_IPI = {"kvm_ipi_track", "kvm_ipi_tracker_deliver"}
+
+
+def fmt(x, nd=1):
+    return f"{x:,.{nd}f}"
+
+
+def rng(xs, nd=1):
+    return f"{fmt(median(xs), nd)} ({fmt(min(xs), nd)}–{fmt(max(xs), nd)})"
+
+
+def load(vmlinux, log, profile):
+    """Per run: its log fields, the window's total instructions (all vCPUs)
+    and per function [instructions, calls] over all vCPUs."""
+    syms = Symbols(vmlinux)
+    runs = [r for r in parse([log])[1] if r.get("kind") == "dycost"]
+    windows, counts = read(profile)
+    if len(windows) != len(runs):
+        sys.exit(f"dy-cost: {profile} has {len(windows)} windows, {log} {len(runs)} runs")
+    for w, run in enumerate(runs):
+        fn = defaultdict(lambda: [0, 0])
+        for vcpu in windows[w]:
+            for name, (n, c) in functions(syms, counts[(w, vcpu)]).items():
+                fn[name][0] += n
+                fn[name][1] += c
+        run["fn"] = fn
+        run["all"] = sum(windows[w].values())
+    return runs
+
+
+def setting(r):
+    t, x = r["cfg_tracking"], r["cfg_relaxed"]
+    if r["cfg_test"] == "ipi":
+        return "on" if t == "Y" else "off"
+    return {("N", "N"): "mainline", ("N", "Y"): "relaxed", ("Y", "Y"): "both"}[(t, x)]
+
+
+def table(runs, order, unit, per, label, skip=frozenset()):
+    """Rows: every own function that some setting executes, per unit
+    (median over the runs, and the range when the runs differ), the sum of
+    them, and the window's total; the last column: the last setting
+    against the first."""
+    by = {s: [r for r in runs if setting(r) == s] for s in order}
+    if not all(by.values()):
+        return [f"(no runs of every setting: {', '.join(s for s in order if not by[s])} missing)\n"]
+    names = sorted({n for r in runs for n in r["fn"] if OWN.match(n) and n not in skip})
+
+    def each(s, f):
+        return [f(r) / per(r) for r in by[s]]
+
+    def cell(xs):
+        return fmt(median(xs)) if max(xs) - min(xs) < 0.05 else rng(xs)
+
+    md = [f"| {unit} | " + " | ".join(label[s] for s in order)
+          + f" | {label[order[-1]]} − {label[order[0]]} |",
+          "|---" * (len(order) + 2) + "|"]
+    sums = {s: [0.0] * len(by[s]) for s in order}
+    for n in names:
+        vals = {s: each(s, lambda r, n=n: r["fn"].get(n, [0, 0])[0]) for s in order}
+        if max(max(v) for v in vals.values()) < 0.05:
+            continue
+        for s in order:
+            sums[s] = [a + b for a, b in zip(sums[s], vals[s])]
+        calls = {s: median(each(s, lambda r, n=n: r["fn"].get(n, [0, 0])[1])) for s in order}
+        shown = f"`{n}()`" + (f" ({fmt(calls[order[-1]], 2)} calls)" if calls[order[-1]] else "")
+        md.append(f"| {shown} | " + " | ".join(cell(vals[s]) for s in order)
+                  + f" | {fmt(median(vals[order[-1]]) - median(vals[order[0]]))} |")
+    md.append("| **these functions together** | "
+              + " | ".join(f"**{cell(sums[s])}**" for s in order)
+              + f" | **{fmt(median(sums[order[-1]]) - median(sums[order[0]]))}** |")
+    tot = {s: each(s, lambda r: r["all"]) for s in order}
+    md.append("| everything the VM ran (both CPUs, its set-up included) | "
+              + " | ".join(rng(tot[s], 0) for s in order)
+              + f" | {fmt(median(tot[order[-1]]) - median(tot[order[0]]), 0)} |")
+    return md + [""]
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    runs = load(*sys.argv[1:4])
+    ipi = [r for r in runs if r["cfg_test"] == "ipi"]
+    spin = [r for r in runs if r["cfg_test"] != "ipi"]
+    reps = max((int(r["rep"]) for r in runs), default=0)
+    md = ["## What the KVM mechanisms execute (make dy-cost)\n",
+          "The test kernel (without jump labels: a static key is a load and a branch) "
+          "booted once under instruction counting with `nokaslr` and the TCG plugin "
+          "`tests/qemu/plugins/insn-window.c`, which counts every instruction the "
+          "emulated CPUs execute while a VM lives (from its first `/dev/kvm` ioctl to "
+          "`kvm_destroy_vm()`), the debooster off, halt polling off, "
+          f"{reps} repetitions, the settings rotated. Listed: the functions of IPI "
+          "tracking and of directed yield (names `kvm_ipi_*`, `kvm_dy_*`, "
+          "`kvm_arch_dy_*`, the Rust helpers of the atomics, the clock of the send "
+          "times, `kvm_vcpu_on_spin()` with the scan and hooks that "
+          "`kvm_dy_on_spin()` inlines, `kvm_arch_vcpu_preempted_in_kernel()`, and "
+          "`xa_load()`, the vCPU lookup, which other paths call too): medians, and "
+          "the range where runs differ. These counts are exact; the last row, "
+          "everything the VM ran, moves from run to run with what the emulation of its "
+          "exits and the timer ticks add, and shows how much of a difference in a "
+          "whole round trip that noise can hide. Instructions, not cycles: a remote "
+          "cache line or an atomic costs no more here than a register move.\n",
+          "### Per IPI round trip\n",
+          "`vcpu_boost_ipi_test -v 2 -H`: vCPU 0 sends vCPU 1 an IPI and halts "
+          "until vCPU 1 answers with one; both on CPU 1 of the test kernel, so nothing "
+          "spins: a round trip is two IPIs delivered through the ICR, two EOIs, two "
+          "halts and two wakeups. Instructions per round trip (and calls per round "
+          "trip), IPI tracking off and on.\n"]
+    md += table(ipi, ["off", "on"], "function", lambda r: int(r["ipis"]),
+                {"off": "tracking off", "on": "tracking on"})
+    exit_names = {"mainline": "mainline's loop", "relaxed": "relaxed round alone",
+                  "both": "tracking and relaxed round"}
+    md += ["### Per spin exit\n",
+           "Every PAUSE exiting (`kvm_amd.test_pause_exits`), under mainline's loop (both "
+           "KVM features off), the relaxed round alone (the IPI-aware path without "
+           "tracking) and both on. Instructions per call of `kvm_vcpu_on_spin()`, and "
+           "calls per call, in the functions listed, but for the record of each IPI "
+           "sent (`kvm_ipi_track()`, `kvm_ipi_tracker_deliver()`: above); "
+           "`ktime_get_mono_fast_ns()` counts the record's clock reads too. Not counted: "
+           f"the yields a spin makes (`{YIELD}()` and the scheduler's `yield_to()`), "
+           "which follow whom it chose, not the code that chose; the scan's lookups "
+           "(`xa_load()`) follow how far it went before a yield.\n"]
+    for test, what in (("lock", "`vcpu_boost_lock_test -v 4 -k 1000000`: 4 vCPUs on the "
+                        "test kernel's 2 CPUs contend a guest spinlock and send no IPIs: "
+                        "no spinner has anything tracked, so the tracker has nothing to "
+                        "ask (the common spin exit)."),
+                       ("wait", "`vcpu_boost_spin_test -v 2`, both vCPUs on CPU 0: vCPU 0 "
+                        "spins until vCPU 1 answers its IPI, so every spin exit is the "
+                        "sender's with its IPI unanswered, and with tracking on the "
+                        "tracker reads the receiver's APIC and the clock (and the Rust "
+                        "step the receiver's state) before the scan.")):
+        runs_t = [r for r in spin if r["cfg_test"] == test]
+        md += [f"**{test.capitalize()}.** {what}\n"]
+        md += table(runs_t, ["mainline", "relaxed", "both"], "function",
+                    lambda r: max(r["fn"].get("kvm_vcpu_on_spin", [0, 0])[1], 1),
+                    exit_names, skip=PER_IPI)
+        exits = {s: [r["fn"].get("kvm_vcpu_on_spin", [0, 0])[1] for r in runs_t
+                     if setting(r) == s] for s in exit_names}
+        if all(exits.values()):
+            md.append("Spin exits per run: "
+                      + ", ".join(f"{exit_names[s]} {rng(v, 0)}" for s, v in exits.items())
+                      + ".\n")
+    md.append("(This section: `make dy-cost` on kernel 7.3.4.)\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The profiles of the TCG plugin tests/qemu/plugins/insn-window.c, and the
+kernel's symbols to name their addresses (cost-profile.py, dy-cost.py)."""
+import bisect
+import subprocess
+from collections import defaultdict
+
+
+class Symbols:
+    """A vmlinux's text symbols, to name the function of an address."""
+
+    def __init__(self, vmlinux):
+        out = subprocess.run(["nm", "-n", vmlinux], capture_output=True, text=True,
+                             check=True).stdout
+        self.addrs, self.names = [], []
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1] in "tTwW":
+                self.addrs.append(int(parts[0], 16))
+                self.names.append(parts[2])
+        # Every symbol's start (local names can repeat).
+        self.starts = set(self.addrs)
+
+    def name(self, addr):
+        i = bisect.bisect_right(self.addrs, addr) - 1
+        return self.names[i] if i >= 0 else "?"
+
+
+def read(profile):
+    """The windows of PROFILE: window -> vcpu -> instructions executed, and
+    (window, vcpu) -> address -> times executed."""
+    windows = defaultdict(dict)
+    counts = defaultdict(dict)
+    with open(profile) as f:
+        for line in f:
+            p = line.split()
+            if p[0] == "W":
+                windows[int(p[1])][int(p[2])] = int(p[3])
+            elif p[0] == "I":
+                counts[(int(p[1]), int(p[2]))][int(p[3], 16)] = int(p[4])
+    return windows, counts
+
+
+def functions(syms, counts):
+    """Per function of one window's ADDRESS -> COUNT map: [instructions,
+    calls], a call being an execution of its first instruction."""
+    fn = defaultdict(lambda: [0, 0])
+    for addr, c in counts.items():
+        name = syms.name(addr)
+        fn[name][0] += c
+        if addr in syms.starts:
+            fn[name][1] += c
+    return fn
