@@ -21,17 +21,23 @@ from benchlog import parse  # beside this script
 from insnwindow import Symbols, functions, read
 
 # The mechanisms' own functions and what they call for them: the series'
-# C helpers and Rust entry points, the Rust helpers of its atomics, the
+# C helpers and Rust entry points, the crate's Rust functions that are not
+# inlined into them (ipi_yield::...), the Rust helpers of its atomics, the
 # clock of the send times, and kvm_vcpu_on_spin(), whose scan and hooks
 # kvm_dy_on_spin() inlines. xa_load() is the vCPU lookup of the scan and of
 # the Rust steps (other paths call it too).
-OWN = re.compile(r"^(kvm_ipi_|kvm_dy_|kvm_arch_dy_|rust_helper_|kvm_vcpu_on_spin$"
+OWN = re.compile(r"^(kvm_ipi_|kvm_dy_|kvm_arch_dy_|rust_helper_|ipi_yield::|kvm_vcpu_on_spin$"
                  r"|kvm_arch_vcpu_preempted_in_kernel$|ktime_get_mono_fast_ns$|xa_load$)")
 # The yield itself: what it costs follows whom the spin chose, not the code
 # that chose.
 YIELD = "kvm_vcpu_yield_to"
 # Run once per IPI sent, in the spin tests too.
 PER_IPI = {"kvm_ipi_track", "kvm_ipi_tracker_deliver"}
+# What the record of each IPI calls once (the clock, the load of the
+# switch, the store of the record): in the spin tests their calls per IPI
+# recorded (calls of kvm_ipi_tracker_deliver()) come off, at their cost per
+# call in that run.
+RECORD_CALLS = ("ktime_get_mono_fast_ns", "rust_helper_atomic_i8_read", "rust_helper_atomic64_set")
 
 
 def fmt(x, nd=1):
@@ -45,7 +51,7 @@ def rng(xs, nd=1):
 def load(vmlinux, log, profile):
     """Per run: its log fields, the window's total instructions (all vCPUs)
     and per function [instructions, calls] over all vCPUs."""
-    syms = Symbols(vmlinux)
+    syms = Symbols(vmlinux, demangle=True)
     runs = [r for r in parse([log])[1] if r.get("kind") == "dycost"]
     windows, counts = read(profile)
     if len(windows) != len(runs):
@@ -68,11 +74,25 @@ def setting(r):
     return {("N", "N"): "mainline", ("N", "Y"): "relaxed", ("Y", "Y"): "both"}[(t, x)]
 
 
-def table(runs, order, unit, per, label, skip=frozenset()):
+def without_records(run):
+    """RUN's functions less what the record of each IPI calls."""
+    fn = {n: list(v) for n, v in run["fn"].items()}
+    recorded = fn.get("kvm_ipi_tracker_deliver", [0, 0])[1]
+    for n in RECORD_CALLS:
+        instrs, calls = fn.get(n, [0, 0])
+        if calls and recorded:
+            k = min(recorded, calls)
+            fn[n] = [instrs - instrs * k / calls, calls - k]
+    return dict(run, fn=fn)
+
+
+def table(runs, order, unit, per, label, skip=frozenset(), total=True, diffs=None):
     """Rows: every own function that some setting executes, per unit
     (median over the runs, and the range when the runs differ), the sum of
-    them, and the window's total; the last column: the last setting
-    against the first."""
+    them and, with TOTAL, the window's; then a column per pair (A, B) of
+    DIFFS (default: the last setting against the first): B's median less
+    A's."""
+    diffs = diffs or [(order[0], order[-1])]
     by = {s: [r for r in runs if setting(r) == s] for s in order}
     if not all(by.values()):
         return [f"(no runs of every setting: {', '.join(s for s in order if not by[s])} missing)\n"]
@@ -84,9 +104,12 @@ def table(runs, order, unit, per, label, skip=frozenset()):
     def cell(xs):
         return fmt(median(xs)) if max(xs) - min(xs) < 0.05 else rng(xs)
 
-    md = [f"| {unit} | " + " | ".join(label[s] for s in order)
-          + f" | {label[order[-1]]} − {label[order[0]]} |",
-          "|---" * (len(order) + 2) + "|"]
+    def delta(vals, nd=1):
+        return " | ".join(fmt(median(vals[b]) - median(vals[a]), nd) for a, b in diffs)
+
+    md = [f"| {unit} | " + " | ".join(label[s] for s in order) + " | "
+          + " | ".join(f"{label[b]} − {label[a]}" for a, b in diffs) + " |",
+          "|---" * (len(order) + len(diffs) + 1) + "|"]
     sums = {s: [0.0] * len(by[s]) for s in order}
     for n in names:
         vals = {s: each(s, lambda r, n=n: r["fn"].get(n, [0, 0])[0]) for s in order}
@@ -97,14 +120,15 @@ def table(runs, order, unit, per, label, skip=frozenset()):
         calls = {s: median(each(s, lambda r, n=n: r["fn"].get(n, [0, 0])[1])) for s in order}
         shown = f"`{n}()`" + (f" ({fmt(calls[order[-1]], 2)} calls)" if calls[order[-1]] else "")
         md.append(f"| {shown} | " + " | ".join(cell(vals[s]) for s in order)
-                  + f" | {fmt(median(vals[order[-1]]) - median(vals[order[0]]))} |")
+                  + f" | {delta(vals)} |")
     md.append("| **these functions together** | "
               + " | ".join(f"**{cell(sums[s])}**" for s in order)
-              + f" | **{fmt(median(sums[order[-1]]) - median(sums[order[0]]))}** |")
+              + " | " + " | ".join(f"**{d}**" for d in delta(sums).split(" | ")) + " |")
+    if not total:
+        return md + [""]
     tot = {s: each(s, lambda r: r["all"]) for s in order}
     md.append("| everything the VM ran (both CPUs, its set-up included) | "
-              + " | ".join(rng(tot[s], 0) for s in order)
-              + f" | {fmt(median(tot[order[-1]]) - median(tot[order[0]]), 0)} |")
+              + " | ".join(rng(tot[s], 0) for s in order) + f" | {delta(tot, 0)} |")
     return md + [""]
 
 
@@ -146,26 +170,39 @@ def main():
            "Every PAUSE exiting (`kvm_amd.test_pause_exits`), under mainline's loop (both "
            "KVM features off), the relaxed round alone (the IPI-aware path without "
            "tracking) and both on. Instructions per call of `kvm_vcpu_on_spin()`, and "
-           "calls per call, in the functions listed, but for the record of each IPI "
-           "sent (`kvm_ipi_track()`, `kvm_ipi_tracker_deliver()`: above); "
-           "`ktime_get_mono_fast_ns()` counts the record's clock reads too. Not counted: "
+           "calls per call, in the functions listed (the last two columns: what the "
+           "IPI-aware path adds to mainline's loop, and what tracking adds to it), "
+           "less the record of each IPI "
+           "sent (above: `kvm_ipi_track()`, `kvm_ipi_tracker_deliver()`, and one call "
+           "each of the clock and two atomics per IPI recorded, at their cost per call). "
+           "The VM's whole count is left out: its set-up and the spin exits' own "
+           "emulation swamp a spin exit's choice. Not counted: "
            f"the yields a spin makes (`{YIELD}()` and the scheduler's `yield_to()`), "
            "which follow whom it chose, not the code that chose; the scan's lookups "
            "(`xa_load()`) follow how far it went before a yield.\n"]
     for test, what in (("lock", "`vcpu_boost_lock_test -v 4 -k 1000000`: 4 vCPUs on the "
                         "test kernel's 2 CPUs contend a guest spinlock and send no IPIs: "
-                        "no spinner has anything tracked, so the tracker has nothing to "
-                        "ask (the common spin exit)."),
+                        "no spinner has anything tracked, so step 1 ends at the "
+                        "spinner's record."),
+                       ("answered", "`vcpu_boost_lock_test -v 4 -k 4`: the same lock, and "
+                        "every 4th acquisition an IPI to the next vCPU that nobody waits "
+                        "for: the spinners' last IPIs were mostly answered long before "
+                        "they spin, as in a guest whose vCPUs send IPIs now and then, so "
+                        "with tracking on step 1 asks the receiver's APIC and stops there "
+                        "unless the IPI is still pending."),
                        ("wait", "`vcpu_boost_spin_test -v 2`, both vCPUs on CPU 0: vCPU 0 "
                         "spins until vCPU 1 answers its IPI, so every spin exit is the "
-                        "sender's with its IPI unanswered, and with tracking on the "
-                        "tracker reads the receiver's APIC and the clock (and the Rust "
-                        "step the receiver's state) before the scan.")):
-        runs_t = [r for r in spin if r["cfg_test"] == test]
+                        "sender's with its IPI unanswered; the IPI woke the receiver from "
+                        "its halt, so with tracking on step 1 asks its APIC, reads its "
+                        "state, and leaves it to the scan without reading the clock. "
+                        "Mainline's loop takes few spin exits here, so its column carries "
+                        "the VM's one-off calls.")):
+        runs_t = [without_records(r) for r in spin if r["cfg_test"] == test]
         md += [f"**{test.capitalize()}.** {what}\n"]
         md += table(runs_t, ["mainline", "relaxed", "both"], "function",
                     lambda r: max(r["fn"].get("kvm_vcpu_on_spin", [0, 0])[1], 1),
-                    exit_names, skip=PER_IPI)
+                    exit_names, skip=PER_IPI, total=False,
+                    diffs=[("mainline", "relaxed"), ("relaxed", "both")])
         exits = {s: [r["fn"].get("kvm_vcpu_on_spin", [0, 0])[1] for r in runs_t
                      if setting(r) == s] for s in exit_names}
         if all(exits.values()):

@@ -1,14 +1,17 @@
 """The profiles of the TCG plugin tests/qemu/plugins/insn-window.c, and the
 kernel's symbols to name their addresses (cost-profile.py, dy-cost.py)."""
 import bisect
+import re
 import subprocess
 from collections import defaultdict
 
 
 class Symbols:
-    """A vmlinux's text symbols, to name the function of an address."""
+    """A vmlinux's text symbols, to name the function of an address; with
+    DEMANGLE, Rust's symbols as paths (`crate::module::function`, without
+    the crate's hash), through binutils' c++filt."""
 
-    def __init__(self, vmlinux):
+    def __init__(self, vmlinux, demangle=False):
         out = subprocess.run(["nm", "-n", vmlinux], capture_output=True, text=True,
                              check=True).stdout
         self.addrs, self.names = [], []
@@ -17,6 +20,14 @@ class Symbols:
             if len(parts) == 3 and parts[1] in "tTwW":
                 self.addrs.append(int(parts[0], 16))
                 self.names.append(parts[2])
+        if demangle:
+            rust = [i for i, n in enumerate(self.names) if n.startswith("_R")]
+            out = subprocess.run(["c++filt"], input="\n".join(self.names[i] for i in rust),
+                                 capture_output=True, text=True, check=True).stdout.splitlines()
+            if len(out) != len(rust):
+                raise RuntimeError("c++filt: not one name per symbol")
+            for i, name in zip(rust, out):
+                self.names[i] = re.sub(r"\[[0-9a-f]+\]", "", name)
         # Every symbol's start (local names can repeat).
         self.starts = set(self.addrs)
 

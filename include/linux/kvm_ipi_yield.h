@@ -104,23 +104,29 @@ void kvm_dy_facts(struct kvm_vcpu *me, struct kvm_vcpu *vcpu, struct kvm_dy_fact
 bool kvm_dy_eligible(struct kvm_vcpu *vcpu);
 /* kvm_vcpu_yield_to(), telling the scheduler whether @vcpu owes an IPI's answer. */
 int kvm_dy_yield(struct kvm_vcpu *vcpu, bool ipi_receiver);
-/* By the arch: the vcpu_idx of the receiver of @vcpu's pending IPI, or -1. */
-int kvm_arch_dy_ipi_receiver(struct kvm_vcpu *vcpu);
 /*
- * By the arch, for the IPI tracker: whether vCPU @idx of @vcpu's VM has not
- * EOI'd @vector yet (it is in its IRR or ISR), or has any interrupt posted
- * that is not yet in its IRR.
+ * By the arch, before mainline's scan: while IPI tracking is on,
+ * kvm_dy_receiver_first() with @vcpu's IPI context; -1 otherwise.
  */
-bool kvm_arch_dy_ipi_outstanding(struct kvm_vcpu *vcpu, int idx, u32 vector);
+int kvm_arch_dy_receiver_first(struct kvm_vcpu *vcpu, struct kvm_dy_spin *dy);
+/*
+ * By the arch, for the IPI tracker: whether @vcpu has not EOI'd @vector yet
+ * (it is in its IRR or ISR), or has any interrupt posted that is not yet in
+ * its IRR.
+ */
+bool kvm_arch_dy_ipi_outstanding(struct kvm_vcpu *vcpu, u32 vector);
 /* By the arch: counts kvm_vcpu_on_spin()'s decision @tier in @vcpu's stats. */
 void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
- * Before mainline's scan: tries @receiver, the target of @me's pending IPI,
- * and sets @dy->skip if it did. After a scan that yielded to nobody, with
- * enable_relaxed_boost: tries @dy->passed. Each returns the vcpu_idx it
- * yielded to, or -1, and counts failed yields in @dy->tries.
+ * Before mainline's scan: tries the receiver of the last IPI @me sent (its
+ * record in @sender), if it still owes the answer (the vector in its IRR or
+ * ISR, sent within ipi_window_ns) and was preempted on @me's CPU, and sets
+ * @dy->skip if it tried it without a yield. After a scan that yielded to
+ * nobody, with enable_relaxed_boost: tries @dy->passed. Each returns the
+ * vcpu_idx it yielded to, or -1, and counts failed yields in @dy->tries.
  */
-int kvm_dy_receiver_first(struct kvm_vcpu *me, int receiver, struct kvm_dy_spin *dy);
+int kvm_dy_receiver_first(struct kvm_vcpu *me, const struct kvm_ipi_ctx *sender,
+			  struct kvm_dy_spin *dy);
 int kvm_dy_relaxed_round(struct kvm_vcpu *me, struct kvm_dy_spin *dy);
 
 /* Forgets everything about a vCPU: on creation and reset. */
@@ -130,12 +136,6 @@ void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
  * when it is a unicast fixed IPI between two vCPUs; returns whether it did.
  */
 bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d);
-/*
- * The receiver of the last IPI that @vcpu (whose context is @sender) sent
- * within ipi_window_ns, while kvm_arch_dy_ipi_outstanding() says that the
- * receiver has not EOI'd it; -1 if none. Reads the clock only then.
- */
-int kvm_ipi_tracker_pending_receiver(struct kvm_vcpu *vcpu, const struct kvm_ipi_ctx *sender);
 
 /* Module parameters of kvm: ipi_tracking_enabled, ipi_window_ns, enable_relaxed_boost. */
 int kvm_ipi_tracking_enabled_set(const char *val, const struct kernel_param *kp);

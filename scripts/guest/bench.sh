@@ -248,8 +248,11 @@ fi
 # tracking off and on. Then, with every PAUSE exiting, under mainline's
 # loop (both KVM features off), the relaxed round alone and both on: lock,
 # 4 vCPUs contending a guest spinlock without IPIs (spin exits with
-# nothing tracked); wait, vCPU 0 spinning until vCPU 1 answers its IPI,
-# both on CPU 0 (every spin exit the sender's, its IPI unanswered).
+# nothing tracked); answered, the same with an IPI to the next vCPU every
+# 4th acquisition, which nobody waits for (spin exits long after the
+# spinner's last IPI was answered); wait, vCPU 0 spinning until vCPU 1
+# answers its IPI, both on CPU 0 (every spin exit the sender's, its IPI
+# unanswered).
 if [ "$part" = dycost ]; then
 echo 0 >$KVM_PARAMS/halt_poll_ns
 rep=1
@@ -267,6 +270,8 @@ while [ $rep -le "${VB_DYCOST_REPS:-3}" ]; do
 		export VCPU_BOOST_PIN=spread
 		guest dycost "cfg_test=lock $dc" \
 			/tests/vcpu_boost_lock_test -v 4 -n 500 -k 1000000
+		guest dycost "cfg_test=answered $dc" \
+			/tests/vcpu_boost_lock_test -v 4 -n 500 -k 4
 		export VCPU_BOOST_PIN=paired
 		guest dycost "cfg_test=wait $dc" \
 			/tests/vcpu_boost_spin_test -v 2 -n 300

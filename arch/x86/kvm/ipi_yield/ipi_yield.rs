@@ -16,10 +16,10 @@
 //! and answers the tracker's question about the receiver's APIC
 //! (`kvm_arch_dy_ipi_outstanding()`); nothing hooks the EOI paths.
 //! `kvm_main.c`, while tracking or the relaxed round is on, calls
-//! [`kvm_dy_receiver_first`] before mainline's scan, which stays in C, and
-//! [`kvm_dy_relaxed_round`] after a scan that yielded to nobody; it
-//! registers the parameters. The C side counts the outcomes in KVM's
-//! per-vCPU binary stats and traces them.
+//! [`kvm_dy_receiver_first`] (through `lapic.c`, while tracking is on)
+//! before mainline's scan, which stays in C, and [`kvm_dy_relaxed_round`]
+//! after a scan that yielded to nobody; it registers the parameters. The C
+//! side counts the outcomes in KVM's per-vCPU binary stats and traces them.
 //!
 //! IPIs that hardware delivers without a VM exit (Intel IPI virtualization,
 //! AMD AVIC to a running vCPU) never reach these hooks.
@@ -42,7 +42,7 @@ use kernel::{
 };
 use params::{param_arg, param_emit, set_bool, set_window_ns, show_bool, Flag, WINDOW_NS};
 use select::{receiver_first, relaxed_round, First, Spinner, Vcpus};
-use tracker::{pending_receiver, record, Ctx};
+use tracker::{last_sent, record, Ctx, Sent};
 
 /// Resets a vCPU's context: nothing sent.
 ///
@@ -84,36 +84,6 @@ fn now_ns() -> u64 {
     unsafe { bindings::ktime_get_mono_fast_ns() }
 }
 
-/// The receiver of the last tracked IPI of `vcpu`, whose context is
-/// `sender`, while the receiver's APIC still holds its vector and it was
-/// sent at most `ipi_window_ns` ago; -1 otherwise, and while tracking is
-/// off. Directed yield tries it first.
-///
-/// # Safety
-///
-/// `vcpu` points to the calling vCPU, live for the call, and `sender` to
-/// its context.
-#[export]
-pub unsafe extern "C" fn kvm_ipi_tracker_pending_receiver(
-    vcpu: *mut bindings::kvm_vcpu,
-    sender: *const bindings::kvm_ipi_ctx,
-) -> c_int {
-    // SAFETY: `sender` is the calling vCPU's context, live for this call
-    // (this function's safety requirements), only accessed through `Ctx`.
-    let sender = unsafe { Ctx::from_raw(sender) };
-    let outstanding = |receiver: u32, vector: u8| {
-        let Ok(idx) = c_int::try_from(receiver) else {
-            return false;
-        };
-        // SAFETY: `vcpu` is live for this call (this function's safety
-        // requirements); the C side looks `idx` up among its VM's vCPUs.
-        unsafe { bindings::kvm_arch_dy_ipi_outstanding(vcpu, idx, vector.into()) }
-    };
-    pending_receiver(&sender, outstanding, now_ns)
-        .and_then(|r| c_int::try_from(r).ok())
-        .unwrap_or(-1)
-}
-
 /// The vCPUs of a live VM, reached through `kvm_main.c`.
 ///
 /// # Invariants
@@ -142,6 +112,17 @@ impl KvmVcpus {
         // `me`'s VM.
         self.last = Some((idx, v));
         Some(v)
+    }
+
+    /// Whether the vCPU at `idx` has not yet EOI'd `vector` (its APIC holds
+    /// it in the IRR or the ISR), or has an interrupt posted that is not yet
+    /// in its IRR.
+    fn holds(&mut self, idx: u32, vector: u8) -> bool {
+        // SAFETY: `v` comes from `vcpu()`: the vCPU in `last`, live by the
+        // type invariant.
+        self.vcpu(idx).is_some_and(|v| unsafe {
+            bindings::kvm_arch_dy_ipi_outstanding(v.as_ptr(), vector.into())
+        })
     }
 }
 
@@ -194,32 +175,61 @@ fn with_tries<R>(dy: &mut bindings::kvm_dy_spin, step: impl FnOnce(&mut u32) -> 
     r
 }
 
-/// Before mainline's scan in `kvm_vcpu_on_spin()`: tries `receiver`, the
-/// target of `me`'s pending IPI. Returns the `vcpu_idx` it yielded to, or
+/// Before mainline's scan in `kvm_vcpu_on_spin()`: tries the receiver of
+/// the last IPI `me` sent, whose record is `sender`, when it still owes the
+/// answer and could take the CPU. Returns the `vcpu_idx` it yielded to, or
 /// -1; sets `dy.skip` when the scan must skip the receiver, and counts a
 /// failed yield in `dy.tries`.
 ///
 /// # Safety
 ///
-/// `me` points to the spinning vCPU, valid for the call; `dy` points to the
-/// state of its spin, on the spinner's stack: valid for reads and writes,
-/// and accessed by nothing else during the call.
+/// `me` points to the spinning vCPU, valid for the call; `sender` points to
+/// its IPI context, valid for the call and whose word is only accessed
+/// atomically; `dy` points to the state of its spin, on the spinner's
+/// stack: valid for reads and writes, and accessed by nothing else during
+/// the call.
 #[export]
 pub unsafe extern "C" fn kvm_dy_receiver_first(
     me: *mut bindings::kvm_vcpu,
-    receiver: c_int,
+    sender: *const bindings::kvm_ipi_ctx,
+    dy: *mut bindings::kvm_dy_spin,
+) -> c_int {
+    // SAFETY: `sender` is the calling vCPU's context, live for this call
+    // (this function's safety requirements), only accessed through `Ctx`.
+    match last_sent(&unsafe { Ctx::from_raw(sender) }) {
+        // SAFETY: This function's safety requirements, passed on.
+        Some(sent) => unsafe { try_receiver(me, sent, dy) },
+        None => -1,
+    }
+}
+
+/// [`kvm_dy_receiver_first`] once `me` has sent an IPI since its reset: out
+/// of line, so that a spin exit with nothing recorded returns without the
+/// frame this needs.
+///
+/// # Safety
+///
+/// `me` and `dy` as for [`kvm_dy_receiver_first`].
+#[inline(never)]
+unsafe fn try_receiver(
+    me: *mut bindings::kvm_vcpu,
+    sent: Sent,
     dy: *mut bindings::kvm_dy_spin,
 ) -> c_int {
     // SAFETY: Valid for reads and writes, and accessed by nothing else
     // during the call (this function's safety requirements).
     let dy = unsafe { &mut *dy };
-    let (Some(s), Ok(r)) = (spinner(dy), u32::try_from(receiver)) else {
+    let (Some(s), Ok(receiver)) = (spinner(dy), c_int::try_from(sent.receiver())) else {
         return -1;
     };
     // INVARIANT: `me` is valid for the call (this function's safety
     // requirements).
     let mut vcpus = KvmVcpus { me, last: None };
-    match with_tries(dy, |tries| receiver_first(&mut vcpus, &s, r, tries)) {
+    let held = |v: &mut KvmVcpus| v.holds(sent.receiver(), sent.vector());
+    let recent = |_: &mut KvmVcpus| sent.in_window(now_ns());
+    match with_tries(dy, |tries| {
+        receiver_first(&mut vcpus, &s, sent.receiver(), held, recent, tries)
+    }) {
         First::Yielded => receiver,
         First::Tried => {
             dy.skip = receiver;
@@ -235,7 +245,8 @@ pub unsafe extern "C" fn kvm_dy_receiver_first(
 ///
 /// # Safety
 ///
-/// As for [`kvm_dy_receiver_first`].
+/// `me` points to the spinning vCPU, valid for the call; `dy` points to the
+/// state of its spin, as for [`kvm_dy_receiver_first`].
 #[export]
 pub unsafe extern "C" fn kvm_dy_relaxed_round(
     me: *mut bindings::kvm_vcpu,

@@ -75,26 +75,34 @@ fn attempt<V: Vcpus>(vcpus: &mut V, idx: u32, tries: &mut u32, ipi_receiver: boo
     yielded > 0
 }
 
-/// Before the scan: the receiver of the pending IPI, when it is another
-/// vCPU of this VM that passes mainline's filters, was preempted, and last
-/// ran on this CPU. One that last ran on another CPU (and so most likely
-/// waits there) is left to the scan: a yield cannot make another runqueue
-/// run it, and the spinner would give its own CPU away for nothing. So is
-/// one that the IPI woke from a halt and that has not run since: the
-/// scheduler's wakeup already decides when it runs, and yielding to it
-/// first bought nothing measurable.
+/// Before the scan: the receiver of the spinner's last IPI, when it is
+/// another vCPU of this VM that has not answered it yet (`held`: its APIC
+/// still holds the vector), passes mainline's filters, was preempted, last
+/// ran on this CPU, and got the IPI inside the window (`recent`: the clock,
+/// read last). Most spins come long after their last IPI was answered, so
+/// the APIC is asked first. A receiver that last ran on another CPU (and
+/// so most likely waits there) is left to the scan: a yield cannot make
+/// another runqueue run it, and the spinner would give its own CPU away for
+/// nothing. So is one that the IPI woke from a halt and that has not run
+/// since: the scheduler's wakeup already decides when it runs, and yielding
+/// to it first bought nothing measurable.
 pub(crate) fn receiver_first<V: Vcpus>(
     vcpus: &mut V,
     s: &Spinner,
     receiver: u32,
+    held: impl FnOnce(&mut V) -> bool,
+    recent: impl FnOnce(&mut V) -> bool,
     tries: &mut u32,
 ) -> First {
-    if !s.other(receiver) || *tries == 0 {
+    if !s.other(receiver) || *tries == 0 || !held(vcpus) {
         return First::NotTried;
     }
     match usable(vcpus.facts(receiver)) {
         Some(f) if f.preempted && !f.other_cpu => {}
         _ => return First::NotTried,
+    }
+    if !recent(vcpus) {
+        return First::NotTried;
     }
     if attempt(vcpus, receiver, tries, true) {
         First::Yielded
@@ -183,13 +191,16 @@ mod tests {
 
     /// A question asked about a vCPU: `Facts` stands for mainline's reads
     /// of `ready`, blocking, `preempted` and pending interrupts, and for
-    /// `kvm_dy_facts()`.
+    /// `kvm_dy_facts()`; `Held` for the read of the receiver's APIC, and
+    /// `Clock` for the tracker's window, asked about the receiver.
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     enum Ask {
         Facts,
         InKernel,
         Eligible,
         Yield,
+        Held,
+        Clock,
     }
 
     /// Fake vCPUs; logs every question asked, in order.
@@ -282,8 +293,12 @@ mod tests {
         nr: u32,
         /// Where the scan starts, before wrapping (any value).
         start: u32,
-        /// Receiver of the spinner's pending, recent IPI.
+        /// Receiver of the spinner's last IPI.
         receiver: Option<u32>,
+        /// Whether its APIC still holds the IPI's vector.
+        held: bool,
+        /// Whether the IPI is inside the window.
+        recent: bool,
         kernel_mode: bool,
         relaxed: bool,
     }
@@ -399,6 +414,16 @@ mod tests {
         None
     }
 
+    /// An answer about receiver `idx` (`Held`: its APIC; `Clock`: the
+    /// window): `answer` while the vCPU exists (the APIC of a missing one
+    /// holds nothing), the question logged.
+    fn ask(what: Ask, idx: u32, answer: bool) -> impl FnOnce(&mut FakeVm) -> bool {
+        move |v| {
+            v.note(what, idx);
+            answer && v.get(idx).is_some()
+        }
+    }
+
     /// `kvm_vcpu_on_spin()` with IPI-aware directed yield
     /// (`kvm_dy_on_spin()`): the receiver first, the scan, the relaxed
     /// round. The tier and the target (0 with [`Tier::None`]).
@@ -410,7 +435,8 @@ mod tests {
         let mut tries = YIELD_TRIES;
         let mut skip = None;
         if let Some(r) = s.receiver {
-            match receiver_first(v, &s.spinner(), r, &mut tries) {
+            let (held, recent) = (ask(Ask::Held, r, s.held), ask(Ask::Clock, r, s.recent));
+            match receiver_first(v, &s.spinner(), r, held, recent, &mut tries) {
                 First::Yielded => return (Tier::IpiReceiver, r),
                 First::Tried => skip = Some(r),
                 First::NotTried => {}
@@ -455,6 +481,8 @@ mod tests {
             nr: 8,
             start: 1,
             receiver,
+            held: true,
+            recent: true,
             kernel_mode: true,
             relaxed: true,
         }
@@ -528,6 +556,47 @@ mod tests {
         };
         assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::None, 0));
         assert_eq!(vm.count(Ask::Eligible, 6), 1);
+    }
+
+    /// The receiver's APIC is asked first, its state next and the clock
+    /// last, only of one that could take the CPU; an IPI that was answered
+    /// or is out of the window leaves the receiver to the scan as if nothing
+    /// were pending: its eligibility is not asked, so the scan does not skip
+    /// it.
+    #[test]
+    fn apic_then_state_then_clock() {
+        let s = Spinner { me: 0, nr: 8 };
+        let mut tries = YIELD_TRIES;
+        let mut first = |vm: &mut FakeVm, held: bool, recent: bool| {
+            let (h, c) = (ask(Ask::Held, 6, held), ask(Ask::Clock, 6, recent));
+            receiver_first(vm, &s, 6, h, c, &mut tries)
+        };
+        let (held, facts, clock) = ((Ask::Held, 6), (Ask::Facts, 6), (Ask::Clock, 6));
+        let mut vm = holder_and_receiver(|_| {});
+        assert_eq!(first(&mut vm, false, true), First::NotTried);
+        assert_eq!(vm.asked(), [held]);
+        let mut vm = holder_and_receiver(|_| {});
+        assert_eq!(first(&mut vm, true, false), First::NotTried);
+        assert_eq!(vm.asked(), [held, facts, clock]);
+        let mut vm = holder_and_receiver(|_| {});
+        assert_eq!(first(&mut vm, true, true), First::Yielded);
+        assert_eq!(
+            vm.asked(),
+            [held, facts, clock, (Ask::Eligible, 6), (Ask::Yield, 6)]
+        );
+        type Spoil = fn(&mut Fake);
+        let spoils: [Spoil; 4] = [
+            |v| v.preempted = false,
+            |v| v.other_cpu = true,
+            |v| v.ready = false,
+            |v| v.blocked = true,
+        ];
+        for spoil in spoils {
+            let mut vm = holder_and_receiver(spoil);
+            assert_eq!(first(&mut vm, true, true), First::NotTried);
+            assert_eq!(vm.asked(), [held, facts]);
+        }
+        assert_eq!(tries, YIELD_TRIES);
     }
 
     /// vCPU 6, the receiver, made by `spoil` one that step 1 leaves to the
@@ -757,13 +826,33 @@ mod tests {
         let mut vm = FakeVm::new();
         let mut tries = YIELD_TRIES;
         for r in [2, 8, 11, u32::MAX] {
-            assert_eq!(receiver_first(&mut vm, &s, r, &mut tries), First::NotTried);
+            assert_eq!(
+                receiver_first(
+                    &mut vm,
+                    &s,
+                    r,
+                    ask(Ask::Held, r, true),
+                    ask(Ask::Clock, r, true),
+                    &mut tries
+                ),
+                First::NotTried
+            );
         }
         let passed = [2, 8, u32::MAX, 11];
         assert_eq!(relaxed_round(&mut vm, &s, passed, &mut tries), None);
         assert_eq!(vm.len, 0);
         tries = 0;
-        assert_eq!(receiver_first(&mut vm, &s, 3, &mut tries), First::NotTried);
+        assert_eq!(
+            receiver_first(
+                &mut vm,
+                &s,
+                3,
+                ask(Ask::Held, 3, true),
+                ask(Ask::Clock, 3, true),
+                &mut tries
+            ),
+            First::NotTried
+        );
         assert_eq!(relaxed_round(&mut vm, &s, [3, 4], &mut tries), None);
         assert_eq!(vm.len, 0);
         // Failed yields spend the budget, one each, and stop the round.
@@ -771,7 +860,17 @@ mod tests {
             v.yield_result = -1;
         }
         tries = 2;
-        assert_eq!(receiver_first(&mut vm, &s, 3, &mut tries), First::Tried);
+        assert_eq!(
+            receiver_first(
+                &mut vm,
+                &s,
+                3,
+                ask(Ask::Held, 3, true),
+                ask(Ask::Clock, 3, true),
+                &mut tries
+            ),
+            First::Tried
+        );
         assert_eq!(relaxed_round(&mut vm, &s, [4, 5, 6], &mut tries), None);
         assert!(vm.yields().eq([3, 4]) && tries == 0);
     }
@@ -824,6 +923,8 @@ mod tests {
             nr: ((r >> 8) % (N as u64 + 3)) as u32,
             start: any_idx(rng),
             receiver: (r & 1 != 0).then(|| any_idx(rng)),
+            held: r & 24 != 8,
+            recent: r & 96 != 32,
             kernel_mode: r & 2 != 0,
             relaxed: r & 4 != 0,
         }
@@ -887,7 +988,8 @@ mod tests {
     /// is never the spinner and has its eligibility asked at most once; a
     /// yield reported is one that `yield_to()` took; failures stop the spin
     /// after [`YIELD_TRIES`]; a receiver that is not taken leaves the rest
-    /// of the spin exactly to mainline's scan.
+    /// of the spin exactly to mainline's scan; an IPI answered or out of the
+    /// window changes nothing.
     #[test]
     fn fuzz_selection_invariants() {
         let mut rng = 0x2545_f491_4f6c_dd1du64;
@@ -898,7 +1000,9 @@ mod tests {
             let (tier, target) = select(&mut ours, &s);
             for &(ask, idx) in ours.asked() {
                 assert!(idx < s.nr && idx != s.me);
-                if ask != Ask::Facts {
+                // Only the first look at a vCPU (its facts, or the APIC of
+                // a receiver) may find none.
+                if ask != Ask::Facts && ask != Ask::Held {
                     assert!(vm.get(idx).is_some());
                 }
                 assert!(ours.count(Ask::Eligible, idx) <= 1);
@@ -925,6 +1029,28 @@ mod tests {
                 plain.receiver = None;
                 assert_eq!(mainline(&mut theirs, &plain), None);
             }
+            // The receiver's APIC is asked at most once and first, the
+            // clock at most once, after its state, and only of one that
+            // could take the CPU; an IPI answered or out of the window
+            // changes nothing.
+            let count = |what: Ask| ours.asked().iter().filter(|a| a.0 == what).count();
+            assert!(count(Ask::Held) <= 1 && count(Ask::Clock) <= 1);
+            if count(Ask::Held) == 1 {
+                assert_eq!(ours.asked().first().map(|a| a.0), Some(Ask::Held));
+            }
+            if count(Ask::Clock) == 1 {
+                let r = s.receiver.unwrap_or(u32::MAX);
+                let order = [(Ask::Held, r), (Ask::Facts, r), (Ask::Clock, r)];
+                assert!(ours.asked().get(..3) == Some(&order[..]));
+                let f = vm.get(r);
+                assert!(f.is_some_and(|f| f.ready && !f.blocked && f.preempted && !f.other_cpu));
+            }
+            if !(s.held && s.recent) {
+                let mut alt = vm.clone();
+                let mut plain = s;
+                plain.receiver = None;
+                assert_eq!(select(&mut alt, &plain), (tier, target));
+            }
             if tier == Tier::IpiReceiver {
                 assert_eq!(Some(target), s.receiver);
                 // The receiver is yielded to first only when it was
@@ -943,12 +1069,12 @@ mod tests {
             // mainline's scan of a VM in which it is not ready, or, when it
             // was left to the scan (not preempted, or on another CPU), of
             // the VM as it is.
-            if let (Some(r), Some(&(Ask::Facts, first))) = (s.receiver, ours.asked().first()) {
+            if let (Some(r), Some(&(Ask::Held, first))) = (s.receiver, ours.asked().first()) {
                 let taken = tier == Tier::IpiReceiver;
                 if first == r && !taken && failed < YIELD_TRIES as usize {
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {
-                        if v.preempted && !v.other_cpu {
+                        if v.preempted && !v.other_cpu && s.held && s.recent {
                             v.ready = false;
                         }
                     }

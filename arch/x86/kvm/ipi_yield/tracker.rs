@@ -9,8 +9,8 @@
 //! reset, so no two accesses race.
 //!
 //! Whether the receiver still owes the answer is not stored. At spin time
-//! the tracker asks the receiver's APIC whether the vector is still in its
-//! IRR or ISR ([`pending_receiver`]'s `outstanding`): the EOI ends the
+//! directed yield asks the receiver's APIC whether the vector is still in
+//! its IRR or ISR (`kvm_arch_dy_ipi_outstanding()`): the EOI ends the
 //! receiver's priority without a hook on the EOI paths keeping a copy of
 //! that state in step. [`Ctx`] views a vCPU's `struct kvm_ipi_ctx` as the
 //! atomic word.
@@ -132,6 +132,11 @@ impl Sent {
         let age = stamp(now).wrapping_sub(self.0 as u32);
         age <= window_stamps(window) || age.wrapping_neg() <= SKEW_STAMPS
     }
+
+    /// Whether it was sent at most `ipi_window_ns` before `now`.
+    pub(crate) fn in_window(self, now: u64) -> bool {
+        self.recent(now, WINDOW_NS.load(Relaxed))
+    }
 }
 
 /// An atomic view of one vCPU's `struct kvm_ipi_ctx`.
@@ -198,26 +203,13 @@ pub(crate) fn record(
     sent
 }
 
-/// The receiver of the IPI `sender` sent last, while the receiver's APIC
-/// still holds its vector (`outstanding(receiver, vector)`: in the IRR or
-/// the ISR, not yet EOI'd) and it was sent at most `ipi_window_ns` before
-/// the time `now()` gives. `None` while tracking is off. The APIC is asked
-/// first and the clock read last: a spinner asks on every PAUSE exit, most
-/// often after its IPI was answered.
-pub(crate) fn pending_receiver(
-    sender: &Ctx<'_>,
-    outstanding: impl FnOnce(u32, u8) -> bool,
-    now: impl FnOnce() -> u64,
-) -> Option<u32> {
+/// The IPI `sender` sent last; `None` while tracking is off, and when it
+/// sent none since its reset.
+pub(crate) fn last_sent(sender: &Ctx<'_>) -> Option<Sent> {
     if !TRACKING_ENABLED.load(Relaxed) {
         return None;
     }
-    let sent = sender.sent();
-    if !sent.recorded() || !outstanding(sent.receiver(), sent.vector()) {
-        return None;
-    }
-    sent.recent(now(), WINDOW_NS.load(Relaxed))
-        .then(|| sent.receiver())
+    Some(sender.sent()).filter(|sent| sent.recorded())
 }
 
 #[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
@@ -272,6 +264,20 @@ mod tests {
 
     fn send(d: &bindings::kvm_ipi_delivery, a: &Slot, now: u64) -> Sent {
         record(d, &a.ctx(), || now)
+    }
+
+    /// The receiver of `sender`'s last IPI while it owes the answer, as
+    /// the Rust step of `kvm_vcpu_on_spin()` asks the tracker: [`last_sent`],
+    /// the receiver's APIC (`holds`), then the clock, only if it holds the
+    /// vector, and [`Sent::in_window`].
+    fn pending_receiver(
+        sender: &Ctx<'_>,
+        holds: impl FnOnce(u32, u8) -> bool,
+        now: impl FnOnce() -> u64,
+    ) -> Option<u32> {
+        last_sent(sender)
+            .filter(|sent| holds(sent.receiver(), sent.vector()) && sent.in_window(now()))
+            .map(Sent::receiver)
     }
 
     /// The answer for `sender` at `now` when the receiver's APIC still
