@@ -196,19 +196,16 @@ pub unsafe extern "C" fn kvm_dy_receiver_first(
 ) -> c_int {
     // SAFETY: `sender` is the calling vCPU's context, live for this call
     // (this function's safety requirements), only accessed through `Ctx`.
-    let sender = unsafe { Ctx::from_raw(sender) };
-    match last_sent(&sender) {
+    match last_sent(&unsafe { Ctx::from_raw(sender) }) {
         // SAFETY: This function's safety requirements, passed on.
-        Some(sent) => unsafe { try_receiver(me, &sender, sent, dy) },
+        Some(sent) => unsafe { try_receiver(me, sent, dy) },
         None => -1,
     }
 }
 
-/// [`kvm_dy_receiver_first`] once `me` has an IPI recorded, `sent`, in its
-/// context `sender`: out of line, so that a spin exit with nothing recorded
-/// returns without the frame this needs. An IPI found answered or out of
-/// the window is forgotten (the spinning vCPU owns its record), so that
-/// the next spin exits end at the record until the vCPU sends again.
+/// [`kvm_dy_receiver_first`] once `me` has sent an IPI since its reset: out
+/// of line, so that a spin exit with nothing recorded returns without the
+/// frame this needs.
 ///
 /// # Safety
 ///
@@ -216,7 +213,6 @@ pub unsafe extern "C" fn kvm_dy_receiver_first(
 #[inline(never)]
 unsafe fn try_receiver(
     me: *mut bindings::kvm_vcpu,
-    sender: &Ctx<'_>,
     sent: Sent,
     dy: *mut bindings::kvm_dy_spin,
 ) -> c_int {
@@ -229,14 +225,8 @@ unsafe fn try_receiver(
     // INVARIANT: `me` is valid for the call (this function's safety
     // requirements).
     let mut vcpus = KvmVcpus { me, last: None };
-    let forget_unless = |owed: bool| {
-        if !owed {
-            sender.reset();
-        }
-        owed
-    };
-    let held = |v: &mut KvmVcpus| forget_unless(v.holds(sent.receiver(), sent.vector()));
-    let recent = |_: &mut KvmVcpus| forget_unless(sent.in_window(now_ns()));
+    let held = |v: &mut KvmVcpus| v.holds(sent.receiver(), sent.vector());
+    let recent = |_: &mut KvmVcpus| sent.in_window(now_ns());
     match with_tries(dy, |tries| {
         receiver_first(&mut vcpus, &s, sent.receiver(), held, recent, tries)
     }) {

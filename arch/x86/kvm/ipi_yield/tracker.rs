@@ -5,8 +5,8 @@
 //! A vCPU's record is one 64-bit word ([`Sent`]): receiver, vector and send
 //! time, written whole. It is touched only under the vCPU's mutex: the
 //! vCPU records the IPIs it sends (its own thread, or a host-initiated ICR
-//! write through an ioctl), asks on its PAUSE exits, where it also forgets
-//! an IPI found answered, and resets on its reset, so no two accesses race.
+//! write through an ioctl), asks on its PAUSE exits and resets on its
+//! reset, so no two accesses race.
 //!
 //! Whether the receiver still owes the answer is not stored. At spin time
 //! directed yield asks the receiver's APIC whether the vector is still in
@@ -169,8 +169,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Nothing sent: on the vCPU's reset, and once its last IPI was found
-    /// answered.
     pub(crate) fn reset(&self) {
         self.sent.store(0, Relaxed);
     }
