@@ -424,6 +424,19 @@ mod tests {
         }
     }
 
+    /// [`receiver_first`] for a receiver `r` that still owes the answer
+    /// inside the window, both questions logged.
+    fn first_owed(vm: &mut FakeVm, s: &Spinner, r: u32, tries: &mut u32) -> First {
+        receiver_first(
+            vm,
+            s,
+            r,
+            ask(Ask::Held, r, true),
+            ask(Ask::Clock, r, true),
+            tries,
+        )
+    }
+
     /// `kvm_vcpu_on_spin()` with IPI-aware directed yield
     /// (`kvm_dy_on_spin()`): the receiver first, the scan, the relaxed
     /// round. The tier and the target (0 with [`Tier::None`]).
@@ -826,33 +839,13 @@ mod tests {
         let mut vm = FakeVm::new();
         let mut tries = YIELD_TRIES;
         for r in [2, 8, 11, u32::MAX] {
-            assert_eq!(
-                receiver_first(
-                    &mut vm,
-                    &s,
-                    r,
-                    ask(Ask::Held, r, true),
-                    ask(Ask::Clock, r, true),
-                    &mut tries
-                ),
-                First::NotTried
-            );
+            assert_eq!(first_owed(&mut vm, &s, r, &mut tries), First::NotTried);
         }
         let passed = [2, 8, u32::MAX, 11];
         assert_eq!(relaxed_round(&mut vm, &s, passed, &mut tries), None);
         assert_eq!(vm.len, 0);
         tries = 0;
-        assert_eq!(
-            receiver_first(
-                &mut vm,
-                &s,
-                3,
-                ask(Ask::Held, 3, true),
-                ask(Ask::Clock, 3, true),
-                &mut tries
-            ),
-            First::NotTried
-        );
+        assert_eq!(first_owed(&mut vm, &s, 3, &mut tries), First::NotTried);
         assert_eq!(relaxed_round(&mut vm, &s, [3, 4], &mut tries), None);
         assert_eq!(vm.len, 0);
         // Failed yields spend the budget, one each, and stop the round.
@@ -860,17 +853,7 @@ mod tests {
             v.yield_result = -1;
         }
         tries = 2;
-        assert_eq!(
-            receiver_first(
-                &mut vm,
-                &s,
-                3,
-                ask(Ask::Held, 3, true),
-                ask(Ask::Clock, 3, true),
-                &mut tries
-            ),
-            First::Tried
-        );
+        assert_eq!(first_owed(&mut vm, &s, 3, &mut tries), First::Tried);
         assert_eq!(relaxed_round(&mut vm, &s, [4, 5, 6], &mut tries), None);
         assert!(vm.yields().eq([3, 4]) && tries == 0);
     }
