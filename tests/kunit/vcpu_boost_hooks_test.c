@@ -35,7 +35,7 @@ static int set_enabled(u64 on)
 
 /* Every strategy's name, in the order of enum sched_vcpu_yield_strategy. */
 static const char * const strategy_names[] = {
-	"deboost", "lag-credit", "proportional", "donate", "mainline"
+	"deboost", "lag-credit", "proportional", "donate", "handoff", "mainline"
 };
 
 /* The strategy file of @reason, as debugfs writes it. */
@@ -333,6 +333,88 @@ static void donate_conserves_the_average(struct kunit *test)
 		KUNIT_EXPECT_LE(test, lag_after - lag_before, (s64)(y->forfeit >> 12) + 3);
 }
 
+/* A hand-off as the tracepoint saw it, under the rq lock, before the forfeit. */
+struct handoff_seen {
+	struct task_struct *target;
+	int hits;
+	struct sched_vcpu_deboost_yield y;
+	bool target_eligible;
+	bool yielder_eligible;	/* so that mainline's forfeit would act */
+	u64 avg;		/* the queue's average vruntime, after credit and pay */
+	u64 vruntime;		/* the yielder's, after its pay */
+	u64 deadline;
+};
+
+static void handoff_probe(void *data, struct task_struct *yielder,
+			  struct task_struct *target,
+			  const struct sched_vcpu_deboost_yield *y)
+{
+	struct handoff_seen *seen = data;
+	struct cfs_rq *cfs_rq = &task_rq(target)->cfs;
+
+	if (target != seen->target || y->strategy != SCHED_VCPU_YIELD_HANDOFF)
+		return;
+	seen->y = *y;
+	seen->target_eligible = entity_eligible(cfs_rq, &target->se);
+	seen->yielder_eligible = entity_eligible(cfs_rq, &yielder->se);
+	seen->avg = avg_vruntime(cfs_rq);
+	seen->vruntime = yielder->se.vruntime;
+	seen->deadline = yielder->se.deadline;
+	seen->hits++;
+}
+
+/*
+ * Strategy handoff with real tasks on one CPU: the test thread yields to one
+ * spinning kthread while a third one waits. The target ends eligible; the
+ * queue's average vruntime, hence the third task's lag, does not move
+ * against it (the yielder pays for the credit); and the yielder keeps its
+ * request: when the yield returns, its deadline is the one it had right
+ * after paying, where a forfeit would have put it a whole request later.
+ * Only a sample where the forfeit would act (the yielder eligible) and
+ * that left the yielder at least 200 us of its request counts, so that the
+ * few microseconds it runs until it reads its deadline cannot renew it.
+ */
+static void handoff_keeps_the_request(struct kunit *test)
+{
+	struct task_struct *target = start_spinner(test), *third = start_spinner(test);
+	struct sched_vcpu_deboost_stats before, after;
+	struct handoff_seen seen = { .target = target };
+	struct sched_vcpu_deboost_yield *y = &seen.y;
+	u64 deadline = 0, avg_before;
+	int i, hits = 0;
+	bool sampled = false;
+
+	KUNIT_ASSERT_EQ(test, set_strategy("handoff"), 0);
+	sched_vcpu_debooster_read_stats(&before);
+	WARN_ON(register_trace_sched_vcpu_deboost(handoff_probe, &seen));
+	for (i = 0; i < 500 && !sampled; i++) {
+		yield_to(target, true);
+		deadline = current->se.deadline;
+		if (seen.hits == hits)
+			continue;
+		hits = seen.hits;
+		sampled = seen.yielder_eligible &&
+			  seen.deadline - seen.vruntime >= 200 * NSEC_PER_USEC;
+	}
+	unregister_trace_sched_vcpu_deboost(handoff_probe, &seen);
+	tracepoint_synchronize_unregister();
+	sched_vcpu_debooster_read_stats(&after);
+	set_strategy(DEFAULT_STRATEGY);
+	kthread_stop(third);
+	stop_spinner(target);
+
+	KUNIT_ASSERT_TRUE(test, sampled);
+	KUNIT_EXPECT_EQ(test, y->target_pid, target->pid);
+	KUNIT_EXPECT_TRUE(test, y->keep_request);
+	KUNIT_EXPECT_TRUE(test, seen.target_eligible);
+	KUNIT_EXPECT_EQ(test, deadline, seen.deadline);
+	KUNIT_EXPECT_GE(test, after.handed_off - before.handed_off, (u64)hits);
+	/* lag-credit's pay: the average before the decision, at most rounded up. */
+	avg_before = y->yielder_vruntime;
+	KUNIT_EXPECT_GE(test, (s64)(seen.avg - avg_before), -1LL);
+	KUNIT_EXPECT_LE(test, (s64)(seen.avg - avg_before), (s64)(y->credit >> 12) + 4);
+}
+
 /*
  * yield_to_reason() hands its reason to the strategies. With mainline for
  * every yield and deboost for yields to an IPI's receiver, yield_to() calls
@@ -564,6 +646,7 @@ static struct kunit_case vcpu_boost_hooks_cases[] = {
 	KUNIT_CASE(deboost_off_moves_nothing),
 	KUNIT_CASE(proportional_in_root_group_pushes_nothing),
 	KUNIT_CASE(donate_conserves_the_average),
+	KUNIT_CASE(handoff_keeps_the_request),
 	KUNIT_CASE(ipi_reason_gets_its_strategy),
 	KUNIT_CASE(strategy_switch_under_load),
 	KUNIT_CASE(strategy_names_agree),

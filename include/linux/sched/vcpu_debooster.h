@@ -24,6 +24,7 @@ struct sched_vcpu_deboost_stats {
 	u64 credited;		/* ... of which lag credits (strategy lag-credit) */
 	u64 pushed;		/* ... of which proportional pushes (proportional) */
 	u64 donated;		/* ... of which donations of the forfeit (donate) */
+	u64 handed_off;		/* ... of which hand-offs without the forfeit (handoff) */
 	u64 debounced;		/* ... of which the reverse-pair debounce cut */
 	u64 rate_limited;	/* refused: an action within the last 6 ms */
 	u64 no_contention;	/* refused: the LCA cfs_rq has h_nr_queued <= 1 */
@@ -56,6 +57,7 @@ enum sched_vcpu_yield_strategy {
 	SCHED_VCPU_YIELD_LAG_CREDIT,	/* credit the target with lag (v3 series) */
 	SCHED_VCPU_YIELD_PROPORTIONAL,	/* push the yielder by its groups' shares (review) */
 	SCHED_VCPU_YIELD_DONATE,	/* give the target what the yielder forfeits */
+	SCHED_VCPU_YIELD_HANDOFF,	/* make the target eligible; the yielder keeps its request */
 	SCHED_VCPU_YIELD_MAINLINE,	/* nothing more */
 	SCHED_VCPU_YIELD_NR,
 };
@@ -90,18 +92,18 @@ struct sched_vcpu_deboost_yield {
 	u32 h_nr_queued;	/* tasks queued below that level */
 	/* Base slice (proportional: the yielder's) in the mover's virtual time. */
 	u64 gran;
-	u64 yielder_vruntime;	/* lag-credit: the queue's average vruntime */
+	u64 yielder_vruntime;	/* lag-credit, handoff: the queue's average vruntime */
 	u64 target_vruntime;	/* proportional: the queue's average vruntime */
 	/*
 	 * Weights in the queue's average vruntime: the yielder's (lag-credit,
-	 * proportional, donate) and the whole queue's (proportional).
+	 * handoff, proportional, donate) and the whole queue's (proportional).
 	 */
 	u64 weight;
 	u64 total_weight;
 	/* donate, after the forfeit: what the yielder forfeited, in its virtual time */
 	u64 forfeit;
 	u64 avg_vruntime;	/* donate: the queue's average vruntime after the forfeit */
-	u64 target_weight;	/* lag-credit, donate: the target's weight in the average */
+	u64 target_weight;	/* lag-credit, handoff, donate: the target's weight in the average */
 	u64 lag_limit;		/* donate: the most lag EEVDF lets the target keep */
 	u32 nr_levels;		/* proportional: levels filled in below */
 	struct sched_vcpu_prop_level levels[SCHED_VCPU_PROP_LEVELS];
@@ -110,9 +112,11 @@ struct sched_vcpu_deboost_yield {
 	/* gate: the last valid yield here was target -> yielder, <= 600 us ago */
 	bool reverse_pair;
 	u64 need;		/* how far the target is ahead in vruntime */
-	/* vruntime push of the yielder (deboost, proportional; lag-credit: its pay); 0: none */
+	/* vruntime push of the yielder (deboost, proportional; lag-credit, handoff: its pay); 0: none */
 	u64 penalty;
-	u64 credit;		/* vruntime pull of the target (lag-credit, donate); 0: none */
+	u64 credit;		/* vruntime pull of the target (lag-credit, donate, handoff); 0: none */
+	/* handoff: the target ends eligible, so the yielder does not forfeit */
+	bool keep_request;
 	bool debounced;		/* the reverse-pair debounce cut the penalty */
 };
 

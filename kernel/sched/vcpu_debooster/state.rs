@@ -57,6 +57,7 @@ counters!(
     CREDITED: credited,
     PUSHED: pushed,
     DONATED: donated,
+    HANDED_OFF: handed_off,
     DEBOUNCED: debounced,
     RATE_LIMITED: rate_limited,
     NO_CONTENTION: no_contention,
@@ -235,6 +236,8 @@ pub(crate) enum Action {
     Push,
     /// `donate` gave the target the yielder's forfeit.
     Donate,
+    /// `handoff` left the target eligible: the yielder keeps its request.
+    Handoff,
 }
 
 impl Action {
@@ -246,6 +249,7 @@ impl Action {
             Action::Credit => Some(Counter::CREDITED),
             Action::Push => Some(Counter::PUSHED),
             Action::Donate => Some(Counter::DONATED),
+            Action::Handoff => Some(Counter::HANDED_OFF),
         }
     }
 }
@@ -264,6 +268,7 @@ pub(crate) fn decide(
     y.penalty = 0;
     y.credit = 0;
     y.debounced = false;
+    y.keep_request = false;
     y.need = need(y.yielder_vruntime, y.target_vruntime);
     if y.h_nr_queued <= 1 {
         st.bump(Refusal::NoContention.counter());
@@ -306,9 +311,10 @@ mod tests {
         assert_eq!(stats.not_queued, 113);
         let name = |i: usize| Counter::ALL.get(i).map(|c| c.name);
         assert_eq!(name(0), Some("calls"));
-        assert_eq!(name(6), Some("rate_limited"));
-        assert_eq!(name(12), Some("not_queued"));
-        assert_eq!(name(13), Some("ipi_receiver"));
-        assert_eq!(name(14), None);
+        assert_eq!(name(5), Some("handed_off"));
+        assert_eq!(name(7), Some("rate_limited"));
+        assert_eq!(name(13), Some("not_queued"));
+        assert_eq!(name(14), Some("ipi_receiver"));
+        assert_eq!(name(15), None);
     }
 }

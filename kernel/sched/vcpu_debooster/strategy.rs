@@ -25,6 +25,9 @@ pub(crate) enum Strategy {
     Proportional = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL,
     /// Give the target what the yielder forfeits.
     Donate = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE,
+    /// Make the target eligible, paid by the yielder, which keeps the rest
+    /// of its request instead of forfeiting it.
+    Handoff = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_HANDOFF,
     /// Nothing beyond mainline.
     Mainline = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE,
 }
@@ -38,6 +41,7 @@ impl Strategy {
         Strategy::LagCredit,
         Strategy::Proportional,
         Strategy::Donate,
+        Strategy::Handoff,
         Strategy::Mainline,
     ];
 
@@ -49,6 +53,7 @@ impl Strategy {
             Strategy::LagCredit => c"lag-credit",
             Strategy::Proportional => c"proportional",
             Strategy::Donate => c"donate",
+            Strategy::Handoff => c"handoff",
             Strategy::Mainline => c"mainline",
         }
     }
@@ -73,9 +78,13 @@ impl Strategy {
     /// bounds it. `donate` has none: it moves virtual time from the yielder
     /// to the target and leaves the queue's weighted sum as it was, so
     /// repeating it cannot raise the pair's share above what the pair
-    /// already has.
+    /// already has. Nor has `handoff`, for the same reason: the yielder pays
+    /// what the target gets.
     pub(crate) fn rate_limits(self) -> bool {
-        !matches!(self, Strategy::Proportional | Strategy::Donate)
+        !matches!(
+            self,
+            Strategy::Proportional | Strategy::Donate | Strategy::Handoff
+        )
     }
 }
 
@@ -219,6 +228,7 @@ mod tests {
         assert_eq!(Strategy::parse(b"lag-credit\n"), Ok(Strategy::LagCredit));
         assert_eq!(Strategy::parse(b"proportional"), Ok(Strategy::Proportional));
         assert_eq!(Strategy::parse(b"donate"), Ok(Strategy::Donate));
+        assert_eq!(Strategy::parse(b"handoff"), Ok(Strategy::Handoff));
         assert_eq!(Strategy::parse(b"mainline"), Ok(Strategy::Mainline));
         // The Rust enum is the C enum, value for value.
         for (i, s) in Strategy::ALL.into_iter().enumerate() {
@@ -244,7 +254,7 @@ mod tests {
         assert_eq!(Strategy::parse(b"[deboost]"), Err(EINVAL));
         // Only deboost and lag-credit obey the rate limit.
         let limited = Strategy::ALL.map(Strategy::rate_limits);
-        assert_eq!(limited, [true, true, false, false, true]);
+        assert_eq!(limited, [true, true, false, false, false, true]);
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! `donate` (the default) moves the yielder's forfeited slice to the
 //! target, `deboost` (the series' debooster) pushes the yielder's vruntime
 //! forward by a bounded penalty, `lag-credit` and `proportional` are the
-//! alternatives from the review, `mainline` does nothing more.
+//! alternatives from the review, `handoff` makes the target eligible and
+//! spares the yielder the forfeit (for yields to an IPI's receiver, which
+//! must answer, not run on), `mainline` does nothing more.
 //!
 //! `yield_to_task_fair()` calls [`sched_vcpu_deboost_begin`] and
 //! [`sched_vcpu_deboost_gate`], then the strategy's `_decide` function,
@@ -44,7 +46,7 @@ use kernel::{
     str::BStr,
     sync::atomic::Relaxed,
 };
-use policy::{donation, lag_credit, lag_credit_pay, penalty, proportional_push};
+use policy::{donation, hands_off, lag_credit, lag_credit_pay, penalty, proportional_push};
 use state::{check, decide, Action, Counter, Counters, RqState};
 use strategy::{
     active_strategy, any_active, parse_choice, parse_enabled, select, selected, Reason, Strategy,
@@ -171,11 +173,14 @@ unsafe fn views<'a>(
     Some((st, y))
 }
 
-/// Second step for the strategy `lag-credit`: computes the lag to credit
-/// the target (`y.credit`, 0: none) from the queue's average vruntime
-/// (`y.yielder_vruntime`) and the target's vruntime, and what the yielder
-/// pays for it (`y.penalty`) from their weights. A credit counts as applied
-/// and starts the rate limit.
+/// Second step for the strategies `lag-credit` and `handoff`: computes the
+/// lag to credit the target (`y.credit`, 0: none) from the queue's average
+/// vruntime (`y.yielder_vruntime`) and the target's vruntime, and what the
+/// yielder pays for it (`y.penalty`) from their weights. For `handoff` also
+/// whether the target then is eligible (`y.keep_request`), so that the
+/// yielder keeps the rest of its request instead of forfeiting it. A credit
+/// or a hand-off counts as applied and starts the rate limit of the
+/// strategies that have one.
 ///
 /// # Safety
 ///
@@ -192,6 +197,10 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
     decide(&mut st, y, |y| {
         y.credit = lag_credit(y.need, y.gran, y.h_nr_queued);
         y.penalty = lag_credit_pay(y.credit, y.target_weight, y.weight);
+        if y.strategy == Strategy::Handoff as u32 && hands_off(y.need, y.credit) {
+            y.keep_request = true;
+            return Some(Action::Handoff);
+        }
         (y.credit != 0).then_some(Action::Credit)
     });
 }
@@ -520,6 +529,63 @@ mod tests {
             (st.stats.applied, st.stats.donated, st.stats.rate_limited),
             (3, 3, 0)
         );
+    }
+
+    #[test]
+    fn handoff_keeps_the_request_only_for_an_eligible_target() {
+        let mut st = zeroed_state();
+        let t0 = 1_000_000;
+        let _guard = StrategyGuard::select(Strategy::Handoff);
+        // A yield at `now` to a target `need` ahead of the average 10 ms,
+        // both of weight 1024, three tasks queued.
+        let mut handoff = |now: u64, need: u64| {
+            let mut y = valid_yield(now);
+            assert!(begin_and_gate(&mut st, &mut y));
+            y.h_nr_queued = 3;
+            y.gran = GRAN;
+            y.yielder_vruntime = 10_000_000;
+            y.target_vruntime = 10_000_000 + need;
+            y.weight = 1024;
+            y.target_weight = 1024;
+            // SAFETY: Both are local and exclusively ours.
+            unsafe { sched_vcpu_lag_credit_decide(&mut st, &mut y) };
+            (y.credit, y.penalty, y.keep_request)
+        };
+        // Eligible already: no credit, and no forfeit. No rate limit: the
+        // yields 1 us apart all act.
+        assert_eq!(handoff(t0, 0), (0, 0, true));
+        // Ahead: credited just past the need, paid by the yielder at least
+        // in full, and kept.
+        let (credit, pay, keep) = handoff(t0 + 1000, 5000);
+        assert_eq!(credit, 5001);
+        assert!(pay >= credit && keep);
+        // Beyond the queue-size cap: the credit falls short of eligibility,
+        // and the yielder forfeits as under lag-credit.
+        let (credit, _, keep) = handoff(t0 + 2000, 100 * GRAN);
+        assert!(credit > 0 && credit < 100 * GRAN && !keep);
+        assert_eq!(
+            (
+                st.stats.applied,
+                st.stats.handed_off,
+                st.stats.credited,
+                st.stats.rate_limited
+            ),
+            (3, 2, 1, 0)
+        );
+        // The same yield under lag-credit (past its rate limit) never keeps
+        // the request.
+        let _lag = StrategyGuard::select(Strategy::LagCredit);
+        let mut y = valid_yield(t0 + 2000 + RATE_LIMIT_NS);
+        assert!(begin_and_gate(&mut st, &mut y));
+        y.h_nr_queued = 3;
+        y.gran = GRAN;
+        y.yielder_vruntime = 10_000_000;
+        y.target_vruntime = 10_005_000;
+        y.weight = 1024;
+        y.target_weight = 1024;
+        // SAFETY: Both are local and exclusively ours.
+        unsafe { sched_vcpu_lag_credit_decide(&mut st, &mut y) };
+        assert_eq!((y.credit, y.keep_request), (5001, false));
     }
 
     /// Selects a strategy for a reason until dropped, so that later tests
