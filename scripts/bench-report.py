@@ -49,7 +49,7 @@ def fmt(x, digits=3):
 # The yield strategies in the order of the tables, mainline (the reference)
 # first; main() narrows this to the strategies the logs hold, and appends
 # any the logs hold that are not named here.
-STRATEGIES = ["mainline", "deboost", "lag-credit", "proportional", "donate"]
+STRATEGIES = ["mainline", "deboost", "lag-credit", "proportional", "donate", "handoff"]
 COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
 
 

@@ -78,6 +78,8 @@ features() {
 #   no-relaxed    the defaults but the relaxed round
 #   ipi-same      the defaults but the yields to an IPI's receiver under
 #                 the default strategy too
+#   ipi-handoff   the defaults but the yields to an IPI's receiver under
+#                 handoff
 #   unpatched     nothing (the kernel without the series)
 setting() {
 	case $1 in
@@ -87,6 +89,7 @@ setting() {
 	no-tracking) features 1 N Y "$DEFAULT_STRATEGY" ;;
 	no-relaxed) features 1 Y N "$DEFAULT_STRATEGY" ;;
 	ipi-same) features 1 Y Y "$DEFAULT_STRATEGY" same ;;
+	ipi-handoff) features 1 Y Y "$DEFAULT_STRATEGY" handoff ;;
 	*) features 1 Y Y "$1" ;;
 	esac
 }

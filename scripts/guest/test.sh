@@ -340,28 +340,28 @@ check "root group: they meet at depth 0" "$(field lca_depth)" = 0
 
 # The strategy switch: a list with the active one in brackets; unknown
 # names are rejected.
-check "vcpu_yield_strategy lists the strategies, deboost active" "$(cat $STRATEGY)" = "[deboost] lag-credit proportional donate mainline"
+check "vcpu_yield_strategy lists the strategies, deboost active" "$(cat $STRATEGY)" = "[deboost] lag-credit proportional donate handoff mainline"
 echo lag-credit >$STRATEGY
-check "vcpu_yield_strategy: write lag-credit" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate mainline"
+check "vcpu_yield_strategy: write lag-credit" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate handoff mainline"
 if echo lag_credit >$STRATEGY 2>/dev/null; then
 	fail "vcpu_yield_strategy: unknown name accepted"
 else
-	check "vcpu_yield_strategy: unknown name rejected, value kept" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate mainline"
+	check "vcpu_yield_strategy: unknown name rejected, value kept" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate handoff mainline"
 fi
 # The strategy of yields to an IPI's receiver: its own list, with "same"
 # (follow vcpu_yield_strategy); lag-credit by default.
-check "vcpu_ipi_yield_strategy lists the choices, lag-credit selected" "$(cat $IPI_STRATEGY)" = "same deboost [lag-credit] proportional donate mainline"
+check "vcpu_ipi_yield_strategy lists the choices, lag-credit selected" "$(cat $IPI_STRATEGY)" = "same deboost [lag-credit] proportional donate handoff mainline"
 echo same >$IPI_STRATEGY
-check "vcpu_ipi_yield_strategy: write same" "$(cat $IPI_STRATEGY)" = "[same] deboost lag-credit proportional donate mainline"
+check "vcpu_ipi_yield_strategy: write same" "$(cat $IPI_STRATEGY)" = "[same] deboost lag-credit proportional donate handoff mainline"
 if echo SAME >$IPI_STRATEGY 2>/dev/null; then
 	fail "vcpu_ipi_yield_strategy: unknown name accepted"
 else
-	check "vcpu_ipi_yield_strategy: unknown name rejected, value kept" "$(cat $IPI_STRATEGY)" = "[same] deboost lag-credit proportional donate mainline"
+	check "vcpu_ipi_yield_strategy: unknown name rejected, value kept" "$(cat $IPI_STRATEGY)" = "[same] deboost lag-credit proportional donate handoff mainline"
 fi
 if echo same >$STRATEGY 2>/dev/null; then
 	fail "vcpu_yield_strategy: same accepted"
 else
-	check "vcpu_yield_strategy: same rejected" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate mainline"
+	check "vcpu_yield_strategy: same rejected" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate handoff mainline"
 fi
 echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 # lag-credit pulls the target back instead of pushing the yielder.
@@ -400,6 +400,21 @@ check "donate: every applied action is a donation" $(( $(deboost applied) - appl
 check "donate: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=donate')"
 check "donate: every event credits the target, no yielder push" \
 	-z "$(echo "$events" | grep -v 'penalty=0 ' ; echo "$events" | grep 'credit=0$')"
+# handoff makes the target eligible, paid by the yielder, and spares it the
+# forfeit: every applied action is a hand-off or, when the queue-size cap
+# left the target short of eligible, a credit; a hand-off's event credits
+# only what the target needed (none when it was eligible already).
+echo handoff >$STRATEGY
+applied0=$(deboost applied) handed0=$(deboost handed_off) credited0=$(deboost credited)
+yield_case "handoff" $CG/vb -y $CG/vb/a -t $CG/vb/b
+handed=$(( $(deboost handed_off) - handed0 ))
+info "handoff: applied +$(( $(deboost applied) - applied0 )), handed off +$handed, credited +$(( $(deboost credited) - credited0 ))"
+check "handoff: yields hand off" $handed -gt 0
+check "handoff: every applied action is a hand-off or a credit" \
+	$(( $(deboost applied) - applied0 )) -eq $(( handed + $(deboost credited) - credited0 ))
+check "handoff: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=handoff')"
+check "handoff: every credit is paid by the yielder" \
+	-z "$(echo "$events" | grep -v 'credit=0$' | grep ' penalty=0 ')"
 # mainline for every yield but those to an IPI's receiver (which these
 # hypercall yields are not): the hook's key is on for the latter, so the
 # yields reach the hook and are counted, and nothing is applied.
@@ -505,8 +520,8 @@ check "stress: the spin guests complete while every control flips" $spin_rc -eq 
 check "stress: the yield guests complete while every control flips" $yield_rc -eq 0
 check "stress: the yield_to() benchmark completes while every control flips" $bench_rc -eq 0
 check "stress: controls flipped at least 10 rounds" $flips -ge 10
-check "stress: the strategy ends at its default" "$(cat $STRATEGY)" = "deboost lag-credit proportional [donate] mainline"
-check "stress: the IPI receivers' strategy ends at its default" "$(cat $IPI_STRATEGY)" = "same deboost [lag-credit] proportional donate mainline"
+check "stress: the strategy ends at its default" "$(cat $STRATEGY)" = "deboost lag-credit proportional [donate] handoff mainline"
+check "stress: the IPI receivers' strategy ends at its default" "$(cat $IPI_STRATEGY)" = "same deboost [lag-credit] proportional donate handoff mainline"
 check "stress: controls end at their defaults" "$(cat $KVM_PARAMS/ipi_tracking_enabled)$(cat $KVM_PARAMS/enable_relaxed_boost)$(cat $KVM_PARAMS/ipi_window_ns)$(cat $DEBOOSTER)" = YY500000001
 
 check "no guest shut down (triple fault) in any run" $shutdowns -eq 0

@@ -20,8 +20,8 @@ struct seq_file;
  */
 struct sched_vcpu_deboost_stats {
 	u64 calls;		/* yield_to_task_fair() calls, yielder not alone */
-	u64 applied;		/* penalties or lag credits applied */
-	u64 credited;		/* ... of which lag credits (strategy lag-credit) */
+	u64 applied;		/* actions applied (penalties, credits, pushes, ...) */
+	u64 credited;		/* ... of which lag credits (lag-credit; handoff cut short) */
 	u64 pushed;		/* ... of which proportional pushes (proportional) */
 	u64 donated;		/* ... of which donations of the forfeit (donate) */
 	u64 handed_off;		/* ... of which hand-offs without the forfeit (handoff) */
