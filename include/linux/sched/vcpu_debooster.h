@@ -57,7 +57,7 @@ enum sched_vcpu_yield_strategy {
 	SCHED_VCPU_YIELD_LAG_CREDIT,	/* credit the target with lag (v3 series) */
 	SCHED_VCPU_YIELD_PROPORTIONAL,	/* push the yielder by its groups' shares (review) */
 	SCHED_VCPU_YIELD_DONATE,	/* give the target what the yielder forfeits */
-	SCHED_VCPU_YIELD_HANDOFF,	/* make the target eligible; the yielder keeps its request */
+	SCHED_VCPU_YIELD_HANDOFF,	/* make the target eligible, spare the yielder's forfeit */
 	SCHED_VCPU_YIELD_MAINLINE,	/* nothing more */
 	SCHED_VCPU_YIELD_NR,
 };
@@ -103,7 +103,7 @@ struct sched_vcpu_deboost_yield {
 	/* donate, after the forfeit: what the yielder forfeited, in its virtual time */
 	u64 forfeit;
 	u64 avg_vruntime;	/* donate: the queue's average vruntime after the forfeit */
-	u64 target_weight;	/* lag-credit, handoff, donate: the target's weight in the average */
+	u64 target_weight;	/* lag-credit, handoff, donate: the target's weight */
 	u64 lag_limit;		/* donate: the most lag EEVDF lets the target keep */
 	u32 nr_levels;		/* proportional: levels filled in below */
 	struct sched_vcpu_prop_level levels[SCHED_VCPU_PROP_LEVELS];
@@ -112,9 +112,9 @@ struct sched_vcpu_deboost_yield {
 	/* gate: the last valid yield here was target -> yielder, <= 600 us ago */
 	bool reverse_pair;
 	u64 need;		/* how far the target is ahead in vruntime */
-	/* vruntime push of the yielder (deboost, proportional; lag-credit, handoff: its pay); 0: none */
+	/* vruntime push of the yielder (deboost, proportional; lag-credit, handoff: its pay) */
 	u64 penalty;
-	u64 credit;		/* vruntime pull of the target (lag-credit, donate, handoff); 0: none */
+	u64 credit;		/* vruntime pull of the target (lag-credit, donate, handoff) */
 	/* handoff: the target ends eligible, so the yielder does not forfeit */
 	bool keep_request;
 	bool debounced;		/* the reverse-pair debounce cut the penalty */
