@@ -330,7 +330,7 @@ def kernel_tables(runs, out):
             row[3].set_ylabel("% of the lock group's fair share")
             row[3].axhline(100, color="grey", linewidth=0.8)
             row[3].set_title(f"{place}: lock next to a hog, CPU share")
-    # One legend for all: with five strategies a legend per plot hides bars.
+    # One legend for all: with six strategies a legend per plot hides bars.
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(STRATEGIES), fontsize=8)
     fig.suptitle("yield strategies, kthreads on one CPU (medians)")

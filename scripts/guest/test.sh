@@ -402,8 +402,7 @@ check "donate: every event credits the target, no yielder push" \
 	-z "$(echo "$events" | grep -v 'penalty=0 ' ; echo "$events" | grep 'credit=0$')"
 # handoff makes the target eligible, paid by the yielder, and spares it the
 # forfeit: every applied action is a hand-off or, when the queue-size cap
-# left the target short of eligible, a credit; a hand-off's event credits
-# only what the target needed (none when it was eligible already).
+# left the target short of eligible, a credit, paid by the yielder.
 echo handoff >$STRATEGY
 applied0=$(deboost applied) handed0=$(deboost handed_off) credited0=$(deboost credited)
 yield_case "handoff" $CG/vb -y $CG/vb/a -t $CG/vb/b

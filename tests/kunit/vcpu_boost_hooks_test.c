@@ -333,14 +333,18 @@ static void donate_conserves_the_average(struct kunit *test)
 		KUNIT_EXPECT_LE(test, lag_after - lag_before, (s64)(y->forfeit >> 12) + 3);
 }
 
-/* A hand-off as the tracepoint saw it, under the rq lock, before the forfeit. */
+/*
+ * A handoff as the tracepoint saw it, under the rq lock, before the forfeit
+ * (which a hand-off skips): the last event, and over all of them how many
+ * credited the target and how many of those moved the queue's average
+ * against the other tasks or by more than the pay's rounding.
+ */
 struct handoff_seen {
 	struct task_struct *target;
-	int hits;
+	int hits, handoffs, credits, bad_avg;
 	struct sched_vcpu_deboost_yield y;
 	bool target_eligible;
 	bool yielder_eligible;	/* so that mainline's forfeit would act */
-	u64 avg;		/* the queue's average vruntime, after credit and pay */
 	u64 vruntime;		/* the yielder's, after its pay */
 	u64 deadline;
 };
@@ -351,50 +355,60 @@ static void handoff_probe(void *data, struct task_struct *yielder,
 {
 	struct handoff_seen *seen = data;
 	struct cfs_rq *cfs_rq = &task_rq(target)->cfs;
+	s64 moved;
 
 	if (target != seen->target || y->strategy != SCHED_VCPU_YIELD_HANDOFF)
 		return;
 	seen->y = *y;
 	seen->target_eligible = entity_eligible(cfs_rq, &target->se);
 	seen->yielder_eligible = entity_eligible(cfs_rq, &yielder->se);
-	seen->avg = avg_vruntime(cfs_rq);
 	seen->vruntime = yielder->se.vruntime;
 	seen->deadline = yielder->se.deadline;
 	seen->hits++;
+	seen->handoffs += y->keep_request;
+	if (!y->credit)
+		return;
+	/* lag-credit's pay: y->yielder_vruntime is the average before it. */
+	seen->credits++;
+	moved = (s64)(avg_vruntime(cfs_rq) - y->yielder_vruntime);
+	if (moved < -1 || moved > (s64)(y->credit >> 12) + 4)
+		seen->bad_avg++;
 }
 
 /*
  * Strategy handoff with real tasks on one CPU: the test thread yields to one
- * spinning kthread while a third one waits. The target ends eligible; the
- * queue's average vruntime, hence the third task's lag, does not move
- * against it (the yielder pays for the credit); and the yielder keeps its
+ * spinning kthread while a third one waits. Every credit leaves the
+ * queue's average vruntime, hence the third task's lag, where it was, but
+ * for the pay's rounding in the third task's favour (the yielder pays for
+ * it). A hand-off leaves the target eligible, and the yielder keeps its
  * request: when the yield returns, its deadline is the one it had right
  * after paying, where a forfeit would have put it a whole request later.
- * Only a sample where the forfeit would act (the yielder eligible) and
- * that left the yielder at least 200 us of its request counts, so that the
- * few microseconds it runs until it reads its deadline cannot renew it.
+ * The yields go on until one hand-off is sampled that the forfeit would
+ * have acted on (the yielder eligible) and that left the yielder at least
+ * 200 us of its request, so that the few microseconds it runs until it
+ * reads its deadline cannot renew it, and until a credit was seen.
  */
 static void handoff_keeps_the_request(struct kunit *test)
 {
 	struct task_struct *target = start_spinner(test), *third = start_spinner(test);
 	struct sched_vcpu_deboost_stats before, after;
-	struct handoff_seen seen = { .target = target };
-	struct sched_vcpu_deboost_yield *y = &seen.y;
-	u64 deadline = 0, avg_before;
+	struct handoff_seen seen = { .target = target }, sample = { };
+	u64 deadline = 0;
 	int i, hits = 0;
-	bool sampled = false;
 
 	KUNIT_ASSERT_EQ(test, set_strategy("handoff"), 0);
 	sched_vcpu_debooster_read_stats(&before);
 	WARN_ON(register_trace_sched_vcpu_deboost(handoff_probe, &seen));
-	for (i = 0; i < 500 && !sampled; i++) {
+	for (i = 0; i < 500 && !(sample.hits && seen.credits); i++) {
 		yield_to(target, true);
-		deadline = current->se.deadline;
-		if (seen.hits == hits)
+		if (sample.hits || seen.hits == hits)
 			continue;
 		hits = seen.hits;
-		sampled = seen.yielder_eligible &&
-			  seen.deadline - seen.vruntime >= 200 * NSEC_PER_USEC;
+		if (seen.y.keep_request && seen.yielder_eligible &&
+		    seen.deadline - seen.vruntime >= 200 * NSEC_PER_USEC) {
+			deadline = current->se.deadline;
+			sample = seen;
+		}
 	}
 	unregister_trace_sched_vcpu_deboost(handoff_probe, &seen);
 	tracepoint_synchronize_unregister();
@@ -403,16 +417,13 @@ static void handoff_keeps_the_request(struct kunit *test)
 	kthread_stop(third);
 	stop_spinner(target);
 
-	KUNIT_ASSERT_TRUE(test, sampled);
-	KUNIT_EXPECT_EQ(test, y->target_pid, target->pid);
-	KUNIT_EXPECT_TRUE(test, y->keep_request);
-	KUNIT_EXPECT_TRUE(test, seen.target_eligible);
-	KUNIT_EXPECT_EQ(test, deadline, seen.deadline);
-	KUNIT_EXPECT_GE(test, after.handed_off - before.handed_off, (u64)hits);
-	/* lag-credit's pay: the average before the decision, at most rounded up. */
-	avg_before = y->yielder_vruntime;
-	KUNIT_EXPECT_GE(test, (s64)(seen.avg - avg_before), -1LL);
-	KUNIT_EXPECT_LE(test, (s64)(seen.avg - avg_before), (s64)(y->credit >> 12) + 4);
+	KUNIT_ASSERT_GT(test, sample.hits, 0);
+	KUNIT_EXPECT_EQ(test, sample.y.target_pid, target->pid);
+	KUNIT_EXPECT_TRUE(test, sample.target_eligible);
+	KUNIT_EXPECT_EQ(test, deadline, sample.deadline);
+	KUNIT_EXPECT_GE(test, after.handed_off - before.handed_off, (u64)seen.handoffs);
+	KUNIT_ASSERT_GT(test, seen.credits, 0);
+	KUNIT_EXPECT_EQ(test, seen.bad_avg, 0);
 }
 
 /*

@@ -104,6 +104,7 @@ struct sched_vcpu_deboost_yield {
 	u64 forfeit;
 	u64 avg_vruntime;	/* donate: the queue's average vruntime after the forfeit */
 	u64 target_weight;	/* lag-credit, handoff, donate: the target's weight */
+	bool buddy;		/* handoff: the pick takes the target as the next buddy */
 	u64 lag_limit;		/* donate: the most lag EEVDF lets the target keep */
 	u32 nr_levels;		/* proportional: levels filled in below */
 	struct sched_vcpu_prop_level levels[SCHED_VCPU_PROP_LEVELS];

@@ -210,12 +210,13 @@ pub(crate) fn lag_credit(need: u64, gran: u64, h_nr_queued: u32) -> u64 {
     need.saturating_add(1).min(cap(h_nr_queued, gran))
 }
 
-/// Strategy `handoff`: whether the target, given `credit` ([`lag_credit`])
-/// against a `need`, is eligible, so that the pick takes it without the
-/// yielder's forfeit. It is when it needed nothing, or when the credit went
-/// past the need, which only the queue-size cap can deny.
-pub(crate) fn hands_off(need: u64, credit: u64) -> bool {
-    need == 0 || credit > need
+/// Strategy `handoff`: whether the pick takes the target without the
+/// yielder's forfeit. It does when the target is its next buddy (`buddy`:
+/// `PICK_BUDDY` on, and the buddy set, which an idle target never is) and
+/// eligible: when it needed nothing, or when `credit` ([`lag_credit`]) went
+/// past its `need`, which only the queue-size cap can deny.
+pub(crate) fn hands_off(buddy: bool, need: u64, credit: u64) -> bool {
+    buddy && (need == 0 || credit > need)
 }
 
 /// What the yielder pays, in its virtual time, for a credit of `credit` to
@@ -490,16 +491,19 @@ mod tests {
     #[test]
     fn handoff_only_when_the_target_ends_eligible() {
         // Eligible already, or made so: the yielder keeps its request.
-        assert!(hands_off(0, 0));
-        assert!(hands_off(1000, lag_credit(1000, GRAN, 2)));
+        assert!(hands_off(true, 0, 0));
+        assert!(hands_off(true, 1000, lag_credit(1000, GRAN, 2)));
         // The cap left it short: it forfeits, as lag-credit does.
         for h in [2u32, 3, 8, 40] {
             let need = 100 * GRAN;
-            assert!(!hands_off(need, lag_credit(need, GRAN, h)));
-            assert!(!hands_off(u64::MAX, lag_credit(u64::MAX, GRAN, h)));
+            assert!(!hands_off(true, need, lag_credit(need, GRAN, h)));
+            assert!(!hands_off(true, u64::MAX, lag_credit(u64::MAX, GRAN, h)));
         }
         // Exactly the need is not enough: eligibility is strict.
-        assert!(!hands_off(1000, 1000));
+        assert!(!hands_off(true, 1000, 1000));
+        // Without the buddy the pick may not take it: never.
+        assert!(!hands_off(false, 0, 0));
+        assert!(!hands_off(false, 1000, 1001));
     }
 
     #[test]

@@ -230,7 +230,8 @@ pub(crate) fn check(st: &mut RqState<'_>, y: &mut bindings::sched_vcpu_deboost_y
 pub(crate) enum Action {
     /// `deboost` pushed the yielder; the debounce may have cut the push.
     Penalty { debounced: bool },
-    /// `lag-credit` credited the target.
+    /// `lag-credit` credited the target, or `handoff` did, but left it short
+    /// of what the pick takes without the forfeit.
     Credit,
     /// `proportional` pushed the yielder.
     Push,

@@ -177,8 +177,9 @@ unsafe fn views<'a>(
 /// lag to credit the target (`y.credit`, 0: none) from the queue's average
 /// vruntime (`y.yielder_vruntime`) and the target's vruntime, and what the
 /// yielder pays for it (`y.penalty`) from their weights. For `handoff` also
-/// whether the target then is eligible (`y.keep_request`), so that the
-/// yielder keeps the rest of its request instead of forfeiting it. A credit
+/// whether the pick then takes the target, its next buddy (`y.buddy`), as
+/// eligible (`y.keep_request`), so that the yielder keeps the rest of its
+/// request instead of forfeiting it. A credit
 /// or a hand-off counts as applied and starts the rate limit of the
 /// strategies that have one.
 ///
@@ -197,7 +198,7 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
     decide(&mut st, y, |y| {
         y.credit = lag_credit(y.need, y.gran, y.h_nr_queued);
         y.penalty = lag_credit_pay(y.credit, y.target_weight, y.weight);
-        if y.strategy == Strategy::Handoff as u32 && hands_off(y.need, y.credit) {
+        if y.strategy == Strategy::Handoff as u32 && hands_off(y.buddy, y.need, y.credit) {
             y.keep_request = true;
             return Some(Action::Handoff);
         }
@@ -547,6 +548,7 @@ mod tests {
             y.target_vruntime = 10_000_000 + need;
             y.weight = 1024;
             y.target_weight = 1024;
+            y.buddy = true;
             // SAFETY: Both are local and exclusively ours.
             unsafe { sched_vcpu_lag_credit_decide(&mut st, &mut y) };
             (y.credit, y.penalty, y.keep_request)
@@ -572,6 +574,19 @@ mod tests {
             ),
             (3, 2, 1, 0)
         );
+        // Without the next buddy (an idle target, PICK_BUDDY off) the pick
+        // may not take the target: the yielder forfeits, nothing counted.
+        let mut y = valid_yield(t0 + 2500);
+        assert!(begin_and_gate(&mut st, &mut y));
+        y.h_nr_queued = 3;
+        y.gran = GRAN;
+        y.yielder_vruntime = 10_000_000;
+        y.target_vruntime = 10_000_000;
+        y.buddy = false;
+        // SAFETY: Both are local and exclusively ours.
+        unsafe { sched_vcpu_lag_credit_decide(&mut st, &mut y) };
+        assert_eq!((y.credit, y.keep_request), (0, false));
+        assert_eq!((st.stats.applied, st.stats.handed_off), (3, 2));
         // The same yield under lag-credit (past its rate limit) never keeps
         // the request.
         let _lag = StrategyGuard::select(Strategy::LagCredit);
@@ -583,6 +598,7 @@ mod tests {
         y.target_vruntime = 10_005_000;
         y.weight = 1024;
         y.target_weight = 1024;
+        y.buddy = true;
         // SAFETY: Both are local and exclusively ours.
         unsafe { sched_vcpu_lag_credit_decide(&mut st, &mut y) };
         assert_eq!((y.credit, y.keep_request), (5001, false));
