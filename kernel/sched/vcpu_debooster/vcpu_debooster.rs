@@ -532,39 +532,48 @@ mod tests {
         );
     }
 
+    /// A valid yield at `now`, through the gate, decided by
+    /// `sched_vcpu_lag_credit_decide()` (`lag-credit` and `handoff`): to a
+    /// target `need` ahead of the average 10 ms, both of weight 1024, three
+    /// tasks queued, the target the next buddy if `buddy`.
+    fn credit_yield(
+        st: &mut bindings::sched_vcpu_deboost_rq,
+        now: u64,
+        need: u64,
+        buddy: bool,
+    ) -> bindings::sched_vcpu_deboost_yield {
+        let mut y = valid_yield(now);
+        assert!(begin_and_gate(st, &mut y));
+        y.h_nr_queued = 3;
+        y.gran = GRAN;
+        y.yielder_vruntime = 10_000_000;
+        y.target_vruntime = 10_000_000 + need;
+        y.weight = 1024;
+        y.target_weight = 1024;
+        y.buddy = buddy;
+        // SAFETY: Both are exclusively ours for the call.
+        unsafe { sched_vcpu_lag_credit_decide(st, &mut y) };
+        y
+    }
+
     #[test]
     fn handoff_keeps_the_request_only_for_an_eligible_target() {
         let mut st = zeroed_state();
         let t0 = 1_000_000;
         let _guard = StrategyGuard::select(Strategy::Handoff);
-        // A yield at `now` to a target `need` ahead of the average 10 ms,
-        // both of weight 1024, three tasks queued.
-        let mut handoff = |now: u64, need: u64| {
-            let mut y = valid_yield(now);
-            assert!(begin_and_gate(&mut st, &mut y));
-            y.h_nr_queued = 3;
-            y.gran = GRAN;
-            y.yielder_vruntime = 10_000_000;
-            y.target_vruntime = 10_000_000 + need;
-            y.weight = 1024;
-            y.target_weight = 1024;
-            y.buddy = true;
-            // SAFETY: Both are local and exclusively ours.
-            unsafe { sched_vcpu_lag_credit_decide(&mut st, &mut y) };
-            (y.credit, y.penalty, y.keep_request)
-        };
         // Eligible already: no credit, and no forfeit. No rate limit: the
         // yields 1 us apart all act.
-        assert_eq!(handoff(t0, 0), (0, 0, true));
+        let y = credit_yield(&mut st, t0, 0, true);
+        assert_eq!((y.credit, y.penalty, y.keep_request), (0, 0, true));
         // Ahead: credited just past the need, paid by the yielder at least
         // in full, and kept.
-        let (credit, pay, keep) = handoff(t0 + 1000, 5000);
-        assert_eq!(credit, 5001);
-        assert!(pay >= credit && keep);
+        let y = credit_yield(&mut st, t0 + 1000, 5000, true);
+        assert_eq!(y.credit, 5001);
+        assert!(y.penalty >= y.credit && y.keep_request);
         // Beyond the queue-size cap: the credit falls short of eligibility,
         // and the yielder forfeits as under lag-credit.
-        let (credit, _, keep) = handoff(t0 + 2000, 100 * GRAN);
-        assert!(credit > 0 && credit < 100 * GRAN && !keep);
+        let y = credit_yield(&mut st, t0 + 2000, 100 * GRAN, true);
+        assert!(y.credit > 0 && y.credit < 100 * GRAN && !y.keep_request);
         assert_eq!(
             (
                 st.stats.applied,
@@ -576,31 +585,13 @@ mod tests {
         );
         // Without the next buddy (an idle target, PICK_BUDDY off) the pick
         // may not take the target: the yielder forfeits, nothing counted.
-        let mut y = valid_yield(t0 + 2500);
-        assert!(begin_and_gate(&mut st, &mut y));
-        y.h_nr_queued = 3;
-        y.gran = GRAN;
-        y.yielder_vruntime = 10_000_000;
-        y.target_vruntime = 10_000_000;
-        y.buddy = false;
-        // SAFETY: Both are local and exclusively ours.
-        unsafe { sched_vcpu_lag_credit_decide(&mut st, &mut y) };
+        let y = credit_yield(&mut st, t0 + 2500, 0, false);
         assert_eq!((y.credit, y.keep_request), (0, false));
         assert_eq!((st.stats.applied, st.stats.handed_off), (3, 2));
         // The same yield under lag-credit (past its rate limit) never keeps
         // the request.
         let _lag = StrategyGuard::select(Strategy::LagCredit);
-        let mut y = valid_yield(t0 + 2000 + RATE_LIMIT_NS);
-        assert!(begin_and_gate(&mut st, &mut y));
-        y.h_nr_queued = 3;
-        y.gran = GRAN;
-        y.yielder_vruntime = 10_000_000;
-        y.target_vruntime = 10_005_000;
-        y.weight = 1024;
-        y.target_weight = 1024;
-        y.buddy = true;
-        // SAFETY: Both are local and exclusively ours.
-        unsafe { sched_vcpu_lag_credit_decide(&mut st, &mut y) };
+        let y = credit_yield(&mut st, t0 + 2000 + RATE_LIMIT_NS, 5000, true);
         assert_eq!((y.credit, y.keep_request), (5001, false));
     }
 
