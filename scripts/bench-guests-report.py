@@ -435,7 +435,7 @@ def main():
           "both KVM features on, `kvm-only` = the "
           f"debooster off, `no-tracking`/`no-relaxed` = the defaults (`{setup.get('default', '?')}`) "
           "but that feature, `ipi-same` = the defaults but the yields to an IPI's receiver under "
-          "the default strategy too, `ipi-handoff` = the same under `handoff`).",
+          "the default strategy too, `ipi-NAME` = the same under the strategy NAME).",
           f"- {len(rounds)} rounds; each applies every setting once, in an order rotated per round, "
           "each right after a window with everything off, through the run-time controls: "
           f"{setup.get('settle', '?')} s to settle (dropped), then {setup.get('win', '?')} s measured. "

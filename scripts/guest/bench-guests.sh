@@ -44,8 +44,9 @@ rounds=${VB_GB_ROUNDS:-5}
 # off, the defaults without each KVM mechanism, and the defaults with the
 # yields to an IPI's receiver under the default strategy too: each run-time
 # control flipped once. The strategies lag-credit and proportional are left
-# to VB_GB_SETTINGS (make bench's kthread part compares them all), as is
-# ipi-handoff (the yields to an IPI's receiver under handoff). Seven
+# to VB_GB_SETTINGS (make bench's kthread part compares them all), as are
+# the other strategies for the yields to an IPI's receiver (ipi-NAME, e.g.
+# ipi-lag-credit). Seven
 # settings in 5 rounds of these windows, and the control's below, fit the
 # stage into about 41 minutes.
 default_settings="off2 $DEFAULT_STRATEGY"

@@ -78,8 +78,8 @@ features() {
 #   no-relaxed    the defaults but the relaxed round
 #   ipi-same      the defaults but the yields to an IPI's receiver under
 #                 the default strategy too
-#   ipi-handoff   the defaults but the yields to an IPI's receiver under
-#                 handoff
+#   ipi-NAME      the defaults but the yields to an IPI's receiver under
+#                 the strategy NAME (ipi-lag-credit, ipi-handoff, ...)
 #   unpatched     nothing (the kernel without the series)
 setting() {
 	case $1 in
@@ -89,7 +89,7 @@ setting() {
 	no-tracking) features 1 N Y "$DEFAULT_STRATEGY" ;;
 	no-relaxed) features 1 Y N "$DEFAULT_STRATEGY" ;;
 	ipi-same) features 1 Y Y "$DEFAULT_STRATEGY" same ;;
-	ipi-handoff) features 1 Y Y "$DEFAULT_STRATEGY" handoff ;;
+	ipi-*) features 1 Y Y "$DEFAULT_STRATEGY" "${1#ipi-}" ;;
 	*) features 1 Y Y "$1" ;;
 	esac
 }

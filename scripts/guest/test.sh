@@ -349,8 +349,8 @@ else
 	check "vcpu_yield_strategy: unknown name rejected, value kept" "$(cat $STRATEGY)" = "deboost [lag-credit] proportional donate handoff mainline"
 fi
 # The strategy of yields to an IPI's receiver: its own list, with "same"
-# (follow vcpu_yield_strategy); lag-credit by default.
-check "vcpu_ipi_yield_strategy lists the choices, lag-credit selected" "$(cat $IPI_STRATEGY)" = "same deboost [lag-credit] proportional donate handoff mainline"
+# (follow vcpu_yield_strategy); handoff by default.
+check "vcpu_ipi_yield_strategy lists the choices, handoff selected" "$(cat $IPI_STRATEGY)" = "same deboost lag-credit proportional donate [handoff] mainline"
 echo same >$IPI_STRATEGY
 check "vcpu_ipi_yield_strategy: write same" "$(cat $IPI_STRATEGY)" = "[same] deboost lag-credit proportional donate handoff mainline"
 if echo SAME >$IPI_STRATEGY 2>/dev/null; then
@@ -400,9 +400,10 @@ check "donate: every applied action is a donation" $(( $(deboost applied) - appl
 check "donate: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=donate')"
 check "donate: every event credits the target, no yielder push" \
 	-z "$(echo "$events" | grep -v 'penalty=0 ' ; echo "$events" | grep 'credit=0$')"
-# handoff makes the target eligible, paid by the yielder, and spares it the
-# forfeit: every applied action is a hand-off or, when the queue-size cap
-# left the target short of eligible, a credit, paid by the yielder.
+# handoff makes the target eligible, paid by the yielder, which steps back
+# instead of forfeiting: every applied action is a hand-off or, when the
+# queue-size cap left the target short of eligible or the step would reach
+# the yielder's deadline, a credit, paid by the yielder.
 echo handoff >$STRATEGY
 applied0=$(deboost applied) handed0=$(deboost handed_off) credited0=$(deboost credited)
 yield_case "handoff" $CG/vb -y $CG/vb/a -t $CG/vb/b
@@ -456,7 +457,7 @@ echo 0 >$DEBOOST_EVENT/enable
 
 # flip_all: one round of rewriting every control. Each round goes through
 # every strategy and ends at the defaults, donate and, for the yields to an
-# IPI's receiver, lag-credit (mainline for both turns the hook's key off).
+# IPI's receiver, handoff (mainline for both turns the hook's key off).
 flip_order="$(strategies | tr ' ' '\n' | grep -vx donate) donate"
 flip_all() {
 	for v in N Y; do echo $v >$KVM_PARAMS/ipi_tracking_enabled; echo $v >$KVM_PARAMS/enable_relaxed_boost; done
@@ -520,7 +521,7 @@ check "stress: the yield guests complete while every control flips" $yield_rc -e
 check "stress: the yield_to() benchmark completes while every control flips" $bench_rc -eq 0
 check "stress: controls flipped at least 10 rounds" $flips -ge 10
 check "stress: the strategy ends at its default" "$(cat $STRATEGY)" = "deboost lag-credit proportional [donate] handoff mainline"
-check "stress: the IPI receivers' strategy ends at its default" "$(cat $IPI_STRATEGY)" = "same deboost [lag-credit] proportional donate handoff mainline"
+check "stress: the IPI receivers' strategy ends at its default" "$(cat $IPI_STRATEGY)" = "same deboost lag-credit proportional donate [handoff] mainline"
 check "stress: controls end at their defaults" "$(cat $KVM_PARAMS/ipi_tracking_enabled)$(cat $KVM_PARAMS/enable_relaxed_boost)$(cat $KVM_PARAMS/ipi_window_ns)$(cat $DEBOOSTER)" = YY500000001
 
 check "no guest shut down (triple fault) in any run" $shutdowns -eq 0

@@ -22,7 +22,7 @@
 
 /* The strategies a kernel boots with: of every yield, of yields to an IPI's receiver. */
 #define DEFAULT_STRATEGY "donate"
-#define DEFAULT_IPI_STRATEGY "lag-credit"
+#define DEFAULT_IPI_STRATEGY "handoff"
 
 /* The controls as debugfs writes them: the value, then the hook's static key. */
 static int set_enabled(u64 on)
@@ -334,14 +334,16 @@ static void donate_conserves_the_average(struct kunit *test)
 }
 
 /*
- * A handoff as the tracepoint saw it, under the rq lock, before the forfeit
- * (which a hand-off skips): the last event, and over all of them how many
+ * A handoff as the tracepoint saw it, under the rq lock, after the credit
+ * and the pay and before the step back that replaces the forfeit: the last
+ * event, and over all of them how many handed off, how many of those
+ * stepped by other than the policy says or moved the deadline, how many
  * credited the target and how many of those moved the queue's average
  * against the other tasks or by more than the pay's rounding.
  */
 struct handoff_seen {
 	struct task_struct *target;
-	int hits, handoffs, credits, bad_avg;
+	int hits, handoffs, bad_steps, credits, bad_avg;
 	struct sched_vcpu_deboost_yield y;
 	bool target_eligible;
 	bool yielder_eligible;	/* so that mainline's forfeit would act */
@@ -355,7 +357,7 @@ static void handoff_probe(void *data, struct task_struct *yielder,
 {
 	struct handoff_seen *seen = data;
 	struct cfs_rq *cfs_rq = &task_rq(target)->cfs;
-	s64 moved;
+	s64 moved, step;
 
 	if (target != seen->target || y->strategy != SCHED_VCPU_YIELD_HANDOFF)
 		return;
@@ -365,7 +367,14 @@ static void handoff_probe(void *data, struct task_struct *yielder,
 	seen->vruntime = yielder->se.vruntime;
 	seen->deadline = yielder->se.deadline;
 	seen->hits++;
-	seen->handoffs += y->keep_request;
+	if (y->keep_deadline) {
+		/* To half a slice past the average before the credit, or none. */
+		step = (s64)(y->yielder_vruntime + (y->gran >> 1) - seen->vruntime);
+		seen->handoffs++;
+		if (y->step != (step > 0 ? step : 0) ||
+		    seen->deadline != y->own_deadline + y->penalty)
+			seen->bad_steps++;
+	}
 	if (!y->credit)
 		return;
 	/* lag-credit's pay: y->yielder_vruntime is the average before it. */
@@ -380,20 +389,23 @@ static void handoff_probe(void *data, struct task_struct *yielder,
  * spinning kthread while a third one waits. Every credit leaves the
  * queue's average vruntime, hence the third task's lag, where it was, but
  * for the pay's rounding in the third task's favour (the yielder pays for
- * it). A hand-off leaves the target eligible, and the yielder keeps its
- * request: when the yield returns, its deadline is the one it had right
- * after paying, where a forfeit would have put it a whole request later.
- * The yields go on until one hand-off is sampled that the forfeit would
- * have acted on (the yielder eligible) and that left the yielder at least
- * 200 us of its request, so that the few microseconds it runs until it
- * reads its deadline cannot renew it, and until a credit was seen.
+ * it). A hand-off leaves the target eligible, and the yielder, instead of
+ * forfeiting its request, steps back to half a slice past the average and
+ * keeps its deadline: when the yield returns, its deadline is the one it
+ * had right after paying, where a forfeit would have put it a whole
+ * request later, and its vruntime has moved on by at least the step. The
+ * yields go on until one hand-off is sampled that the forfeit would have
+ * acted on (the yielder eligible) and that left the yielder at least
+ * 200 us of its request after the step, so that the few microseconds it
+ * runs until it reads its deadline cannot renew it, and until a credit was
+ * seen.
  */
-static void handoff_keeps_the_request(struct kunit *test)
+static void handoff_steps_back(struct kunit *test)
 {
 	struct task_struct *target = start_spinner(test), *third = start_spinner(test);
 	struct sched_vcpu_deboost_stats before, after;
 	struct handoff_seen seen = { .target = target }, sample = { };
-	u64 deadline = 0;
+	u64 deadline = 0, vruntime = 0;
 	int i, hits = 0;
 
 	KUNIT_ASSERT_EQ(test, set_strategy("handoff"), 0);
@@ -404,9 +416,10 @@ static void handoff_keeps_the_request(struct kunit *test)
 		if (sample.hits || seen.hits == hits)
 			continue;
 		hits = seen.hits;
-		if (seen.y.keep_request && seen.yielder_eligible &&
-		    seen.deadline - seen.vruntime >= 200 * NSEC_PER_USEC) {
+		if (seen.y.keep_deadline && seen.yielder_eligible &&
+		    seen.deadline - (seen.vruntime + seen.y.step) >= 200 * NSEC_PER_USEC) {
 			deadline = current->se.deadline;
+			vruntime = current->se.vruntime;
 			sample = seen;
 		}
 	}
@@ -421,6 +434,8 @@ static void handoff_keeps_the_request(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sample.y.target_pid, target->pid);
 	KUNIT_EXPECT_TRUE(test, sample.target_eligible);
 	KUNIT_EXPECT_EQ(test, deadline, sample.deadline);
+	KUNIT_EXPECT_GE(test, vruntime, sample.vruntime + sample.y.step);
+	KUNIT_EXPECT_EQ(test, seen.bad_steps, 0);
 	KUNIT_EXPECT_GE(test, after.handed_off - before.handed_off, (u64)seen.handoffs);
 	KUNIT_ASSERT_GT(test, seen.credits, 0);
 	KUNIT_EXPECT_EQ(test, seen.bad_avg, 0);
@@ -657,7 +672,7 @@ static struct kunit_case vcpu_boost_hooks_cases[] = {
 	KUNIT_CASE(deboost_off_moves_nothing),
 	KUNIT_CASE(proportional_in_root_group_pushes_nothing),
 	KUNIT_CASE(donate_conserves_the_average),
-	KUNIT_CASE(handoff_keeps_the_request),
+	KUNIT_CASE(handoff_steps_back),
 	KUNIT_CASE(ipi_reason_gets_its_strategy),
 	KUNIT_CASE(strategy_switch_under_load),
 	KUNIT_CASE(strategy_names_agree),

@@ -105,6 +105,8 @@ struct sched_vcpu_deboost_yield {
 	u64 avg_vruntime;	/* donate: the queue's average vruntime after the forfeit */
 	u64 target_weight;	/* lag-credit, handoff, donate: the target's weight */
 	bool buddy;		/* handoff: the pick takes the target as the next buddy */
+	u64 own_vruntime;	/* handoff: the yielder's vruntime and deadline */
+	u64 own_deadline;
 	u64 lag_limit;		/* donate: the most lag EEVDF lets the target keep */
 	u32 nr_levels;		/* proportional: levels filled in below */
 	struct sched_vcpu_prop_level levels[SCHED_VCPU_PROP_LEVELS];
@@ -116,8 +118,12 @@ struct sched_vcpu_deboost_yield {
 	/* vruntime push of the yielder (deboost, proportional; lag-credit, handoff: its pay) */
 	u64 penalty;
 	u64 credit;		/* vruntime pull of the target (lag-credit, donate, handoff) */
-	/* handoff: the target ends eligible, so the yielder does not forfeit */
-	bool keep_request;
+	/*
+	 * handoff: the target ends eligible, so the yielder does not forfeit:
+	 * its vruntime moves on by step, after the pay, and its deadline stays.
+	 */
+	bool keep_deadline;
+	u64 step;
 	bool debounced;		/* the reverse-pair debounce cut the penalty */
 };
 

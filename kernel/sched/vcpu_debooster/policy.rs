@@ -219,6 +219,24 @@ pub(crate) fn hands_off(buddy: bool, need: u64, credit: u64) -> bool {
     buddy && (need == 0 || credit > need)
 }
 
+/// Strategy `handoff`: how far the yielder's vruntime moves instead of the
+/// forfeit, its deadline kept. It goes to half the target's base slice
+/// (`gran`, in virtual time) past the queue's average `avg` as it was
+/// before (0: it is that far already), so that the target, eligible and
+/// the next buddy, runs first, and no buddy that another CPU's yield sets
+/// brings the yielder back within a few microseconds, before the target
+/// has answered. With the deadline it keeps, the yielder then comes back
+/// once the queue has run about that long, ahead of the others' requests.
+/// `None` when the step would reach `deadline`: then it forfeits.
+/// `vruntime` and `deadline` are the yielder's after its pay.
+pub(crate) fn step_back(avg: u64, vruntime: u64, deadline: u64, gran: u64) -> Option<u64> {
+    // The wrapped differences, read as signed, are the comparisons.
+    let step = avg.wrapping_add(gran >> 1).wrapping_sub(vruntime) as i64;
+    let step = u64::try_from(step).unwrap_or(0);
+    let request = u64::try_from(deadline.wrapping_sub(vruntime) as i64).unwrap_or(0);
+    (step < request).then_some(step)
+}
+
 /// What the yielder pays, in its virtual time, for a credit of `credit` to
 /// the target: `credit * w_target / w_yielder`, rounded up by more than
 /// [`scale`] can round down, so that the queue's weighted sum, the average
@@ -504,6 +522,34 @@ mod tests {
         // Without the buddy the pick may not take it: never.
         assert!(!hands_off(false, 0, 0));
         assert!(!hands_off(false, 1000, 1001));
+    }
+
+    #[test]
+    fn handoff_steps_back_half_a_slice_past_the_average() {
+        let avg = 10_000_000u64;
+        // Eligible by 100 ns: to GRAN / 2 past the average, deadline kept.
+        assert_eq!(
+            step_back(avg, avg - 100, avg + GRAN, GRAN),
+            Some(GRAN / 2 + 100)
+        );
+        // Already that far behind, or farther: no step.
+        assert_eq!(step_back(avg, avg + GRAN / 2, avg + GRAN, GRAN), Some(0));
+        assert_eq!(step_back(avg, avg + GRAN, avg + 2 * GRAN, GRAN), Some(0));
+        // The step would reach the deadline, or it is past: the forfeit.
+        assert_eq!(step_back(avg, avg, avg + GRAN / 2, GRAN), None);
+        assert_eq!(
+            step_back(avg, avg, avg + GRAN / 2 + 1, GRAN),
+            Some(GRAN / 2)
+        );
+        assert_eq!(step_back(avg, avg + 5, avg, GRAN), None);
+        // Across the wrap of the vruntime clock, and at the extremes.
+        let w = u64::MAX - 100;
+        assert_eq!(
+            step_back(w, w - 10, w.wrapping_add(GRAN), GRAN),
+            Some(GRAN / 2 + 10)
+        );
+        assert_eq!(step_back(0, 0, u64::MAX, u64::MAX), None);
+        assert_eq!(step_back(u64::MAX, 0, 0, 0), None);
     }
 
     #[test]

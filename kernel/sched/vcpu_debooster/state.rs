@@ -269,7 +269,8 @@ pub(crate) fn decide(
     y.penalty = 0;
     y.credit = 0;
     y.debounced = false;
-    y.keep_request = false;
+    y.keep_deadline = false;
+    y.step = 0;
     y.need = need(y.yielder_vruntime, y.target_vruntime);
     if y.h_nr_queued <= 1 {
         st.bump(Refusal::NoContention.counter());

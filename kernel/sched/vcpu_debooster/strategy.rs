@@ -143,10 +143,12 @@ pub(crate) static STRATEGY: Atomic<u32> = Atomic::new(Strategy::Donate as u32);
 /// The strategy of yields to an IPI's receiver ([`Reason::IpiReceiver`]), a
 /// [`Strategy`] as `u32` or [`SAME`]; relaxed, like [`STRATEGY`].
 ///
-/// `lag-credit` by default: such a receiver needs the CPU now, to answer,
+/// `handoff` by default: such a receiver needs the CPU now, to answer,
 /// but not the rest of the sender's slice, which `donate` would give it and
-/// which one that computes between IPIs spends while the sender waits.
-pub(crate) static IPI_STRATEGY: Atomic<u32> = Atomic::new(Strategy::LagCredit as u32);
+/// which one that computes between IPIs spends while the sender waits; and
+/// the sender, instead of going behind every other task on its CPU, runs
+/// again once the receiver has had about half a slice.
+pub(crate) static IPI_STRATEGY: Atomic<u32> = Atomic::new(Strategy::Handoff as u32);
 
 /// What is selected for `reason`: a [`Strategy`] as `u32`, or [`SAME`].
 pub(crate) fn selected(reason: Reason) -> u32 {

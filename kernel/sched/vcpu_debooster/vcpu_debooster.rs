@@ -46,7 +46,9 @@ use kernel::{
     str::BStr,
     sync::atomic::Relaxed,
 };
-use policy::{donation, hands_off, lag_credit, lag_credit_pay, penalty, proportional_push};
+use policy::{
+    donation, hands_off, lag_credit, lag_credit_pay, penalty, proportional_push, step_back,
+};
 use state::{check, decide, Action, Counter, Counters, RqState};
 use strategy::{
     active_strategy, any_active, parse_choice, parse_enabled, select, selected, Reason, Strategy,
@@ -178,8 +180,9 @@ unsafe fn views<'a>(
 /// vruntime (`y.yielder_vruntime`) and the target's vruntime, and what the
 /// yielder pays for it (`y.penalty`) from their weights. For `handoff` also
 /// whether the pick then takes the target, its next buddy (`y.buddy`), as
-/// eligible (`y.keep_request`), so that the yielder keeps the rest of its
-/// request instead of forfeiting it. A credit
+/// eligible, so that the yielder, instead of forfeiting the rest of its
+/// request, steps back by `y.step` from its vruntime (`y.own_vruntime`)
+/// and keeps its deadline (`y.own_deadline`, `y.keep_deadline`). A credit
 /// or a hand-off counts as applied and starts the rate limit of the
 /// strategies that have one.
 ///
@@ -199,8 +202,13 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
         y.credit = lag_credit(y.need, y.gran, y.h_nr_queued);
         y.penalty = lag_credit_pay(y.credit, y.target_weight, y.weight);
         if y.strategy == Strategy::Handoff as u32 && hands_off(y.buddy, y.need, y.credit) {
-            y.keep_request = true;
-            return Some(Action::Handoff);
+            let vruntime = y.own_vruntime.wrapping_add(y.penalty);
+            let deadline = y.own_deadline.wrapping_add(y.penalty);
+            if let Some(step) = step_back(y.yielder_vruntime, vruntime, deadline, y.gran) {
+                y.keep_deadline = true;
+                y.step = step;
+                return Some(Action::Handoff);
+            }
         }
         (y.credit != 0).then_some(Action::Credit)
     });
@@ -535,12 +543,14 @@ mod tests {
     /// A valid yield at `now`, through the gate, decided by
     /// `sched_vcpu_lag_credit_decide()` (`lag-credit` and `handoff`): to a
     /// target `need` ahead of the average 10 ms, both of weight 1024, three
-    /// tasks queued, the target the next buddy if `buddy`.
+    /// tasks queued, the target the next buddy if `buddy`; the yielder 100 ns
+    /// behind the average, with `request` left to its deadline.
     fn credit_yield(
         st: &mut bindings::sched_vcpu_deboost_rq,
         now: u64,
         need: u64,
         buddy: bool,
+        request: u64,
     ) -> bindings::sched_vcpu_deboost_yield {
         let mut y = valid_yield(now);
         assert!(begin_and_gate(st, &mut y));
@@ -551,29 +561,35 @@ mod tests {
         y.weight = 1024;
         y.target_weight = 1024;
         y.buddy = buddy;
+        y.own_vruntime = 10_000_000 - 100;
+        y.own_deadline = y.own_vruntime + request;
         // SAFETY: Both are exclusively ours for the call.
         unsafe { sched_vcpu_lag_credit_decide(st, &mut y) };
         y
     }
 
     #[test]
-    fn handoff_keeps_the_request_only_for_an_eligible_target() {
+    fn handoff_steps_back_only_for_an_eligible_target() {
         let mut st = zeroed_state();
         let t0 = 1_000_000;
         let _guard = StrategyGuard::select(Strategy::Handoff);
-        // Eligible already: no credit, and no forfeit. No rate limit: the
-        // yields 1 us apart all act.
-        let y = credit_yield(&mut st, t0, 0, true);
-        assert_eq!((y.credit, y.penalty, y.keep_request), (0, 0, true));
+        // Eligible already: no credit, and instead of the forfeit a step to
+        // half a slice past the average, the deadline kept. No rate limit:
+        // the yields 1 us apart all act.
+        let y = credit_yield(&mut st, t0, 0, true, GRAN);
+        assert_eq!((y.credit, y.penalty), (0, 0));
+        assert_eq!((y.keep_deadline, y.step), (true, GRAN / 2 + 100));
         // Ahead: credited just past the need, paid by the yielder at least
-        // in full, and kept.
-        let y = credit_yield(&mut st, t0 + 1000, 5000, true);
+        // in full; the pay counts toward the step.
+        let y = credit_yield(&mut st, t0 + 1000, 5000, true, GRAN);
         assert_eq!(y.credit, 5001);
-        assert!(y.penalty >= y.credit && y.keep_request);
+        assert!(y.penalty >= y.credit && y.keep_deadline);
+        assert_eq!(y.step, GRAN / 2 + 100 - y.penalty);
         // Beyond the queue-size cap: the credit falls short of eligibility,
         // and the yielder forfeits as under lag-credit.
-        let y = credit_yield(&mut st, t0 + 2000, 100 * GRAN, true);
-        assert!(y.credit > 0 && y.credit < 100 * GRAN && !y.keep_request);
+        let y = credit_yield(&mut st, t0 + 2000, 100 * GRAN, true, GRAN);
+        assert!(y.credit > 0 && y.credit < 100 * GRAN);
+        assert_eq!((y.keep_deadline, y.step), (false, 0));
         assert_eq!(
             (
                 st.stats.applied,
@@ -583,16 +599,21 @@ mod tests {
             ),
             (3, 2, 1, 0)
         );
+        // Less request left than the step: the forfeit; with no credit
+        // nothing is counted.
+        let y = credit_yield(&mut st, t0 + 2200, 0, true, GRAN / 2);
+        assert_eq!((y.credit, y.keep_deadline, y.step), (0, false, 0));
+        assert_eq!((st.stats.applied, st.stats.handed_off), (3, 2));
         // Without the next buddy (an idle target, PICK_BUDDY off) the pick
         // may not take the target: the yielder forfeits, nothing counted.
-        let y = credit_yield(&mut st, t0 + 2500, 0, false);
-        assert_eq!((y.credit, y.keep_request), (0, false));
+        let y = credit_yield(&mut st, t0 + 2500, 0, false, GRAN);
+        assert_eq!((y.credit, y.keep_deadline), (0, false));
         assert_eq!((st.stats.applied, st.stats.handed_off), (3, 2));
         // The same yield under lag-credit (past its rate limit) never keeps
-        // the request.
+        // the deadline.
         let _lag = StrategyGuard::select(Strategy::LagCredit);
-        let y = credit_yield(&mut st, t0 + 2000 + RATE_LIMIT_NS, 5000, true);
-        assert_eq!((y.credit, y.keep_request), (5001, false));
+        let y = credit_yield(&mut st, t0 + 2000 + RATE_LIMIT_NS, 5000, true, GRAN);
+        assert_eq!((y.credit, y.keep_deadline, y.step), (5001, false, 0));
     }
 
     /// Selects a strategy for a reason until dropped, so that later tests
