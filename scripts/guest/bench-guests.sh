@@ -52,6 +52,16 @@ rounds=${VB_GB_ROUNDS:-5}
 default_settings="off2 $DEFAULT_STRATEGY"
 [ "$DEFAULT_STRATEGY" = deboost ] || default_settings="$default_settings deboost"
 settings=${VB_GB_SETTINGS:-"$default_settings kvm-only no-tracking no-relaxed ipi-same"}
+# An ipi-NAME setting must name a choice of vcpu_ipi_yield_strategy: a
+# refused write would leave its windows under the previous setting's.
+for sname in $settings; do
+	case $sname in
+	ipi-*)
+		tr -d '[]' <$IPI_STRATEGY | tr ' ' '\n' | grep -qx -- "${sname#ipi-}" ||
+			{ fail "bench-guests: $sname names no strategy" && exit 1; }
+		;;
+	esac
+done
 guests="dbench hackbench tlb cpu"
 CG=/sys/fs/cgroup/gb
 KVM_DEBUG=/sys/kernel/debug/kvm

@@ -57,7 +57,7 @@ enum sched_vcpu_yield_strategy {
 	SCHED_VCPU_YIELD_LAG_CREDIT,	/* credit the target with lag (v3 series) */
 	SCHED_VCPU_YIELD_PROPORTIONAL,	/* push the yielder by its groups' shares (review) */
 	SCHED_VCPU_YIELD_DONATE,	/* give the target what the yielder forfeits */
-	SCHED_VCPU_YIELD_HANDOFF,	/* make the target eligible, spare the yielder's forfeit */
+	SCHED_VCPU_YIELD_HANDOFF,	/* make the target eligible, step the yielder back */
 	SCHED_VCPU_YIELD_MAINLINE,	/* nothing more */
 	SCHED_VCPU_YIELD_NR,
 };
@@ -105,7 +105,7 @@ struct sched_vcpu_deboost_yield {
 	u64 avg_vruntime;	/* donate: the queue's average vruntime after the forfeit */
 	u64 target_weight;	/* lag-credit, handoff, donate: the target's weight */
 	bool buddy;		/* handoff: the pick takes the target as the next buddy */
-	u64 own_vruntime;	/* handoff: the yielder's vruntime and deadline */
+	u64 own_vruntime;	/* handoff: the yielder's vruntime and deadline, before its pay */
 	u64 own_deadline;
 	u64 lag_limit;		/* donate: the most lag EEVDF lets the target keep */
 	u32 nr_levels;		/* proportional: levels filled in below */
@@ -119,8 +119,9 @@ struct sched_vcpu_deboost_yield {
 	u64 penalty;
 	u64 credit;		/* vruntime pull of the target (lag-credit, donate, handoff) */
 	/*
-	 * handoff: the target ends eligible, so the yielder does not forfeit:
-	 * its vruntime moves on by step, after the pay, and its deadline stays.
+	 * handoff: the target ends eligible and the step fits in the yielder's
+	 * request, so the yielder does not forfeit: its vruntime moves on by
+	 * step, after the pay, and its deadline stays.
 	 */
 	bool keep_deadline;
 	u64 step;

@@ -226,7 +226,10 @@ pub(crate) fn hands_off(buddy: bool, need: u64, credit: u64) -> bool {
 /// the next buddy, runs first, and no buddy that another CPU's yield sets
 /// brings the yielder back within a few microseconds, before the target
 /// has answered. With the deadline it keeps, the yielder then comes back
-/// once the queue has run about that long, ahead of the others' requests.
+/// once the queue's average has moved on about that far, typically ahead
+/// of the others' requests. A yielder that is past the average but by
+/// less goes there too, where the forfeit would leave it alone (it only
+/// acts on an eligible one): it is then not eligible for as long either.
 /// `None` when the step would reach `deadline`: then it forfeits.
 /// `vruntime` and `deadline` are the yielder's after its pay.
 pub(crate) fn step_back(avg: u64, vruntime: u64, deadline: u64, gran: u64) -> Option<u64> {
@@ -508,7 +511,7 @@ mod tests {
 
     #[test]
     fn handoff_only_when_the_target_ends_eligible() {
-        // Eligible already, or made so: the yielder keeps its request.
+        // Eligible already, or made so: the yielder need not forfeit.
         assert!(hands_off(true, 0, 0));
         assert!(hands_off(true, 1000, lag_credit(1000, GRAN, 2)));
         // The cap left it short: it forfeits, as lag-credit does.
@@ -532,7 +535,7 @@ mod tests {
             step_back(avg, avg - 100, avg + GRAN, GRAN),
             Some(GRAN / 2 + 100)
         );
-        // Already that far behind, or farther: no step.
+        // Already that far past the average, or farther: no step.
         assert_eq!(step_back(avg, avg + GRAN / 2, avg + GRAN, GRAN), Some(0));
         assert_eq!(step_back(avg, avg + GRAN, avg + 2 * GRAN, GRAN), Some(0));
         // The step would reach the deadline, or it is past: the forfeit.
@@ -744,6 +747,15 @@ mod tests {
                 (lag_credit_pay(c, wt, wy).checked_mul(wy), c.checked_mul(wt))
             {
                 assert!(paid >= given);
+            }
+
+            // handoff's step: short of the deadline, and exactly to half a
+            // slice past the average, or none.
+            let (avg, v, d) = (any(&mut rng), any(&mut rng), any(&mut rng));
+            if let Some(s) = step_back(avg, v, d, gran) {
+                assert!((d.wrapping_sub(v) as i64) > 0 && s < d.wrapping_sub(v));
+                let goal = avg.wrapping_add(gran >> 1).wrapping_sub(v) as i64;
+                assert_eq!(s, u64::try_from(goal).unwrap_or(0));
             }
 
             // proportional: at most a slice per level, nothing when

@@ -231,13 +231,15 @@ pub(crate) enum Action {
     /// `deboost` pushed the yielder; the debounce may have cut the push.
     Penalty { debounced: bool },
     /// `lag-credit` credited the target, or `handoff` did, but left it short
-    /// of what the pick takes without the forfeit.
+    /// of what the pick takes without the forfeit, or found no room for
+    /// the step back before the yielder's deadline.
     Credit,
     /// `proportional` pushed the yielder.
     Push,
     /// `donate` gave the target the yielder's forfeit.
     Donate,
-    /// `handoff` left the target eligible: the yielder keeps its request.
+    /// `handoff` left the target eligible: the yielder steps back instead
+    /// of forfeiting.
     Handoff,
 }
 

@@ -25,8 +25,8 @@ pub(crate) enum Strategy {
     Proportional = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL,
     /// Give the target what the yielder forfeits.
     Donate = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE,
-    /// Make the target eligible, paid by the yielder, which keeps the rest
-    /// of its request instead of forfeiting it.
+    /// Make the target eligible, paid by the yielder, which steps back
+    /// behind it, its deadline kept, instead of forfeiting its request.
     Handoff = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_HANDOFF,
     /// Nothing beyond mainline.
     Mainline = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE,

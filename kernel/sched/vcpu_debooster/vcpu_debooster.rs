@@ -10,8 +10,9 @@
 //! target, `deboost` (the series' debooster) pushes the yielder's vruntime
 //! forward by a bounded penalty, `lag-credit` and `proportional` are the
 //! alternatives from the review, `handoff` makes the target eligible and
-//! spares the yielder the forfeit (for yields to an IPI's receiver, which
-//! must answer, not run on), `mainline` does nothing more.
+//! steps the yielder back behind it instead of the forfeit (for yields to
+//! an IPI's receiver, which must answer, not run on), `mainline` does
+//! nothing more.
 //!
 //! `yield_to_task_fair()` calls [`sched_vcpu_deboost_begin`] and
 //! [`sched_vcpu_deboost_gate`], then the strategy's `_decide` function,
@@ -181,8 +182,9 @@ unsafe fn views<'a>(
 /// yielder pays for it (`y.penalty`) from their weights. For `handoff` also
 /// whether the pick then takes the target, its next buddy (`y.buddy`), as
 /// eligible, so that the yielder, instead of forfeiting the rest of its
-/// request, steps back by `y.step` from its vruntime (`y.own_vruntime`)
-/// and keeps its deadline (`y.own_deadline`, `y.keep_deadline`). A credit
+/// request, steps back by `y.step` from its vruntime after the pay
+/// (`y.own_vruntime + y.penalty`) and keeps its deadline (`y.own_deadline
+/// + y.penalty`, `y.keep_deadline`). A credit
 /// or a hand-off counts as applied and starts the rate limit of the
 /// strategies that have one.
 ///
