@@ -57,7 +57,7 @@ settings=${VB_GB_SETTINGS:-"$default_settings kvm-only no-tracking no-relaxed ip
 for sname in $settings; do
 	case $sname in
 	ipi-*)
-		tr -d '[]' <$IPI_STRATEGY | tr ' ' '\n' | grep -qx -- "${sname#ipi-}" ||
+		strategies $IPI_STRATEGY | tr ' ' '\n' | grep -qx -- "${sname#ipi-}" ||
 			{ fail "bench-guests: $sname names no strategy" && exit 1; }
 		;;
 	esac

@@ -38,8 +38,9 @@ check() {
 	if [ "$@" ]; then pass "$name"; else fail "$name ($*)"; fi
 }
 
-# strategies: the names vcpu_yield_strategy offers, in its order.
-strategies() { tr -d '[]' <"$STRATEGY"; }
+# strategies [FILE]: the names vcpu_yield_strategy (or FILE, e.g.
+# $IPI_STRATEGY) offers, in its order.
+strategies() { tr -d '[]' <"${1:-$STRATEGY}"; }
 
 # The strategies the kernel booted with (the bracketed names).
 DEFAULT_STRATEGY=$(sed -n 's/.*\[\([a-z-]*\)\].*/\1/p' "$STRATEGY" 2>/dev/null)
@@ -88,7 +89,6 @@ setting() {
 	kvm-only) features 0 Y Y ;;
 	no-tracking) features 1 N Y "$DEFAULT_STRATEGY" ;;
 	no-relaxed) features 1 Y N "$DEFAULT_STRATEGY" ;;
-	ipi-same) features 1 Y Y "$DEFAULT_STRATEGY" same ;;
 	ipi-*) features 1 Y Y "$DEFAULT_STRATEGY" "${1#ipi-}" ;;
 	*) features 1 Y Y "$1" ;;
 	esac
