@@ -23,6 +23,7 @@ struct kernel_param;
  */
 struct kvm_ipi_ctx {
 	u64 sent;	/* the last IPI this vCPU sent, packed in one word; 0: none */
+	u64 seen;	/* its receiver's halt count at the last spin that asked */
 };
 
 /* Which LAPIC path delivered an interrupt. */
@@ -115,17 +116,20 @@ int kvm_arch_dy_receiver_first(struct kvm_vcpu *vcpu, struct kvm_dy_spin *dy);
  * its IRR.
  */
 bool kvm_arch_dy_ipi_outstanding(struct kvm_vcpu *vcpu, u32 vector);
+/* By the arch, for the IPI tracker: how often @vcpu has halted (HLT exits). */
+u64 kvm_arch_dy_halts(struct kvm_vcpu *vcpu);
 /* By the arch: counts kvm_vcpu_on_spin()'s decision @tier in @vcpu's stats. */
 void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
  * Before mainline's scan: tries the receiver of the last IPI @me sent (its
  * record in @sender), if it still owes the answer (the vector in its IRR or
- * ISR, sent within ipi_window_ns) and was preempted on @me's CPU, and sets
- * @dy->skip if it tried it without a yield. After a scan that yielded to
- * nobody, with enable_relaxed_boost: tries @dy->passed. Each returns the
- * vcpu_idx it yielded to, or -1, and counts failed yields in @dy->tries.
+ * ISR, sent within ipi_window_ns), was preempted on @me's CPU and has not
+ * halted since @me last asked about it, and sets @dy->skip if it tried it
+ * without a yield. After a scan that yielded to nobody, with
+ * enable_relaxed_boost: tries @dy->passed. Each returns the vcpu_idx it
+ * yielded to, or -1, and counts failed yields in @dy->tries.
  */
-int kvm_dy_receiver_first(struct kvm_vcpu *me, const struct kvm_ipi_ctx *sender,
+int kvm_dy_receiver_first(struct kvm_vcpu *me, struct kvm_ipi_ctx *sender,
 			  struct kvm_dy_spin *dy);
 int kvm_dy_relaxed_round(struct kvm_vcpu *me, struct kvm_dy_spin *dy);
 

@@ -185,6 +185,16 @@ spin_run -n 200 -b
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 check "spin, busy receiver, tracking off: no yield gives the reason ($main mainline yields)" \
 	"$(( $(deboost ipi_receiver) - ipi0 ))" = 0
+# Without -b vCPU 1 halts between IPIs, on vCPU 0's CPU: it hands the CPU
+# back by itself once it has answered, so a spin leaves it to the scan
+# when it has halted since vCPU 0's last spin asked about it, which is
+# every round trip's. Only a second spin in one round trip, before the
+# receiver's halt, may try it first: far fewer than half the spins (with
+# every spin trying it, nearly all of them yielded to it).
+spin_run -n 200
+check "spin, halting receiver on the spinner's CPU: vcpu_boost_spin_test completes" $rc -eq 0
+check "spin, halting receiver on the spinner's CPU: left to the scan ($receiver of $on_spin spins yielded to it first)" \
+	$((2 * ${receiver:-0})) -le "${on_spin:-0}"
 spin_run -n 200 -b -a
 check "spin after the answer: vcpu_boost_spin_test -b -a completes" $rc -eq 0
 check "spin after the answer: vCPU 0 reached kvm_vcpu_on_spin()" "${on_spin:-0}" -gt 0

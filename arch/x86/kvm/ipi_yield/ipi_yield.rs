@@ -7,14 +7,17 @@
 //! tracker remembers, per vCPU, the last unicast fixed IPI it sent; while
 //! the receiver's APIC still holds that IPI's vector (in the IRR or the
 //! ISR: not yet EOI'd) and it is inside `ipi_window_ns`,
-//! `kvm_vcpu_on_spin()` tries its receiver before mainline's scan, and with
-//! `enable_relaxed_boost` a relaxed round follows a scan that found nobody.
+//! `kvm_vcpu_on_spin()` tries its receiver before mainline's scan when it
+//! was preempted on the spinner's CPU and has not halted since the spinner
+//! last asked, and with `enable_relaxed_boost` a relaxed round follows a
+//! scan that found nobody.
 //!
 //! `lapic.c` offers the accepted deliveries of the APIC-map fast path, its
 //! slow fallback and the PV send-IPI hypercall that a vCPU sent
 //! ([`kvm_ipi_tracker_deliver`]) only while the tracking static key is on,
-//! and answers the tracker's question about the receiver's APIC
-//! (`kvm_arch_dy_ipi_outstanding()`); nothing hooks the EOI paths.
+//! and answers the tracker's questions about the receiver's APIC
+//! (`kvm_arch_dy_ipi_outstanding()`) and its halts (`kvm_arch_dy_halts()`);
+//! nothing hooks the EOI paths.
 //! `kvm_main.c`, while tracking or the relaxed round is on, calls
 //! [`kvm_dy_receiver_first`] (through `lapic.c`, while tracking is on)
 //! before mainline's scan, which stays in C, and [`kvm_dy_relaxed_round`]
@@ -124,6 +127,14 @@ impl KvmVcpus {
             bindings::kvm_arch_dy_ipi_outstanding(v.as_ptr(), vector.into())
         })
     }
+
+    /// How often the vCPU at `idx` has halted.
+    fn halts(&mut self, idx: u32) -> Option<u64> {
+        // SAFETY: `v` comes from `vcpu()`: the vCPU in `last`, live by the
+        // type invariant.
+        self.vcpu(idx)
+            .map(|v| unsafe { bindings::kvm_arch_dy_halts(v.as_ptr()) })
+    }
 }
 
 impl Vcpus for KvmVcpus {
@@ -177,35 +188,37 @@ fn with_tries<R>(dy: &mut bindings::kvm_dy_spin, step: impl FnOnce(&mut u32) -> 
 
 /// Before mainline's scan in `kvm_vcpu_on_spin()`: tries the receiver of
 /// the last IPI `me` sent, whose record is `sender`, when it still owes the
-/// answer and could take the CPU. Returns the `vcpu_idx` it yielded to, or
-/// -1; sets `dy.skip` when the scan must skip the receiver, and counts a
+/// answer, could take the CPU and has not halted since `me` last asked
+/// about it (recorded in `sender`). Returns the `vcpu_idx` it yielded to,
+/// or -1; sets `dy.skip` when the scan must skip the receiver, and counts a
 /// failed yield in `dy.tries`.
 ///
 /// # Safety
 ///
 /// `me` points to the spinning vCPU, valid for the call; `sender` points to
-/// its IPI context, valid for the call and whose word is only accessed
+/// its IPI context, valid for the call and whose words are only accessed
 /// atomically; `dy` points to the state of its spin, on the spinner's
 /// stack: valid for reads and writes, and accessed by nothing else during
 /// the call.
 #[export]
 pub unsafe extern "C" fn kvm_dy_receiver_first(
     me: *mut bindings::kvm_vcpu,
-    sender: *const bindings::kvm_ipi_ctx,
+    sender: *mut bindings::kvm_ipi_ctx,
     dy: *mut bindings::kvm_dy_spin,
 ) -> c_int {
     // SAFETY: `sender` is the calling vCPU's context, live for this call
     // (this function's safety requirements), only accessed through `Ctx`.
-    match last_sent(&unsafe { Ctx::from_raw(sender) }) {
+    let ctx = unsafe { Ctx::from_raw(sender) };
+    match last_sent(&ctx) {
         // SAFETY: This function's safety requirements, passed on.
-        Some(sent) => unsafe { try_receiver(me, sent, dy) },
+        Some(sent) => unsafe { try_receiver(me, &ctx, sent, dy) },
         None => -1,
     }
 }
 
-/// [`kvm_dy_receiver_first`] once `me` has sent an IPI since its reset: out
-/// of line, so that a spin exit with nothing recorded returns without the
-/// frame this needs.
+/// [`kvm_dy_receiver_first`] once `me`, whose context is `ctx`, has sent an
+/// IPI since its reset: out of line, so that a spin exit with nothing
+/// recorded returns without the frame this needs.
 ///
 /// # Safety
 ///
@@ -213,6 +226,7 @@ pub unsafe extern "C" fn kvm_dy_receiver_first(
 #[inline(never)]
 unsafe fn try_receiver(
     me: *mut bindings::kvm_vcpu,
+    ctx: &Ctx<'_>,
     sent: Sent,
     dy: *mut bindings::kvm_dy_spin,
 ) -> c_int {
@@ -227,8 +241,12 @@ unsafe fn try_receiver(
     let mut vcpus = KvmVcpus { me, last: None };
     let held = |v: &mut KvmVcpus| v.holds(sent.receiver(), sent.vector());
     let recent = |_: &mut KvmVcpus| sent.in_window(now_ns());
+    let quiet = |v: &mut KvmVcpus| {
+        v.halts(sent.receiver())
+            .is_some_and(|h| !ctx.halted_since(sent.receiver(), h))
+    };
     match with_tries(dy, |tries| {
-        receiver_first(&mut vcpus, &s, sent.receiver(), held, recent, tries)
+        receiver_first(&mut vcpus, &s, sent.receiver(), held, recent, quiet, tries)
     }) {
         First::Yielded => receiver,
         First::Tried => {

@@ -85,13 +85,18 @@ fn attempt<V: Vcpus>(vcpus: &mut V, idx: u32, tries: &mut u32, ipi_receiver: boo
 /// another runqueue run it, and the spinner would give its own CPU away for
 /// nothing. So is one that the IPI woke from a halt and that has not run
 /// since: the scheduler's wakeup already decides when it runs, and yielding
-/// to it first bought nothing measurable.
+/// to it first bought nothing measurable. So, last, is one that has halted
+/// since the spinner last asked about it (`quiet`, which records what it
+/// read, is false): a receiver that halts between IPIs hands the CPU back
+/// by itself once it has answered, and the priority would only let the
+/// spinner come back and preempt it between its answer and its halt.
 pub(crate) fn receiver_first<V: Vcpus>(
     vcpus: &mut V,
     s: &Spinner,
     receiver: u32,
     held: impl FnOnce(&mut V) -> bool,
     recent: impl FnOnce(&mut V) -> bool,
+    quiet: impl FnOnce(&mut V) -> bool,
     tries: &mut u32,
 ) -> First {
     if !s.other(receiver) || *tries == 0 || !held(vcpus) {
@@ -101,7 +106,7 @@ pub(crate) fn receiver_first<V: Vcpus>(
         Some(f) if f.preempted && !f.other_cpu => {}
         _ => return First::NotTried,
     }
-    if !recent(vcpus) {
+    if !recent(vcpus) || !quiet(vcpus) {
         return First::NotTried;
     }
     if attempt(vcpus, receiver, tries, true) {
@@ -172,6 +177,8 @@ mod tests {
         spinning: bool,
         /// Last ran on another host CPU than the spinner.
         other_cpu: bool,
+        /// Halted since the spinner last asked about it.
+        halted: bool,
         yield_result: i32,
     }
 
@@ -186,13 +193,15 @@ mod tests {
         eligible: true,
         spinning: false,
         other_cpu: false,
+        halted: false,
         yield_result: 1,
     };
 
     /// A question asked about a vCPU: `Facts` stands for mainline's reads
     /// of `ready`, blocking, `preempted` and pending interrupts, and for
-    /// `kvm_dy_facts()`; `Held` for the read of the receiver's APIC, and
-    /// `Clock` for the tracker's window, asked about the receiver.
+    /// `kvm_dy_facts()`; `Held` for the read of the receiver's APIC,
+    /// `Clock` for the tracker's window and `Halts` for the receiver's halt
+    /// count against the spinner's last look, asked about the receiver.
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     enum Ask {
         Facts,
@@ -201,6 +210,7 @@ mod tests {
         Yield,
         Held,
         Clock,
+        Halts,
     }
 
     /// Fake vCPUs; logs every question asked, in order.
@@ -424,8 +434,17 @@ mod tests {
         }
     }
 
+    /// Whether receiver `idx` has not halted since the spinner last asked
+    /// (its `halted`), the question logged.
+    fn quiet(idx: u32) -> impl FnOnce(&mut FakeVm) -> bool {
+        move |v| {
+            v.note(Ask::Halts, idx);
+            v.get(idx).is_some_and(|f| !f.halted)
+        }
+    }
+
     /// [`receiver_first`] for a receiver `r` that still owes the answer
-    /// inside the window, both questions logged.
+    /// inside the window, every question logged.
     fn first_owed(vm: &mut FakeVm, s: &Spinner, r: u32, tries: &mut u32) -> First {
         receiver_first(
             vm,
@@ -433,6 +452,7 @@ mod tests {
             r,
             ask(Ask::Held, r, true),
             ask(Ask::Clock, r, true),
+            quiet(r),
             tries,
         )
     }
@@ -449,7 +469,7 @@ mod tests {
         let mut skip = None;
         if let Some(r) = s.receiver {
             let (held, recent) = (ask(Ask::Held, r, s.held), ask(Ask::Clock, r, s.recent));
-            match receiver_first(v, &s.spinner(), r, held, recent, &mut tries) {
+            match receiver_first(v, &s.spinner(), r, held, recent, quiet(r), &mut tries) {
                 First::Yielded => return (Tier::IpiReceiver, r),
                 First::Tried => skip = Some(r),
                 First::NotTried => {}
@@ -571,31 +591,43 @@ mod tests {
         assert_eq!(vm.count(Ask::Eligible, 6), 1);
     }
 
-    /// The receiver's APIC is asked first, its state next and the clock
-    /// last, only of one that could take the CPU; an IPI that was answered
-    /// or is out of the window leaves the receiver to the scan as if nothing
+    /// The receiver's APIC is asked first, its state next, the clock then
+    /// and its halts last, only of one that could take the CPU; an IPI that
+    /// was answered or is out of the window, or a receiver that halted
+    /// since the last look, leaves the receiver to the scan as if nothing
     /// were pending: its eligibility is not asked, so the scan does not skip
     /// it.
     #[test]
-    fn apic_then_state_then_clock() {
+    fn apic_then_state_then_clock_then_halts() {
         let s = Spinner { me: 0, nr: 8 };
         let mut tries = YIELD_TRIES;
         let mut first = |vm: &mut FakeVm, held: bool, recent: bool| {
             let (h, c) = (ask(Ask::Held, 6, held), ask(Ask::Clock, 6, recent));
-            receiver_first(vm, &s, 6, h, c, &mut tries)
+            receiver_first(vm, &s, 6, h, c, quiet(6), &mut tries)
         };
         let (held, facts, clock) = ((Ask::Held, 6), (Ask::Facts, 6), (Ask::Clock, 6));
+        let halts = (Ask::Halts, 6);
         let mut vm = holder_and_receiver(|_| {});
         assert_eq!(first(&mut vm, false, true), First::NotTried);
         assert_eq!(vm.asked(), [held]);
         let mut vm = holder_and_receiver(|_| {});
         assert_eq!(first(&mut vm, true, false), First::NotTried);
         assert_eq!(vm.asked(), [held, facts, clock]);
+        let mut vm = holder_and_receiver(|v| v.halted = true);
+        assert_eq!(first(&mut vm, true, true), First::NotTried);
+        assert_eq!(vm.asked(), [held, facts, clock, halts]);
         let mut vm = holder_and_receiver(|_| {});
         assert_eq!(first(&mut vm, true, true), First::Yielded);
         assert_eq!(
             vm.asked(),
-            [held, facts, clock, (Ask::Eligible, 6), (Ask::Yield, 6)]
+            [
+                held,
+                facts,
+                clock,
+                halts,
+                (Ask::Eligible, 6),
+                (Ask::Yield, 6)
+            ]
         );
         type Spoil = fn(&mut Fake);
         let spoils: [Spoil; 4] = [
@@ -779,6 +811,18 @@ mod tests {
     }
 
     #[test]
+    fn receiver_that_halted_since_the_last_look_is_left_to_the_scan() {
+        // Preempted on this CPU, owing the answer, but it halted since the
+        // spinner last asked: it hands the CPU back by itself.
+        let (mut vm, s) = left_to_the_scan(|v| v.halted = true);
+        assert_eq!(vm.count(Ask::Halts, 6), 1);
+        // Quiet since, it is tried first.
+        vm.vcpus[6].halted = false;
+        assert_eq!(select(&mut vm, &s), (Tier::IpiReceiver, 6));
+        assert_eq!(vm.ipi_yields, 1);
+    }
+
+    #[test]
     fn receiver_woken_from_a_halt_is_left_to_the_scan() {
         // Woken by the IPI (ready, not preempted) on this CPU.
         let (mut vm, s) = left_to_the_scan(|v| v.preempted = false);
@@ -893,6 +937,7 @@ mod tests {
                 eligible: r & 32 != 0 || r & 256 != 0,
                 spinning: r & 512 != 0,
                 other_cpu: r & (1 << 40) != 0,
+                halted: r & (1 << 41) != 0 && r & (1 << 42) != 0,
                 yield_result: ((r >> 10) % 3) as i32 - 1,
             };
         }
@@ -1014,10 +1059,11 @@ mod tests {
             }
             // The receiver's APIC is asked at most once and first, the
             // clock at most once, after its state, and only of one that
-            // could take the CPU; an IPI answered or out of the window
-            // changes nothing.
+            // could take the CPU, its halts at most once, after the clock,
+            // and only inside the window; an IPI answered or out of the
+            // window changes nothing.
             let count = |what: Ask| ours.asked().iter().filter(|a| a.0 == what).count();
-            assert!(count(Ask::Held) <= 1 && count(Ask::Clock) <= 1);
+            assert!(count(Ask::Held) <= 1 && count(Ask::Clock) <= 1 && count(Ask::Halts) <= 1);
             if count(Ask::Held) == 1 {
                 assert_eq!(ours.asked().first().map(|a| a.0), Some(Ask::Held));
             }
@@ -1028,6 +1074,10 @@ mod tests {
                 let f = vm.get(r);
                 assert!(f.is_some_and(|f| f.ready && !f.blocked && f.preempted && !f.other_cpu));
             }
+            if count(Ask::Halts) == 1 {
+                let r = s.receiver.unwrap_or(u32::MAX);
+                assert!(s.recent && ours.asked().get(3) == Some(&(Ask::Halts, r)));
+            }
             if !(s.held && s.recent) {
                 let mut alt = vm.clone();
                 let mut plain = s;
@@ -1037,8 +1087,11 @@ mod tests {
             if tier == Tier::IpiReceiver {
                 assert_eq!(Some(target), s.receiver);
                 // The receiver is yielded to first only when it was
-                // preempted on the spinner's CPU.
-                assert!(vm.get(target).is_some_and(|f| f.preempted && !f.other_cpu));
+                // preempted on the spinner's CPU and has not halted since
+                // the last look.
+                assert!(vm
+                    .get(target)
+                    .is_some_and(|f| f.preempted && !f.other_cpu && !f.halted));
             }
             // Without the relaxed round, every vCPU's facts are asked at
             // most once, but the receiver's: again by the scan.
@@ -1050,14 +1103,14 @@ mod tests {
             }
             // A receiver asked first and not taken: what follows is
             // mainline's scan of a VM in which it is not ready, or, when it
-            // was left to the scan (not preempted, or on another CPU), of
-            // the VM as it is.
+            // was left to the scan (not preempted, on another CPU, or
+            // halted since the last look), of the VM as it is.
             if let (Some(r), Some(&(Ask::Held, first))) = (s.receiver, ours.asked().first()) {
                 let taken = tier == Tier::IpiReceiver;
                 if first == r && !taken && failed < YIELD_TRIES as usize {
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {
-                        if v.preempted && !v.other_cpu && s.held && s.recent {
+                        if v.preempted && !v.other_cpu && !v.halted && s.held && s.recent {
                             v.ready = false;
                         }
                     }

@@ -12,8 +12,13 @@
 //! directed yield asks the receiver's APIC whether the vector is still in
 //! its IRR or ISR (`kvm_arch_dy_ipi_outstanding()`): the EOI ends the
 //! receiver's priority without a hook on the EOI paths keeping a copy of
-//! that state in step. [`Ctx`] views a vCPU's `struct kvm_ipi_ctx` as the
-//! atomic word.
+//! that state in step.
+//!
+//! Beside it, a second word ([`Seen`]) keeps the receiver's halt count as
+//! the vCPU's last spin that asked about it read it, written by the vCPU's
+//! own PAUSE exits: a receiver that halted since then answers and hands the
+//! CPU back by itself. [`Ctx`] views a vCPU's `struct kvm_ipi_ctx` as the
+//! two atomic words.
 
 use crate::params::{TRACKING_ENABLED, WINDOW_NS};
 use kernel::{
@@ -139,14 +144,30 @@ impl Sent {
     }
 }
 
+/// The halt count of the receiver a spinner last asked about, packed into
+/// one word: bits 0..48 the count (truncated: only compared for equality),
+/// bits 48..64 the receiver's vcpu_idx. Zero, after a reset, is vCPU 0
+/// that never halted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seen(u64);
+
+impl Seen {
+    const HALTS: u64 = (1 << 48) - 1;
+
+    fn new(receiver: u32, halts: u64) -> Seen {
+        Seen((u64::from(receiver & 0xffff) << 48) | (halts & Self::HALTS))
+    }
+}
+
 /// An atomic view of one vCPU's `struct kvm_ipi_ctx`.
 ///
 /// # Invariants
 ///
-/// The context's word is only ever accessed atomically, through views of
+/// The context's words are only ever accessed atomically, through views of
 /// this type.
 pub(crate) struct Ctx<'a> {
     sent: &'a Atomic<u64>,
+    seen: &'a Atomic<u64>,
 }
 
 impl<'a> Ctx<'a> {
@@ -161,16 +182,31 @@ impl<'a> Ctx<'a> {
         let ctx = ctx.cast_mut();
         // INVARIANT: every access in this object is atomic.
         // SAFETY: `ctx` is valid and aligned for `'a`, by the caller; the
-        // word is a `u64`, accessed only atomically.
+        // words are `u64`s, accessed only atomically.
         unsafe {
             Ctx {
                 sent: Atomic::from_ptr(&raw mut (*ctx).sent),
+                seen: Atomic::from_ptr(&raw mut (*ctx).seen),
             }
         }
     }
 
     pub(crate) fn reset(&self) {
         self.sent.store(0, Relaxed);
+        self.seen.store(0, Relaxed);
+    }
+
+    /// Whether `receiver`, now at `halts` halts, has halted since this
+    /// vCPU last asked about it; a receiver other than the last one asked
+    /// about counts as halted. Records the answer's reading for the next
+    /// question. Relaxed, as [`Ctx::sent`].
+    pub(crate) fn halted_since(&self, receiver: u32, halts: u64) -> bool {
+        let now = Seen::new(receiver, halts);
+        if self.seen.load(Relaxed) == now.0 {
+            return false;
+        }
+        self.seen.store(now.0, Relaxed);
+        true
     }
 
     /// The last IPI sent. Relaxed: every access holds the vCPU's mutex or
@@ -230,17 +266,22 @@ mod tests {
     #[repr(C)]
     struct Slot {
         sent: Atomic<u64>,
+        seen: Atomic<u64>,
     }
 
     impl Slot {
         fn new() -> Self {
             Slot {
                 sent: Atomic::new(0),
+                seen: Atomic::new(0),
             }
         }
         fn ctx(&self) -> Ctx<'_> {
-            // INVARIANT: the test touches the word only through views.
-            Ctx { sent: &self.sent }
+            // INVARIANT: the test touches the words only through views.
+            Ctx {
+                sent: &self.sent,
+                seen: &self.seen,
+            }
         }
         fn sent(&self) -> Sent {
             self.ctx().sent()
@@ -456,10 +497,45 @@ mod tests {
         let a = Slot::new();
         with_tracking(true, || {
             send(&ipi(SRC, DST, VEC), &a, T0);
+            assert!(a.ctx().halted_since(DST as u32, 7));
             a.ctx().reset();
             assert_eq!(a.sent(), Sent::NONE);
             assert_eq!(ask(&a, true, T0), None);
+            assert!(a.ctx().halted_since(DST as u32, 7));
         });
+    }
+
+    #[test]
+    fn halts_since_the_last_question_per_receiver() {
+        let a = Slot::new();
+        let ctx = a.ctx();
+        // After a reset: vCPU 0 that never halted.
+        assert!(!ctx.halted_since(0, 0));
+        // A receiver first asked about counts as halted; then only a new
+        // count does, however far it moved.
+        assert!(ctx.halted_since(5, 40));
+        assert!(!ctx.halted_since(5, 40));
+        assert!(!ctx.halted_since(5, 40));
+        assert!(ctx.halted_since(5, 41));
+        assert!(!ctx.halted_since(5, 41));
+        assert!(ctx.halted_since(5, u64::MAX));
+        // Another receiver at the same count, then back: each change of
+        // receiver counts as halted.
+        assert!(ctx.halted_since(6, u64::MAX));
+        assert!(ctx.halted_since(5, u64::MAX));
+        // The highest index the record holds is its own receiver.
+        assert!(ctx.halted_since(0xffff, 3));
+        assert!(!ctx.halted_since(0xffff, 3));
+        assert!(ctx.halted_since(0xfffe, 3));
+        // The count is kept to 48 bits: counts apart by a multiple of
+        // 2^48 are taken as equal, a false "not halted" after 2^48 halts.
+        assert!(!ctx.halted_since(0xfffe, 3 + (1 << 48)));
+        // Answers depend on the question alone, not on the IPI record.
+        with_tracking(true, || {
+            let sent = send(&ipi(SRC, DST, VEC), &a, T0);
+            assert!(sent.recorded());
+        });
+        assert!(!ctx.halted_since(0xfffe, 3));
     }
 
     /// Random deliveries (good and malformed), EOIs, resets and spins among
