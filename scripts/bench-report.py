@@ -1048,16 +1048,19 @@ DY_SCENARIOS = {
                    "`vcpu_boost_spin_test` with `VCPU_BOOST_PIN=paired`: vCPUs 0 and 1 (sender "
                    "and receiver) bound to CPU 0, the two spinners to CPU 1. Only here can the "
                    "spinner yield to the receiver first (in the scenarios above it last ran "
-                   "on the other CPU), and only when the receiver was preempted: one that the "
-                   "IPI woke from its halt is left to mainline's scan.",
+                   "on the other CPU), and only when the receiver was preempted and has not "
+                   "halted since the sender's last look: one that the IPI woke from its "
+                   "halt, or that halted since, is left to mainline's scan. This receiver "
+                   "halts between IPIs, so nearly every spin leaves it to the scan.",
                    IPI_WAIT_METRICS),
     "spincrowded": ("IPI wait, the sender's CPU crowded",
                     "`vcpu_boost_spin_test -v 6` with `VCPU_BOOST_PIN=crowded`: vCPUs 0, 1 and "
                     "2 (sender, receiver and a spinner) bound to CPU 0, the other three "
                     "spinners to CPU 1. When the sender spins, its CPU has a candidate other "
                     "than the receiver, so mainline's round robin and the tracker may choose "
-                    "differently (the tracker only for a receiver that was preempted, not one "
-                    "that the IPI woke from its halt).",
+                    "differently (the tracker only for a receiver that was preempted and has "
+                    "not halted since the sender's last look, not one that the IPI woke "
+                    "from its halt).",
                     IPI_WAIT_METRICS),
     "spincrowdedbusy": ("IPI wait, the sender's CPU crowded, the receiver busy",
                         "The same with `-b` (half the round trips): the receiver computes "
@@ -1166,8 +1169,8 @@ def dy_goal_rows(t):
                  "lockpaired"),
         f"| IPI wait, the sender's CPU crowded, the receiver busy (preempted when the "
         f"sender spins): ≥ 90 % of the yields before the relaxed round go to the receiver "
-        f"(tracking on; a receiver that the IPI woke from a halt is left to mainline's "
-        f"scan, by design) | {fmt(busy['on'])} % | {at_least(busy['on'], 90)} |",
+        f"(tracking on; a receiver that the IPI woke from a halt, or that halted since "
+        f"the sender's last look, is left to mainline's scan, by design) | {fmt(busy['on'])} % | {at_least(busy['on'], 90)} |",
         ratio_row("IPI wait: round trips/s, tracking on ÷ off ≥ 1.2", ("spin", "round trips/s"), 1.2),
         ratio_row("IPI wait, on one CPU: round trips/s, tracking on ÷ off ≥ 1.2",
                   ("spinpaired", "round trips/s"), 1.2),

@@ -19,11 +19,11 @@ struct kernel_param;
  * What the IPI tracker knows about one vCPU (in struct kvm_vcpu_arch on x86).
  * Only the IPI tracker reads or writes it, always atomically and under the
  * vCPU's mutex: it records the IPIs the vCPU sends and reads them back when
- * the vCPU spins.
+ * the vCPU spins, and notes there how often their receiver has halted.
  */
 struct kvm_ipi_ctx {
 	u64 sent;	/* the last IPI this vCPU sent, packed in one word; 0: none */
-	u64 seen;	/* its receiver's halt count at the last spin that asked */
+	u64 seen;	/* a receiver and its halt count, as this vCPU's last spin saw them */
 };
 
 /* Which LAPIC path delivered an interrupt. */

@@ -189,12 +189,13 @@ check "spin, busy receiver, tracking off: no yield gives the reason ($main mainl
 # back by itself once it has answered, so a spin leaves it to the scan
 # when it has halted since vCPU 0's last spin asked about it, which is
 # every round trip's. Only a second spin in one round trip, before the
-# receiver's halt, may try it first: far fewer than half the spins (with
-# every spin trying it, nearly all of them yielded to it).
+# receiver's halt, may yield to it first: far fewer than half the spins
+# (with every spin trying it, nearly all of them yielded to it); a slack
+# of two such yields keeps a run with a handful of spins from tripping it.
 spin_run -n 200
 check "spin, halting receiver on the spinner's CPU: vcpu_boost_spin_test completes" $rc -eq 0
-check "spin, halting receiver on the spinner's CPU: left to the scan ($receiver of $on_spin spins yielded to it first)" \
-	$((2 * ${receiver:-0})) -le "${on_spin:-0}"
+check "spin, halting receiver on the spinner's CPU: left to the scan (${receiver:-0} of ${on_spin:-0} spins yielded to it first)" \
+	$((2 * ${receiver:-0})) -le $((${on_spin:-0} + 4))
 spin_run -n 200 -b -a
 check "spin after the answer: vcpu_boost_spin_test -b -a completes" $rc -eq 0
 check "spin after the answer: vCPU 0 reached kvm_vcpu_on_spin()" "${on_spin:-0}" -gt 0

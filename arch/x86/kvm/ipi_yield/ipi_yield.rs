@@ -55,7 +55,7 @@ use tracker::{last_sent, record, Ctx, Sent};
 #[export]
 pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) {
     // SAFETY: `ctx` is a live vCPU's context for this call (this function's
-    // safety requirements), whose word is only accessed through `Ctx`.
+    // safety requirements), whose words are only accessed through `Ctx`.
     unsafe { Ctx::from_raw(ctx) }.reset();
 }
 
@@ -243,7 +243,7 @@ unsafe fn try_receiver(
     let recent = |_: &mut KvmVcpus| sent.in_window(now_ns());
     let quiet = |v: &mut KvmVcpus| {
         v.halts(sent.receiver())
-            .is_some_and(|h| !ctx.halted_since(sent.receiver(), h))
+            .is_some_and(|h| !ctx.halted_since_last_look(sent.receiver(), h))
     };
     match with_tries(dy, |tries| {
         receiver_first(&mut vcpus, &s, sent.receiver(), held, recent, quiet, tries)

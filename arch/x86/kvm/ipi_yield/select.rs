@@ -4,8 +4,9 @@
 //! scan in `kvm_vcpu_on_spin()`, which stays in C as it is.
 //!
 //! Before the scan, [`receiver_first`] tries the receiver of the spinner's
-//! pending IPI when it was preempted on the spinner's CPU; the scan then skips
-//! it, so that its eligibility toggles once, as in mainline. After a scan
+//! pending IPI when it was preempted on the spinner's CPU and has not halted
+//! since the spinner last looked; the scan then skips it, so that its
+//! eligibility toggles once, as in mainline. After a scan
 //! that yielded to nobody, [`relaxed_round`] tries the vCPUs the scan passed
 //! over only for being preempted in user mode. Both spend mainline's budget
 //! of failed yields. Neither makes a spin yield to nobody where mainline
@@ -75,21 +76,21 @@ fn attempt<V: Vcpus>(vcpus: &mut V, idx: u32, tries: &mut u32, ipi_receiver: boo
     yielded > 0
 }
 
-/// Before the scan: the receiver of the spinner's last IPI, when it is
-/// another vCPU of this VM that has not answered it yet (`held`: its APIC
-/// still holds the vector), passes mainline's filters, was preempted, last
-/// ran on this CPU, and got the IPI inside the window (`recent`: the clock,
-/// read last). Most spins come long after their last IPI was answered, so
-/// the APIC is asked first. A receiver that last ran on another CPU (and
-/// so most likely waits there) is left to the scan: a yield cannot make
-/// another runqueue run it, and the spinner would give its own CPU away for
-/// nothing. So is one that the IPI woke from a halt and that has not run
-/// since: the scheduler's wakeup already decides when it runs, and yielding
-/// to it first bought nothing measurable. So, last, is one that has halted
-/// since the spinner last asked about it (`quiet`, which records what it
-/// read, is false): a receiver that halts between IPIs hands the CPU back
-/// by itself once it has answered, and the priority would only let the
-/// spinner come back and preempt it between its answer and its halt.
+/// Before the scan: the receiver of the spinner's last IPI, when it is another
+/// vCPU of this VM that has not answered it yet (`held`: its APIC still holds
+/// the vector), passes mainline's filters, was preempted, last ran on this CPU,
+/// and got the IPI inside the window (`recent`: the clock, read after its
+/// state). Most spins come long after their last IPI was answered, so the APIC
+/// is asked first. A receiver that last ran on another CPU (and so most likely
+/// waits there) is left to the scan: a yield cannot make another runqueue run
+/// it, and the spinner would give its own CPU away for nothing. So is one that
+/// the IPI woke from a halt and that has not run since: the scheduler's wakeup
+/// already decides when it runs, and yielding to it first bought nothing
+/// measurable. So, last, is one that has halted since the spinner last asked
+/// about it (`quiet`, which records what it read, is false): a receiver that
+/// halts between IPIs hands the CPU back by itself once it has answered, and
+/// the priority would only let the spinner come back and preempt it between its
+/// answer and its halt.
 pub(crate) fn receiver_first<V: Vcpus>(
     vcpus: &mut V,
     s: &Spinner,
@@ -1061,7 +1062,8 @@ mod tests {
             // clock at most once, after its state, and only of one that
             // could take the CPU, its halts at most once, after the clock,
             // and only inside the window; an IPI answered or out of the
-            // window changes nothing.
+            // window, or a receiver that halted since the last look,
+            // changes nothing.
             let count = |what: Ask| ours.asked().iter().filter(|a| a.0 == what).count();
             assert!(count(Ask::Held) <= 1 && count(Ask::Clock) <= 1 && count(Ask::Halts) <= 1);
             if count(Ask::Held) == 1 {
@@ -1076,9 +1078,11 @@ mod tests {
             }
             if count(Ask::Halts) == 1 {
                 let r = s.receiver.unwrap_or(u32::MAX);
-                assert!(s.recent && ours.asked().get(3) == Some(&(Ask::Halts, r)));
+                assert!(s.recent && count(Ask::Clock) == 1);
+                assert!(ours.asked().get(3) == Some(&(Ask::Halts, r)));
             }
-            if !(s.held && s.recent) {
+            let halted = s.receiver.and_then(|r| vm.get(r)).is_some_and(|f| f.halted);
+            if !(s.held && s.recent) || halted {
                 let mut alt = vm.clone();
                 let mut plain = s;
                 plain.receiver = None;

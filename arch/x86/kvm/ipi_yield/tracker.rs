@@ -148,7 +148,7 @@ impl Sent {
 /// one word: bits 0..48 the count (truncated: only compared for equality),
 /// bits 48..64 the receiver's vcpu_idx. Zero, after a reset, is vCPU 0
 /// that never halted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 struct Seen(u64);
 
 impl Seen {
@@ -177,7 +177,7 @@ impl<'a> Ctx<'a> {
     /// # Safety
     ///
     /// `ctx` points to a `struct kvm_ipi_ctx` that stays valid for `'a` and
-    /// whose word is accessed only through such views meanwhile.
+    /// whose words are accessed only through such views meanwhile.
     pub(crate) unsafe fn from_raw(ctx: *const bindings::kvm_ipi_ctx) -> Ctx<'a> {
         let ctx = ctx.cast_mut();
         // INVARIANT: every access in this object is atomic.
@@ -197,10 +197,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// Whether `receiver`, now at `halts` halts, has halted since this
-    /// vCPU last asked about it; a receiver other than the last one asked
-    /// about counts as halted. Records the answer's reading for the next
-    /// question. Relaxed, as [`Ctx::sent`].
-    pub(crate) fn halted_since(&self, receiver: u32, halts: u64) -> bool {
+    /// vCPU last looked; a receiver other than the last one looked at
+    /// counts as halted. Records this look for the next question, so that
+    /// asking changes the answer. Relaxed, as [`Ctx::sent`]: only the
+    /// vCPU's own spins and its reset write the word.
+    pub(crate) fn halted_since_last_look(&self, receiver: u32, halts: u64) -> bool {
         let now = Seen::new(receiver, halts);
         if self.seen.load(Relaxed) == now.0 {
             return false;
@@ -497,11 +498,11 @@ mod tests {
         let a = Slot::new();
         with_tracking(true, || {
             send(&ipi(SRC, DST, VEC), &a, T0);
-            assert!(a.ctx().halted_since(DST as u32, 7));
+            assert!(a.ctx().halted_since_last_look(DST as u32, 7));
             a.ctx().reset();
             assert_eq!(a.sent(), Sent::NONE);
             assert_eq!(ask(&a, true, T0), None);
-            assert!(a.ctx().halted_since(DST as u32, 7));
+            assert!(a.ctx().halted_since_last_look(DST as u32, 7));
         });
     }
 
@@ -510,32 +511,35 @@ mod tests {
         let a = Slot::new();
         let ctx = a.ctx();
         // After a reset: vCPU 0 that never halted.
-        assert!(!ctx.halted_since(0, 0));
+        assert!(!ctx.halted_since_last_look(0, 0));
         // A receiver first asked about counts as halted; then only a new
         // count does, however far it moved.
-        assert!(ctx.halted_since(5, 40));
-        assert!(!ctx.halted_since(5, 40));
-        assert!(!ctx.halted_since(5, 40));
-        assert!(ctx.halted_since(5, 41));
-        assert!(!ctx.halted_since(5, 41));
-        assert!(ctx.halted_since(5, u64::MAX));
+        assert!(ctx.halted_since_last_look(5, 40));
+        assert!(!ctx.halted_since_last_look(5, 40));
+        assert!(!ctx.halted_since_last_look(5, 40));
+        assert!(ctx.halted_since_last_look(5, 41));
+        assert!(!ctx.halted_since_last_look(5, 41));
+        assert!(ctx.halted_since_last_look(5, u64::MAX));
         // Another receiver at the same count, then back: each change of
         // receiver counts as halted.
-        assert!(ctx.halted_since(6, u64::MAX));
-        assert!(ctx.halted_since(5, u64::MAX));
+        assert!(ctx.halted_since_last_look(6, u64::MAX));
+        assert!(ctx.halted_since_last_look(5, u64::MAX));
         // The highest index the record holds is its own receiver.
-        assert!(ctx.halted_since(0xffff, 3));
-        assert!(!ctx.halted_since(0xffff, 3));
-        assert!(ctx.halted_since(0xfffe, 3));
+        assert!(ctx.halted_since_last_look(0xffff, 3));
+        assert!(!ctx.halted_since_last_look(0xffff, 3));
+        assert!(ctx.halted_since_last_look(0xfffe, 3));
         // The count is kept to 48 bits: counts apart by a multiple of
         // 2^48 are taken as equal, a false "not halted" after 2^48 halts.
-        assert!(!ctx.halted_since(0xfffe, 3 + (1 << 48)));
+        assert!(!ctx.halted_since_last_look(0xfffe, 3 + (1 << 48)));
         // Answers depend on the question alone, not on the IPI record.
         with_tracking(true, || {
             let sent = send(&ipi(SRC, DST, VEC), &a, T0);
             assert!(sent.recorded());
         });
-        assert!(!ctx.halted_since(0xfffe, 3));
+        assert!(!ctx.halted_since_last_look(0xfffe, 3));
+        // Nor do the questions touch the record.
+        assert_eq!(a.sent().receiver(), DST as u32);
+        assert_eq!(a.sent().vector(), VEC as u8);
     }
 
     /// Random deliveries (good and malformed), EOIs, resets and spins among
