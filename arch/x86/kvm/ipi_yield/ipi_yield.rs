@@ -208,28 +208,31 @@ pub unsafe extern "C" fn kvm_dy_receiver_first(
 ) -> c_int {
     // SAFETY: `sender` is the calling vCPU's context, live for this call
     // (this function's safety requirements), only accessed through `Ctx`.
-    let ctx = unsafe { Ctx::from_raw(sender) };
-    match last_sent(&ctx) {
+    match last_sent(&unsafe { Ctx::from_raw(sender) }) {
         // SAFETY: This function's safety requirements, passed on.
-        Some(sent) => unsafe { try_receiver(me, &ctx, sent, dy) },
+        Some(sent) => unsafe { try_receiver(me, sender, sent, dy) },
         None => -1,
     }
 }
 
-/// [`kvm_dy_receiver_first`] once `me`, whose context is `ctx`, has sent an
-/// IPI since its reset: out of line, so that a spin exit with nothing
-/// recorded returns without the frame this needs.
+/// [`kvm_dy_receiver_first`] once `me`, whose context is `sender`, has sent
+/// an IPI since its reset: out of line, so that a spin exit with nothing
+/// recorded returns without the frame this needs (nor the view of the
+/// context's second word).
 ///
 /// # Safety
 ///
-/// `me` and `dy` as for [`kvm_dy_receiver_first`].
+/// As for [`kvm_dy_receiver_first`].
 #[inline(never)]
 unsafe fn try_receiver(
     me: *mut bindings::kvm_vcpu,
-    ctx: &Ctx<'_>,
+    sender: *mut bindings::kvm_ipi_ctx,
     sent: Sent,
     dy: *mut bindings::kvm_dy_spin,
 ) -> c_int {
+    // SAFETY: `sender` is the calling vCPU's context, live for this call
+    // (this function's safety requirements), only accessed through `Ctx`.
+    let ctx = unsafe { Ctx::from_raw(sender) };
     // SAFETY: Valid for reads and writes, and accessed by nothing else
     // during the call (this function's safety requirements).
     let dy = unsafe { &mut *dy };
