@@ -217,8 +217,8 @@ pub unsafe extern "C" fn kvm_dy_receiver_first(
 
 /// [`kvm_dy_receiver_first`] once `me`, whose context is `sender`, has sent
 /// an IPI since its reset: out of line, so that a spin exit with nothing
-/// recorded returns without the frame this needs (nor the view of the
-/// context's second word).
+/// recorded returns without the frame this needs, and never reads or
+/// writes the context's second word.
 ///
 /// # Safety
 ///

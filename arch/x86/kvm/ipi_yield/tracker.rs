@@ -176,13 +176,13 @@ impl<'a> Ctx<'a> {
     ///
     /// # Safety
     ///
-    /// `ctx` points to a `struct kvm_ipi_ctx` that stays valid for `'a` and
-    /// whose words are accessed only through such views meanwhile.
-    pub(crate) unsafe fn from_raw(ctx: *const bindings::kvm_ipi_ctx) -> Ctx<'a> {
-        let ctx = ctx.cast_mut();
+    /// `ctx` points to a `struct kvm_ipi_ctx` that stays valid for reads
+    /// and writes for `'a` and whose words are accessed only through such
+    /// views meanwhile.
+    pub(crate) unsafe fn from_raw(ctx: *mut bindings::kvm_ipi_ctx) -> Ctx<'a> {
         // INVARIANT: every access in this object is atomic.
-        // SAFETY: `ctx` is valid and aligned for `'a`, by the caller; the
-        // words are `u64`s, accessed only atomically.
+        // SAFETY: `ctx` is valid for reads and writes and aligned for `'a`,
+        // by the caller; the words are `u64`s, accessed only atomically.
         unsafe {
             Ctx {
                 sent: Atomic::from_ptr(&raw mut (*ctx).sent),
