@@ -38,7 +38,7 @@ struct sched_vcpu_deboost_stats {
 
 /* Per-runqueue state of the debooster, in struct rq, under the rq lock. */
 struct sched_vcpu_deboost_rq {
-	u64 last_apply_ns;	/* rq clock of the last penalty; 0: none yet */
+	u64 last_apply_ns;	/* rq clock of the last action; 0: none yet */
 	u64 last_pair_ns;	/* rq clock of the last validated yield */
 	pid_t last_yielder;	/* ... its yielder and target; 0: none */
 	pid_t last_target;
@@ -53,9 +53,9 @@ struct sched_vcpu_deboost_rq {
  * the reason YIELD_TO_IPI_RECEIVER through vcpu_ipi_yield_strategy.
  */
 enum sched_vcpu_yield_strategy {
-	SCHED_VCPU_YIELD_DEBOOST,	/* push the yielder's vruntime (v2 series) */
-	SCHED_VCPU_YIELD_LAG_CREDIT,	/* credit the target with lag (v3 series) */
-	SCHED_VCPU_YIELD_PROPORTIONAL,	/* push the yielder by its groups' shares (review) */
+	SCHED_VCPU_YIELD_DEBOOST,	/* push the yielder's vruntime, bounded */
+	SCHED_VCPU_YIELD_LAG_CREDIT,	/* credit the target with lag, paid by the yielder */
+	SCHED_VCPU_YIELD_PROPORTIONAL,	/* push the yielder by its groups' shares */
 	SCHED_VCPU_YIELD_DONATE,	/* give the target what the yielder forfeits */
 	SCHED_VCPU_YIELD_HANDOFF,	/* make the target eligible, step the yielder back */
 	SCHED_VCPU_YIELD_MAINLINE,	/* nothing more */

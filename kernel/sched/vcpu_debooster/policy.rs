@@ -2,8 +2,9 @@
 
 //! The policy of the yield strategies: pure functions of plain numbers,
 //! each the arithmetic of one decision (the gate's checks, the
-//! debooster's penalty and its bands, the lag credit, the proportional
-//! push, the donation), saturating and free of 64-bit division.
+//! debooster's penalty and its bands, the lag credit, the hand-off and its
+//! step back, the proportional push, the donation), saturating and free of
+//! 64-bit division.
 //!
 //! Linux 7.3 picks from one flat EEVDF timeline per runqueue: every task
 //! entity sits in `rq->cfs`, with a weight that already carries its groups'
@@ -16,7 +17,8 @@
 use core::num::NonZeroU16;
 use kernel::{bindings, prelude::*};
 
-/// At most one penalty per runqueue in this many nanoseconds of rq clock.
+/// At most one action of a rate-limited strategy per runqueue in this many
+/// nanoseconds of rq clock.
 pub(crate) const RATE_LIMIT_NS: u64 = 6_000_000;
 
 /// A yield from B to A this soon after one from A to B is a reverse pair.
@@ -58,9 +60,9 @@ pub(crate) fn validate(y: &bindings::sched_vcpu_deboost_yield) -> Result<(), Ref
     }
 }
 
-/// Whether the rate limit refuses a penalty at `now`, the last one having
-/// been applied at `last_apply` (0: never). Exactly [`RATE_LIMIT_NS`] after
-/// the last penalty, the next one is allowed.
+/// Whether the rate limit refuses an action at `now`, the last one having
+/// been taken at `last_apply` (0: never). Exactly [`RATE_LIMIT_NS`] after
+/// the last action, the next one is allowed.
 pub(crate) fn rate_limited(now: u64, last_apply: u64) -> bool {
     last_apply != 0 && now.saturating_sub(last_apply) < RATE_LIMIT_NS
 }

@@ -17,11 +17,14 @@ use kernel::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum Strategy {
-    /// Push the yielder's vruntime by a bounded penalty (v2 series).
+    /// Push the yielder's vruntime by a bounded penalty, banded by the
+    /// two tasks' lowest common cgroup.
     Deboost = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DEBOOST,
-    /// Credit the target with lag; the yielder pays (v3 series).
+    /// Credit the target with the lag it needs to be eligible; the yielder
+    /// pays.
     LagCredit = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_LAG_CREDIT,
-    /// Push the yielder by its groups' shares (the review of v2).
+    /// Push the yielder by its share of each level of its cgroup
+    /// hierarchy.
     Proportional = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL,
     /// Give the target what the yielder forfeits.
     Donate = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE,
@@ -173,7 +176,7 @@ pub(crate) fn parse_choice(reason: Reason, val: &[u8]) -> Result<u32> {
     if name == SAME_NAME && reason != Reason::Any {
         return Ok(SAME);
     }
-    Strategy::parse(val).map(|s| s as u32)
+    Strategy::parse(name).map(|s| s as u32)
 }
 
 /// The strategy for a yield with `reason`; `mainline` when the switch is off.
@@ -197,7 +200,7 @@ pub(crate) fn any_active() -> bool {
         .any(|r| active_strategy(r) != Strategy::Mainline)
 }
 
-/// Whether the debooster may act. On by default, as in the series.
+/// Whether the debooster may act. On by default.
 ///
 /// Written by the debugfs file, read locklessly on the yield path: a yield
 /// that races with a write may see either value, so relaxed is enough.

@@ -176,7 +176,7 @@ unsafe fn views<'a>(
     Some((st, y))
 }
 
-/// Second step for the strategies `lag-credit` and `handoff`: computes the
+/// Third step for the strategies `lag-credit` and `handoff`: computes the
 /// lag to credit the target (`y.credit`, 0: none) from the queue's average
 /// vruntime (`y.yielder_vruntime`) and the target's vruntime, and what the
 /// yielder pays for it (`y.penalty`) from their weights. For `handoff` also
@@ -216,7 +216,7 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
     });
 }
 
-/// Second step for the strategy `proportional`, called after
+/// Third step for the strategy `proportional`, called after
 /// `yield_task_fair()` forfeited: computes the yielder's push (`y.penalty`,
 /// 0: none) from its slice in virtual time (`y.gran`), the levels of its
 /// hierarchy, its vruntime and the queue's average (`y.target_vruntime`).
@@ -244,7 +244,7 @@ pub unsafe extern "C" fn sched_vcpu_proportional_decide(
     });
 }
 
-/// Second step for the strategy `donate`, called after `yield_task_fair()`
+/// Third step for the strategy `donate`, called after `yield_task_fair()`
 /// forfeited: computes how far the target's vruntime moves back
 /// (`y.credit`, 0: none) from the forfeit, the two weights, the target's
 /// vruntime, the queue's average and the lag limit. A donation counts as
@@ -408,7 +408,8 @@ pub unsafe extern "C" fn sched_vcpu_debooster_enabled_get(
     _data: *mut c_void,
     val: *mut u64,
 ) -> c_int {
-    // SAFETY: The debugfs attribute code passes a valid pointer.
+    // SAFETY: `val` is valid for a write of a `u64` (this function's safety
+    // requirements).
     unsafe { val.write(u64::from(ENABLED.load(Relaxed))) };
     0
 }

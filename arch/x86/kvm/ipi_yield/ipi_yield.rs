@@ -42,6 +42,7 @@ use kernel::{
     ffi::{c_char, c_int},
     prelude::*,
     sync::atomic::Relaxed,
+    types::Opaque,
 };
 use params::{param_arg, param_emit, set_bool, set_window_ns, show_bool, Flag, WINDOW_NS};
 use select::{receiver_first, relaxed_round, First, Spinner, Vcpus};
@@ -208,40 +209,39 @@ pub unsafe extern "C" fn kvm_dy_receiver_first(
 ) -> c_int {
     // SAFETY: `sender` is the calling vCPU's context, live for this call
     // (this function's safety requirements), only accessed through `Ctx`.
-    match last_sent(&unsafe { Ctx::from_raw(sender) }) {
-        // SAFETY: This function's safety requirements, passed on.
-        Some(sent) => unsafe { try_receiver(me, sender, sent, dy) },
-        None => -1,
-    }
-}
-
-/// [`kvm_dy_receiver_first`] once `me`, whose context is `sender`, has sent
-/// an IPI since its reset: out of line, so that a spin exit with nothing
-/// recorded returns without the frame this needs, and never reads or
-/// writes the context's second word.
-///
-/// # Safety
-///
-/// As for [`kvm_dy_receiver_first`].
-#[inline(never)]
-unsafe fn try_receiver(
-    me: *mut bindings::kvm_vcpu,
-    sender: *mut bindings::kvm_ipi_ctx,
-    sent: Sent,
-    dy: *mut bindings::kvm_dy_spin,
-) -> c_int {
-    // SAFETY: `sender` is the calling vCPU's context, live for this call
-    // (this function's safety requirements), only accessed through `Ctx`.
     let ctx = unsafe { Ctx::from_raw(sender) };
+    let Some(sent) = last_sent(&ctx) else {
+        return -1;
+    };
+    // SAFETY: `me` is valid for the call (this function's safety
+    // requirements), and C may change the vCPU under an `&Opaque`.
+    let me = unsafe { &*Opaque::cast_from(me) };
     // SAFETY: Valid for reads and writes, and accessed by nothing else
     // during the call (this function's safety requirements).
     let dy = unsafe { &mut *dy };
+    try_receiver(me, ctx, sent, dy)
+}
+
+/// [`kvm_dy_receiver_first`] once `me`, whose context is `ctx`, has sent
+/// an IPI since its reset: out of line, so that a spin exit with nothing
+/// recorded returns without the frame this needs, and never reads or
+/// writes the context's second word.
+#[inline(never)]
+fn try_receiver(
+    me: &Opaque<bindings::kvm_vcpu>,
+    ctx: Ctx<'_>,
+    sent: Sent,
+    dy: &mut bindings::kvm_dy_spin,
+) -> c_int {
     let (Some(s), Ok(receiver)) = (spinner(dy), c_int::try_from(sent.receiver())) else {
         return -1;
     };
-    // INVARIANT: `me` is valid for the call (this function's safety
-    // requirements).
-    let mut vcpus = KvmVcpus { me, last: None };
+    // INVARIANT: `me` is a reference, so the vCPU stays valid while
+    // `vcpus`, local to this call, exists.
+    let mut vcpus = KvmVcpus {
+        me: me.get(),
+        last: None,
+    };
     let held = |v: &mut KvmVcpus| v.holds(sent.receiver(), sent.vector());
     let recent = |_: &mut KvmVcpus| sent.in_window(now_ns());
     let quiet = |v: &mut KvmVcpus| {
@@ -306,10 +306,9 @@ pub unsafe extern "C" fn kvm_ipi_tracking_enabled_set(
     _kp: *const bindings::kernel_param,
 ) -> c_int {
     // SAFETY: `val` is null or a NUL-terminated string valid for the call
-    // (this function's safety requirements), as `param_arg` needs; a `set`
-    // op runs in process context or in early boot after jump_label_init(),
-    // as `set_bool` needs.
-    unsafe { set_bool(Flag::Tracking, param_arg(val)) }
+    // (this function's safety requirements), as `param_arg` needs.
+    let arg = unsafe { param_arg(val) };
+    set_bool(Flag::Tracking, arg)
 }
 
 /// `get` of `ipi_tracking_enabled`: `Y` or `N`.
@@ -371,10 +370,9 @@ pub unsafe extern "C" fn kvm_relaxed_boost_set(
     _kp: *const bindings::kernel_param,
 ) -> c_int {
     // SAFETY: `val` is null or a NUL-terminated string valid for the call
-    // (this function's safety requirements), as `param_arg` needs; a `set`
-    // op runs in process context or in early boot after jump_label_init(),
-    // as `set_bool` needs.
-    unsafe { set_bool(Flag::Relaxed, param_arg(val)) }
+    // (this function's safety requirements), as `param_arg` needs.
+    let arg = unsafe { param_arg(val) };
+    set_bool(Flag::Relaxed, arg)
 }
 
 /// `get` of `enable_relaxed_boost`: `Y` or `N`.

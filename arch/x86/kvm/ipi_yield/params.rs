@@ -21,7 +21,8 @@ use kernel::{
 };
 
 /// Default recency window: an IPI older than this no longer steers directed
-/// yield. 50 ms, as in the series.
+/// yield. 50 ms: far longer than an IPI takes to be answered, so it ends
+/// the priority only of a receiver that has owed the answer that long.
 pub(crate) const IPI_WINDOW_NS_DEFAULT: u64 = 50_000_000;
 /// Smallest accepted `ipi_window_ns`: 1 µs. Shorter windows cannot outlive
 /// the delivery itself.
@@ -37,8 +38,8 @@ pub(crate) static TRACKING_ENABLED: Atomic<bool> = Atomic::new(true);
 /// `ipi_window_ns`, always within [`IPI_WINDOW_NS_MIN`, `IPI_WINDOW_NS_MAX`].
 pub(crate) static WINDOW_NS: Atomic<u64> = Atomic::new(IPI_WINDOW_NS_DEFAULT);
 /// `enable_relaxed_boost`: when the scan yields to nobody, try the vCPUs it
-/// passed over for being preempted in user mode. On by default, as in the
-/// series. Relaxed: a spin racing with a write may use either value.
+/// passed over for being preempted in user mode. On by default. Only `get`
+/// reads it: spins test the static key that [`set_bool`] switches after it.
 pub(crate) static RELAXED_BOOST: Atomic<bool> = Atomic::new(true);
 
 /// A boolean parameter: its value and the static key that follows it.
@@ -127,17 +128,15 @@ pub(crate) fn parse_window_ns(arg: &BStr) -> Result<u64> {
 /// written `arg`, then its static key; returns 0 or the error of a value
 /// that is no boolean.
 ///
-/// # Safety
-///
-/// The caller runs where static keys may be switched: in process context
-/// (a parameter's `set` op, a KUnit test), or in early boot after
+/// Switching a static key may sleep: call it in process context (a
+/// parameter's `set` op, a KUnit test), or in early boot after
 /// `jump_label_init()` (a parameter on the command line).
-pub(crate) unsafe fn set_bool(flag: Flag, arg: Result<&BStr>) -> c_int {
+pub(crate) fn set_bool(flag: Flag, arg: Result<&BStr>) -> c_int {
     match arg.and_then(parse_bool) {
         Ok(on) => {
             flag.value().store(on, Relaxed);
-            // SAFETY: `kvm_ipi_yield_set_key()` switches a static key, which
-            // the caller may do here (this function's safety requirements).
+            // SAFETY: `kvm_ipi_yield_set_key()` takes no pointer, and
+            // `flag.key()` is one of the keys it switches.
             unsafe { bindings::kvm_ipi_yield_set_key(flag.key(), on) };
             0
         }
@@ -208,8 +207,7 @@ mod tests {
         assert_eq!(set_window_ns(Err(EINVAL)), EINVAL.to_errno());
         assert_eq!(WINDOW_NS.load(Relaxed), old);
         let on = show_bool(Flag::Relaxed);
-        // SAFETY: KUnit runs its tests in process context.
-        let err = unsafe { set_bool(Flag::Relaxed, Ok(b("perhaps"))) };
+        let err = set_bool(Flag::Relaxed, Ok(b("perhaps")));
         assert_eq!(err, EINVAL.to_errno());
         assert_eq!(show_bool(Flag::Relaxed), on);
     }

@@ -836,7 +836,7 @@ mod tests {
     #[test]
     fn ready_but_not_preempted_is_kept() {
         // A vCPU woken and waiting for a CPU: ready, not preempted. Mainline
-        // yields to it; so does the scan (the series dropped it).
+        // yields to it; so does the scan.
         let mut vm = FakeVm::new();
         vm.vcpus[5].preempted = false;
         assert_eq!(select(&mut vm, &spin(None)), (Tier::Mainline, 5));

@@ -145,17 +145,18 @@ impl Sent {
 }
 
 /// The halt count of the receiver a spinner last asked about, packed into
-/// one word: bits 0..48 the count (truncated: only compared for equality),
-/// bits 48..64 the receiver's vcpu_idx. Zero, after a reset, is vCPU 0
-/// that never halted.
+/// one word: bits 0..47 the count (truncated: only compared for equality),
+/// bits 47..63 the receiver's vcpu_idx, bit 63 set. Zero, after a reset,
+/// matches no look.
 #[derive(Clone, Copy)]
 struct Seen(u64);
 
 impl Seen {
-    const HALTS: u64 = (1 << 48) - 1;
+    const HALTS: u64 = (1 << 47) - 1;
+    const LOOKED: u64 = 1 << 63;
 
     fn new(receiver: u32, halts: u64) -> Seen {
-        Seen((u64::from(receiver & 0xffff) << 48) | (halts & Self::HALTS))
+        Seen(Self::LOOKED | (u64::from(receiver & 0xffff) << 47) | (halts & Self::HALTS))
     }
 }
 
@@ -510,7 +511,8 @@ mod tests {
     fn halts_since_the_last_question_per_receiver() {
         let a = Slot::new();
         let ctx = a.ctx();
-        // After a reset: vCPU 0 that never halted.
+        // After a reset no receiver was looked at, vCPU 0 neither.
+        assert!(ctx.halted_since_last_look(0, 0));
         assert!(!ctx.halted_since_last_look(0, 0));
         // A receiver first asked about counts as halted; then only a new
         // count does, however far it moved.
@@ -528,9 +530,9 @@ mod tests {
         assert!(ctx.halted_since_last_look(0xffff, 3));
         assert!(!ctx.halted_since_last_look(0xffff, 3));
         assert!(ctx.halted_since_last_look(0xfffe, 3));
-        // The count is kept to 48 bits: counts apart by a multiple of
-        // 2^48 are taken as equal, a false "not halted" after 2^48 halts.
-        assert!(!ctx.halted_since_last_look(0xfffe, 3 + (1 << 48)));
+        // The count is kept to 47 bits: counts apart by a multiple of
+        // 2^47 are taken as equal, a false "not halted" after 2^47 halts.
+        assert!(!ctx.halted_since_last_look(0xfffe, 3 + (1 << 47)));
         // Answers depend on the question alone, not on the IPI record.
         with_tracking(true, || {
             let sent = send(&ipi(SRC, DST, VEC), &a, T0);
