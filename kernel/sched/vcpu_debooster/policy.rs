@@ -256,10 +256,9 @@ pub(crate) fn lag_credit_pay(credit: u64, w_target: u64, w_yielder: u64) -> u64 
         .saturating_add(2)
 }
 
-/// The push of strategy `proportional`, the proposal of the review of v2:
-/// after the forfeit, every level of the yielder's cgroup hierarchy gives
-/// up the yielding subtree's share of a slice, bottom up, until the yielder
-/// is no longer eligible.
+/// The push of strategy `proportional`: after the forfeit, every level of
+/// the yielder's cgroup hierarchy gives up the yielding subtree's share of
+/// a slice, bottom up, until the yielder is no longer eligible.
 ///
 /// `levels[i]` is the weight of the yielder's i-th ancestor entity (level
 /// 0: its own) and of the queue that entity sits on; the subtree's share at

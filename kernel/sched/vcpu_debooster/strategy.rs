@@ -176,7 +176,7 @@ pub(crate) fn parse_choice(reason: Reason, val: &[u8]) -> Result<u32> {
     if name == SAME_NAME && reason != Reason::Any {
         return Ok(SAME);
     }
-    Strategy::parse(name).map(|s| s as u32)
+    Strategy::parse(val).map(|s| s as u32)
 }
 
 /// The strategy for a yield with `reason`; `mainline` when the switch is off.
@@ -282,6 +282,7 @@ mod tests {
         );
         assert_eq!(parse_choice(Reason::IpiReceiver, b"sam"), Err(EINVAL));
         assert_eq!(parse_choice(Reason::IpiReceiver, b"same\n\n"), Err(EINVAL));
+        assert_eq!(parse_choice(Reason::Any, b"donate\n\n"), Err(EINVAL));
         // SAME is no strategy, so it can never be taken for one.
         assert_eq!(Strategy::try_from(SAME), Err(EINVAL));
     }

@@ -36,13 +36,12 @@ mod params;
 mod select;
 mod tracker;
 
-use core::ptr::NonNull;
+use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
     ffi::{c_char, c_int},
     prelude::*,
     sync::atomic::Relaxed,
-    types::Opaque,
 };
 use params::{param_arg, param_emit, set_bool, set_window_ns, show_bool, Flag, WINDOW_NS};
 use select::{receiver_first, relaxed_round, First, Spinner, Vcpus};
@@ -86,6 +85,27 @@ pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_del
 fn now_ns() -> u64 {
     // SAFETY: The fast mono clock may be read in any context, NMI included.
     unsafe { bindings::ktime_get_mono_fast_ns() }
+}
+
+/// The spinning vCPU, as an exported entry point received it: one word, so
+/// that it is passed in a register.
+///
+/// # Invariants
+///
+/// Points to a vCPU of a live VM, valid for `'a`.
+#[derive(Clone, Copy)]
+struct Spinning<'a>(*mut bindings::kvm_vcpu, PhantomData<&'a ()>);
+
+impl Spinning<'_> {
+    /// Wraps `me`.
+    ///
+    /// # Safety
+    ///
+    /// `me` points to a vCPU of a live VM, valid for the lifetime chosen.
+    unsafe fn new(me: *mut bindings::kvm_vcpu) -> Self {
+        // INVARIANT: By the caller.
+        Spinning(me, PhantomData)
+    }
 }
 
 /// The vCPUs of a live VM, reached through `kvm_main.c`.
@@ -213,22 +233,22 @@ pub unsafe extern "C" fn kvm_dy_receiver_first(
     let Some(sent) = last_sent(&ctx) else {
         return -1;
     };
-    // SAFETY: `me` is valid for the call (this function's safety
-    // requirements), and C may change the vCPU under an `&Opaque`.
-    let me = unsafe { &*Opaque::cast_from(me) };
     // SAFETY: Valid for reads and writes, and accessed by nothing else
     // during the call (this function's safety requirements).
     let dy = unsafe { &mut *dy };
+    // SAFETY: `me` is the spinning vCPU, valid for the call (this function's
+    // safety requirements).
+    let me = unsafe { Spinning::new(me) };
     try_receiver(me, ctx, sent, dy)
 }
 
-/// [`kvm_dy_receiver_first`] once `me`, whose context is `ctx`, has sent
-/// an IPI since its reset: out of line, so that a spin exit with nothing
-/// recorded returns without the frame this needs, and never reads or
-/// writes the context's second word.
+/// [`kvm_dy_receiver_first`] once the spinner, whose context is `ctx`, has
+/// sent an IPI since its reset: out of line, so that a spin exit with
+/// nothing recorded returns without the frame this needs, and never reads
+/// or writes the context's second word.
 #[inline(never)]
 fn try_receiver(
-    me: &Opaque<bindings::kvm_vcpu>,
+    me: Spinning<'_>,
     ctx: Ctx<'_>,
     sent: Sent,
     dy: &mut bindings::kvm_dy_spin,
@@ -236,10 +256,10 @@ fn try_receiver(
     let (Some(s), Ok(receiver)) = (spinner(dy), c_int::try_from(sent.receiver())) else {
         return -1;
     };
-    // INVARIANT: `me` is a reference, so the vCPU stays valid while
-    // `vcpus`, local to this call, exists.
+    // INVARIANT: `me` points to a vCPU of a live VM for its lifetime (the
+    // invariant of `Spinning`), which outlives this call and so `vcpus`.
     let mut vcpus = KvmVcpus {
-        me: me.get(),
+        me: me.0,
         last: None,
     };
     let held = |v: &mut KvmVcpus| v.holds(sent.receiver(), sent.vector());
