@@ -1170,7 +1170,8 @@ def dy_goal_rows(t):
         f"| IPI wait, the sender's CPU crowded, the receiver busy (preempted when the "
         f"sender spins): ≥ 90 % of the yields before the relaxed round go to the receiver "
         f"(tracking on; a receiver that the IPI woke from a halt, or that halted since "
-        f"the sender's last look, is left to mainline's scan, by design) | {fmt(busy['on'])} % | {at_least(busy['on'], 90)} |",
+        f"the sender's last look, is left to mainline's scan, by design) "
+        f"| {fmt(busy['on'])} % | {at_least(busy['on'], 90)} |",
         ratio_row("IPI wait: round trips/s, tracking on ÷ off ≥ 1.2", ("spin", "round trips/s"), 1.2),
         ratio_row("IPI wait, on one CPU: round trips/s, tracking on ÷ off ≥ 1.2",
                   ("spinpaired", "round trips/s"), 1.2),
