@@ -101,8 +101,35 @@ check)
 		log "series: building with patches up to: $subject"
 		build_kernel "$obj" || die "the series does not build after: $subject"
 	done
-	# The series' own KVM selftests, built from the whole series.
 	git_r checkout -qf check
+	# The whole series with each part compiled out, and with both: a
+	# distribution may carry it with either off. With both off nothing
+	# of the Rust code or its hooks may be left in vmlinux. In the same
+	# build directory, so that only what the options touch rebuilds.
+	cobj=$obj
+	for parts in "n y" "y n" "n n"; do
+		read -r sched kvm <<<"$parts"
+		what="CONFIG_SCHED_VCPU_DEBOOSTER=$sched CONFIG_KVM_IPI_AWARE_YIELD=$kvm"
+		cp "$BUILD/kunit/.config" "$cobj/.config"
+		for opt in $what; do
+			name=${opt%=*}
+			if [ "${opt#*=}" = y ]; then set -- --enable; else set -- --disable; fi
+			"$REPO/scripts/config" --file "$cobj/.config" "$1" "${name#CONFIG_}"
+		done
+		kmake "$cobj" olddefconfig >/dev/null
+		for opt in $what; do
+			case $opt in
+			*=y) grep -qx "$opt" "$cobj/.config" ;;
+			*) ! grep -q "^${opt%=n}=" "$cobj/.config" ;;
+			esac || die "olddefconfig did not keep $opt"
+		done
+		log "series: building the whole series with $what"
+		build_kernel "$cobj" || die "the series does not build with $what"
+	done
+	left=$(nm "$cobj/vmlinux" | grep -E ' [A-Za-z] (kvm_dy_|kvm_ipi_track|kvm_ipi_yield|kvm_arch_dy_(receiver_first|ipi_outstanding|halts|count)|.*vcpu_deboost)' || true)
+	[ -z "$left" ] || die "with both parts compiled out, vmlinux still has: $(echo "$left" | head -n 5)"
+	log "series: builds with either part compiled out and with both; with both, vmlinux has none of their symbols"
+	# The series' own KVM selftests, built from the whole series.
 	kmake "$obj" headers_install >/dev/null
 	sel=$CACHE/series/selftests
 	mkdir -p "$sel"

@@ -148,8 +148,6 @@ int kvm_ipi_window_ns_set(const char *val, const struct kernel_param *kp);
 int kvm_ipi_window_ns_get(char *buf, const struct kernel_param *kp);
 int kvm_relaxed_boost_set(const char *val, const struct kernel_param *kp);
 int kvm_relaxed_boost_get(char *buf, const struct kernel_param *kp);
-#else
-static inline void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx) { }
-#endif
+#endif /* CONFIG_KVM_IPI_AWARE_YIELD */
 
 #endif /* _LINUX_KVM_IPI_YIELD_H */
