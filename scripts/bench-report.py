@@ -1097,11 +1097,19 @@ DY_SCENARIOS = {
 }
 
 
+def reps_words(reps, noun):
+    """How many repetitions the scenarios ran, from DY_COMPARE's counts:
+    "12 here; 5 of *the scenario*" for the ones that ran fewer."""
+    most = max(reps.values(), default=0)
+    return f"{most}{noun}" + "".join(f"; {n} of *{DY_SCENARIOS[k][0]}*"
+                                     for k, n in reps.items() if n < most)
+
+
 def dy_compare(runs):
     """Tracking on against off in the scenarios of DY_SCENARIOS, per
     repetition, with the A/A pair beside. Returns the repetitions, the
     table rows per scenario (metric, on, off, ratios, A/A ratios, unit) and
-    the medians by (scenario, metric)."""
+    the medians by (scenario, metric); the repetitions by scenario."""
     # kind -> (tracking, aa) -> rep -> run
     data = defaultdict(lambda: defaultdict(dict))
     for r in runs:
@@ -1123,7 +1131,7 @@ def dy_compare(runs):
         return xs
 
     on, off, aa = ("Y", "0"), ("N", "0"), ("N", "1")
-    reps = max((len(data[k][on]) for k in data), default=0)
+    reps = {k: len(data[k][on]) for k in DY_SCENARIOS if data[k][on]}
     rows, t = {}, {}
     for kind, (_, _, metrics) in DY_SCENARIOS.items():
         rows[kind] = []
@@ -1193,7 +1201,7 @@ def never_worse(runs, extra_goals, turn=0):
     reps, rows, t = dy_compare(runs)
     md = ["## Directed yield: never worse than mainline\n",
           "Each scenario runs with IPI tracking on and off (relaxed boost at its default) in "
-          f"every repetition ({reps} here), alternating which runs first, plus a second run "
+          f"every repetition ({reps_words(reps, ' here')}), alternating which runs first, plus a second run "
           "with tracking off beside the first: that A/A pair, off ÷ off again, shows how "
           "far two runs of the same setting differ. *on ÷ off* is the median of the "
           "repetitions' ratios; the range is theirs. PAUSE exits come from the test-only "
@@ -1370,7 +1378,10 @@ def more_goals(runs, **pays):
     overcommit, who pays in the computing crowd), and the tables behind
     them; PAYS goes to who_pays()."""
     cmd, one = controls(runs)
-    inert = one["lo"] <= 1 <= one["hi"]
+    # Inert: the mechanisms made no yield, and the rate moved no further
+    # than a code path's length moves it (or both ways).
+    lo, hi = one["band"]
+    inert = one["acted"] == 0 and (one["lo"] <= 1 <= one["hi"] or lo <= one["one"] <= hi)
     pmd, nb, own = who_pays(runs, **pays)
     # One-sided: the neighbour must not pay for what the sender gives (a
     # neighbour that gets more is paid by the sender, which is allowed),
@@ -1380,9 +1391,14 @@ def more_goals(runs, **pays):
     fair = measured and min(nb, own) >= 0.95
     fair_cell = ("not measured" if not measured else "**met**" if fair else "**missed**")
     return [
-        f"| 1:1, no overcommit: mechanisms inert (round trips/s on ÷ off; inert when the "
-        f"pairs' ratios fall on both sides of 1) | × {fmt(one['one'])} (pairs: "
-        f"{fmt(one['lo'])}–{fmt(one['hi'])}) | {'**met**' if inert else '**missed**'} |",
+        f"| 1:1, no overcommit: mechanisms inert (no yield to an IPI's receiver and none in "
+        f"the relaxed round; round trips/s, tracking on ÷ off: the pairs' ratios on both sides "
+        f"of 1, or their median between 1 and the medians of off with instructions added to "
+        f"each PAUSE exit, ÷ off) "
+        f"| × {fmt(one['one'])} (pairs: {fmt(one['lo'])}–{fmt(one['hi'])}; "
+        f"{one['acted']} such yields; "
+        f"{'padded ' + fmt(lo) + '–' + fmt(hi) if one['padded'] else 'no padded runs'}) "
+        f"| {'**met**' if inert else '**missed**'} |",
         f"| computing crowd: the neighbour pays nothing for the sender's yields: its loops "
         f"with tracking on ≥ 95 % of what it ran beside a sender that never yields, and of "
         f"a computing vCPU's fair share there "
@@ -1457,7 +1473,7 @@ def filter_section(setup, runs):
     turn = int(setup.get("icount_turn", "0") or 0)
     md = ["## Directed yield under a pause filter\n",
           "The scenarios of *Directed yield: never worse than mainline*, run the same way "
-          f"({reps} repetitions, instruction counting, turns of at most {turn:,} "
+          f"({reps_words(reps, ' repetitions')}, instruction counting, turns of at most {turn:,} "
           "instructions, vCPUs bound to CPUs), but with the emulator's pause filter "
           "(`VB_PAUSE_FILTER=1`, test-only, `tests/qemu/0007`) instead of every PAUSE "
           "exiting: KVM then uses its own pause-loop exiting, as on hardware, and a spinning "
@@ -1536,17 +1552,59 @@ def published(kt):
 
 
 def controls(runs):
-    one = defaultdict(dict)
+    """The control without overcommit: its table, and what judges it:
+    round trips/s with tracking on ÷ off per repetition ("ratios"), the
+    yields the mechanisms made ("acted": the tracker's, to a receiver,
+    and the relaxed round's, which is on in both settings), and the band
+    between 1 and the medians of off with instructions added to each
+    PAUSE exit against off ("band"): how far a code path's length alone
+    moves the rate."""
+    def rate(r):
+        return int(r["ipis"]) / (int(r["ns"]) / 1e9)
+
+    def per_rt(v, *keys):
+        return fmt(med([sum(int(r[k]) for k in keys) / int(r["ipis"]) for r in v]))
+
+    plain = defaultdict(dict)
     for r in runs:
-        if r.get("kind") == "spin1to1":
-            one[int(r["rep"])][r["cfg_tracking"]] = int(r["ipis"]) / (int(r["ns"]) / 1e9)
-    ones = [v["Y"] / v["N"] for v in one.values() if "Y" in v and "N" in v]
+        if r.get("kind") == "spin1to1" and r.get("cfg_pad", "0") == "0":
+            plain[r["rep"]][r["cfg_tracking"]] = r
+    pairs = [v for v in plain.values() if "Y" in v and "N" in v]
+    ratios = [rate(v["Y"]) / rate(v["N"]) for v in pairs]
+    padded = pad_band(runs, "spin1to1", lambda r: r["cfg_tracking"] == "N")
+    band = [1.0] + [med(v) for v in padded.values() if v]
+    on = [v["Y"] for v in pairs]
+    acted = (sum(int(r["dy_ipi_receiver"]) for r in on)
+             + sum(int(r["dy_relaxed"]) for r in runs if r.get("kind") == "spin1to1"))
+    rows = [("tracking on", on, ratios),
+            ("off", [v["N"] for v in pairs], [])]
+    base = {rep: rate(v["N"]) for rep, v in plain.items() if "N" in v}
+    for n in padded:
+        v = [r for r in runs if r.get("kind") == "spin1to1" and r.get("cfg_pad") == str(n)]
+        rows.append((f"off, {n} instructions added to each PAUSE exit", v,
+                     [rate(r) / base[r["rep"]] for r in v if base.get(r["rep"])]))
     md = ["### A control without overcommit\n",
           "`vcpu_boost_spin_test -v 2`: 2 vCPUs on the test kernel's 2 CPUs, PAUSE exits on, "
-          f"so nothing needs a directed yield. Round trips/s, tracking and relaxed boost on ÷ "
-          f"off, median over the repetitions: × {fmt(med(ones))} (range {spread(ones)}).\n"]
-    return md, {"one": med(ones), "lo": min(ones, default=float("nan")),
-                "hi": max(ones, default=float("nan"))}
+          "so nothing needs a directed yield: tracking on and off (relaxed boost on), and off "
+          "with no-op instructions added to each PAUSE exit (`kvm_amd.test_pause_pad`), in "
+          "every repetition. Yields per round trip by who chose them: the tracker (to the "
+          "receiver), mainline's scan, the relaxed round.\n",
+          "| setting | round trips/s (median, range) | × off (median, range) | spin exits per round "
+          "trip | yields per round trip: tracker / scan / relaxed round |",
+          "|---|---|---|---|---|"]
+    for name, v, rs in rows:
+        md.append(f"| {name} | {med_range([rate(r) for r in v])} "
+                  f"| {'× ' + med_range(rs) if rs else '–'} | {per_rt(v, 'dy_on_spin')} "
+                  f"| {per_rt(v, 'dy_ipi_receiver')} / {per_rt(v, 'dy_pending_irq', 'dy_mainline')} "
+                  f"/ {per_rt(v, 'dy_relaxed')} |")
+    md += ["", "Under instruction counting a round trip's time is the instructions executed "
+           "until the answer, and how many PAUSE exits fit into a wait depends on how long each "
+           "one is: with the same decisions, a longer exit path can make fewer, later exits and "
+           "a faster round trip, or the reverse. The padded rows show that band for a code path "
+           "that decides nothing.\n"]
+    return md, {"one": med(ratios), "lo": min(ratios, default=float("nan")),
+                "hi": max(ratios, default=float("nan")), "acted": acted,
+                "band": (min(band), max(band)), "padded": bool(padded)}
 
 
 def check_setup(setup, path, pause_filter):
@@ -1584,7 +1642,8 @@ def main():
     setup, runs = parse(logs)
     set_strategies(runs)
     read_noyield(runs)
-    reps = max((int(r["rep"]) for r in runs), default=0)
+    # The kthread part's; the kvm part states its own.
+    reps = max((int(r["rep"]) for r in runs if r.get("kind") == "kernel"), default=0)
     subs = max((int(r.get("sub", 1)) for r in runs if r.get("kind") == "kernel"), default=1)
     run_s = med([int(r["ns"]) / 1e9 for r in runs if r.get("kind") == "kernel"])
     feats = setup.get("features", "").split()
@@ -1602,7 +1661,7 @@ def main():
           "Placements: " + "; ".join(f"*{p}*: {d}" for p, d in PLACEMENTS.items()) + ".",
           f"- Scheduler features: NEXT_BUDDY {'on' if 'NEXT_BUDDY' in feats else 'off'}, "
           f"RUN_TO_PARITY {'on' if 'RUN_TO_PARITY' in feats else 'off'}.",
-          f"- {reps} repetitions of every configuration"
+          f"- {reps} repetitions of every kthread configuration"
           + (f" (the kthread lock among 4 and 8 tasks runs {count_word(subs)} times in "
              f"each, {reps * subs} runs in all, as its runs differ widely)"
              if subs > 1 else "")

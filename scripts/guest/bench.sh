@@ -86,20 +86,6 @@ guest() {
 		info "bench run failed ($rc): kind=$kind $cfg rep=$rep: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
 	fi
 }
-# tracking_pairs KIND COMMAND...: COMMAND with tracking on and off, repeated.
-tracking_pairs() {
-	kind=$1
-	shift
-	rep=1
-	while [ $rep -le $reps ]; do
-		for t in $(order); do
-			echo $t >$KVM_PARAMS/ipi_tracking_enabled
-			guest $kind "cfg_tracking=$t" "$@"
-		done
-		rep=$((rep + 1))
-	done
-	echo Y >$KVM_PARAMS/ipi_tracking_enabled
-}
 
 part=${VB_BENCH_PART:-kernel}
 if [ "$part" = cost ] || [ "$part" = profile ]; then
@@ -354,6 +340,7 @@ scenario() {
 	spincrowdedcompute) sc_args="-v 6 -n $((spin_ipis / 3)) -b -c" ;;
 	mixed) sc_args="-v 4 -n $mixed_acq -m" ;;
 	mixedpaired) sc_args="-v 4 -n $mixed_acq -m -t" ;;
+	spin1to1) sc_args="-v 2 -n 1000" ;;
 	*) fail "no scenario $1" && return 1 ;;
 	esac
 	cmd="/tests/vcpu_boost_${sc_test}_test $sc_args"
@@ -493,20 +480,26 @@ while [ $rep -le $reps ]; do
 		echo Y >$KVM_PARAMS/ipi_tracking_enabled
 	fi
 	dy_runs spincrowdedbusy
-	dy_runs spincrowdedcompute
-	# Its reference for the neighbour's share: no PAUSE exits, so the
-	# sender spins through its own share and never yields. It runs after
-	# the scenario's own runs in each repetition. Without a pause filter
-	# test_pause_exits=0 leaves PAUSE to the guest; with one, KVM
-	# intercepts PAUSE anyway, and the VM turns its exits off (-P).
-	echo 0 >$SVM_PARAMS/test_pause_exits
-	echo N >$KVM_PARAMS/ipi_tracking_enabled
-	noexits=
-	[ "$filter" = 1 ] && noexits=-P
-	scenario spincrowdedcompute
-	guest spincrowdedcompute "cfg_tracking=N cfg_relaxed=Y cfg_ref=noyield" $cmd $noexits
-	echo Y >$KVM_PARAMS/ipi_tracking_enabled
-	echo 1 >$SVM_PARAMS/test_pause_exits
+	# The computing crowd: its runs are the longest and vary least, so
+	# they stop after VB_BENCH_COMPUTE_REPS repetitions (default 6, even,
+	# so that on and off run first equally often).
+	if [ $rep -le "${VB_BENCH_COMPUTE_REPS:-6}" ]; then
+		dy_runs spincrowdedcompute
+		# Its reference for the neighbour's share: no PAUSE exits, so
+		# the sender spins through its own share and never yields. It
+		# runs after the scenario's own runs in each repetition.
+		# Without a pause filter test_pause_exits=0 leaves PAUSE to the
+		# guest; with one, KVM intercepts PAUSE anyway, and the VM turns
+		# its exits off (-P).
+		echo 0 >$SVM_PARAMS/test_pause_exits
+		echo N >$KVM_PARAMS/ipi_tracking_enabled
+		noexits=
+		[ "$filter" = 1 ] && noexits=-P
+		scenario spincrowdedcompute
+		guest spincrowdedcompute "cfg_tracking=N cfg_relaxed=Y cfg_ref=noyield" $cmd $noexits
+		echo Y >$KVM_PARAMS/ipi_tracking_enabled
+		echo 1 >$SVM_PARAMS/test_pause_exits
+	fi
 	dy_runs mixed
 	dy_runs mixedpaired
 	export VCPU_BOOST_PIN=spread
@@ -540,7 +533,21 @@ if [ -e "$IPI_STRATEGY" ]; then
 fi
 
 # The control without overcommit: 2 vCPUs on the 2 CPUs, PAUSE exits on
-# (the mechanisms should change nothing here). What tracking costs per IPI
-# is counted in the cost part.
-tracking_pairs spin1to1 /tests/vcpu_boost_spin_test -v 2 -n 1000
+# (the mechanisms should change nothing here), tracking on and off, then
+# off with instructions added to each PAUSE exit: here neither the
+# tracker nor the relaxed round yields, and the rate moves with what a
+# PAUSE exit executes.
+# What tracking costs per IPI is counted in the cost part.
+scenario spin1to1
+rep=1
+while [ $rep -le $reps ]; do
+	for t in $(order); do
+		echo $t >$KVM_PARAMS/ipi_tracking_enabled
+		guest spin1to1 "cfg_tracking=$t" $cmd
+	done
+	echo N >$KVM_PARAMS/ipi_tracking_enabled
+	pad_runs spin1to1 "cfg_tracking=N" $cmd
+	rep=$((rep + 1))
+done
+echo Y >$KVM_PARAMS/ipi_tracking_enabled
 echo 0 >$SVM_PARAMS/test_pause_exits
