@@ -1277,7 +1277,7 @@ def who_pays(runs, no_exits="`kvm_amd.test_pause_exits=0`", suffix=""):
     metrics = [(n, f) for n, f, _ in COMPUTE_METRICS if f is not receiver_share]
     md = [f"### Who pays, in the computing crowd{suffix}\n",
           "`vcpu_boost_spin_test -b -c`, crowded (the scenario *IPI wait, the sender's CPU "
-          "crowded, every other vCPU computing*), once more per repetition, last, without "
+          "crowded, every other vCPU computing*), once more in each repetition of that scenario, last, without "
           f"PAUSE exits ({no_exits}): the sender spins through its own share and never "
           "yields, so the receiver and the neighbour (vCPU 2, on the sender's CPU) share what "
           "the sender leaves: half of it each is a computing vCPU's fair share (the last row). "
@@ -1378,10 +1378,11 @@ def more_goals(runs, **pays):
     overcommit, who pays in the computing crowd), and the tables behind
     them; PAYS goes to who_pays()."""
     cmd, one = controls(runs)
-    # Inert: the mechanisms made no yield, and the rate moved no further
-    # than a code path's length moves it (or both ways).
-    lo, hi = one["band"]
-    inert = one["acted"] == 0 and (one["lo"] <= 1 <= one["hi"] or lo <= one["one"] <= hi)
+    # Inert: the mechanisms made no yield. The rate is shown beside the
+    # pads', which move it both ways without deciding anything.
+    inert = one["acted"] == 0
+    pads = (f"off with {pad_words(one['padded'])} instructions added" if one["padded"]
+            else "no padded runs")
     pmd, nb, own = who_pays(runs, **pays)
     # One-sided: the neighbour must not pay for what the sender gives (a
     # neighbour that gets more is paid by the sender, which is allowed),
@@ -1392,12 +1393,12 @@ def more_goals(runs, **pays):
     fair_cell = ("not measured" if not measured else "**met**" if fair else "**missed**")
     return [
         f"| 1:1, no overcommit: mechanisms inert (no yield to an IPI's receiver and none in "
-        f"the relaxed round; round trips/s, tracking on ÷ off: the pairs' ratios on both sides "
-        f"of 1, or their median between 1 and the medians of off with instructions added to "
-        f"each PAUSE exit, ÷ off) "
-        f"| × {fmt(one['one'])} (pairs: {fmt(one['lo'])}–{fmt(one['hi'])}; "
-        f"{one['acted']} such yields; "
-        f"{'padded ' + fmt(lo) + '–' + fmt(hi) if one['padded'] else 'no padded runs'}) "
+        f"the relaxed round; beside it round trips/s, tracking on ÷ off, and off with "
+        f"instructions added to each PAUSE exit ÷ off, which moves the rate both ways "
+        f"without a decision) "
+        f"| {one['acted']} such yields; × {fmt(one['one'])} (pairs: "
+        f"{fmt(one['lo'])}–{fmt(one['hi'])}); "
+        f"{pads} "
         f"| {'**met**' if inert else '**missed**'} |",
         f"| computing crowd: the neighbour pays nothing for the sender's yields: its loops "
         f"with tracking on ≥ 95 % of what it ran beside a sender that never yields, and of "
@@ -1473,7 +1474,7 @@ def filter_section(setup, runs):
     turn = int(setup.get("icount_turn", "0") or 0)
     md = ["## Directed yield under a pause filter\n",
           "The scenarios of *Directed yield: never worse than mainline*, run the same way "
-          f"({reps_words(reps, ' repetitions')}, instruction counting, turns of at most {turn:,} "
+          f"({reps_words(reps, ' repetitions')}; instruction counting, turns of at most {turn:,} "
           "instructions, vCPUs bound to CPUs), but with the emulator's pause filter "
           "(`VB_PAUSE_FILTER=1`, test-only, `tests/qemu/0007`) instead of every PAUSE "
           "exiting: KVM then uses its own pause-loop exiting, as on hardware, and a spinning "
@@ -1552,13 +1553,13 @@ def published(kt):
 
 
 def controls(runs):
-    """The control without overcommit: its table, and what judges it:
-    round trips/s with tracking on ÷ off per repetition ("ratios"), the
-    yields the mechanisms made ("acted": the tracker's, to a receiver,
-    and the relaxed round's, which is on in both settings), and the band
-    between 1 and the medians of off with instructions added to each
-    PAUSE exit against off ("band"): how far a code path's length alone
-    moves the rate."""
+    """The control without overcommit: its table; the yields the
+    mechanisms made, which judge it ("acted": the tracker's, to a
+    receiver, and the relaxed round's, which is on in both settings);
+    beside them round trips/s with tracking on ÷ off per repetition, and
+    off with instructions added to each PAUSE exit against off
+    ("padded", pad_band()): how far a code path's length alone moves the
+    rate."""
     def rate(r):
         return int(r["ipis"]) / (int(r["ns"]) / 1e9)
 
@@ -1572,7 +1573,6 @@ def controls(runs):
     pairs = [v for v in plain.values() if "Y" in v and "N" in v]
     ratios = [rate(v["Y"]) / rate(v["N"]) for v in pairs]
     padded = pad_band(runs, "spin1to1", lambda r: r["cfg_tracking"] == "N")
-    band = [1.0] + [med(v) for v in padded.values() if v]
     on = [v["Y"] for v in pairs]
     acted = (sum(int(r["dy_ipi_receiver"]) for r in on)
              + sum(int(r["dy_relaxed"]) for r in runs if r.get("kind") == "spin1to1"))
@@ -1584,8 +1584,8 @@ def controls(runs):
         rows.append((f"off, {n} instructions added to each PAUSE exit", v,
                      [rate(r) / base[r["rep"]] for r in v if base.get(r["rep"])]))
     md = ["### A control without overcommit\n",
-          "`vcpu_boost_spin_test -v 2`: 2 vCPUs on the test kernel's 2 CPUs, PAUSE exits on, "
-          "so nothing needs a directed yield: tracking on and off (relaxed boost on), and off "
+          "`vcpu_boost_spin_test -v 2`: 2 vCPUs on the test kernel's 2 CPUs, PAUSE exiting "
+          "as in the rest of this part, so nothing needs a directed yield: tracking on and off (relaxed boost on), and off "
           "with no-op instructions added to each PAUSE exit (`kvm_amd.test_pause_pad`), in "
           "every repetition. Yields per round trip by who chose them: the tracker (to the "
           "receiver), mainline's scan, the relaxed round.\n",
@@ -1603,8 +1603,7 @@ def controls(runs):
            "a faster round trip, or the reverse. The padded rows show that band for a code path "
            "that decides nothing.\n"]
     return md, {"one": med(ratios), "lo": min(ratios, default=float("nan")),
-                "hi": max(ratios, default=float("nan")), "acted": acted,
-                "band": (min(band), max(band)), "padded": bool(padded)}
+                "hi": max(ratios, default=float("nan")), "acted": acted, "padded": padded}
 
 
 def check_setup(setup, path, pause_filter):

@@ -109,7 +109,7 @@ check)
 	# leave nothing in vmlinux: no symbol of its Rust code (crate names in
 	# the mangled ones), its hooks, parameters or tracepoints. In the same
 	# build directory, so that only what the options touch rebuilds.
-	sched_syms='vcpu_deboost|sched_vcpu_yield|yield_task_fair_boost'
+	sched_syms='vcpu_deboost|sched_vcpu_|yield_task_fair_boost'
 	kvm_syms='9ipi_yield|kvm_dy_|kvm_ipi_|kvm_relaxed_boost|ipi_window_ns|ipi_tracking_enabled|enable_relaxed_boost|KVM_DY_|KVM_IPI_PATH|kvm_arch_dy_(receiver_first|ipi_outstanding|halts|count)'
 	for parts in "n y" "y n" "n n"; do
 		read -r sched kvm <<<"$parts"
@@ -130,13 +130,23 @@ check)
 		done
 		log "series: building the whole series with $what"
 		build_kernel "$obj" || die "the series does not build with $what"
-		out_syms=
-		[ "$sched" = n ] && out_syms=$sched_syms
-		[ "$kvm" = n ] && out_syms=${out_syms:+$out_syms|}$kvm_syms
-		left=$(nm "$obj/vmlinux" | grep -E " [A-Za-z] .*($out_syms)" || true)
-		[ -z "$left" ] || die "with $what, vmlinux still has: $(echo "$left" | head -n 5)"
+		nm "$obj/vmlinux" >"$obj/vmlinux.syms"
+		for part in "sched $sched $sched_syms" "kvm $kvm $kvm_syms"; do
+			read -r pname on syms <<<"$part"
+			n=$(grep -cE " [A-Za-z] .*($syms)" "$obj/vmlinux.syms" || true)
+			# A part built in must match, or the pattern proves nothing.
+			if [ "$on" = y ]; then
+				[ "$n" -gt 0 ] || die "with $what, no symbol of the $pname part matched: fix the pattern"
+			else
+				[ "$n" -eq 0 ] || die "with $what, vmlinux still has $n symbols of the $pname part: $(grep -E " [A-Za-z] .*($syms)" "$obj/vmlinux.syms" | head -n 3)"
+			fi
+		done
+		# KVM's stats are named in vmlinux; compiled out, none of ours.
+		if [ "$kvm" = n ] && grep -aqE 'ipi_tracked|dy_on_spin' "$obj/vmlinux"; then
+			die "with $what, vmlinux still names the KVM part's stats"
+		fi
 	done
-	log "series: builds with either part compiled out and with both, leaving none of its symbols"
+	log "series: builds with either part compiled out and with both, leaving none of its symbols or stats"
 	# The series' own KVM selftests, built from the whole series.
 	kmake "$obj" headers_install >/dev/null
 	sel=$CACHE/series/selftests

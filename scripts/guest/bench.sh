@@ -483,7 +483,7 @@ while [ $rep -le $reps ]; do
 	# The computing crowd: its runs are the longest and vary least, so
 	# they stop after VB_BENCH_COMPUTE_REPS repetitions (default 6, even,
 	# so that on and off run first equally often).
-	if [ $rep -le "${VB_BENCH_COMPUTE_REPS:-6}" ]; then
+	if [ $rep -le "${VB_BENCH_COMPUTE_REPS:-6}" ] && wanted spincrowdedcompute; then
 		dy_runs spincrowdedcompute
 		# Its reference for the neighbour's share: no PAUSE exits, so
 		# the sender spins through its own share and never yields. It
