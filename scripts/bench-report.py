@@ -905,7 +905,7 @@ def pad_band(runs, kind, plain):
     for r in runs:
         if r.get("kind") != kind:
             continue
-        rt = int(r["ipis"]) / (int(r["ns"]) / 1e9)
+        rt = _rate("ipis")(r)
         if r.get("cfg_pad", "0") != "0":
             pads[int(r["cfg_pad"])].append((r["rep"], rt))
         elif plain(r):
@@ -1560,8 +1560,7 @@ def controls(runs):
     off with instructions added to each PAUSE exit against off
     ("padded", pad_band()): how far a code path's length alone moves the
     rate."""
-    def rate(r):
-        return int(r["ipis"]) / (int(r["ns"]) / 1e9)
+    rate = _rate("ipis")
 
     def per_rt(v, *keys):
         return fmt(med([sum(int(r[k]) for k in keys) / int(r["ipis"]) for r in v]))
