@@ -23,11 +23,13 @@ from insnwindow import Symbols, functions, read
 # The mechanisms' own functions and what they call for them: the series'
 # C helpers and Rust entry points, the crate's Rust functions that are not
 # inlined into them (ipi_yield::...), the Rust helpers of its atomics, the
-# clock of the send times, and kvm_vcpu_on_spin(), whose scan and hooks
-# kvm_dy_on_spin() inlines. xa_load() is the vCPU lookup of the scan and of
-# the Rust steps (other paths call it too).
+# clock of the send times (local_clock(), without the TSC read under it,
+# sched_clock_noinstr(), which the scheduler's clock calls all the time),
+# and kvm_vcpu_on_spin(), whose scan and hooks kvm_dy_on_spin() inlines.
+# xa_load() is the vCPU lookup of the scan and of the Rust steps (other
+# paths call it too).
 OWN = re.compile(r"^(kvm_ipi_|kvm_dy_|kvm_arch_dy_|rust_helper_|ipi_yield::|kvm_vcpu_on_spin$"
-                 r"|kvm_arch_vcpu_preempted_in_kernel$|ktime_get_mono_fast_ns$|xa_load$)")
+                 r"|kvm_arch_vcpu_preempted_in_kernel$|local_clock$|local_clock_noinstr$|xa_load$)")
 # The yield itself: what it costs follows whom the spin chose, not the code
 # that chose.
 YIELD = "kvm_vcpu_yield_to"
@@ -37,7 +39,8 @@ PER_IPI = {"kvm_ipi_track", "kvm_ipi_tracker_deliver"}
 # switch, the store of the record): in the spin tests their calls per IPI
 # recorded (calls of kvm_ipi_tracker_deliver()) come off, at their cost per
 # call in that run.
-RECORD_CALLS = ("ktime_get_mono_fast_ns", "rust_helper_atomic_i8_read", "rust_helper_atomic64_set")
+RECORD_CALLS = ("local_clock", "local_clock_noinstr", "rust_helper_atomic_i8_read",
+                "rust_helper_atomic64_set")
 
 
 def fmt(x, nd=1):
@@ -188,8 +191,9 @@ def main():
                         "every 4th acquisition an IPI to the next vCPU that nobody waits "
                         "for: the spinners' last IPIs were mostly answered long before "
                         "they spin, as in a guest whose vCPUs send IPIs now and then, so "
-                        "with tracking on step 1 asks the receiver's APIC and stops there "
-                        "unless the IPI is still pending."),
+                        "with tracking on the first spin exit after an IPI asks the "
+                        "receiver's APIC and, the IPI answered, forgets it; the exits "
+                        "after it end at the spinner's record."),
                        ("wait", "`vcpu_boost_spin_test -v 2`, both vCPUs on CPU 0: vCPU 0 "
                         "spins until vCPU 1 answers its IPI, so every spin exit is the "
                         "sender's with its IPI unanswered; the IPI woke the receiver from "

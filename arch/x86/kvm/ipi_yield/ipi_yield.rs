@@ -45,7 +45,7 @@ use kernel::{
 };
 use params::{param_arg, param_emit, set_bool, set_window_ns, show_bool, Flag, WINDOW_NS};
 use select::{receiver_first, relaxed_round, First, Spinner, Vcpus};
-use tracker::{last_sent, record, Ctx, Sent};
+use tracker::{last_sent, outstanding, record, Ctx, Sent};
 
 /// Resets a vCPU's context: nothing sent.
 ///
@@ -81,10 +81,12 @@ pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_del
     record(d, &src, now_ns).recorded()
 }
 
-/// The clock of the tracker's send times: the fast mono clock.
+/// The clock of the tracker's send times: `local_clock()`, which reads
+/// per-CPU data only, not a line that the timekeeper writes at every tick.
 fn now_ns() -> u64 {
-    // SAFETY: The fast mono clock may be read in any context, NMI included.
-    unsafe { bindings::ktime_get_mono_fast_ns() }
+    // SAFETY: `local_clock()` takes no argument and may be called in any
+    // context; it keeps itself on one CPU while it reads.
+    unsafe { bindings::local_clock() }
 }
 
 /// The spinning vCPU, as an exported entry point received it: one word, so
@@ -262,7 +264,7 @@ fn try_receiver(
         me: me.0,
         last: None,
     };
-    let held = |v: &mut KvmVcpus| v.holds(sent.receiver(), sent.vector());
+    let held = |v: &mut KvmVcpus| outstanding(&ctx, sent, |r, vector| v.holds(r, vector));
     let recent = |_: &mut KvmVcpus| sent.in_window(now_ns());
     let quiet = |v: &mut KvmVcpus| {
         v.halts(sent.receiver())

@@ -12,7 +12,8 @@
 //! directed yield asks the receiver's APIC whether the vector is still in
 //! its IRR or ISR (`kvm_arch_dy_ipi_outstanding()`): the EOI ends the
 //! receiver's priority without a hook on the EOI paths keeping a copy of
-//! that state in step.
+//! that state in step. The first spin that finds the IPI answered forgets
+//! the record ([`outstanding`]), so that the spins after it stop there.
 //!
 //! Beside it, a second word ([`Seen`]) keeps the receiver's halt count as
 //! the vCPU's last spin that asked about it read it, written by the vCPU's
@@ -77,10 +78,11 @@ fn stamp(ns: u64) -> u32 {
 }
 
 /// How far a clock read may come out before a send time and still count as
-/// no time passed: 1024 stamps, about 1 ms. The vCPU may have moved to
-/// another CPU since it sent, and the fast clocks of two CPUs may differ by
-/// far less than that; far less, too, than the stamp's wrap.
-const SKEW_STAMPS: u32 = 1024;
+/// no time passed: 2^14 stamps, about 16.8 ms. The vCPU may have moved to
+/// another CPU since it sent, and `local_clock()` of two CPUs differs by at
+/// most about a tick (10 ms at HZ=100) when sched_clock is not stable; far
+/// less than the stamp's wrap.
+const SKEW_STAMPS: u32 = 1 << 14;
 
 /// `window` in stamp units, rounded up so that no window is empty.
 fn window_stamps(window: u64) -> u32 {
@@ -132,7 +134,7 @@ impl Sent {
     /// Whether it was sent at most `window` ns before `now` (judged in
     /// stamps: up to two stamps, about 2 µs, longer, never shorter). A
     /// clock read that comes out at most [`SKEW_STAMPS`] before the send
-    /// time (the fast clock of another CPU) counts as no time passed.
+    /// time (the clock of another CPU) counts as no time passed.
     pub(crate) fn recent(self, now: u64, window: u64) -> bool {
         let age = stamp(now).wrapping_sub(self.0 as u32);
         age <= window_stamps(window) || age.wrapping_neg() <= SKEW_STAMPS
@@ -220,6 +222,14 @@ impl<'a> Ctx<'a> {
     fn store(&self, sent: Sent) {
         self.sent.store(sent.0, Relaxed);
     }
+
+    /// Forgets `sent` if it is still the last IPI sent. Relaxed, as
+    /// [`Ctx::sent`]: under the vCPU's mutex nothing records in between.
+    fn forget(&self, sent: Sent) {
+        if self.sent() == sent {
+            self.store(Sent::NONE);
+        }
+    }
 }
 
 /// Records `d`, an interrupt the receiver's APIC accepted, sent at `now()`,
@@ -248,6 +258,24 @@ pub(crate) fn last_sent(sender: &Ctx<'_>) -> Option<Sent> {
         return None;
     }
     Some(sender.sent()).filter(|sent| sent.recorded())
+}
+
+/// Whether the receiver of `sent`, the last IPI `sender` sent, still owes
+/// the answer: whether its APIC still `holds` the vector (IRR or ISR). An
+/// IPI found answered is forgotten, so that the sender's later spins end at
+/// [`last_sent`] without asking the APIC again: it can be owed again only by
+/// being sent again, which records it anew, and the vector held again for
+/// another sender's IPI is not this one's.
+pub(crate) fn outstanding(
+    sender: &Ctx<'_>,
+    sent: Sent,
+    holds: impl FnOnce(u32, u8) -> bool,
+) -> bool {
+    let held = holds(sent.receiver(), sent.vector());
+    if !held {
+        sender.forget(sent);
+    }
+    held
 }
 
 #[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
@@ -311,15 +339,15 @@ mod tests {
 
     /// The receiver of `sender`'s last IPI while it owes the answer, as
     /// the Rust step of `kvm_vcpu_on_spin()` asks the tracker: [`last_sent`],
-    /// the receiver's APIC (`holds`), then the clock, only if it holds the
-    /// vector, and [`Sent::in_window`].
+    /// [`outstanding`] (the receiver's APIC, `holds`), then the clock, only
+    /// if it holds the vector, and [`Sent::in_window`].
     fn pending_receiver(
         sender: &Ctx<'_>,
         holds: impl FnOnce(u32, u8) -> bool,
         now: impl FnOnce() -> u64,
     ) -> Option<u32> {
         last_sent(sender)
-            .filter(|sent| holds(sent.receiver(), sent.vector()) && sent.in_window(now()))
+            .filter(|&sent| outstanding(sender, sent, holds) && sent.in_window(now()))
             .map(Sent::receiver)
     }
 
@@ -451,6 +479,12 @@ mod tests {
             // EOI'd: nobody, and no clock read.
             assert_eq!(pending_receiver(&a.ctx(), apic(false), clock), None);
             assert_eq!(reads.get(), 1);
+            // Forgotten: the vector held again (another sender's IPI) is
+            // not asked about.
+            asked.set(None);
+            assert_eq!(pending_receiver(&a.ctx(), apic(true), clock), None);
+            assert_eq!((asked.get(), reads.get()), (None, 1));
+            assert_eq!(a.sent(), Sent::NONE);
             // The next IPI is asked about, not the one before.
             send(&ipi(SRC, 3, 0x31), &a, T0);
             assert_eq!(pending_receiver(&a.ctx(), apic(true), clock), Some(3));
@@ -458,6 +492,23 @@ mod tests {
             // Still held, but out of the window: nobody.
             let late = T0 + IPI_WINDOW_NS_DEFAULT + 4096;
             assert_eq!(ask(&a, true, late), None);
+        });
+    }
+
+    /// Only the record found answered is forgotten: one sent since stays.
+    #[test]
+    fn an_answer_forgets_its_own_record_only() {
+        let a = Slot::new();
+        with_tracking(true, || {
+            let first = send(&ipi(SRC, DST, VEC), &a, T0);
+            assert!(outstanding(&a.ctx(), first, |_, _| true));
+            assert_eq!(a.sent(), first);
+            let second = send(&ipi(SRC, 7, VEC), &a, T0 + 4096);
+            assert!(!outstanding(&a.ctx(), first, |_, _| false));
+            assert_eq!(a.sent(), second);
+            assert_eq!(ask(&a, true, T0 + 8192), Some(7));
+            assert_eq!(ask(&a, false, T0 + 8192), None);
+            assert_eq!(a.sent(), Sent::NONE);
         });
     }
 
@@ -481,9 +532,10 @@ mod tests {
             assert!(!s.recent(T0 + 2048, IPI_WINDOW_NS_MIN));
             // A clock read a little behind the send time is no time passed;
             // half the stamp's range later is long past, not behind.
+            let skew = u64::from(SKEW_STAMPS) << STAMP_SHIFT;
             assert!(s.recent(T0 - 5000, IPI_WINDOW_NS_MIN));
-            assert!(s.recent(T0 - (1024 << STAMP_SHIFT), IPI_WINDOW_NS_MIN));
-            assert!(!s.recent(T0 - (1026 << STAMP_SHIFT), IPI_WINDOW_NS_MIN));
+            assert!(s.recent(T0 - skew, IPI_WINDOW_NS_MIN));
+            assert!(!s.recent(T0 - skew - 2048, IPI_WINDOW_NS_MIN));
             let far = T0 + (((1u64 << 31) + 5) << STAMP_SHIFT);
             assert!(!s.recent(far, IPI_WINDOW_NS_MAX));
             // Across the stamp's wrap.
@@ -548,8 +600,8 @@ mod tests {
     /// four vCPUs, as a hostile guest may cause them, against a model: the
     /// answer is the receiver of the last well-formed IPI the spinner sent
     /// since its reset, exactly while that receiver's APIC still holds the
-    /// vector and the IPI is in the window; it is never the spinner itself
-    /// and always a vCPU of the VM.
+    /// vector and the IPI is in the window, until a spin finds it answered;
+    /// it is never the spinner itself and always a vCPU of the VM.
     #[test]
     fn fuzz_against_a_model() {
         const NR: i32 = 4;
@@ -609,6 +661,10 @@ mod tests {
                             let age = now.wrapping_sub(t);
                             (holds(rcv, v) && age <= w + 2048).then_some((rcv, age))
                         });
+                        // Found answered: forgotten.
+                        if m.is_some_and(|(rcv, v, _)| !holds(rcv, v)) {
+                            *m = None;
+                        }
                         match (got, want) {
                             (Some(x), Some((rcv, _))) => assert_eq!(x, rcv),
                             // Within two stamps of the window's end either
