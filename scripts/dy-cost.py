@@ -23,8 +23,9 @@ from insnwindow import Symbols, functions, read
 # The mechanisms' own functions and what they call for them: the series'
 # C helpers and Rust entry points, the crate's Rust functions that are not
 # inlined into them (ipi_yield::...), the Rust helpers of its atomics, the
-# clock of the send times (local_clock(), without the TSC read under it,
-# sched_clock_noinstr(), which the scheduler's clock calls all the time),
+# clock of the send times (local_clock(), without sched_clock_noinstr()
+# under it, the TSC's read and conversion, which the scheduler's clock
+# calls all the time),
 # and kvm_vcpu_on_spin(), whose scan and hooks kvm_dy_on_spin() inlines.
 # xa_load() is the vCPU lookup of the scan and of the Rust steps (other
 # paths call it too).
@@ -151,8 +152,9 @@ def main():
           f"{reps} repetitions, the settings rotated. Listed: the functions of IPI "
           "tracking and of directed yield (names `kvm_ipi_*`, `kvm_dy_*`, "
           "`kvm_arch_dy_*`, the Rust helpers of the atomics, the clock of the send "
-          "times, `local_clock()`, without the TSC read under it, which the "
-          "scheduler's clock calls too, `kvm_vcpu_on_spin()` with the scan and hooks that "
+          "times, `local_clock()`, without what it calls to read and convert the "
+          "TSC, which the scheduler's clock calls too, `kvm_vcpu_on_spin()` with the "
+          "scan and hooks that "
           "`kvm_dy_on_spin()` inlines, `kvm_arch_vcpu_preempted_in_kernel()`, and "
           "`xa_load()`, the vCPU lookup, which other paths call too): medians, and "
           "the range where runs differ. These counts are exact; the last row, "

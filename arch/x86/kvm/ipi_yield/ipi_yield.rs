@@ -82,7 +82,8 @@ pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_del
 }
 
 /// The clock of the tracker's send times: `local_clock()`, which reads
-/// per-CPU data only, not a line that the timekeeper writes at every tick.
+/// per-CPU and read-mostly data, not a line that the timekeeper writes at
+/// every tick.
 fn now_ns() -> u64 {
     // SAFETY: `local_clock()` takes no argument and may be called in any
     // context; it keeps itself on one CPU while it reads.
