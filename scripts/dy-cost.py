@@ -194,9 +194,9 @@ def main():
                         "every 4th acquisition an IPI to the next vCPU that nobody waits "
                         "for: the spinners' last IPIs were mostly answered long before "
                         "they spin, as in a guest whose vCPUs send IPIs now and then, so "
-                        "with tracking on the first spin exit after an IPI asks the "
-                        "receiver's APIC and, the IPI answered, forgets it; the exits "
-                        "after it end at the spinner's record."),
+                        "with tracking on the first two spin exits after the answer "
+                        "ask the receiver's APIC, and the second forgets the IPI; the "
+                        "exits after them end at the spinner's record."),
                        ("wait", "`vcpu_boost_spin_test -v 2`, both vCPUs on CPU 0: vCPU 0 "
                         "spins until vCPU 1 answers its IPI, so every spin exit is the "
                         "sender's with its IPI unanswered; the IPI woke the receiver from "
