@@ -133,12 +133,12 @@ check)
 		nm "$obj/vmlinux" >"$obj/vmlinux.syms"
 		for part in "sched $sched $sched_syms" "kvm $kvm $kvm_syms"; do
 			read -r pname on syms <<<"$part"
-			n=$(grep -cE " [A-Za-z] .*($syms)" "$obj/vmlinux.syms" || true)
+			hits=$(grep -E " [A-Za-z] .*($syms)" "$obj/vmlinux.syms" || true)
 			# A part built in must match, or the pattern proves nothing.
 			if [ "$on" = y ]; then
-				[ "$n" -gt 0 ] || die "with $what, no symbol of the $pname part matched: fix the pattern"
+				[ -n "$hits" ] || die "with $what, no symbol of the $pname part matched: fix the pattern"
 			else
-				[ "$n" -eq 0 ] || die "with $what, vmlinux still has $n symbols of the $pname part: $(grep -E " [A-Za-z] .*($syms)" "$obj/vmlinux.syms" | head -n 3)"
+				[ -z "$hits" ] || die "with $what, vmlinux still has $(echo "$hits" | wc -l) symbols of the $pname part: $(echo "$hits" | head -n 3)"
 			fi
 		done
 		# KVM's stats are named in vmlinux; compiled out, none of ours.
