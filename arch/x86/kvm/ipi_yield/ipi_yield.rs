@@ -45,7 +45,7 @@ use kernel::{
 };
 use params::{param_arg, param_emit, set_bool, set_window_ns, show_bool, Flag, WINDOW_NS};
 use select::{receiver_first, relaxed_round, First, Spinner, Vcpus};
-use tracker::{last_sent, outstanding, record, Ctx, Sent};
+use tracker::{last_sent, outstanding, record, still_recent, Ctx, Sent};
 
 /// Resets a vCPU's context: nothing sent.
 ///
@@ -266,7 +266,7 @@ fn try_receiver(
         last: None,
     };
     let held = |v: &mut KvmVcpus| outstanding(&ctx, sent, |r, vector| v.holds(r, vector));
-    let recent = |_: &mut KvmVcpus| sent.in_window(now_ns());
+    let recent = |_: &mut KvmVcpus| still_recent(&ctx, sent, now_ns());
     let quiet = |v: &mut KvmVcpus| {
         v.halts(sent.receiver())
             .is_some_and(|h| !ctx.halted_since_last_look(sent.receiver(), h))

@@ -14,7 +14,8 @@
 //! receiver's priority without a hook on the EOI paths keeping a copy of
 //! that state in step. The second spin in a row that finds the IPI
 //! answered forgets the record ([`outstanding`]), so that the spins after
-//! it stop there.
+//! it stop there, as does one that finds it out of the window
+//! ([`still_recent`]).
 //!
 //! Beside it, a second word ([`Seen`]) keeps the receiver's halt count as
 //! the vCPU's last spin that asked about it read it, written by the vCPU's
@@ -158,7 +159,7 @@ impl Sent {
     }
 
     /// Whether it was sent at most `ipi_window_ns` before `now`.
-    pub(crate) fn in_window(self, now: u64) -> bool {
+    fn in_window(self, now: u64) -> bool {
         self.recent(now, WINDOW_NS.load(Relaxed))
     }
 }
@@ -248,6 +249,13 @@ impl<'a> Ctx<'a> {
             self.store(new);
         }
     }
+
+    /// Forgets `sent` if it is still the last IPI sent, marked or not.
+    fn forget(&self, sent: Sent) {
+        if self.sent().with_answered(false) == sent.with_answered(false) {
+            self.store(Sent::NONE);
+        }
+    }
 }
 
 /// Records `d`, an interrupt the receiver's APIC accepted, sent at `now()`,
@@ -300,6 +308,18 @@ pub(crate) fn outstanding(
         (false, true) => sender.replace(sent, Sent::NONE),
     }
     held
+}
+
+/// Whether `sent`, the last IPI `sender` sent, was sent at most
+/// `ipi_window_ns` before `now` ([`Sent::in_window`]). One that was not is
+/// forgotten: its stamp wraps, and kept for 2^32 stamps (about 73 minutes)
+/// it would look recent again.
+pub(crate) fn still_recent(sender: &Ctx<'_>, sent: Sent, now: u64) -> bool {
+    let recent = sent.in_window(now);
+    if !recent {
+        sender.forget(sent);
+    }
+    recent
 }
 
 #[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
@@ -364,14 +384,14 @@ mod tests {
     /// The receiver of `sender`'s last IPI while it owes the answer, as
     /// the Rust step of `kvm_vcpu_on_spin()` asks the tracker: [`last_sent`],
     /// [`outstanding`] (the receiver's APIC, `holds`), then the clock, only
-    /// if it holds the vector, and [`Sent::in_window`].
+    /// if it holds the vector, and [`still_recent`].
     fn pending_receiver(
         sender: &Ctx<'_>,
         holds: impl FnOnce(u32, u8) -> bool,
         now: impl FnOnce() -> u64,
     ) -> Option<u32> {
         last_sent(sender)
-            .filter(|&sent| outstanding(sender, sent, holds) && sent.in_window(now()))
+            .filter(|&sent| outstanding(sender, sent, holds) && still_recent(sender, sent, now()))
             .map(Sent::receiver)
     }
 
@@ -514,9 +534,42 @@ mod tests {
             send(&ipi(SRC, 3, 0x31), &a, T0);
             assert_eq!(pending_receiver(&a.ctx(), apic(true), clock), Some(3));
             assert_eq!(asked.get(), Some((3, 0x31)));
-            // Still held, but out of the window: nobody.
+            // Still held, but out of the window: nobody, and forgotten.
             let late = T0 + IPI_WINDOW_NS_DEFAULT + 4096;
             assert_eq!(ask(&a, true, late), None);
+            assert_eq!(a.sent(), Sent::NONE);
+        });
+    }
+
+    /// An IPI found out of the window is forgotten, marked or not, so that
+    /// its stamp cannot come round to look recent again, as it would a
+    /// full wrap (2^42 ns) after it was sent.
+    #[test]
+    fn an_ipi_out_of_the_window_is_forgotten() {
+        let a = Slot::new();
+        let w = IPI_WINDOW_NS_DEFAULT;
+        let wrap = 1u64 << (32 + STAMP_SHIFT);
+        with_tracking(true, || {
+            let sent = send(&ipi(SRC, DST, VEC), &a, T0);
+            assert!(sent.recent(T0 + wrap, w));
+            // In the window: kept.
+            assert!(still_recent(&a.ctx(), sent, T0 + w));
+            assert_eq!(a.sent(), sent);
+            // Held out of it: forgotten, so that a wrap later nothing is.
+            assert_eq!(ask(&a, true, T0 + 2 * w), None);
+            assert_eq!(a.sent(), Sent::NONE);
+            assert_eq!(ask(&a, true, T0 + wrap), None);
+            // Found answered once, then held out of the window: forgotten.
+            let sent = send(&ipi(SRC, DST, VEC), &a, T0);
+            assert_eq!(ask(&a, false, T0 + 1024), None);
+            assert!(a.sent().recorded() && a.sent() != sent);
+            assert_eq!(ask(&a, true, T0 + 2 * w), None);
+            assert_eq!(a.sent(), Sent::NONE);
+            // An old IPI out of the window leaves the one sent since alone.
+            let newer = send(&ipi(SRC, 7, VEC), &a, T0 + 3 * w);
+            assert!(!still_recent(&a.ctx(), sent, T0 + 3 * w));
+            assert_eq!(a.sent(), newer);
+            assert_eq!(ask(&a, true, T0 + 3 * w), Some(7));
         });
     }
 
@@ -640,7 +693,8 @@ mod tests {
     /// answer is the receiver of the last well-formed IPI the spinner sent
     /// since its reset, exactly while that receiver's APIC still holds the
     /// vector and the IPI is in the window, until two spins in a row find
-    /// it answered; tracking switched off now and then answers nothing and
+    /// it answered or one finds it held out of the window; tracking
+    /// switched off now and then answers nothing and
     /// leaves the records as they are. The answer is never the spinner
     /// itself and always a vCPU of the VM.
     #[test]
@@ -712,10 +766,14 @@ mod tests {
                             (holds(rcv, v) && age <= w + 2048).then_some((rcv, age))
                         });
                         // Found answered: marked, and forgotten the second
-                        // time in a row; found held: unmarked.
+                        // time in a row; found held: unmarked, or forgotten
+                        // out of the window (within two stamps of its end as
+                        // the answer says).
                         if let Some((rcv, v, t, answered)) = m.filter(|_| on) {
                             let held = holds(rcv, v);
-                            *m = (held || !answered).then_some((rcv, v, t, !held));
+                            let age = now.wrapping_sub(t);
+                            let late = held && age > w && (age > w + 2048 || got.is_none());
+                            *m = (!late && (held || !answered)).then_some((rcv, v, t, !held));
                         }
                         match (got, want) {
                             (Some(x), Some((rcv, _))) => assert_eq!(x, rcv),
