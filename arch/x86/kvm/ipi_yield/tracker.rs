@@ -14,8 +14,8 @@
 //! receiver's priority without a hook on the EOI paths keeping a copy of
 //! that state in step. The second spin in a row that finds the IPI
 //! answered forgets the record ([`outstanding`]), so that the spins after
-//! it stop there, as does one that finds it out of the window
-//! ([`still_recent`]).
+//! it stop there, as does a spin that reads the clock, for a receiver it
+//! would try, and finds the IPI out of the window ([`still_recent`]).
 //!
 //! Beside it, a second word ([`Seen`]) keeps the receiver's halt count as
 //! the vCPU's last spin that asked about it read it, written by the vCPU's
@@ -565,11 +565,15 @@ mod tests {
             assert!(a.sent().recorded() && a.sent() != sent);
             assert_eq!(ask(&a, true, T0 + 2 * w), None);
             assert_eq!(a.sent(), Sent::NONE);
-            // An old IPI out of the window leaves the one sent since alone.
+            // An old IPI out of the window leaves the one sent since alone,
+            // also one that differs from it in its send time only.
             let newer = send(&ipi(SRC, 7, VEC), &a, T0 + 3 * w);
             assert!(!still_recent(&a.ctx(), sent, T0 + 3 * w));
             assert_eq!(a.sent(), newer);
             assert_eq!(ask(&a, true, T0 + 3 * w), Some(7));
+            let again = send(&ipi(SRC, DST, VEC), &a, T0 + 3 * w);
+            assert!(!still_recent(&a.ctx(), sent, T0 + 3 * w));
+            assert_eq!(a.sent(), again);
         });
     }
 
@@ -774,6 +778,17 @@ mod tests {
                             let age = now.wrapping_sub(t);
                             let late = held && age > w && (age > w + 2048 || got.is_none());
                             *m = (!late && (held || !answered)).then_some((rcv, v, t, !held));
+                        }
+                        // The record is the model's: forgotten, marked and
+                        // unmarked exactly as it says.
+                        let kept = sa.sent();
+                        match *m {
+                            Some((rcv, v, t, answered)) => {
+                                assert!(kept.recorded() && kept.answered() == answered);
+                                assert_eq!((kept.receiver(), kept.vector()), (rcv, v));
+                                assert_eq!(kept.0 as u32, stamp(t));
+                            }
+                            None => assert_eq!(kept, Sent::NONE),
                         }
                         match (got, want) {
                             (Some(x), Some((rcv, _))) => assert_eq!(x, rcv),
