@@ -143,9 +143,15 @@ def main():
     ipi = [r for r in runs if r["cfg_test"] == "ipi"]
     spin = [r for r in runs if r["cfg_test"] != "ipi"]
     reps = max((int(r["rep"]) for r in runs), default=0)
+    with open(sys.argv[2], errors="replace") as f:
+        m = re.search(r"\bicount_turn=(\d+)", f.read())
+    turn = int(m.group(1)) if m else 0
+    turns = (f"each emulated CPU's turn at most {turn:,} instructions, as in `make bench`'s "
+             "kvm part (`tests/qemu/0006`)" if turn else
+             "each emulated CPU's turn as long as the next timer deadline allows")
     md = ["## What the KVM mechanisms execute (make dy-cost)\n",
           "The test kernel (without jump labels: a static key is a load and a branch) "
-          "booted once under instruction counting with `nokaslr` and the TCG plugin "
+          f"booted once under instruction counting ({turns}) with `nokaslr` and the TCG plugin "
           "`tests/qemu/plugins/insn-window.c`, which counts every instruction the "
           "emulated CPUs execute while a VM lives (from its first `/dev/kvm` ioctl to "
           "`kvm_destroy_vm()`), the debooster off, halt polling off, "

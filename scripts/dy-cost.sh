@@ -8,7 +8,9 @@
 # The dycost part of scripts/guest/bench.sh runs the VMs;
 # scripts/dy-cost.py writes its section of bench/REPORT.md
 # (scripts/report_section.py). VB_DYCOST_REPS sets the repetitions
-# (default 3).
+# (default 3); each emulated CPU's turn lasts at most VB_ICOUNT_TURN
+# instructions (default 10,000, as in make bench's kvm part), so that a
+# vCPU on the other CPU takes its IPIs as it would there.
 . "$(dirname "$0")/lib.sh"
 
 PLUGIN=$QEMU_DIR/plugins/insn-window.so
@@ -25,7 +27,7 @@ start=$(addr kvm_dev_ioctl)
 end=$(addr kvm_destroy_vm)
 log "dy-cost: the KVM mechanisms' instructions (window $start..$end)"
 rm -f "$PROF"
-VB_BENCH_PART=dycost GUEST_ICOUNT=1 GUEST_APPEND=nokaslr \
+VB_BENCH_PART=dycost GUEST_ICOUNT=1 VB_ICOUNT_TURN=${VB_ICOUNT_TURN:-10000} GUEST_APPEND=nokaslr \
 	GUEST_PLUGIN="$PLUGIN,start=$start,end=$end,out=$PROF" \
 	GUEST_TIMEOUT=${GUEST_TIMEOUT:-1800} "$PROJECT_ROOT/scripts/guest.sh" bench
 cp "$CACHE/guest-$(run_name bench).log" "$CACHE/guest-bench-dycost.log"
