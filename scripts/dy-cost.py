@@ -71,6 +71,10 @@ def load(vmlinux, log, profile):
     return runs
 
 
+# The Rust step that looks a receiver up, out of line (#[inline(never)]).
+TRY = "ipi_yield::try_receiver"
+
+
 def setting(r):
     t, x = r["cfg_tracking"], r["cfg_relaxed"]
     if r["cfg_test"] == "ipi":
@@ -143,11 +147,9 @@ def main():
     ipi = [r for r in runs if r["cfg_test"] == "ipi"]
     spin = [r for r in runs if r["cfg_test"] != "ipi"]
     reps = max((int(r["rep"]) for r in runs), default=0)
-    with open(sys.argv[2], errors="replace") as f:
-        m = re.search(r"\bicount_turn=(\d+)", f.read())
-    turn = int(m.group(1)) if m else 0
+    turn = int(parse([sys.argv[2]])[0].get("icount_turn", "0"))
     turns = (f"each emulated CPU's turn at most {turn:,} instructions, as in `make bench`'s "
-             "kvm part (`tests/qemu/0006`)" if turn else
+             "kvm part, `tests/qemu/0006`" if turn else
              "each emulated CPU's turn as long as the next timer deadline allows")
     md = ["## What the KVM mechanisms execute (make dy-cost)\n",
           "The test kernel (without jump labels: a static key is a load and a branch) "
@@ -199,13 +201,13 @@ def main():
                        ("answered", "`vcpu_boost_lock_test -v 4 -k 4`: the same lock, and "
                         "every 4th acquisition an IPI to the next vCPU that nobody waits "
                         "for, as in a guest whose vCPUs send IPIs now and then. With "
-                        "tracking on, a spin exit that finds the spinner's last IPI "
-                        "answered asks the receiver's APIC, the second in a row forgets "
-                        "the IPI, and the exits after it end at the spinner's record; one "
-                        "that finds the vector still pending (the receiver has not taken "
-                        "it yet, and later IPIs of the vector merge into it) reads the "
-                        "receiver's state too, as for an unanswered IPI. How many find it "
-                        "pending follows the run (below the table)."),
+                        "tracking on, a spin exit asks the receiver's APIC whether the "
+                        "spinner's last IPI is answered; the second in a row to find it so "
+                        "forgets the IPI, and the exits after it end at the spinner's "
+                        "record. One that finds the vector still pending (the receiver has "
+                        "not taken it yet, and later IPIs of the vector merge into it) "
+                        "reads the receiver's state too, as for an unanswered IPI. How "
+                        "many do follows the run (below the table)."),
                        ("wait", "`vcpu_boost_spin_test -v 2`, both vCPUs on CPU 0: vCPU 0 "
                         "spins until vCPU 1 answers its IPI, so every spin exit is the "
                         "sender's with its IPI unanswered; the IPI woke the receiver from "
@@ -225,17 +227,22 @@ def main():
             md.append("Spin exits per run: "
                       + ", ".join(f"{exit_names[s]} {rng(v, 0)}" for s, v in exits.items())
                       + ".\n")
-        both = [r for r in runs_t if setting(r) == "both" and int(r.get("ipis", 0)) > 0]
+        both = [r for r in runs_t if setting(r) == "both" and int(r.get("ipis", 0)) > 0
+                and "ipis_received" in r and r["fn"].get(TRY, [0, 0])[1] > 0]
         if test == "answered" and both and all(exits.values()):
             got = [int(r["ipis_received"]) for r in both]
             sent = [int(r["ipis"]) for r in both]
-            asked = [r["fn"].get("ipi_yield::try_receiver", [0, 0])[1]
-                     / max(r["fn"].get("kvm_vcpu_on_spin", [0, 0])[1], 1) for r in both]
+            looked = [100 * r["fn"][TRY][1] / max(r["fn"].get("kvm_vcpu_on_spin", [0, 0])[1], 1)
+                      for r in both]
+            pending = [100 * r["fn"].get("kvm_dy_facts", [0, 0])[1] / r["fn"][TRY][1]
+                       for r in both]
+            merged = " (the rest merged into a vector still pending)" \
+                if min(got) < median(sent) else ""
             md.append(f"With tracking on, the receivers' handler ran for {rng(got, 0)} of "
-                      f"{fmt(median(sent), 0)} IPIs per run (the rest merged into a vector "
-                      f"still pending), and a receiver was looked up "
-                      f"(`ipi_yield::try_receiver()`) at {rng(asked, 2)} of the spin "
-                      "exits.\n")
+                      f"{fmt(median(sent), 0)} IPIs per run{merged}; a receiver was looked "
+                      f"up (`{TRY}()`) at {rng(looked, 0)} % of the spin exits, and "
+                      f"{rng(pending, 0)} % of those found the vector still pending and "
+                      "read the receiver's state (`kvm_dy_facts()`).\n")
     md.append("(This section: `make dy-cost` on kernel 7.3.4.)\n")
     print("\n".join(md))
 
