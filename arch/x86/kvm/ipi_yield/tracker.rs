@@ -698,9 +698,9 @@ mod tests {
     /// since its reset, exactly while that receiver's APIC still holds the
     /// vector and the IPI is in the window, until two spins in a row find
     /// it answered or one finds it held out of the window; tracking
-    /// switched off now and then answers nothing and
-    /// leaves the records as they are. The answer is never the spinner
-    /// itself and always a vCPU of the VM.
+    /// switched off now and then answers nothing and leaves the records as
+    /// they are. The stored record is the model's after every step. The
+    /// answer is never the spinner itself and always a vCPU of the VM.
     #[test]
     fn fuzz_against_a_model() {
         const NR: i32 = 4;
