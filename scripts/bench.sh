@@ -52,7 +52,7 @@ for part in $parts; do
 	# VB_KVM_REPS repetitions (else VB_BENCH_REPS, else 12): two runs of
 	# a lock or mixed scenario differ by up to 11 %, and 5 left their
 	# goals to chance.
-	kvm) VB_BENCH_PART=$part GUEST_ICOUNT=1 VB_ICOUNT_TURN=${VB_ICOUNT_TURN:-10000} \
+	kvm) VB_BENCH_PART=$part GUEST_ICOUNT=1 VB_ICOUNT_TURN=$ICOUNT_TURN \
 		VB_BENCH_REPS=${VB_KVM_REPS:-${VB_BENCH_REPS:-12}} GUEST_TIMEOUT=${GUEST_TIMEOUT:-5400} \
 		bench_boot "$part" ;;
 	cost)
@@ -101,7 +101,7 @@ fi
 case " $parts " in
 *" filter "*)
 	VB_BENCH_PART=kvm VB_PAUSE_FILTER=1 GUEST_ICOUNT=1 VB_BENCH_REPS=${VB_FILTER_REPS:-${VB_BENCH_REPS:-10}} \
-		VB_ICOUNT_TURN=${VB_ICOUNT_TURN:-10000} GUEST_TIMEOUT=${GUEST_TIMEOUT:-3600} \
+		VB_ICOUNT_TURN=$ICOUNT_TURN GUEST_TIMEOUT=${GUEST_TIMEOUT:-3600} \
 		bench_boot filter
 	PYTHONPATH=$PYLIB python3 "$PROJECT_ROOT/scripts/bench-report.py" --filter \
 		"$PROJECT_ROOT/bench" "$CACHE/guest-bench-filter.log"

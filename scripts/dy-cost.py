@@ -53,10 +53,12 @@ def rng(xs, nd=1):
 
 
 def load(vmlinux, log, profile):
-    """Per run: its log fields, the window's total instructions (all vCPUs)
-    and per function [instructions, calls] over all vCPUs."""
+    """The log's setup line, and per run: its log fields, the window's total
+    instructions (all vCPUs) and per function [instructions, calls] over all
+    vCPUs."""
     syms = Symbols(vmlinux, demangle=True)
-    runs = [r for r in parse([log])[1] if r.get("kind") == "dycost"]
+    setup, logged = parse([log])
+    runs = [r for r in logged if r.get("kind") == "dycost"]
     windows, counts = read(profile)
     if len(windows) != len(runs):
         sys.exit(f"dy-cost: {profile} has {len(windows)} windows, {log} {len(runs)} runs")
@@ -68,7 +70,7 @@ def load(vmlinux, log, profile):
                 fn[name][1] += c
         run["fn"] = fn
         run["all"] = sum(windows[w].values())
-    return runs
+    return setup, runs
 
 
 # The Rust step that looks a receiver up, out of line (#[inline(never)]).
@@ -143,11 +145,11 @@ def table(runs, order, unit, per, label, skip=frozenset(), total=True, diffs=Non
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
-    runs = load(*sys.argv[1:4])
+    setup, runs = load(*sys.argv[1:4])
     ipi = [r for r in runs if r["cfg_test"] == "ipi"]
     spin = [r for r in runs if r["cfg_test"] != "ipi"]
     reps = max((int(r["rep"]) for r in runs), default=0)
-    turn = int(parse([sys.argv[2]])[0].get("icount_turn", "0"))
+    turn = int(setup.get("icount_turn", "0"))
     turns = (f"each emulated CPU's turn at most {turn:,} instructions, as in `make bench`'s "
              "kvm part, `tests/qemu/0006`" if turn else
              "each emulated CPU's turn as long as the next timer deadline allows")

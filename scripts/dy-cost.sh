@@ -27,7 +27,7 @@ start=$(addr kvm_dev_ioctl)
 end=$(addr kvm_destroy_vm)
 log "dy-cost: the KVM mechanisms' instructions (window $start..$end)"
 rm -f "$PROF"
-VB_BENCH_PART=dycost GUEST_ICOUNT=1 VB_ICOUNT_TURN=${VB_ICOUNT_TURN:-10000} GUEST_APPEND=nokaslr \
+VB_BENCH_PART=dycost GUEST_ICOUNT=1 VB_ICOUNT_TURN=$ICOUNT_TURN GUEST_APPEND=nokaslr \
 	GUEST_PLUGIN="$PLUGIN,start=$start,end=$end,out=$PROF" \
 	GUEST_TIMEOUT=${GUEST_TIMEOUT:-1800} "$PROJECT_ROOT/scripts/guest.sh" bench
 cp "$CACHE/guest-$(run_name bench).log" "$CACHE/guest-bench-dycost.log"

@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 
 REPORT=$PROJECT_ROOT/bench/REPORT.md
-turn=${VB_ICOUNT_TURN:-10000}
+turn=$ICOUNT_TURN
 [ "$turn" -gt 0 ] 2>/dev/null || die "VB_ICOUNT_TURN: a number of instructions above 0, not $turn"
 declare -A boot_env=(
 	[long]="GUEST_ICOUNT=1 GUEST_TCG=thread=single VB_ICOUNT_TURN=0"

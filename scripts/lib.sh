@@ -53,6 +53,10 @@ TOOLS=$CACHE/tools                             # bindgen and other host tools
 # in tests/qemu/ (scripts/qemu.sh).
 QEMU_DIR=$CACHE/qemu
 QEMU=$QEMU_DIR/bin/qemu-system-x86_64
+# The cap on each emulated CPU's turn under instruction counting
+# (tests/qemu/0006) where a run measures across CPUs: make bench's kvm and
+# filter parts, make dy-cost and make dy-trace's capped boot.
+ICOUNT_TURN=${VB_ICOUNT_TURN:-10000}
 qemu_version() { "$QEMU" --version | head -n1 | awk '{print $4}'; }
 # qemu_label: which emulator $QEMU is, for a report: its version, and
 # whether it is the one scripts/qemu.sh built with tests/qemu/ (and which).

@@ -305,7 +305,7 @@ pub(crate) fn outstanding(
         (true, false) => {}
         (true, true) => sender.replace(sent, sent.with_answered(false)),
         (false, false) => sender.replace(sent, sent.with_answered(true)),
-        (false, true) => sender.replace(sent, Sent::NONE),
+        (false, true) => sender.forget(sent),
     }
     held
 }
