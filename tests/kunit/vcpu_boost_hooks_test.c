@@ -10,6 +10,7 @@
 #include <linux/errno.h>
 #include <linux/kthread.h>
 #include <linux/kvm_ipi_yield.h>
+#include <linux/moduleparam.h>
 #include <linux/sched.h>
 #include <linux/sched/task.h>
 #include <linux/sched/vcpu_debooster.h>
@@ -645,6 +646,8 @@ static void check_bool_param(struct kunit *test,
 
 static void kvm_params_read_write_and_reject(struct kunit *test)
 {
+	/* kvm is built in: its parameters share the built-in ones' lock. */
+	kernel_param_lock(NULL);
 	/* Defaults of the series. */
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_tracking_enabled_get), "Y\n");
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), "50000000\n");
@@ -663,6 +666,7 @@ static void kvm_params_read_write_and_reject(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("50000000", NULL), 0);
 
 	check_bool_param(test, kvm_relaxed_boost_get, kvm_relaxed_boost_set, "off", "2", "on");
+	kernel_param_unlock(NULL);
 }
 #endif
 
