@@ -109,6 +109,7 @@ static void deboost_probe(void *data, struct task_struct *yielder,
 	seen->y = *y;
 	seen->vruntime = yielder->se.vruntime;
 	seen->deadline = yielder->se.deadline;
+	seen->exec = yielder->se.sum_exec_runtime;
 	seen->hits++;
 }
 
@@ -341,16 +342,19 @@ static void donate_conserves_the_average(struct kunit *test)
  * stepped by other than the policy says, as far as the deadline or more,
  * or left the deadline elsewhere than where the pay put it, how many
  * credited the target and how many of those moved the queue's average
- * against the other tasks or by more than the pay's rounding.
+ * against the other tasks or by more than the pay's rounding, or left the
+ * yielder's deadline further past the average than the lag EEVDF lets it
+ * keep (the clamp would hand that debt to the other tasks).
  */
 struct handoff_seen {
 	struct task_struct *target;
-	int hits, handoffs, bad_steps, credits, bad_avg;
+	int hits, handoffs, bad_steps, credits, bad_avg, bad_debt;
 	struct sched_vcpu_deboost_yield y;
 	bool target_eligible;
 	bool yielder_eligible;	/* so that mainline's forfeit would act */
 	u64 vruntime;		/* the yielder's, after its pay */
 	u64 deadline;
+	u64 exec;		/* the yielder's sum_exec_runtime */
 };
 
 static void handoff_probe(void *data, struct task_struct *yielder,
@@ -385,6 +389,20 @@ static void handoff_probe(void *data, struct task_struct *yielder,
 	moved = (s64)(avg_vruntime(cfs_rq) - y->yielder_vruntime);
 	if (moved < -1 || moved > (s64)(y->credit >> 12) + 4)
 		seen->bad_avg++;
+	if ((s64)(seen->deadline - avg_vruntime(cfs_rq)) > (s64)y->own_lag_limit)
+		seen->bad_debt++;
+}
+
+/* The current task's deadline, vruntime and runtime, read as one. */
+static void read_own(u64 *deadline, u64 *vruntime, u64 *exec)
+{
+	struct rq_flags rf;
+	struct rq *rq = task_rq_lock(current, &rf);
+
+	*deadline = current->se.deadline;
+	*vruntime = current->se.vruntime;
+	*exec = current->se.sum_exec_runtime;
+	task_rq_unlock(rq, current, &rf);
 }
 
 /*
@@ -394,21 +412,21 @@ static void handoff_probe(void *data, struct task_struct *yielder,
  * for the pay's rounding in the third task's favour (the yielder pays for
  * it). A hand-off leaves the target eligible, and the yielder, instead of
  * forfeiting its request, steps back to half a slice past the average and
- * keeps its deadline: when the yield returns, its deadline is the one it
- * had right after paying, where a forfeit would have put it a whole
- * request later, and its vruntime has moved on by at least the step. The
- * yields go on until one hand-off is sampled that the forfeit would have
- * acted on (the yielder eligible) and that left the yielder at least
- * 200 us of its request after the step, so that the few microseconds it
- * runs until it reads its deadline cannot renew it, and until a credit was
- * seen.
+ * keeps its deadline: when the yield returns, its vruntime has moved on by
+ * the step and by what it ran since (the test thread runs at nice 0, where
+ * virtual time is run time), where a forfeit would have moved it to its
+ * deadline at once, and its deadline is the one it had right after paying,
+ * unless it has run to it since (a stalled host CPU can make that happen).
+ * The yields go on until one hand-off is sampled that the forfeit would
+ * have acted on (the yielder eligible) and that left the yielder at least
+ * 200 us of its request after the step, and until a credit was seen.
  */
 static void handoff_steps_back(struct kunit *test)
 {
 	struct task_struct *target = start_spinner(test), *third = start_spinner(test);
 	struct sched_vcpu_deboost_stats before, after;
 	struct handoff_seen seen = { .target = target }, sample = { };
-	u64 deadline = 0, vruntime = 0;
+	u64 deadline = 0, vruntime = 0, exec = 0;
 	int i, hits = 0;
 
 	KUNIT_ASSERT_EQ(test, set_strategy("handoff"), 0);
@@ -421,8 +439,7 @@ static void handoff_steps_back(struct kunit *test)
 		hits = seen.hits;
 		if (seen.y.keep_deadline && seen.yielder_eligible &&
 		    seen.deadline - (seen.vruntime + seen.y.step) >= 200 * NSEC_PER_USEC) {
-			deadline = current->se.deadline;
-			vruntime = current->se.vruntime;
+			read_own(&deadline, &vruntime, &exec);
 			sample = seen;
 		}
 	}
@@ -436,12 +453,15 @@ static void handoff_steps_back(struct kunit *test)
 	KUNIT_ASSERT_GT(test, sample.hits, 0);
 	KUNIT_EXPECT_EQ(test, sample.y.target_pid, target->pid);
 	KUNIT_EXPECT_TRUE(test, sample.target_eligible);
-	KUNIT_EXPECT_EQ(test, deadline, sample.deadline);
-	KUNIT_EXPECT_GE(test, (s64)(vruntime - sample.vruntime - sample.y.step), 0);
+	KUNIT_EXPECT_EQ(test, current->se.h_load.weight, (unsigned long)NICE_0_LOAD);
+	KUNIT_EXPECT_EQ(test, vruntime - sample.vruntime - sample.y.step, exec - sample.exec);
+	if ((s64)(vruntime - sample.deadline) < 0)
+		KUNIT_EXPECT_EQ(test, deadline, sample.deadline);
 	KUNIT_EXPECT_EQ(test, seen.bad_steps, 0);
 	KUNIT_EXPECT_GE(test, after.handed_off - before.handed_off, (u64)seen.handoffs);
 	KUNIT_ASSERT_GT(test, seen.credits, 0);
 	KUNIT_EXPECT_EQ(test, seen.bad_avg, 0);
+	KUNIT_EXPECT_EQ(test, seen.bad_debt, 0);
 }
 
 /*

@@ -105,8 +105,10 @@ struct sched_vcpu_deboost_yield {
 	u64 avg_vruntime;	/* donate: the queue's average vruntime after the forfeit */
 	u64 target_weight;	/* lag-credit, handoff, donate: the target's weight */
 	bool buddy;		/* handoff: the pick takes the target as the next buddy */
-	u64 own_vruntime;	/* handoff: the yielder's vruntime and deadline, before its pay */
+	/* lag-credit, handoff: the yielder's vruntime and deadline before its pay */
+	u64 own_vruntime;
 	u64 own_deadline;
+	u64 own_lag_limit;	/* lag-credit, handoff: the most lag EEVDF lets the yielder keep */
 	u64 lag_limit;		/* donate: the most lag EEVDF lets the target keep */
 	u32 nr_levels;		/* proportional: levels filled in below */
 	struct sched_vcpu_prop_level levels[SCHED_VCPU_PROP_LEVELS];

@@ -212,6 +212,32 @@ pub(crate) fn lag_credit(need: u64, gran: u64, h_nr_queued: u32) -> u64 {
     need.saturating_add(1).min(cap(h_nr_queued, gran))
 }
 
+/// The most credit of strategies `lag-credit` and `handoff` that the
+/// yielder can pay for ([`lag_credit_pay`]) within `limit`, the lag EEVDF
+/// lets it keep (`entity_lag()`'s bound, in its virtual time): its pay goes
+/// on top of the debt that its `deadline` past the queue's average `avg`
+/// leaves it (the forfeit moves it there, and a handoff's step back stays
+/// short of the deadline after the pay). Debt beyond the bound is forgiven
+/// as soon as the yielder's lag is clamped (its dequeue at the end of a
+/// delayed one, a migration), and the queue's other tasks pay it instead.
+/// 0 when the deadline alone is that far past the average.
+pub(crate) fn credit_room(
+    avg: u64,
+    deadline: u64,
+    limit: u64,
+    w_target: u64,
+    w_yielder: u64,
+) -> u64 {
+    // The wrapped difference, read as signed, is the comparison.
+    let debt = u64::try_from(deadline.wrapping_sub(avg) as i64).unwrap_or(0);
+    let room = limit.saturating_sub(debt);
+    // More than what the pay's rounding adds to the weighted credit.
+    let margin = (room >> 12)
+        .saturating_add(scale(2, w_target, w_yielder))
+        .saturating_add(2);
+    scale(room.saturating_sub(margin), w_yielder, w_target)
+}
+
 /// Strategy `handoff`: whether the pick takes the target without the
 /// yielder's forfeit. It does when the target is its next buddy (`buddy`:
 /// `PICK_BUDDY` on, and the buddy set, which an idle target never is) and
@@ -585,6 +611,38 @@ mod tests {
         assert_eq!(lag_credit_pay(0, 1024, 1024), 0);
     }
 
+    /// The worked case: a yielder whose request ends 1.4 ms past the
+    /// average, under a bound of 2.4 ms, can pay for about 1 ms of credit
+    /// at equal weights, twice that for a target of half its weight, and
+    /// for nothing once its deadline is at the bound or beyond.
+    #[test]
+    fn credit_room_keeps_the_yielder_within_its_lag_bound() {
+        let (avg, limit) = (1u64 << 40, 2_400_000u64);
+        let deadline = avg + 1_400_000;
+        let room = limit - 1_400_000;
+        for (wt, wy) in [(1024u64, 1024u64), (512, 1024), (88_761, 15), (15, 88_761)] {
+            let c = credit_room(avg, deadline, limit, wt, wy);
+            assert!(lag_credit_pay(c, wt, wy) <= room);
+            // Not much less than the exact room, for weights that keep it
+            // above a few ns.
+            if c > 1000 {
+                assert!(lag_credit_pay(c + (c >> 10) + 8, wt, wy) > room);
+            }
+        }
+        assert!(credit_room(avg, deadline, limit, 1024, 1024).abs_diff(room) <= room >> 11);
+        assert!(credit_room(avg, deadline, limit, 512, 1024).abs_diff(2 * room) <= room >> 10);
+        // A deadline at or behind the average leaves the whole bound.
+        assert_eq!(
+            credit_room(avg, avg - 5, limit, 1024, 1024),
+            credit_room(avg, avg, limit, 1024, 1024)
+        );
+        // At the bound or beyond it, and across the wrap: nothing.
+        assert_eq!(credit_room(avg, avg + limit, limit, 1024, 1024), 0);
+        assert_eq!(credit_room(avg, avg + 2 * limit, limit, 1024, 1024), 0);
+        assert_eq!(credit_room(u64::MAX - 10, 5 + limit, limit, 1024, 1024), 0);
+        assert_eq!(credit_room(avg, deadline, 0, 1024, 1024), 0);
+    }
+
     #[test]
     fn need_is_wrap_safe() {
         assert_eq!(need(100, 350), 250);
@@ -618,8 +676,10 @@ mod tests {
         for d in [1u16, 2, 3, 10, 1000, 0xffff] {
             let nz = NonZeroU16::new(d).unwrap_or(NonZeroU16::MIN);
             for n in [0u64, 1, 65535, 65536, 1 << 40, u64::MAX] {
+                // Checked by multiplying back: no 64-bit division.
                 let (q, r) = div_small(n, nz);
-                assert_eq!((q, u64::from(r)), (n / u64::from(d), n % u64::from(d)));
+                assert!(r < d);
+                assert_eq!(q.checked_mul(u64::from(d)), Some(n - u64::from(r)));
             }
         }
         assert_eq!(fraction(3_000_000, 1024, 2048), 1_500_000);
@@ -705,10 +765,16 @@ mod tests {
         *state
     }
 
+    /// A random number below `n`, from a u32 remainder: no 64-bit
+    /// division, which 32-bit builds do not link.
+    fn below(state: &mut u64, n: u32) -> u32 {
+        u32::try_from(next(state) >> 32).unwrap_or(0) % n
+    }
+
     /// A random value of random magnitude, so that small and huge values
     /// and the edges all come up.
     fn any(state: &mut u64) -> u64 {
-        let bits = next(state) % 65;
+        let bits = below(state, 65);
         let v = next(state);
         if bits == 64 {
             v
@@ -750,6 +816,18 @@ mod tests {
                 assert!(paid >= given);
             }
 
+            // Capped by the yielder's room, the pay never takes its
+            // deadline further past the average than the bound, and a
+            // deadline at the bound or beyond pays for nothing.
+            let (avg, deadline, limit) = (any(&mut rng), any(&mut rng), any(&mut rng) >> 20);
+            let big = any(&mut rng);
+            let room = credit_room(avg, deadline, limit, wt, wy);
+            let pay = lag_credit_pay(c.min(room), wt, wy);
+            assert!(lag_credit_pay(big.min(room), wt, wy) >= pay || big < c);
+            let debt = u64::try_from(deadline.wrapping_sub(avg) as i64).unwrap_or(0);
+            assert!(pay <= limit.saturating_sub(debt));
+            assert!(lag_credit_pay(big.min(room), wt, wy) <= limit.saturating_sub(debt));
+
             // handoff's step: short of the deadline, and exactly to half a
             // slice past the average, or none.
             let (avg, v, d) = (any(&mut rng), any(&mut rng), any(&mut rng));
@@ -762,7 +840,7 @@ mod tests {
             // proportional: at most a slice per level, nothing when
             // ineligible, and never less for more lag.
             let mut levels = [level(0, 0); 8];
-            let n = usize::try_from(next(&mut rng) % 9).unwrap_or(0);
+            let n = usize::try_from(below(&mut rng, 9)).unwrap_or(0);
             for l in levels.iter_mut().take(n) {
                 *l = level(any(&mut rng), any(&mut rng));
             }

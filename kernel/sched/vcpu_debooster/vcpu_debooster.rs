@@ -48,7 +48,8 @@ use kernel::{
     sync::atomic::Relaxed,
 };
 use policy::{
-    donation, hands_off, lag_credit, lag_credit_pay, penalty, proportional_push, step_back,
+    credit_room, donation, hands_off, lag_credit, lag_credit_pay, penalty, proportional_push,
+    step_back,
 };
 use state::{check, decide, Action, Counter, Counters, RqState};
 use strategy::{
@@ -179,7 +180,9 @@ unsafe fn views<'a>(
 /// Third step for the strategies `lag-credit` and `handoff`: computes the
 /// lag to credit the target (`y.credit`, 0: none) from the queue's average
 /// vruntime (`y.yielder_vruntime`) and the target's vruntime, and what the
-/// yielder pays for it (`y.penalty`) from their weights. For `handoff` also
+/// yielder pays for it (`y.penalty`) from their weights, no more than keeps
+/// the yielder within the lag EEVDF lets it keep (`y.own_lag_limit`, against
+/// its deadline before the pay, `y.own_deadline`). For `handoff` also
 /// whether the pick then takes the target, its next buddy (`y.buddy`), as
 /// eligible, so that the yielder, instead of forfeiting the rest of its
 /// request, steps back by `y.step` from its vruntime after the pay
@@ -201,7 +204,14 @@ pub unsafe extern "C" fn sched_vcpu_lag_credit_decide(
         return;
     };
     decide(&mut st, y, |y| {
-        y.credit = lag_credit(y.need, y.gran, y.h_nr_queued);
+        let room = credit_room(
+            y.yielder_vruntime,
+            y.own_deadline,
+            y.own_lag_limit,
+            y.target_weight,
+            y.weight,
+        );
+        y.credit = lag_credit(y.need, y.gran, y.h_nr_queued).min(room);
         y.penalty = lag_credit_pay(y.credit, y.target_weight, y.weight);
         if y.strategy == Strategy::Handoff as u32 && hands_off(y.buddy, y.need, y.credit) {
             let vruntime = y.own_vruntime.wrapping_add(y.penalty);
@@ -547,13 +557,15 @@ mod tests {
     /// `sched_vcpu_lag_credit_decide()` (`lag-credit` and `handoff`): to a
     /// target `need` ahead of the average 10 ms, both of weight 1024, three
     /// tasks queued, the target the next buddy if `buddy`; the yielder 100 ns
-    /// behind the average, with `request` left to its deadline.
+    /// behind the average, with `request` left to its deadline and `limit`
+    /// the lag it may keep.
     fn credit_yield(
         st: &mut bindings::sched_vcpu_deboost_rq,
         now: u64,
         need: u64,
         buddy: bool,
         request: u64,
+        limit: u64,
     ) -> bindings::sched_vcpu_deboost_yield {
         let mut y = valid_yield(now);
         assert!(begin_and_gate(st, &mut y));
@@ -566,9 +578,32 @@ mod tests {
         y.buddy = buddy;
         y.own_vruntime = 10_000_000 - 100;
         y.own_deadline = y.own_vruntime + request;
+        y.own_lag_limit = limit;
         // SAFETY: Both are exclusively ours for the call.
         unsafe { sched_vcpu_lag_credit_decide(st, &mut y) };
         y
+    }
+
+    /// A yielder's lag bound in the tests that it never reaches.
+    const LIMIT: u64 = 20 * GRAN;
+
+    /// The yielder pays for no more credit than its lag bound leaves room
+    /// for beyond its deadline: a need it cannot pay for in full gets what
+    /// fits, and no hand-off; at the bound, none.
+    #[test]
+    fn credit_stops_at_the_yielders_lag_bound() {
+        let mut st = zeroed_state();
+        let t0 = 1_000_000;
+        let _guard = StrategyGuard::select(Strategy::Handoff);
+        // The deadline is GRAN - 100 past the average: 2200 ns of room, of
+        // which the pay's rounding keeps 4.
+        let y = credit_yield(&mut st, t0, 5000, true, GRAN, GRAN + 2100);
+        assert_eq!((y.credit, y.penalty, y.keep_deadline), (2196, 2200, false));
+        let y = credit_yield(&mut st, t0 + 1000, 5000, true, GRAN, GRAN - 100);
+        assert_eq!((y.credit, y.penalty, y.keep_deadline), (0, 0, false));
+        // A target that needs nothing is handed the CPU whatever the room.
+        let y = credit_yield(&mut st, t0 + 2000, 0, true, GRAN, GRAN - 100);
+        assert_eq!((y.credit, y.keep_deadline), (0, true));
     }
 
     #[test]
@@ -579,18 +614,18 @@ mod tests {
         // Eligible already: no credit, and instead of the forfeit a step to
         // half a slice past the average, the deadline kept. No rate limit:
         // the yields 1 us apart all act.
-        let y = credit_yield(&mut st, t0, 0, true, GRAN);
+        let y = credit_yield(&mut st, t0, 0, true, GRAN, LIMIT);
         assert_eq!((y.credit, y.penalty), (0, 0));
         assert_eq!((y.keep_deadline, y.step), (true, GRAN / 2 + 100));
         // Ahead: credited just past the need, paid by the yielder at least
         // in full; the pay counts toward the step.
-        let y = credit_yield(&mut st, t0 + 1000, 5000, true, GRAN);
+        let y = credit_yield(&mut st, t0 + 1000, 5000, true, GRAN, LIMIT);
         assert_eq!(y.credit, 5001);
         assert!(y.penalty >= y.credit && y.keep_deadline);
         assert_eq!(y.step, GRAN / 2 + 100 - y.penalty);
         // Beyond the queue-size cap: the credit falls short of eligibility,
         // and the yielder forfeits as under lag-credit.
-        let y = credit_yield(&mut st, t0 + 2000, 100 * GRAN, true, GRAN);
+        let y = credit_yield(&mut st, t0 + 2000, 100 * GRAN, true, GRAN, LIMIT);
         assert!(y.credit > 0 && y.credit < 100 * GRAN);
         assert_eq!((y.keep_deadline, y.step), (false, 0));
         assert_eq!(
@@ -604,18 +639,18 @@ mod tests {
         );
         // Less request left than the step: the forfeit; with no credit
         // nothing is counted.
-        let y = credit_yield(&mut st, t0 + 2200, 0, true, GRAN / 2);
+        let y = credit_yield(&mut st, t0 + 2200, 0, true, GRAN / 2, LIMIT);
         assert_eq!((y.credit, y.keep_deadline, y.step), (0, false, 0));
         assert_eq!((st.stats.applied, st.stats.handed_off), (3, 2));
         // Without the next buddy (an idle target, PICK_BUDDY off) the pick
         // may not take the target: the yielder forfeits, nothing counted.
-        let y = credit_yield(&mut st, t0 + 2500, 0, false, GRAN);
+        let y = credit_yield(&mut st, t0 + 2500, 0, false, GRAN, LIMIT);
         assert_eq!((y.credit, y.keep_deadline), (0, false));
         assert_eq!((st.stats.applied, st.stats.handed_off), (3, 2));
         // The same yield under lag-credit (past its rate limit) never keeps
         // the deadline.
         let _lag = StrategyGuard::select(Strategy::LagCredit);
-        let y = credit_yield(&mut st, t0 + 2000 + RATE_LIMIT_NS, 5000, true, GRAN);
+        let y = credit_yield(&mut st, t0 + 2000 + RATE_LIMIT_NS, 5000, true, GRAN, LIMIT);
         assert_eq!((y.credit, y.keep_deadline, y.step), (5001, false, 0));
     }
 
