@@ -109,7 +109,6 @@ static void deboost_probe(void *data, struct task_struct *yielder,
 	seen->y = *y;
 	seen->vruntime = yielder->se.vruntime;
 	seen->deadline = yielder->se.deadline;
-	seen->exec = yielder->se.sum_exec_runtime;
 	seen->hits++;
 }
 
@@ -372,6 +371,7 @@ static void handoff_probe(void *data, struct task_struct *yielder,
 	seen->yielder_eligible = entity_eligible(cfs_rq, &yielder->se);
 	seen->vruntime = yielder->se.vruntime;
 	seen->deadline = yielder->se.deadline;
+	seen->exec = yielder->se.sum_exec_runtime;
 	seen->hits++;
 	if (y->keep_deadline) {
 		/* To half a slice past the average before the credit, or none. */
