@@ -413,54 +413,9 @@ pub unsafe extern "C" fn kvm_relaxed_boost_get(
     unsafe { param_emit(buf, format_args!("{}\n", show_bool(Flag::Relaxed))) }
 }
 
-/// What several test suites share: reproducible random numbers, and the
-/// lock of the parameters' values.
+/// Reproducible random numbers for the fuzz tests.
 #[cfg(CONFIG_KUNIT = "y")]
 mod testing {
-    /// The lock that a write to one of kvm's parameters takes
-    /// (`kernel_param_lock()`), held while a test sets or reads their values
-    /// behind the `set` ops: a suite run again through KUnit's debugfs then
-    /// neither sees a write made meanwhile nor undoes it. The tests leave the
-    /// static keys alone: the Rust they call does not pass through them, and
-    /// the values are restored before the lock is released. Without sysfs
-    /// nothing writes a parameter after boot, and there is no lock.
-    pub(crate) struct ParamsLocked(());
-
-    impl ParamsLocked {
-        pub(crate) fn new() -> Self {
-            #[cfg(CONFIG_SYSFS)]
-            // SAFETY: The module whose parameters these are, or null when kvm
-            // is built in (then the lock of all built-in parameters); a test
-            // runs in process context, where the mutex may sleep.
-            unsafe {
-                kernel::bindings::kernel_param_lock(kvm_module())
-            };
-            ParamsLocked(())
-        }
-    }
-
-    impl Drop for ParamsLocked {
-        fn drop(&mut self) {
-            #[cfg(CONFIG_SYSFS)]
-            // SAFETY: Locked by `new()`, in this same task.
-            unsafe {
-                kernel::bindings::kernel_param_unlock(kvm_module())
-            };
-        }
-    }
-
-    /// kvm's `struct module`: null when it is built in, as its parameters'
-    /// `mod` field is.
-    #[cfg(CONFIG_SYSFS)]
-    fn kvm_module() -> *mut kernel::bindings::module {
-        // kvm.ko's, which modpost makes; only its address is taken.
-        #[cfg(MODULE)]
-        let module = &raw mut kernel::bindings::__this_module;
-        #[cfg(not(MODULE))]
-        let module = core::ptr::null_mut();
-        module
-    }
-
     /// xorshift64: the next number of the sequence in `state`.
     pub(crate) fn next(state: &mut u64) -> u64 {
         *state ^= *state << 13;

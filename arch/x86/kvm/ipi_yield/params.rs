@@ -168,7 +168,6 @@ pub(crate) fn set_window_ns(arg: Result<&BStr>) -> c_int {
 #[kunit_tests(vcpu_boost_kvm_ipi_yield_params)]
 mod tests {
     use super::*;
-    use crate::testing::ParamsLocked;
 
     fn b(s: &str) -> &BStr {
         BStr::from_bytes(s.as_bytes())
@@ -202,7 +201,6 @@ mod tests {
     /// A rejected write keeps the old value, whatever the error.
     #[test]
     fn rejected_writes_keep_the_value() {
-        let _locked = ParamsLocked::new();
         let old = WINDOW_NS.load(Relaxed);
         assert_eq!(set_window_ns(Ok(b("999"))), ERANGE.to_errno());
         assert_eq!(set_window_ns(Ok(b("x"))), EINVAL.to_errno());

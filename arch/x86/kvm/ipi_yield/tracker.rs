@@ -326,7 +326,7 @@ pub(crate) fn still_recent(sender: &Ctx<'_>, sent: Sent, now: u64) -> bool {
 mod tests {
     use super::*;
     use crate::params::{IPI_WINDOW_NS_DEFAULT, IPI_WINDOW_NS_MAX, IPI_WINDOW_NS_MIN};
-    use crate::testing::{next, ParamsLocked};
+    use crate::testing::next;
     use core::cell::Cell;
     use core::ptr::NonNull;
 
@@ -403,9 +403,8 @@ mod tests {
 
     /// Runs `f` with tracking switched to `on` and `ipi_window_ns` at its
     /// default (the tests' windows must not follow the command line), then
-    /// restores both; no write to the parameters comes in between.
+    /// restores both.
     fn with_tracking(on: bool, f: impl FnOnce()) {
-        let _locked = ParamsLocked::new();
         let old = TRACKING_ENABLED.xchg(on, Relaxed);
         let window = WINDOW_NS.xchg(IPI_WINDOW_NS_DEFAULT, Relaxed);
         f();
