@@ -242,7 +242,8 @@ pub(crate) fn credit_room(
 /// yielder's forfeit. It does when the target is its next buddy (`buddy`:
 /// `PICK_BUDDY` on, and the buddy set, which an idle target never is) and
 /// eligible: when it needed nothing, or when `credit` ([`lag_credit`]) went
-/// past its `need`, which only the queue-size cap can deny.
+/// past its `need`, which only the queue-size cap or the yielder's lag
+/// bound ([`credit_room`]) can deny.
 pub(crate) fn hands_off(buddy: bool, need: u64, credit: u64) -> bool {
     buddy && (need == 0 || credit > need)
 }
