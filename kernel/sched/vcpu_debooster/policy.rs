@@ -219,7 +219,8 @@ pub(crate) fn lag_credit(need: u64, gran: u64, h_nr_queued: u32) -> u64 {
 /// leaves it (the forfeit moves it there, and a handoff's step back stays
 /// short of the deadline after the pay). Debt beyond the bound is forgiven
 /// as soon as the yielder's lag is clamped (its dequeue at the end of a
-/// delayed one, a migration), and the queue's other tasks pay it instead.
+/// delayed one, a migration, a reweight), and the queue's other tasks pay
+/// it instead.
 /// 0 when the deadline alone is that far past the average.
 pub(crate) fn credit_room(
     avg: u64,
