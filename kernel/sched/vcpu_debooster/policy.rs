@@ -82,6 +82,8 @@ pub(crate) fn is_reverse_pair(
 }
 
 /// How far the target is ahead of the yielder in vruntime; 0 when it is not.
+/// Also how far any virtual time is past another (a deadline past the
+/// average, a step's goal past a vruntime).
 ///
 /// vruntimes are compared through their wrapping difference, as the
 /// scheduler does, so the result is right across a wrap of the clock.
@@ -229,9 +231,7 @@ pub(crate) fn credit_room(
     w_target: u64,
     w_yielder: u64,
 ) -> u64 {
-    // The wrapped difference, read as signed, is the comparison.
-    let debt = u64::try_from(deadline.wrapping_sub(avg) as i64).unwrap_or(0);
-    let room = limit.saturating_sub(debt);
+    let room = limit.saturating_sub(need(avg, deadline));
     // More than what the pay's rounding adds to the weighted credit.
     let margin = (room >> 12)
         .saturating_add(scale(2, w_target, w_yielder))
@@ -263,11 +263,8 @@ pub(crate) fn hands_off(buddy: bool, need: u64, credit: u64) -> bool {
 /// `None` when the step would reach `deadline`: then it forfeits.
 /// `vruntime` and `deadline` are the yielder's after its pay.
 pub(crate) fn step_back(avg: u64, vruntime: u64, deadline: u64, gran: u64) -> Option<u64> {
-    // The wrapped differences, read as signed, are the comparisons.
-    let step = avg.wrapping_add(gran >> 1).wrapping_sub(vruntime) as i64;
-    let step = u64::try_from(step).unwrap_or(0);
-    let request = u64::try_from(deadline.wrapping_sub(vruntime) as i64).unwrap_or(0);
-    (step < request).then_some(step)
+    let step = need(vruntime, avg.wrapping_add(gran >> 1));
+    (step < need(vruntime, deadline)).then_some(step)
 }
 
 /// What the yielder pays, in its virtual time, for a credit of `credit` to
