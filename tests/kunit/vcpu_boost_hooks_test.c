@@ -152,6 +152,7 @@ struct deboost_run {
 	struct deboost_seen seen;
 	struct sched_vcpu_deboost_stats before, after;
 	pid_t spinner_pid;
+	struct sched_vcpu_deboost_yield last;	/* the runqueue's record of the last yield */
 };
 
 /*
@@ -175,6 +176,8 @@ static void run_yields(struct kunit *test, const char *strategy, int tries,
 	sched_vcpu_debooster_read_stats(&r->before);
 	yield_until_penalised(spinner, &r->seen, tries);
 	sched_vcpu_debooster_read_stats(&r->after);
+	scoped_guard(task_rq_lock, spinner)
+		r->last = task_rq(spinner)->vcpu_deboost_yield;
 	stop_spinner(spinner);
 	set_enabled(on);
 	set_strategy(DEFAULT_STRATEGY);
@@ -227,7 +230,9 @@ static void deboost_off_moves_nothing(struct kunit *test)
 /*
  * Strategy proportional yields a share of a slice per level of the
  * yielder's cgroup hierarchy, above the forfeit. A kthread in the root
- * group has no level above it: its yields reach the hook, nothing moves.
+ * group has no level above it: its yields pass the gate, reach
+ * yield_to_proportional() (its record of the last yield has the queue's
+ * weight, which only that function fills in) and push nothing.
  */
 static void proportional_in_root_group_pushes_nothing(struct kunit *test)
 {
@@ -239,7 +244,19 @@ static void proportional_in_root_group_pushes_nothing(struct kunit *test)
 	KUNIT_EXPECT_GE(test, r.after.calls - r.before.calls, 1ULL);
 	KUNIT_EXPECT_EQ(test, r.after.applied, r.before.applied);
 	KUNIT_EXPECT_EQ(test, r.after.pushed, r.before.pushed);
+	/* No refusal: every call passed the gate and found contention. */
 	KUNIT_EXPECT_EQ(test, r.after.rate_limited, r.before.rate_limited);
+	KUNIT_EXPECT_EQ(test, r.after.no_contention, r.before.no_contention);
+	KUNIT_EXPECT_EQ(test, r.after.other_rq, r.before.other_rq);
+	KUNIT_EXPECT_EQ(test, r.after.not_queued, r.before.not_queued);
+
+	KUNIT_EXPECT_EQ(test, r.last.strategy, (u32)SCHED_VCPU_YIELD_PROPORTIONAL);
+	KUNIT_EXPECT_EQ(test, r.last.target_pid, r.spinner_pid);
+	KUNIT_EXPECT_GE(test, r.last.h_nr_queued, 2U);
+	KUNIT_EXPECT_GT(test, r.last.total_weight, r.last.weight);
+	KUNIT_EXPECT_GT(test, r.last.weight, 0ULL);
+	KUNIT_EXPECT_EQ(test, r.last.nr_levels, 0U);
+	KUNIT_EXPECT_EQ(test, r.last.penalty, 0ULL);
 }
 
 /* A donation as the tracepoint saw it, under the rq lock, right after it. */
@@ -535,22 +552,53 @@ static int pingpong_side(void *arg)
 	return 0;
 }
 
+/* The actions the tracepoint saw, by strategy and by counter. */
+struct actions_seen {
+	atomic_t by_strategy[SCHED_VCPU_YIELD_NR];
+	atomic_t unknown;	/* a strategy out of range */
+	atomic_t credited, handed_off, debounced;
+};
+
+static void actions_probe(void *data, struct task_struct *yielder,
+			  struct task_struct *target,
+			  const struct sched_vcpu_deboost_yield *y)
+{
+	struct actions_seen *seen = data;
+
+	if (y->strategy >= SCHED_VCPU_YIELD_NR) {
+		atomic_inc(&seen->unknown);
+		return;
+	}
+	atomic_inc(&seen->by_strategy[y->strategy]);
+	if (y->strategy == SCHED_VCPU_YIELD_DEBOOST && y->debounced)
+		atomic_inc(&seen->debounced);
+	if (y->strategy == SCHED_VCPU_YIELD_LAG_CREDIT ||
+	    y->strategy == SCHED_VCPU_YIELD_HANDOFF)
+		atomic_inc(y->keep_deadline ? &seen->handed_off : &seen->credited);
+}
+
 /*
  * The strategy and the switch flip thousands of times while two kthreads
  * on another CPU yield to each other: the yield path reads both locklessly
- * and must stay safe. Every strategy keeps acting, and the counters stay
- * consistent.
+ * and must stay safe. The switch flips every 7 writes of the strategy, so
+ * that each of the 6 strategies is selected while the switch is on. The
+ * counters agree, action by action, with what the tracepoint saw: every
+ * action is traced once, with the strategy that took it, and counted
+ * once, by its kind.
  */
 static void strategy_switch_under_load(struct kunit *test)
 {
 	struct sched_vcpu_deboost_stats before, after;
 	unsigned int cpu = num_online_cpus() > 1 ? 1 : 0;
+	struct actions_seen *seen;
 	struct pingpong *pp;
-	u64 on;
+	u64 on, actions = 0;
 	int i;
 
 	pp = kunit_kzalloc(test, sizeof(*pp), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, pp);
+	seen = kunit_kzalloc(test, sizeof(*seen), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, seen);
 	for (i = 0; i < 2; i++) {
 		pp->task[i] = kthread_create(pingpong_side, pp, "vcpu_boost_pp/%d", i);
 		KUNIT_ASSERT_FALSE(test, IS_ERR(pp->task[i]));
@@ -558,6 +606,7 @@ static void strategy_switch_under_load(struct kunit *test)
 		kthread_bind(pp->task[i], cpu);
 	}
 	sched_vcpu_debooster_enabled_get(NULL, &on);
+	WARN_ON(register_trace_sched_vcpu_deboost(actions_probe, seen));
 	sched_vcpu_debooster_read_stats(&before);
 	wake_up_process(pp->task[0]);
 	wake_up_process(pp->task[1]);
@@ -565,7 +614,7 @@ static void strategy_switch_under_load(struct kunit *test)
 		const char *name = strategy_names[i % ARRAY_SIZE(strategy_names)];
 
 		KUNIT_EXPECT_EQ(test, set_strategy(name), 0);
-		set_enabled((i / 3) % 2);
+		set_enabled((i / 7) % 2);
 		if (i % 100 == 0)
 			usleep_range(1000, 2000);
 	}
@@ -578,12 +627,28 @@ static void strategy_switch_under_load(struct kunit *test)
 	set_strategy(DEFAULT_STRATEGY);
 	set_enabled(on);
 	sched_vcpu_debooster_read_stats(&after);
+	unregister_trace_sched_vcpu_deboost(actions_probe, seen);
+	tracepoint_synchronize_unregister();
 
+	for (i = 0; i < SCHED_VCPU_YIELD_NR; i++) {
+		actions += atomic_read(&seen->by_strategy[i]);
+		kunit_info(test, "%s: %d actions\n", strategy_names[i],
+			   atomic_read(&seen->by_strategy[i]));
+	}
 	KUNIT_EXPECT_GT(test, after.calls, before.calls);
-	KUNIT_EXPECT_LE(test, after.applied - before.applied, after.calls - before.calls);
-	KUNIT_EXPECT_LE(test, (after.credited - before.credited) + (after.pushed - before.pushed) +
-			(after.donated - before.donated) + (after.debounced - before.debounced),
-			after.applied - before.applied);
+	KUNIT_EXPECT_EQ(test, atomic_read(&seen->unknown), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&seen->by_strategy[SCHED_VCPU_YIELD_MAINLINE]), 0);
+	KUNIT_EXPECT_EQ(test, after.applied - before.applied, actions);
+	KUNIT_EXPECT_EQ(test, after.credited - before.credited,
+			(u64)atomic_read(&seen->credited));
+	KUNIT_EXPECT_EQ(test, after.handed_off - before.handed_off,
+			(u64)atomic_read(&seen->handed_off));
+	KUNIT_EXPECT_EQ(test, after.pushed - before.pushed,
+			(u64)atomic_read(&seen->by_strategy[SCHED_VCPU_YIELD_PROPORTIONAL]));
+	KUNIT_EXPECT_EQ(test, after.donated - before.donated,
+			(u64)atomic_read(&seen->by_strategy[SCHED_VCPU_YIELD_DONATE]));
+	KUNIT_EXPECT_EQ(test, after.debounced - before.debounced,
+			(u64)atomic_read(&seen->debounced));
 }
 
 static void debooster_switch_rejects_bad_values(struct kunit *test)
