@@ -210,11 +210,23 @@ unset VCPU_BOOST_PIN
 check "spin in a computing crowd: vcpu_boost_spin_test -b -c completes" $rc -eq 0
 check "spin in a computing crowd: yields to the receiver" "${receiver:-0}" -gt 0
 
+# The relaxed round. With -u vCPUs 2 and 3 spin in user mode: preempted
+# there, they are what mainline's scan passes over for vCPU 0, which spins
+# in kernel mode. (In kernel mode, as the other runs' vCPUs spin, the scan
+# takes them and the relaxed round never runs.) When the scan finds no one
+# else (vCPU 1 running or asleep), the relaxed round may yield to them;
+# with it off, such a spin yields to nobody.
+spin_run -u
+check "spin beside user-mode spinners: vcpu_boost_spin_test -u completes" $rc -eq 0
+check "spin beside user-mode spinners: the relaxed round yields to them ($relaxed of $on_spin spins)" \
+	"${relaxed:-0}" -gt 0
 echo N >$KVM_PARAMS/enable_relaxed_boost
-spin_run
+spin_run -u
 echo Y >$KVM_PARAMS/enable_relaxed_boost
-check "spin, relaxed boost off: vcpu_boost_spin_test completes" $rc -eq 0
-check "spin, relaxed boost off: no round-2 yield" "$(out_stat dy_relaxed)" = 0
+check "spin, relaxed boost off: vcpu_boost_spin_test -u completes" $rc -eq 0
+check "spin, relaxed boost off: no round-2 yield" "${relaxed:-0}" = 0
+check "spin, relaxed boost off: spins whose scan passed the user-mode spinners over yield to nobody ($none of $on_spin)" \
+	"${none:-0}" -gt 0
 
 # A guest spinlock among 4 vCPUs on the 2 CPUs, each vCPU taking it
 # VB_LOCK_ACQ times and now and then sending another vCPU an IPI it never

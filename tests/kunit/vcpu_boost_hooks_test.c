@@ -93,6 +93,7 @@ static void stop_spinner(struct task_struct *spinner)
 struct deboost_seen {
 	struct task_struct *target;
 	int hits;
+	int yielded;		/* yield_to() calls that yielded */
 	struct sched_vcpu_deboost_yield y;
 	u64 vruntime;	/* the yielder's entity right after the push */
 	u64 deadline;
@@ -122,7 +123,8 @@ static void yield_until_penalised(struct task_struct *spinner,
 	seen->target = spinner;
 	WARN_ON(register_trace_sched_vcpu_deboost(deboost_probe, seen));
 	while (tries-- > 0 && !seen->hits) {
-		yield_to(spinner, true);
+		if (yield_to(spinner, true) > 0)
+			seen->yielded++;
 		if (!seen->hits)
 			usleep_range(7000, 8000);
 	}
@@ -219,6 +221,7 @@ static void deboost_off_moves_nothing(struct kunit *test)
 
 	run_yields(test, NULL, 5, &r);
 
+	KUNIT_EXPECT_EQ(test, r.seen.yielded, 5);
 	KUNIT_EXPECT_EQ(test, r.seen.hits, 0);
 	KUNIT_EXPECT_EQ(test, r.after.calls, r.before.calls);
 	KUNIT_EXPECT_EQ(test, r.after.applied, r.before.applied);
@@ -240,8 +243,9 @@ static void proportional_in_root_group_pushes_nothing(struct kunit *test)
 
 	run_yields(test, "proportional", 5, &r);
 
+	KUNIT_EXPECT_EQ(test, r.seen.yielded, 5);
 	KUNIT_EXPECT_EQ(test, r.seen.hits, 0);
-	KUNIT_EXPECT_GE(test, r.after.calls - r.before.calls, 1ULL);
+	KUNIT_EXPECT_EQ(test, r.after.calls - r.before.calls, 5ULL);
 	KUNIT_EXPECT_EQ(test, r.after.applied, r.before.applied);
 	KUNIT_EXPECT_EQ(test, r.after.pushed, r.before.pushed);
 	/* No refusal: every call passed the gate and found contention. */
@@ -355,8 +359,9 @@ static void donate_conserves_the_average(struct kunit *test)
  * A handoff as the tracepoint saw it, under the rq lock, after the credit
  * and the pay and before the step back that replaces the forfeit: the last
  * event, and over all of them how many handed off, how many of those
- * stepped by other than the policy says, as far as the deadline or more,
- * or left the deadline elsewhere than where the pay put it, how many
+ * left the target not eligible, stepped by other than the policy says, as
+ * far as the deadline or more, or left the deadline elsewhere than where
+ * the pay put it, how many
  * credited the target and how many of those moved the queue's average
  * against the other tasks or by more than the pay's rounding, or left the
  * yielder's deadline further past the average than the lag EEVDF lets it
@@ -364,7 +369,7 @@ static void donate_conserves_the_average(struct kunit *test)
  */
 struct handoff_seen {
 	struct task_struct *target;
-	int hits, handoffs, bad_steps, credits, bad_avg, bad_debt;
+	int hits, handoffs, not_eligible, bad_steps, credits, bad_avg, bad_debt;
 	struct sched_vcpu_deboost_yield y;
 	bool target_eligible;
 	bool yielder_eligible;	/* so that mainline's forfeit would act */
@@ -394,6 +399,8 @@ static void handoff_probe(void *data, struct task_struct *yielder,
 		/* To half a slice past the average before the credit, or none. */
 		step = (s64)(y->yielder_vruntime + (y->gran >> 1) - seen->vruntime);
 		seen->handoffs++;
+		if (!seen->target_eligible)
+			seen->not_eligible++;
 		if (y->step != (step > 0 ? step : 0) ||
 		    y->step >= seen->deadline - seen->vruntime ||
 		    seen->deadline != y->own_deadline + y->penalty)
@@ -474,8 +481,9 @@ static void handoff_steps_back(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vruntime - sample.vruntime - sample.y.step, exec - sample.exec);
 	if ((s64)(vruntime - sample.deadline) < 0)
 		KUNIT_EXPECT_EQ(test, deadline, sample.deadline);
+	KUNIT_EXPECT_EQ(test, seen.not_eligible, 0);
 	KUNIT_EXPECT_EQ(test, seen.bad_steps, 0);
-	KUNIT_EXPECT_GE(test, after.handed_off - before.handed_off, (u64)seen.handoffs);
+	KUNIT_EXPECT_EQ(test, after.handed_off - before.handed_off, (u64)seen.handoffs);
 	KUNIT_ASSERT_GT(test, seen.credits, 0);
 	KUNIT_EXPECT_EQ(test, seen.bad_avg, 0);
 	KUNIT_EXPECT_EQ(test, seen.bad_debt, 0);

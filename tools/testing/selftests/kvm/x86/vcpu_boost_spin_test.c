@@ -17,12 +17,15 @@
  * TCG only with kvm_amd.test_pause_exits=1 or an emulated pause filter).
  * With -P the VM turns PAUSE exits off (KVM_CAP_X86_DISABLE_EXITS): no vCPU
  * ever yields, whatever the host offers.
+ * With -u vCPUs 2.. spin in user mode (CPL 3): preempted there, they are
+ * what mainline's scan passes over for vCPU 0, which spins in kernel mode,
+ * and what only the relaxed round (kvm.enable_relaxed_boost) may yield to.
  * The test checks only that every IPI was answered; it prints vCPU 0's
  * directed-yield stats, vCPU 1's halt stats, the loops of vCPU 1 (-b) and
  * vCPU 2 (-c) while vCPU 0 sent its IPIs, and how long vCPU 0 ran (for make
  * bench) for the host scripts, which judge the selection.
  *
- * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis] [-b] [-a] [-c] [-P]
+ * Usage: vcpu_boost_spin_test [-v vcpus (2..16)] [-n ipis] [-b] [-a] [-c] [-P] [-u]
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -125,17 +128,51 @@ static void sender_code(void)
 	GUEST_DONE();
 }
 
+/* Lets user mode reach every page the guest maps, from @table (a @level table) down. */
+static void map_for_user_mode(struct kvm_vm *vm, u64 *table, int level)
+{
+	int i;
+
+	for (i = 0; i < 512; i++) {
+		if (!(table[i] & PTE_PRESENT_MASK(&vm->mmu)))
+			continue;
+		table[i] |= PTE_USER_MASK(&vm->mmu);
+		if (level > PG_LEVEL_4K && !(table[i] & PTE_HUGE_MASK(&vm->mmu)))
+			map_for_user_mode(vm, addr_gpa2hva(vm, PTE_GET_PA(table[i])), level - 1);
+	}
+}
+
+/*
+ * -u: @vcpu starts at CPL 3 (KVM takes the CPL from SS's DPL). It never
+ * reloads a segment, takes no interrupt (IF is clear) and does no I/O, so
+ * its descriptors in the GDT need not change.
+ */
+static void start_in_user_mode(struct kvm_vcpu *vcpu)
+{
+	struct kvm_sregs sregs;
+
+	vcpu_sregs_get(vcpu, &sregs);
+	sregs.cs.dpl = 3;
+	sregs.cs.selector |= 3;
+	sregs.ss.dpl = 3;
+	sregs.ss.selector |= 3;
+	vcpu_sregs_set(vcpu, &sregs);
+	vcpu_sregs_get(vcpu, &sregs);
+	TEST_ASSERT(sregs.ss.dpl == 3 && (sregs.cs.selector & 3) == 3,
+		    "vCPU %u not in user mode", vcpu->id);
+}
+
 int main(int argc, char *argv[])
 {
 	struct kvm_vcpu *vcpus[MAX_VCPUS];
 	u32 i, nr_vcpus = 4;
-	bool busy = false, compute = false, no_pause_exits = false;
+	bool busy = false, compute = false, no_pause_exits = false, user = false;
 	struct kvm_vm *vm;
 	u64 ns;
 	int opt;
 
 	nr_ipis = 200;
-	while ((opt = getopt(argc, argv, "v:n:bacP")) != -1) {
+	while ((opt = getopt(argc, argv, "v:n:bacPu")) != -1) {
 		if (opt == 'b')
 			busy = true;
 		else if (opt == 'c')
@@ -144,10 +181,13 @@ int main(int argc, char *argv[])
 			spin_after = true;
 		else if (opt == 'P')
 			no_pause_exits = true;
+		else if (opt == 'u')
+			user = true;
 		else if (!vcpu_boost_parse_opt(opt, &nr_vcpus, &nr_ipis))
 			exit(KSFT_FAIL);
 	}
 	TEST_ASSERT(nr_vcpus >= 2 && nr_vcpus <= MAX_VCPUS, "vCPUs must be 2..%d", MAX_VCPUS);
+	TEST_ASSERT(!(user && compute), "-u and -c exclude each other");
 
 	if (no_pause_exits) {
 		/* KVM takes the capability only before the first vCPU. */
@@ -162,9 +202,14 @@ int main(int argc, char *argv[])
 		vcpus[i] = vm_vcpu_add(vm, i, compute ? computer_code : spinner_code);
 		if (compute)
 			vcpu_args_set(vcpus[i], 1, (u64)i);
+		if (user)
+			start_in_user_mode(vcpus[i]);
 	}
 	vm_install_exception_handler(vm, IPI_VECTOR, ipi_handler);
 	virt_pg_map(vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
+	if (user)
+		map_for_user_mode(vm, addr_gpa2hva(vm, PTE_GET_PA(vm->mmu.pgd)),
+				  vm->mmu.pgtable_levels);
 	sync_global_to_guest(vm, nr_ipis);
 	sync_global_to_guest(vm, spin_after);
 
