@@ -112,8 +112,7 @@ int kvm_dy_yield(struct kvm_vcpu *vcpu, bool ipi_receiver);
 int kvm_arch_dy_receiver_first(struct kvm_vcpu *vcpu, struct kvm_dy_spin *dy);
 /*
  * By the arch, for the IPI tracker: whether @vcpu has not EOI'd @vector yet
- * (it is in its IRR or ISR), or has any interrupt posted that is not yet in
- * its IRR.
+ * (posted to it and not yet in its IRR, in its IRR or in its ISR).
  */
 bool kvm_arch_dy_ipi_outstanding(struct kvm_vcpu *vcpu, u32 vector);
 /* By the arch, for the IPI tracker: how often @vcpu has halted (HLT exits). */

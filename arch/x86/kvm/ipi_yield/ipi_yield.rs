@@ -141,9 +141,8 @@ impl KvmVcpus {
         Some(v)
     }
 
-    /// Whether the vCPU at `idx` has not yet EOI'd `vector` (its APIC holds
-    /// it in the IRR or the ISR), or has an interrupt posted that is not yet
-    /// in its IRR.
+    /// Whether the vCPU at `idx` has not yet EOI'd `vector`: posted to it
+    /// and not yet in its IRR, or in its IRR or ISR.
     fn holds(&mut self, idx: u32, vector: u8) -> bool {
         // SAFETY: `v` comes from `vcpu()`: the vCPU in `last`, live by the
         // type invariant.

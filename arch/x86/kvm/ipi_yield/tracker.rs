@@ -287,7 +287,8 @@ pub(crate) fn last_sent(sender: &Ctx<'_>) -> Option<Sent> {
 }
 
 /// Whether the receiver of `sent`, the last IPI `sender` sent, still owes
-/// the answer: whether its APIC still `holds` the vector (IRR or ISR).
+/// the answer: whether its APIC still `holds` the vector (posted, IRR or
+/// ISR).
 ///
 /// An IPI found answered by two spins in a row is forgotten, so that the
 /// sender's later spins end at [`last_sent`] without asking the APIC: the
