@@ -391,6 +391,7 @@ echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 applied0=$(deboost applied) credited0=$(deboost credited)
 yield_case "lag-credit" $CG/vb -y $CG/vb/a -t $CG/vb/b
 info "lag-credit: applied +$(( $(deboost applied) - applied0 )), credited +$(( $(deboost credited) - credited0 ))"
+check "lag-credit: yields credit" $(( $(deboost credited) - credited0 )) -gt 0
 check "lag-credit: every applied action is a credit" $(( $(deboost applied) - applied0 )) -eq $(( $(deboost credited) - credited0 ))
 # The yielder pays for every credit: each event pushes it too.
 check "lag-credit: every credit is paid by the yielder" -z "$(echo "$events" | grep 'penalty=0 ')"
@@ -402,14 +403,16 @@ applied0=$(deboost applied) pushed0=$(deboost pushed)
 yield_case "proportional" $CG/vb -y $CG/vb/a -t $CG/vb/b
 pushed=$(( $(deboost pushed) - pushed0 ))
 info "proportional: applied +$(( $(deboost applied) - applied0 )), pushed +$pushed"
+check "proportional: yields push" $pushed -gt 0
 check "proportional: every applied action is a push" $(( $(deboost applied) - applied0 )) -eq $pushed
 check "proportional: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=proportional')"
 over=$(echo "$events" | grep -o 'gran=[0-9]* need=[0-9]* debounced=[0-9] penalty=[0-9]*' |
 	while read -r g n d p; do [ ${p#*=} -le $((${g#*=} * 2)) ] || echo "$g $p"; done)
 check "proportional: every push at most a slice per level" -z "$over"
 # In the root group the yielder has no level above it: nothing to push.
-pushed0=$(deboost pushed)
+pushed0=$(deboost pushed) calls0=$(deboost calls)
 yield_case "proportional, root group" ""
+check "proportional, root group: yields reach the hook" $(deboost calls) -gt $calls0
 check "proportional, root group: no push" $(deboost pushed) -eq $pushed0
 # donate gives the target the yielder's forfeit after it: the target is
 # pulled back (credit), the yielder is not pushed beyond its forfeit.
