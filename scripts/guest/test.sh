@@ -267,6 +267,10 @@ lock_checks() {
 		check "$1: the trace has every counted yield ($traced traced, $counted counted)" $traced = $counted
 		check "$1: the trace's IPI receiver yields within the stats' ($(out_stat tracked_yields) of $(out_stat dy_ipi_receiver))" \
 			"$(out_stat tracked_yields)" -le "$(out_stat dy_ipi_receiver)"
+		# Every vCPU sends its IPIs to the next one: each yield the
+		# tracker chose goes there.
+		check "$1: the tracker's yields go to the receiver of the waiter's IPIs ($(out_stat tracked_yields) chosen)" \
+			"$(out_stat tracked_elsewhere)" = 0
 		info "$1: $(out_stat holder_yields) of the lock waiters' $(out_stat lock_yields) yields went to the holder, $(out_stat free_yields) came when the lock was free; the tracker chose $(out_stat tracked_yields) of them, $(out_stat tracked_holder_yields) to the holder"
 	fi
 }

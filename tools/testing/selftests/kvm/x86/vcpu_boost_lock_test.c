@@ -30,7 +30,9 @@
  * ipi_receiver), tracked_holder_yields of them went to the holder: where
  * tracking could take a lock waiter's yield away from the holder. With
  * -m, vCPU 0's yields while it waits for an answer count apart (rt_yields,
- * rt_receiver_yields: to vCPU 1). Tracing needs root and tracefs at
+ * rt_receiver_yields: to vCPU 1). Every IPI a vCPU sends goes to the next
+ * vCPU, so every yield the tracker chose must go there: tracked_elsewhere
+ * counts those that did not, of all yields. Tracing needs root and tracefs at
  * /sys/kernel/tracing; the test restores the settings it changes.
  *
  * Usage: vcpu_boost_lock_test [-v vcpus (2..16)] [-n acquisitions per vCPU
@@ -327,6 +329,7 @@ struct holder_counts {
 	u64 misplaced;
 	u64 rt_yields;
 	u64 rt_receiver_yields;
+	u64 tracked_elsewhere;
 	u64 other_events;
 };
 
@@ -428,6 +431,8 @@ static struct holder_counts count_holder_yields(struct vcpu_thread *threads,
 			c.other_events++;
 			continue;
 		}
+		/* The tracker names the receiver of the vCPU's last IPI. */
+		c.tracked_elsewhere += tracked && (u32)target != (v + 1) % nr_vcpus;
 		if (mixed && v == 0 && in_round_trip(rts, n_rt, t)) {
 			c.rt_yields++;
 			c.rt_receiver_yields += target == RT_RECEIVER;
@@ -588,7 +593,8 @@ int main(int argc, char *argv[])
 			printf(" rt_yields=%llu rt_receiver_yields=%llu",
 			       (unsigned long long)hc.rt_yields,
 			       (unsigned long long)hc.rt_receiver_yields);
-		printf(" misplaced_yields=%llu other_events=%llu", (unsigned long long)hc.misplaced,
+		printf(" tracked_elsewhere=%llu misplaced_yields=%llu other_events=%llu",
+		       (unsigned long long)hc.tracked_elsewhere, (unsigned long long)hc.misplaced,
 		       (unsigned long long)hc.other_events);
 	}
 	printf(" ns=%llu\n", (unsigned long long)ns);
