@@ -334,6 +334,7 @@ scenario() {
 	case $1 in
 	lock | lockpaired) sc_args="-v 4 -n $lock_acq -t" ;;
 	spin | spinpaired) sc_args="-v 4 -n $spin_ipis" ;;
+	spinuser) sc_args="-v 4 -n $spin_ipis -u" ;;
 	spinbusy) sc_args="-v 4 -n $spin_ipis -b" ;;
 	spincrowded) sc_args="-v 6 -n $spin_ipis" ;;
 	spincrowdedbusy) sc_args="-v 6 -n $((spin_ipis / 2)) -b" ;;
@@ -404,7 +405,9 @@ dy_runs() {
 # (clock, kvm.test_ipi_clock); off with N empty iterations (4 instructions
 # each) added to every PAUSE exit (exitpadN, kvm_amd.test_pause_pad: how
 # far the rate moves with what a code path adds per exit); off and on with
-# halt polling off (nopoll-off, nopoll-on); VB_BENCH_VARIANT_LIST picks
+# halt polling off (nopoll-off, nopoll-on); on with relaxed boost off
+# (norelaxed; with the scenario spinuser, whose spinners run in user mode,
+# the one where the relaxed round acts); VB_BENCH_VARIANT_LIST picks
 # some, and on-STRATEGY is on with that vcpu_ipi_yield_strategy. The
 # report does not read them.
 if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
@@ -418,6 +421,7 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 			case $v in
 			off | aa) echo N >$KVM_PARAMS/ipi_tracking_enabled ;;
 			on) echo Y >$KVM_PARAMS/ipi_tracking_enabled ;;
+			norelaxed) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo N >$KVM_PARAMS/enable_relaxed_boost ;;
 			nopoll-off) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo 0 >$KVM_PARAMS/halt_poll_ns ;;
 			nopoll-on) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo 0 >$KVM_PARAMS/halt_poll_ns ;;
 			on-*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#on-}" >$IPI_STRATEGY ;;
@@ -433,6 +437,7 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 			guest variant "cfg_scenario=$scen cfg_variant=$v" $cmd
 			echo "$window" >$KVM_PARAMS/ipi_window_ns
 			echo "$poll" >$KVM_PARAMS/halt_poll_ns
+			echo Y >$KVM_PARAMS/enable_relaxed_boost
 			echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 			echo N >$KVM_PARAMS/test_dy_no_query
 			echo N >$KVM_PARAMS/test_dy_drop_answer
