@@ -335,6 +335,7 @@ scenario() {
 	lock | lockpaired) sc_args="-v 4 -n $lock_acq -t" ;;
 	spin | spinpaired) sc_args="-v 4 -n $spin_ipis" ;;
 	spinuser) sc_args="-v 4 -n $spin_ipis -u" ;;
+	spinusercompute) sc_args="-v 4 -n $spin_ipis -u -c" ;;
 	spinbusy) sc_args="-v 4 -n $spin_ipis -b" ;;
 	spincrowded) sc_args="-v 6 -n $spin_ipis" ;;
 	spincrowdedbusy) sc_args="-v 6 -n $((spin_ipis / 2)) -b" ;;
@@ -406,8 +407,9 @@ dy_runs() {
 # each) added to every PAUSE exit (exitpadN, kvm_amd.test_pause_pad: how
 # far the rate moves with what a code path adds per exit); off and on with
 # halt polling off (nopoll-off, nopoll-on); on with relaxed boost off
-# (norelaxed; with the scenario spinuser, whose spinners run in user mode,
-# the one where the relaxed round acts); VB_BENCH_VARIANT_LIST picks
+# (norelaxed; with the scenarios spinuser and spinusercompute, whose
+# spinners or computing vCPUs run in user mode, the ones where the relaxed
+# round acts); VB_BENCH_VARIANT_LIST picks
 # some, and on-STRATEGY is on with that vcpu_ipi_yield_strategy. The
 # report does not read them.
 if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then

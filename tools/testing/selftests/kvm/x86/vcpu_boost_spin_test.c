@@ -17,9 +17,10 @@
  * TCG only with kvm_amd.test_pause_exits=1 or an emulated pause filter).
  * With -P the VM turns PAUSE exits off (KVM_CAP_X86_DISABLE_EXITS): no vCPU
  * ever yields, whatever the host offers.
- * With -u vCPUs 2.. spin in user mode (CPL 3): preempted there, they are
- * what mainline's scan passes over for vCPU 0, which spins in kernel mode,
- * and what only the relaxed round (kvm.enable_relaxed_boost) may yield to.
+ * With -u vCPUs 2.. spin (with -c compute) in user mode (CPL 3): preempted
+ * there, they are what mainline's scan passes over for vCPU 0, which spins
+ * in kernel mode, and what only the relaxed round (kvm.enable_relaxed_boost)
+ * may yield to.
  * The test checks only that every IPI was answered; it prints vCPU 0's
  * directed-yield stats, vCPU 1's halt stats, the loops of vCPU 1 (-b) and
  * vCPU 2 (-c) while vCPU 0 sent its IPIs, and how long vCPU 0 ran (for make
@@ -144,8 +145,9 @@ static void map_for_user_mode(struct kvm_vm *vm, u64 *table, int level)
 
 /*
  * -u: @vcpu starts at CPL 3 (KVM takes the CPL from SS's DPL). It never
- * reloads a segment, takes no interrupt (IF is clear) and does no I/O, so
- * its descriptors in the GDT need not change.
+ * reloads a segment, takes no interrupt (IF is clear) and does no I/O
+ * (spinner_code() and computer_code() only touch guest memory), so its
+ * descriptors in the GDT need not change.
  */
 static void start_in_user_mode(struct kvm_vcpu *vcpu)
 {
@@ -187,7 +189,6 @@ int main(int argc, char *argv[])
 			exit(KSFT_FAIL);
 	}
 	TEST_ASSERT(nr_vcpus >= 2 && nr_vcpus <= MAX_VCPUS, "vCPUs must be 2..%d", MAX_VCPUS);
-	TEST_ASSERT(!(user && compute), "-u and -c exclude each other");
 
 	if (no_pause_exits) {
 		/* KVM takes the capability only before the first vCPU. */
