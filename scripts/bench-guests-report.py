@@ -433,8 +433,8 @@ def main():
           "the debooster on with it (the yields to an IPI's receiver with their own, "
           f"`vcpu_ipi_yield_strategy`'s default, `{setup.get('ipi_default', 'same')}`) and "
           "both KVM features on, `kvm-only` = the "
-          f"debooster off, `no-tracking`/`no-relaxed` = the defaults (`{setup.get('default', '?')}`) "
-          "but that feature, `ipi-same` = the defaults but the yields to an IPI's receiver under "
+          f"debooster off, `no-tracking`/`no-relaxed` = `{setup.get('default', '?')}` "
+          "but that feature, `ipi-same` = the same but the yields to an IPI's receiver under "
           "the default strategy too, `ipi-NAME` = the same under the strategy NAME).",
           f"- {len(rounds)} rounds; each applies every setting once, in an order rotated per round, "
           "each right after a window with everything off, through the run-time controls: "

@@ -1200,7 +1200,7 @@ def never_worse(runs, extra_goals, turn=0):
     EXTRA_GOALS are more rows for its goal table."""
     reps, rows, t = dy_compare(runs)
     md = ["## Directed yield: never worse than mainline\n",
-          "Each scenario runs with IPI tracking on and off (relaxed boost at its default) in "
+          "Each scenario runs with IPI tracking on and off (relaxed boost on) in "
           f"every repetition ({reps_words(reps, ' here')}), alternating which runs first, plus a second run "
           "with tracking off beside the first: that A/A pair, off ÷ off again, shows how "
           "far two runs of the same setting differ. *on ÷ off* is the median of the "

@@ -90,7 +90,7 @@ enum kvm_ipi_yield_key {
 /* On while ipi_tracking_enabled is: the LAPIC hooks call no Rust while off. */
 DECLARE_STATIC_KEY_TRUE(kvm_ipi_tracking_key);
 /* On while enable_relaxed_boost is. */
-DECLARE_STATIC_KEY_TRUE(kvm_dy_relaxed_key);
+DECLARE_STATIC_KEY_FALSE(kvm_dy_relaxed_key);
 void kvm_ipi_yield_set_key(enum kvm_ipi_yield_key key, bool on);
 
 /*

@@ -300,6 +300,9 @@ fi
 # balancer puts the IPI's two ends make runs of one setting differ more
 # than the settings do.
 echo 1 >$SVM_PARAMS/test_pause_exits
+# The relaxed round on (off by default) but where a run says otherwise:
+# the scenarios compare tracking on and off on the IPI-aware path.
+echo Y >$KVM_PARAMS/enable_relaxed_boost
 export VCPU_BOOST_PIN=spread
 # make bench's filter part: the same under the emulator's pause filter
 # (VB_PAUSE_FILTER=1, tests/qemu/0007), where KVM's own pause-loop exiting

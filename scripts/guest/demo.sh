@@ -33,13 +33,13 @@ done
 try "echo N > $KVM_PARAMS/ipi_tracking_enabled"
 try "echo 2000000 > $KVM_PARAMS/ipi_window_ns"
 try "echo 0 > $KVM_PARAMS/ipi_window_ns   # below 1 us: rejected"
-try "echo off > $KVM_PARAMS/enable_relaxed_boost"
+try "echo on > $KVM_PARAMS/enable_relaxed_boost"
 for p in ipi_tracking_enabled ipi_window_ns enable_relaxed_boost; do
 	show $KVM_PARAMS/$p
 done
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 echo 50000000 >$KVM_PARAMS/ipi_window_ns
-echo Y >$KVM_PARAMS/enable_relaxed_boost
+echo N >$KVM_PARAMS/enable_relaxed_boost
 
 say "A KVM guest: 3 vCPUs on $(grep -c ^processor /proc/cpuinfo) CPUs, 500 unicast IPIs, each answered"
 echo 1 >$TRACING/events/kvm/kvm_ipi_tracked/enable

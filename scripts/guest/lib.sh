@@ -75,11 +75,13 @@ features() {
 #   <strategy>    the debooster on with that strategy (the yields to an
 #                 IPI's receiver with theirs), the KVM features on
 #   kvm-only      the debooster off, the KVM features on
-#   no-tracking   the defaults but IPI tracking
-#   no-relaxed    the defaults but the relaxed round
-#   ipi-same      the defaults but the yields to an IPI's receiver under
+#   (below, "all on": the debooster with the default strategy and both
+#   KVM features on, the relaxed round too, which is off by default)
+#   no-tracking   all on but IPI tracking
+#   no-relaxed    all on but the relaxed round
+#   ipi-same      all on but the yields to an IPI's receiver under
 #                 the default strategy too
-#   ipi-NAME      the defaults but the yields to an IPI's receiver under
+#   ipi-NAME      all on but the yields to an IPI's receiver under
 #                 the strategy NAME (ipi-lag-credit, ipi-handoff, ...)
 #   unpatched     nothing (the kernel without the series)
 setting() {

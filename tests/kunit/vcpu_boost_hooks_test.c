@@ -749,7 +749,7 @@ static void kvm_params_read_write_and_reject(struct kunit *test)
 	/* Defaults of the series. */
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_tracking_enabled_get), "Y\n");
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), "50000000\n");
-	KUNIT_EXPECT_STREQ(test, param_get(kvm_relaxed_boost_get), "Y\n");
+	KUNIT_EXPECT_STREQ(test, param_get(kvm_relaxed_boost_get), "N\n");
 
 	check_bool_param(test, kvm_ipi_tracking_enabled_get, kvm_ipi_tracking_enabled_set,
 			 "0\n", "perhaps", "Y");
@@ -764,6 +764,7 @@ static void kvm_params_read_write_and_reject(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("50000000", NULL), 0);
 
 	check_bool_param(test, kvm_relaxed_boost_get, kvm_relaxed_boost_set, "off", "2", "on");
+	KUNIT_EXPECT_EQ(test, kvm_relaxed_boost_set("N", NULL), 0);	/* its default */
 	kernel_param_unlock(NULL);
 }
 #endif

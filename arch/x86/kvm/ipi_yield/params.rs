@@ -38,9 +38,10 @@ pub(crate) static TRACKING_ENABLED: Atomic<bool> = Atomic::new(true);
 /// `ipi_window_ns`, always within [`IPI_WINDOW_NS_MIN`, `IPI_WINDOW_NS_MAX`].
 pub(crate) static WINDOW_NS: Atomic<u64> = Atomic::new(IPI_WINDOW_NS_DEFAULT);
 /// `enable_relaxed_boost`: when the scan yields to nobody, try the vCPUs it
-/// passed over for being preempted in user mode. On by default. Only `get`
-/// reads it: spins test the static key that [`set_bool`] switches after it.
-pub(crate) static RELAXED_BOOST: Atomic<bool> = Atomic::new(true);
+/// passed over for being preempted in user mode. Off by default: a vCPU
+/// spinning in kernel mode gains nothing from them. Only `get` reads it:
+/// spins test the static key that [`set_bool`] switches after it.
+pub(crate) static RELAXED_BOOST: Atomic<bool> = Atomic::new(false);
 
 /// A boolean parameter: its value and the static key that follows it.
 #[derive(Clone, Copy)]
