@@ -73,26 +73,27 @@ features() {
 # setting NAME: a named combination of the controls.
 #   off, off2     every feature off (off2: the same, for the A/A noise)
 #   <strategy>    the debooster on with that strategy (the yields to an
-#                 IPI's receiver with theirs), the KVM features on
-#   kvm-only      the debooster off, the KVM features on
-#   (below, "all on": the debooster with the default strategy and both
-#   KVM features on, the relaxed round too, which is off by default)
-#   no-tracking   all on but IPI tracking
-#   no-relaxed    all on but the relaxed round
-#   ipi-same      all on but the yields to an IPI's receiver under
+#                 IPI's receiver with theirs), the KVM features at their
+#                 defaults: IPI tracking on, the relaxed round off
+#   kvm-only      the debooster off, the KVM features at their defaults
+#   (below, "the defaults": the debooster with the default strategy, the
+#   KVM features at their defaults)
+#   no-tracking   the defaults but IPI tracking
+#   relaxed       the defaults and the relaxed round
+#   ipi-same      the defaults but the yields to an IPI's receiver under
 #                 the default strategy too
-#   ipi-NAME      all on but the yields to an IPI's receiver under
+#   ipi-NAME      the defaults but the yields to an IPI's receiver under
 #                 the strategy NAME (ipi-lag-credit, ipi-handoff, ...)
 #   unpatched     nothing (the kernel without the series)
 setting() {
 	case $1 in
 	unpatched) ;;
 	off | off2) features 0 N N ;;
-	kvm-only) features 0 Y Y ;;
-	no-tracking) features 1 N Y "$DEFAULT_STRATEGY" ;;
-	no-relaxed) features 1 Y N "$DEFAULT_STRATEGY" ;;
-	ipi-*) features 1 Y Y "$DEFAULT_STRATEGY" "${1#ipi-}" ;;
-	*) features 1 Y Y "$1" ;;
+	kvm-only) features 0 Y N ;;
+	no-tracking) features 1 N N "$DEFAULT_STRATEGY" ;;
+	relaxed) features 1 Y Y "$DEFAULT_STRATEGY" ;;
+	ipi-*) features 1 Y N "$DEFAULT_STRATEGY" "${1#ipi-}" ;;
+	*) features 1 Y N "$1" ;;
 	esac
 }
 
