@@ -376,8 +376,13 @@ pub(crate) fn scale(a: u64, num: u64, den: u64) -> u64 {
 /// and the other tasks keep what they had.) Bounded so that the target's lag (`lag`, the
 /// average minus its vruntime, after the forfeit) stays within `limit`, the
 /// bound EEVDF puts on the lag an entity keeps (`entity_lag()`); what the
-/// bound cuts off stays forfeited, as in mainline. 0 without a forfeit.
+/// bound cuts off stays forfeited, as in mainline. 0 without a forfeit,
+/// and for one that reads as negative (the difference of two vruntimes,
+/// had the yielder moved back).
 pub(crate) fn donation(forfeit: u64, w_yielder: u64, w_target: u64, lag: i64, limit: u64) -> u64 {
+    if i64::try_from(forfeit).is_err() {
+        return 0;
+    }
     let room = i64::try_from(limit).unwrap_or(i64::MAX).saturating_sub(lag);
     let room = u64::try_from(room).unwrap_or(0);
     scale(forfeit, w_yielder, w_target).min(room)
@@ -520,8 +525,10 @@ mod tests {
             assert!(given <= paid);
             assert!(paid - given <= (paid >> 13) + wt + 2 * wy);
         }
-        // No forfeit, nothing to give.
+        // No forfeit, nothing to give; nor for a move back.
         assert_eq!(donation(0, 1024, 1024, -5_000_000, LIMIT), 0);
+        assert_eq!(donation(0u64.wrapping_sub(1000), 1024, 1024, 0, LIMIT), 0);
+        assert_eq!(donation(1 << 63, 1024, 1024, i64::MIN, LIMIT), 0);
         // The lag limit: up to it, nothing beyond.
         assert_eq!(donation(3_000_000, 1024, 1024, 8_000_000, LIMIT), 2_000_000);
         assert_eq!(donation(3_000_000, 1024, 1024, LIMIT as i64, LIMIT), 0);

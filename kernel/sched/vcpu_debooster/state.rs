@@ -69,11 +69,20 @@ counters!(
     IPI_RECEIVER: ipi_receiver,
 );
 
-// The table has every field of the struct: it holds nothing but counters.
-const _: () = assert!(
-    Counter::ALL.len() * core::mem::size_of::<u64>()
-        == core::mem::size_of::<bindings::sched_vcpu_deboost_stats>()
-);
+// The table has every field of the struct, once and in its order: the
+// struct holds nothing but counters, as many as the table, and the table's
+// n-th counter is the n-th field.
+const _: () = {
+    let size = core::mem::size_of::<u64>();
+    assert!(
+        Counter::ALL.len() * size == core::mem::size_of::<bindings::sched_vcpu_deboost_stats>()
+    );
+    let mut i = 0;
+    while i < Counter::ALL.len() {
+        assert!(Counter::ALL[i].offset == i * size);
+        i += 1;
+    }
+};
 
 impl Refusal {
     /// The counter of this reason.

@@ -115,11 +115,11 @@ impl Reason {
     pub(crate) const ALL: [Reason; bindings::yield_to_reason_YIELD_TO_NR_REASONS as usize] =
         [Reason::Any, Reason::IpiReceiver];
 
-    /// Where the strategy for this reason is selected.
-    fn selected(self) -> &'static Atomic<u32> {
+    /// Where the strategy for this reason sits in [`Controls`].
+    const fn shift(self) -> u32 {
         match self {
-            Reason::Any => &STRATEGY,
-            Reason::IpiReceiver => &IPI_STRATEGY,
+            Reason::Any => 8,
+            Reason::IpiReceiver => 16,
         }
     }
 }
@@ -132,41 +132,125 @@ impl TryFrom<u32> for Reason {
     }
 }
 
-/// In [`IPI_STRATEGY`]: whatever [`STRATEGY`] selects.
+/// The run-time controls, as one word: the switch and the selection of
+/// each [`Reason`].
+///
+/// The yield path reads them with one load, so that a yield sees one state
+/// of all three, and the debugfs files write them with compare-and-exchange.
+///
+/// # Invariants
+///
+/// Bit 0 is the switch; bits 8 to 15 hold a [`Strategy`] (the selection of
+/// [`Reason::Any`]), bits 16 to 23 a [`Strategy`] or [`SAME`] (that of
+/// [`Reason::IpiReceiver`]); every other bit is 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Controls(u32);
+
+/// Where [`Controls`] live. Written only through debugfs, read by every
+/// `yield_to()` past the hook's key: read-mostly, like KVM's parameters.
+#[link_section = ".data..read_mostly"]
+static CONTROLS: Atomic<u32> = Atomic::new(Controls::DEFAULT.0);
+
+impl Controls {
+    /// The boot defaults: the switch on, `donate` for every yield without a
+    /// reason of its own, `handoff` for the yields to an IPI's receiver.
+    ///
+    /// `handoff` there because such a receiver needs the CPU now, to
+    /// answer, but not the rest of the sender's slice, which `donate` would
+    /// give it and which one that computes between IPIs spends while the
+    /// sender waits; and the sender, instead of going behind every other
+    /// task on its CPU, runs again once the receiver has had about half a
+    /// slice.
+    const DEFAULT: Controls = Controls(
+        1 | (Strategy::Donate as u32) << Reason::Any.shift()
+            | (Strategy::Handoff as u32) << Reason::IpiReceiver.shift(),
+    );
+
+    /// The controls as they are now.
+    pub(crate) fn load() -> Self {
+        // INVARIANT: Only `update` stores, and only values that keep them.
+        Self(CONTROLS.load(Relaxed))
+    }
+
+    /// Replaces the controls by what `f` makes of them, as one step against
+    /// concurrent writes of the other files; an error of `f` leaves them as
+    /// they were.
+    fn update(f: impl Fn(Self) -> Result<Self>) -> Result {
+        let mut old = Self::load();
+        loop {
+            let new = f(old)?;
+            match CONTROLS.cmpxchg(old.0, new.0, Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(now) => old = Self(now),
+            }
+        }
+    }
+
+    /// The same controls with `choice` selected for `reason`: a
+    /// [`Strategy`] as `u32` or, for a reason other than [`Reason::Any`],
+    /// [`SAME`]; anything else is rejected.
+    pub(crate) fn with_choice(self, reason: Reason, choice: u32) -> Result<Self> {
+        let valid = Strategy::try_from(choice).is_ok() || (choice == SAME && reason != Reason::Any);
+        if !valid {
+            return Err(EINVAL);
+        }
+        // INVARIANT: `choice` is valid for `reason` and at most `SAME`, so
+        // it fits and lands in `reason`'s bits alone.
+        Ok(Self(
+            (self.0 & !(0xff << reason.shift())) | choice << reason.shift(),
+        ))
+    }
+
+    /// The same controls with the switch `on` or off.
+    pub(crate) fn with_enabled(self, on: bool) -> Self {
+        // INVARIANT: Only bit 0 changes.
+        Self((self.0 & !1) | u32::from(on))
+    }
+
+    /// Whether the switch is on.
+    pub(crate) fn enabled(self) -> bool {
+        self.0 & 1 != 0
+    }
+
+    /// What is selected for `reason`: a [`Strategy`] as `u32`, or [`SAME`].
+    pub(crate) fn selected(self, reason: Reason) -> u32 {
+        (self.0 >> reason.shift()) & 0xff
+    }
+
+    /// The strategy for a yield with `reason`; `mainline` when the switch
+    /// is off.
+    pub(crate) fn strategy(self, reason: Reason) -> Strategy {
+        if !self.enabled() {
+            return Strategy::Mainline;
+        }
+        let mut choice = self.selected(reason);
+        if choice == SAME {
+            choice = self.selected(Reason::Any);
+        }
+        // By the type invariants, `Reason::Any` holds a `Strategy`.
+        Strategy::try_from(choice).unwrap_or(Strategy::Mainline)
+    }
+}
+
+// Every choice fits the 8 bits the controls give it.
+const _: () = assert!(SAME <= 0xff);
+
+/// In the selection of a reason other than [`Reason::Any`]: whatever that
+/// of [`Reason::Any`] is.
 pub(crate) const SAME: u32 = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_NR;
 
 /// The name of [`SAME`] in `vcpu_ipi_yield_strategy`.
 pub(crate) const SAME_NAME: &[u8] = b"same";
 
-/// The strategy of every yield without its own, a [`Strategy`] as `u32`.
-/// Written by the debugfs file, read on the yield path: relaxed, like
-/// [`ENABLED`].
-pub(crate) static STRATEGY: Atomic<u32> = Atomic::new(Strategy::Donate as u32);
-
-/// The strategy of yields to an IPI's receiver ([`Reason::IpiReceiver`]), a
-/// [`Strategy`] as `u32` or [`SAME`]; relaxed, like [`STRATEGY`].
-///
-/// `handoff` by default: such a receiver needs the CPU now, to answer,
-/// but not the rest of the sender's slice, which `donate` would give it and
-/// which one that computes between IPIs spends while the sender waits; and
-/// the sender, instead of going behind every other task on its CPU, runs
-/// again once the receiver has had about half a slice.
-pub(crate) static IPI_STRATEGY: Atomic<u32> = Atomic::new(Strategy::Handoff as u32);
-
 /// What is selected for `reason`: a [`Strategy`] as `u32`, or [`SAME`].
 pub(crate) fn selected(reason: Reason) -> u32 {
-    reason.selected().load(Relaxed)
+    Controls::load().selected(reason)
 }
 
 /// Selects `choice`, a [`Strategy`] as `u32` or, for a reason other than
 /// [`Reason::Any`], [`SAME`]; anything else is rejected.
 pub(crate) fn select(reason: Reason, choice: u32) -> Result {
-    let valid = Strategy::try_from(choice).is_ok() || (choice == SAME && reason != Reason::Any);
-    if !valid {
-        return Err(EINVAL);
-    }
-    reason.selected().store(choice, Relaxed);
-    Ok(())
+    Controls::update(|c| c.with_choice(reason, choice))
 }
 
 /// Parses a name written to the file of `reason`'s strategy: a strategy's
@@ -181,30 +265,29 @@ pub(crate) fn parse_choice(reason: Reason, val: &[u8]) -> Result<u32> {
 
 /// The strategy for a yield with `reason`; `mainline` when the switch is off.
 pub(crate) fn active_strategy(reason: Reason) -> Strategy {
-    if !ENABLED.load(Relaxed) {
-        return Strategy::Mainline;
-    }
-    let mut choice = selected(reason);
-    if choice == SAME {
-        choice = selected(Reason::Any);
-    }
-    // Only [`Strategy`] values and [`SAME`] are ever stored.
-    Strategy::try_from(choice).unwrap_or(Strategy::Mainline)
+    Controls::load().strategy(reason)
 }
 
 /// Whether a strategy may act on some yield: the switch is on, and the
 /// strategy of some reason is not `mainline`.
 pub(crate) fn any_active() -> bool {
+    let c = Controls::load();
     Reason::ALL
         .into_iter()
-        .any(|r| active_strategy(r) != Strategy::Mainline)
+        .any(|r| c.strategy(r) != Strategy::Mainline)
 }
 
-/// Whether the debooster may act. On by default.
-///
-/// Written by the debugfs file, read locklessly on the yield path: a yield
-/// that races with a write may see either value, so relaxed is enough.
-pub(crate) static ENABLED: Atomic<bool> = Atomic::new(true);
+/// Whether the debooster may act. On by default. A yield that races with a
+/// write sees either value.
+pub(crate) fn enabled() -> bool {
+    Controls::load().enabled()
+}
+
+/// Switches the debooster on or off.
+pub(crate) fn set_enabled(on: bool) {
+    // `with_enabled` cannot fail.
+    let _ = Controls::update(|c| Ok(c.with_enabled(on)));
+}
 
 /// Parses a value written to `vcpu_debooster_enabled`: only 0 and 1 are valid.
 pub(crate) fn parse_enabled(val: u64) -> Result<bool> {
@@ -225,6 +308,43 @@ mod tests {
         assert_eq!(parse_enabled(1), Ok(true));
         assert_eq!(parse_enabled(2), Err(EINVAL));
         assert_eq!(parse_enabled(u64::MAX), Err(EINVAL));
+    }
+
+    #[test]
+    fn controls_are_one_word() {
+        let d = Controls::DEFAULT;
+        assert!(d.enabled());
+        assert_eq!(d.selected(Reason::Any), Strategy::Donate as u32);
+        assert_eq!(d.selected(Reason::IpiReceiver), Strategy::Handoff as u32);
+        assert_eq!(d.strategy(Reason::IpiReceiver), Strategy::Handoff);
+        // Each write changes its own field alone.
+        let c = d.with_choice(Reason::IpiReceiver, SAME);
+        assert_eq!(c, Ok(Controls(d.0 & !(0xff << 16) | SAME << 16)));
+        let c = c.unwrap_or(d);
+        assert_eq!(c.strategy(Reason::IpiReceiver), Strategy::Donate);
+        let c = c
+            .with_choice(Reason::Any, Strategy::Deboost as u32)
+            .unwrap_or(d);
+        assert_eq!((c.enabled(), c.selected(Reason::IpiReceiver)), (true, SAME));
+        assert_eq!(c.strategy(Reason::IpiReceiver), Strategy::Deboost);
+        let off = c.with_enabled(false);
+        assert_eq!(off.0, c.0 & !1);
+        assert_eq!(off.strategy(Reason::Any), Strategy::Mainline);
+        assert_eq!(off.selected(Reason::Any), Strategy::Deboost as u32);
+        assert_eq!(off.with_enabled(true), c);
+        // Invalid choices are refused, whatever their bits.
+        assert_eq!(d.with_choice(Reason::Any, SAME), Err(EINVAL));
+        assert_eq!(d.with_choice(Reason::Any, SAME + 1), Err(EINVAL));
+        assert_eq!(d.with_choice(Reason::IpiReceiver, 0x100), Err(EINVAL));
+        assert_eq!(d.with_choice(Reason::IpiReceiver, u32::MAX), Err(EINVAL));
+        // The largest valid choice stays in its field.
+        for r in Reason::ALL {
+            let m = Strategy::Mainline as u32;
+            assert_eq!(
+                d.with_choice(r, m).map(|c| c.0 & !(0xff << r.shift())),
+                Ok(d.0 & !(0xff << r.shift()))
+            );
+        }
     }
 
     #[test]

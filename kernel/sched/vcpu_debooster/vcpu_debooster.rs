@@ -45,7 +45,6 @@ use kernel::{
     seq_file::SeqFile,
     seq_print,
     str::BStr,
-    sync::atomic::Relaxed,
 };
 use policy::{
     credit_room, donation, hands_off, lag_credit, lag_credit_pay, penalty, proportional_push,
@@ -53,8 +52,8 @@ use policy::{
 };
 use state::{check, decide, Action, Counter, Counters, RqState};
 use strategy::{
-    active_strategy, any_active, parse_choice, parse_enabled, select, selected, Reason, Strategy,
-    ENABLED, SAME, SAME_NAME,
+    active_strategy, any_active, enabled, parse_choice, parse_enabled, select, selected,
+    set_enabled, Reason, Strategy, SAME, SAME_NAME,
 };
 
 /// First step, for every `yield_to()` that gets past the hook's static key
@@ -397,7 +396,7 @@ pub unsafe extern "C" fn sched_vcpu_deboost_stats_print(
     // SAFETY: `m` is a valid `seq_file` that this call alone uses, by the
     // safety requirements.
     let m = unsafe { SeqFile::from_raw(m) };
-    seq_print!(m, "enabled {}\n", u8::from(ENABLED.load(Relaxed)));
+    seq_print!(m, "enabled {}\n", u8::from(enabled()));
     // SAFETY: `s` is valid and nobody writes it during the call, by the
     // safety requirements; this view only loads.
     let Some(s) = (unsafe { Counters::from_raw(s.cast_mut()) }) else {
@@ -420,7 +419,7 @@ pub unsafe extern "C" fn sched_vcpu_debooster_enabled_get(
 ) -> c_int {
     // SAFETY: `val` is valid for a write of a `u64` (this function's safety
     // requirements).
-    unsafe { val.write(u64::from(ENABLED.load(Relaxed))) };
+    unsafe { val.write(u64::from(enabled())) };
     0
 }
 
@@ -434,7 +433,7 @@ pub unsafe extern "C" fn sched_vcpu_debooster_enabled_get(
 pub unsafe extern "C" fn sched_vcpu_debooster_enabled_set(_data: *mut c_void, val: u64) -> c_int {
     match parse_enabled(val) {
         Ok(on) => {
-            ENABLED.store(on, Relaxed);
+            set_enabled(on);
             0
         }
         Err(e) => e.to_errno(),

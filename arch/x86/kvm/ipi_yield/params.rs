@@ -33,14 +33,18 @@ pub(crate) const IPI_WINDOW_NS_MAX: u64 = 1_000_000_000;
 
 /// `ipi_tracking_enabled`. Relaxed: a delivery racing with a write may use
 /// either value. The C hooks test the tracking static key, which
-/// [`set_bool`] switches after this value.
+/// [`set_bool`] switches after this value. The parameters are read-mostly,
+/// like KVM's own (`__read_mostly`): written only by the parameter files.
+#[link_section = ".data..read_mostly"]
 pub(crate) static TRACKING_ENABLED: Atomic<bool> = Atomic::new(true);
 /// `ipi_window_ns`, always within [`IPI_WINDOW_NS_MIN`, `IPI_WINDOW_NS_MAX`].
+#[link_section = ".data..read_mostly"]
 pub(crate) static WINDOW_NS: Atomic<u64> = Atomic::new(IPI_WINDOW_NS_DEFAULT);
 /// `enable_relaxed_boost`: when the scan yields to nobody, try the vCPUs it
 /// passed over for being preempted in user mode. Off by default: a vCPU
 /// spinning in kernel mode gains nothing from them. Only `get` reads it:
 /// spins test the static key that [`set_bool`] switches after it.
+#[link_section = ".data..read_mostly"]
 pub(crate) static RELAXED_BOOST: Atomic<bool> = Atomic::new(false);
 
 /// A boolean parameter: its value and the static key that follows it.
