@@ -408,7 +408,7 @@ def costs(runs, out):
           "the emulated clock advances 1 ns per instruction executed, so every time below "
           "is a count of instructions, and a run repeats almost exactly (the ranges show "
           "how exactly). The same scenarios run on this kernel (everything off, then each "
-          "strategy with the KVM features on) and on the same 7.3.4 source without the "
+          "strategy with the KVM features at their defaults) and on the same 7.3.4 source without the "
           "series (`scripts/baseline.sh`: the patched kernel's `.config` less the series' "
           "four symbols, the same compilers, only the test-only PAUSE-exit patch and the "
           "benchmark module added)"

@@ -92,8 +92,8 @@ if [ "$part" = cost ] || [ "$part" = profile ]; then
 # Under -icount shift=0 the clock advances 1 ns per instruction executed, so
 # every ns below is an instruction count, and the runs repeat almost
 # exactly. The same scenarios run on both kernels: on this one with
-# everything off and under each strategy (the KVM controls on), on the
-# kernel without the series as it is.
+# everything off and under each strategy (the KVM controls at their
+# defaults), on the kernel without the series as it is.
 kernel=unpatched settings=unpatched
 if [ -e $DEBOOSTER ]; then
 	kernel=patched
@@ -244,13 +244,13 @@ echo 0 >$KVM_PARAMS/halt_poll_ns
 rep=1
 while [ $rep -le "${VB_DYCOST_REPS:-3}" ]; do
 	for t in $(rotated N Y); do
-		features N $t Y
+		features 0 $t Y
 		guest dycost "cfg_test=ipi cfg_tracking=$t cfg_relaxed=Y" \
 			taskset 2 /tests/vcpu_boost_ipi_test -v 2 -n 2000 -H
 	done
 	echo 1 >$SVM_PARAMS/test_pause_exits
 	for s in $(rotated N:N N:Y Y:Y); do
-		features N ${s%:*} ${s#*:}
+		features 0 ${s%:*} ${s#*:}
 		# Not cfg: guest() sets that.
 		dc="cfg_tracking=${s%:*} cfg_relaxed=${s#*:}"
 		export VCPU_BOOST_PIN=spread
@@ -265,7 +265,7 @@ while [ $rep -le "${VB_DYCOST_REPS:-3}" ]; do
 	echo 0 >$SVM_PARAMS/test_pause_exits
 	rep=$((rep + 1))
 done
-features Y Y Y
+features 1 Y N
 exit 0
 fi
 [ "$part" = kvm ] || exit 0

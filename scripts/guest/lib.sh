@@ -60,14 +60,22 @@ rotated() {
 }
 
 # features DEBOOSTER TRACKING RELAXED [STRATEGY [IPI_STRATEGY]]: the
-# run-time controls; with STRATEGY, the yields to an IPI's receiver get
-# IPI_STRATEGY, by default theirs.
+# run-time controls (DEBOOSTER 0 or 1, the KVM ones Y or N); with STRATEGY,
+# the yields to an IPI's receiver get IPI_STRATEGY, by default theirs. A
+# refused write would leave the runs that follow under the setting before
+# it: a failure.
 features() {
-	echo "$1" >$DEBOOSTER
-	echo "$2" >$KVM_PARAMS/ipi_tracking_enabled
-	echo "$3" >$KVM_PARAMS/enable_relaxed_boost
-	[ -z "${4:-}" ] || echo "$4" >$STRATEGY
-	[ -z "${4:-}" ] || echo "${5:-$DEFAULT_IPI_STRATEGY}" >$IPI_STRATEGY
+	control "$1" $DEBOOSTER
+	control "$2" $KVM_PARAMS/ipi_tracking_enabled
+	control "$3" $KVM_PARAMS/enable_relaxed_boost
+	[ -z "${4:-}" ] || control "$4" $STRATEGY
+	[ -z "${4:-}" ] || control "${5:-$DEFAULT_IPI_STRATEGY}" $IPI_STRATEGY
+}
+
+# control VALUE FILE: writes VALUE to the control FILE; a failure if it is
+# refused.
+control() {
+	echo "$1" >"$2" || fail "control: $2 refused $1"
 }
 
 # setting NAME: a named combination of the controls.
