@@ -60,11 +60,11 @@ for sname in $settings; do
 	case $sname in
 	off | off2 | kvm-only | no-tracking | relaxed) ;;
 	ipi-*)
-		strategies $IPI_STRATEGY | tr ' ' '\n' | grep -qx -- "${sname#ipi-}" ||
+		offers $IPI_STRATEGY "${sname#ipi-}" ||
 			{ fail "bench-guests: $sname names no strategy" && exit 1; }
 		;;
 	*)
-		strategies $STRATEGY | tr ' ' '\n' | grep -qx -- "$sname" ||
+		offers $STRATEGY "$sname" ||
 			{ fail "bench-guests: $sname is no setting" && exit 1; }
 		;;
 	esac

@@ -315,8 +315,7 @@ fi
 # VB_BENCH_IPI_STRATEGY: the strategy of the yields to an IPI's receiver
 # for the scenarios (default: the kernel's).
 if [ -n "${VB_BENCH_IPI_STRATEGY:-}" ]; then
-	echo "$VB_BENCH_IPI_STRATEGY" >$IPI_STRATEGY ||
-		fail "VB_BENCH_IPI_STRATEGY: $VB_BENCH_IPI_STRATEGY refused"
+	control "$VB_BENCH_IPI_STRATEGY" $IPI_STRATEGY
 fi
 # Sizes for runs of a fraction of a second of counted time each.
 lock_acq=${VB_BENCH_LOCK_ACQ:-2000}
@@ -429,8 +428,8 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 			norelaxed) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo N >$KVM_PARAMS/enable_relaxed_boost ;;
 			nopoll-off) echo N >$KVM_PARAMS/ipi_tracking_enabled && echo 0 >$KVM_PARAMS/halt_poll_ns ;;
 			nopoll-on) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo 0 >$KVM_PARAMS/halt_poll_ns ;;
-			on-*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#on-}" >$IPI_STRATEGY ;;
-			w[0-9]*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && echo "${v#w}000" >$KVM_PARAMS/ipi_window_ns ;;
+			on-*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && control "${v#on-}" $IPI_STRATEGY || break 2 ;;
+			w[0-9]*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && control "${v#w}000" $KVM_PARAMS/ipi_window_ns || break 2 ;;
 			noquery) echo Y >$KVM_PARAMS/ipi_tracking_enabled && test_knob $KVM_PARAMS/test_dy_no_query Y || break 2 ;;
 			drop) echo Y >$KVM_PARAMS/ipi_tracking_enabled && test_knob $KVM_PARAMS/test_dy_drop_answer Y || break 2 ;;
 			irr) echo Y >$KVM_PARAMS/ipi_tracking_enabled && test_knob $KVM_PARAMS/test_dy_irr_only Y || break 2 ;;

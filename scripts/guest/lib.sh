@@ -72,10 +72,17 @@ features() {
 	[ -z "${4:-}" ] || control "${5:-$DEFAULT_IPI_STRATEGY}" $IPI_STRATEGY
 }
 
-# control VALUE FILE: writes VALUE to the control FILE; a failure if it is
-# refused.
+# control VALUE FILE: writes VALUE to the control FILE; a failure, and
+# false, if it is refused.
 control() {
-	echo "$1" >"$2" || fail "control: $2 refused $1"
+	echo "$1" >"$2" && return 0
+	fail "control: $2 refused $1"
+	return 1
+}
+
+# offers FILE NAME: whether the strategy file FILE lists NAME.
+offers() {
+	strategies "$1" | tr ' ' '\n' | grep -qx -- "$2"
 }
 
 # setting NAME: a named combination of the controls.
