@@ -928,7 +928,7 @@ def spin_table(runs, out):
         # comparison below, not more data for this table.
         if r.get("kind") != "spin" or r.get("cfg_aa", "0") != "0":
             continue
-        ipis, ns = int(r["ipis"]), int(r["ns"])
+        ipis, ns = int(r["ipis"]), work_ns(r)
         # Mainline's loop with no-op instructions added to each PAUSE exit:
         # the noise of a change of code path, below (pad_band).
         if r.get("cfg_pad", "0") != "0":
@@ -980,8 +980,17 @@ def spin_table(runs, out):
 
 # The scenarios of "never worse than mainline": kind -> (title, what runs,
 # metrics). A metric is (name, function of a run's fields, unit).
+def work_ns(r):
+    """How long a run of the spin or lock test took over its work, in ns:
+    the guest's TSC from the first IPI or acquisition to the last answer or
+    release (work_ns), or, in logs from before the tests printed it, the
+    host's clock around the run (ns), which also counts the vCPUs' start
+    and end: about 4 or 12 ms, by the tick, in the kvm part's runs."""
+    return int(r.get("work_ns") or r.get("ns") or 0)
+
+
 def _rate(work):
-    return lambda r: int(r[work]) / (int(r["ns"]) / 1e9)
+    return lambda r: int(r[work]) / (work_ns(r) / 1e9)
 
 
 def _share(part, whole):
@@ -1204,7 +1213,11 @@ def never_worse(runs, extra_goals, turn=0):
           f"every repetition ({reps_words(reps, ' here')}), alternating which runs first, plus a second run "
           "with tracking off beside the first: that A/A pair, off ÷ off again, shows how "
           "far two runs of the same setting differ. *on ÷ off* is the median of the "
-          "repetitions' ratios; the range is theirs. PAUSE exits come from the test-only "
+          "repetitions' ratios; the range is theirs. Rates are over the guest's work, timed "
+          "by its TSC from the first IPI or acquisition to the last answer or release: the "
+          "host's clock around the run also counts the vCPUs' start and end, which wait for "
+          "the scheduler's tick and so differ by whole ticks (4 ms) between two runs of one "
+          "setting. PAUSE exits come from the test-only "
           "`kvm_amd.test_pause_exits`. This part runs under QEMU's instruction counting "
           "(`-icount shift=0`, one TCG thread: a nanosecond is an instruction executed, so "
           "rates are per 10^9 instructions), and vCPU *i* is bound to test-kernel CPU "
@@ -1352,7 +1365,7 @@ def strategy_matrix(runs, suffix=""):
             # Paired by repetition: a run that failed printed no line.
             side = {t: {r.get("rep"): r for r in runs if r.get("kind") == kind
                         and r.get("cfg_ipi_strategy") == st and r.get("cfg_tracking") == t
-                        and int(r.get("ns", 0)) > 0 and int(r.get("ipis", 0)) > 0}
+                        and work_ns(r) > 0 and int(r.get("ipis", 0)) > 0}
                     for t in ("Y", "N")}
             reps = [k for k in side["Y"] if k in side["N"]]
             if not reps:

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the vcpu_boost_* selftests: running vCPUs whose guest
- * code ends with GUEST_DONE() or never ends, timing a run, and printing
+ * code ends with GUEST_DONE() or never ends, timing a run and the guest's
+ * work, and printing
  * binary stats that only a kernel with the series has.
  */
 #ifndef SELFTEST_KVM_VCPU_BOOST_H
@@ -90,6 +91,22 @@ static inline void vcpu_boost_pin(u32 id)
 	CPU_SET(cpu, &set);
 	r = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	TEST_ASSERT(!r, "pinning vCPU %u to CPU %ld: %s", id, cpu, strerror(r));
+}
+
+/*
+ * @ticks of @vcpu's guest TSC in ns. The tests time their work in the guest,
+ * from its first unit to its last: the host's clock around vcpu_run() also
+ * counts the vCPUs' start, their meeting and their end, which wait for the
+ * scheduler's tick and so differ by whole ticks between two runs of one
+ * setting.
+ */
+static inline u64 vcpu_boost_tsc_ns(struct kvm_vcpu *vcpu, u64 ticks)
+{
+	int khz = __vcpu_ioctl(vcpu, KVM_GET_TSC_KHZ, NULL);
+
+	TEST_ASSERT(khz > 0, "KVM_GET_TSC_KHZ: %d", khz);
+	/* In two parts: ticks * 10^6 overflows after hours at GHz rates. */
+	return ticks / khz * 1000000 + ticks % khz * 1000000 / khz;
 }
 
 /*
