@@ -164,6 +164,20 @@ check "spin, tracking off: vcpu_boost_spin_test completes" $rc -eq 0
 check "spin, tracking off: no yield as IPI receiver" "$receiver" = 0
 check "spin, tracking off: selection falls back to mainline's tiers" $((${irq:-0} + ${main:-0} + ${relaxed:-0})) -gt 0
 
+# Both off: mainline's own loop decides, with the static keys off: no Rust
+# is called, nothing counted and no choice traced. A key left on by its
+# parameter would count and trace here while the runs above still pass.
+echo N >$KVM_PARAMS/ipi_tracking_enabled
+echo N >$KVM_PARAMS/enable_relaxed_boost
+trace_begin kvm/kvm_dy_select
+spin_run
+trace_end "spin, both off" kvm/kvm_dy_select
+echo Y >$KVM_PARAMS/ipi_tracking_enabled
+echo Y >$KVM_PARAMS/enable_relaxed_boost
+check "spin, both off: vcpu_boost_spin_test completes" $rc -eq 0
+check "spin, both off: mainline's loop, no directed-yield decision counted" "${on_spin:-0}" = 0
+check "spin, both off: no kvm_dy_select traced" "$(trace_count 'kvm_dy_select:')" = 0
+
 # What ends the receiver's priority is its EOI, read from its APIC. With
 # -b vCPU 1 computes instead of halting, and paired with vCPU 0 on one CPU
 # it waits there, preempted, whenever vCPU 0 runs: a candidate on vCPU

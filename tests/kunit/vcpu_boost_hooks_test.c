@@ -726,45 +726,69 @@ static const char *param_get(int (*get)(char *, const struct kernel_param *))
 }
 
 /*
- * A bool parameter: @off turns it off, @bad is rejected and leaves it off,
- * @on turns it back on.
+ * A bool parameter and its static key: @off turns both off, @bad is rejected
+ * and leaves them off, @on turns them back on, and so does the bare name (no
+ * value: a command line's "kvm.<name>"). Ends on.
  */
 static void check_bool_param(struct kunit *test,
 			     int (*get)(char *, const struct kernel_param *),
 			     int (*set)(const char *, const struct kernel_param *),
+			     struct static_key *key,
 			     const char *off, const char *bad, const char *on)
 {
 	KUNIT_EXPECT_EQ(test, set(off, NULL), 0);
 	KUNIT_EXPECT_STREQ(test, param_get(get), "N\n");
+	KUNIT_EXPECT_FALSE(test, static_key_enabled(key));
 	KUNIT_EXPECT_EQ(test, set(bad, NULL), -EINVAL);
 	KUNIT_EXPECT_STREQ(test, param_get(get), "N\n");
+	KUNIT_EXPECT_FALSE(test, static_key_enabled(key));
 	KUNIT_EXPECT_EQ(test, set(on, NULL), 0);
 	KUNIT_EXPECT_STREQ(test, param_get(get), "Y\n");
+	KUNIT_EXPECT_TRUE(test, static_key_enabled(key));
+	KUNIT_EXPECT_EQ(test, set(off, NULL), 0);
+	KUNIT_EXPECT_EQ(test, set(NULL, NULL), 0);
+	KUNIT_EXPECT_STREQ(test, param_get(get), "Y\n");
+	KUNIT_EXPECT_TRUE(test, static_key_enabled(key));
 }
 
 static void kvm_params_read_write_and_reject(struct kunit *test)
 {
+	char tracking[4], window[16], relaxed[4];
+
 	/* kvm is built in: its parameters share the built-in ones' lock. */
 	kernel_param_lock(NULL);
-	/* Defaults of the series. */
-	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_tracking_enabled_get), "Y\n");
-	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), "50000000\n");
-	KUNIT_EXPECT_STREQ(test, param_get(kvm_relaxed_boost_get), "N\n");
+	/* What the boot set, restored at the end. */
+	strscpy(tracking, param_get(kvm_ipi_tracking_enabled_get));
+	strscpy(window, param_get(kvm_ipi_window_ns_get));
+	strscpy(relaxed, param_get(kvm_relaxed_boost_get));
+	/* The keys follow the values. */
+	KUNIT_EXPECT_EQ(test, static_key_enabled(&kvm_ipi_tracking_key), !strcmp(tracking, "Y\n"));
+	KUNIT_EXPECT_EQ(test, static_key_enabled(&kvm_dy_relaxed_key), !strcmp(relaxed, "Y\n"));
 
 	check_bool_param(test, kvm_ipi_tracking_enabled_get, kvm_ipi_tracking_enabled_set,
-			 "0\n", "perhaps", "Y");
+			 &kvm_ipi_tracking_key.key, "0\n", "perhaps", "Y");
 
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("2000000\n", NULL), 0);
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), "2000000\n");
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("0", NULL), -ERANGE);
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("5000000000", NULL), -ERANGE);
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("12ms", NULL), -EINVAL);
+	/* Decimal only: kstrtoul()'s base 0 would read these as hex and octal. */
+	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("0x2faf080", NULL), -EINVAL);
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set(NULL, NULL), -EINVAL);
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), "2000000\n");
-	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("50000000", NULL), 0);
+	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("03000000", NULL), 0);
+	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), "3000000\n");
 
-	check_bool_param(test, kvm_relaxed_boost_get, kvm_relaxed_boost_set, "off", "2", "on");
-	KUNIT_EXPECT_EQ(test, kvm_relaxed_boost_set("N", NULL), 0);	/* its default */
+	check_bool_param(test, kvm_relaxed_boost_get, kvm_relaxed_boost_set,
+			 &kvm_dy_relaxed_key.key, "off", "2", "on");
+
+	KUNIT_EXPECT_EQ(test, kvm_ipi_tracking_enabled_set(tracking, NULL), 0);
+	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set(window, NULL), 0);
+	KUNIT_EXPECT_EQ(test, kvm_relaxed_boost_set(relaxed, NULL), 0);
+	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_tracking_enabled_get), tracking);
+	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), window);
+	KUNIT_EXPECT_STREQ(test, param_get(kvm_relaxed_boost_get), relaxed);
 	kernel_param_unlock(NULL);
 }
 #endif

@@ -27,8 +27,8 @@
 //! IPIs that hardware delivers without a VM exit (Intel IPI virtualization,
 //! AMD AVIC to a running vCPU) never reach these hooks.
 //!
-//! This file holds only the entry points, each turning its pointers into
-//! safe views; the rest is safe Rust, one concern a module: [`tracker`]
+//! This file holds only the entry points and their FFI helpers, which turn
+//! pointers into safe views; the rest is safe Rust, one concern a module: [`tracker`]
 //! (the per-vCPU record of the last IPI), [`select`](mod@select) (the steps
 //! around mainline's scan) and [`params`] (the module parameters).
 
@@ -36,16 +36,36 @@ mod params;
 mod select;
 mod tracker;
 
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{fmt::Write, marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
+    error::code::EINVAL,
     ffi::{c_char, c_int},
+    page::PAGE_SIZE,
     prelude::*,
-    sync::atomic::Relaxed,
+    str::{BStr, Formatter},
+    sync::atomic::{Atomic, Relaxed},
 };
-use params::{param_arg, param_emit, set_bool, set_window_ns, show_bool, Flag, WINDOW_NS};
+use params::{arg, set_bool, set_window_ns, show_bool, Flag, WINDOW_NS};
 use select::{receiver_first, relaxed_round, First, Spinner, Vcpus};
 use tracker::{last_sent, outstanding, record, still_recent, Ctx, Sent};
+
+/// The view of the IPI context at `ctx`.
+///
+/// # Safety
+///
+/// `ctx` points to a `struct kvm_ipi_ctx` that stays valid for reads and
+/// writes for `'a` and whose words are accessed only atomically meanwhile.
+unsafe fn ipi_ctx<'a>(ctx: *mut bindings::kvm_ipi_ctx) -> Ctx<'a> {
+    // SAFETY: Valid for reads and writes, and aligned, for `'a`, by the
+    // caller; the words are `u64`s, accessed only atomically.
+    unsafe {
+        Ctx::new(
+            Atomic::from_ptr(&raw mut (*ctx).sent),
+            Atomic::from_ptr(&raw mut (*ctx).seen),
+        )
+    }
+}
 
 /// Resets a vCPU's context: nothing sent.
 ///
@@ -56,7 +76,7 @@ use tracker::{last_sent, outstanding, record, still_recent, Ctx, Sent};
 pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) {
     // SAFETY: `ctx` is a live vCPU's context for this call (this function's
     // safety requirements), whose words are only accessed through `Ctx`.
-    unsafe { Ctx::from_raw(ctx) }.reset();
+    unsafe { ipi_ctx(ctx) }.reset();
 }
 
 /// Called by every LAPIC delivery path for each vCPU that accepted an
@@ -77,7 +97,7 @@ pub unsafe extern "C" fn kvm_ipi_tracker_deliver(d: *const bindings::kvm_ipi_del
     }
     // SAFETY: Non-null, so the calling vCPU's context, live for the call
     // (this function's safety requirements); only accessed through `Ctx`.
-    let src = unsafe { Ctx::from_raw(d.src) };
+    let src = unsafe { ipi_ctx(d.src) };
     record(d, &src, now_ns).recorded()
 }
 
@@ -231,7 +251,7 @@ pub unsafe extern "C" fn kvm_dy_receiver_first(
 ) -> c_int {
     // SAFETY: `sender` is the calling vCPU's context, live for this call
     // (this function's safety requirements), only accessed through `Ctx`.
-    let ctx = unsafe { Ctx::from_raw(sender) };
+    let ctx = unsafe { ipi_ctx(sender) };
     let Some(sent) = last_sent(&ctx) else {
         return -1;
     };
@@ -316,41 +336,105 @@ pub unsafe extern "C" fn kvm_dy_relaxed_round(
         .unwrap_or(-1)
 }
 
-/// `set` of `ipi_tracking_enabled`: a boolean as `kstrtobool()` reads it;
-/// anything else is rejected with `-EINVAL` and the old value kept.
+/// The string a parameter's `set` op was given, without `echo`'s newline;
+/// `None` for a bare name on the command line (no `=`), which only the
+/// booleans accept (`KERNEL_PARAM_OPS_FL_NOARG`).
 ///
 /// # Safety
 ///
-/// `val` is null or a NUL-terminated string valid for the call.
+/// `val` is null or points to a NUL-terminated string valid for `'a`.
+unsafe fn param_arg<'a>(val: *const c_char) -> Option<&'a BStr> {
+    if val.is_null() {
+        return None;
+    }
+    // SAFETY: Non-null here, and NUL-terminated and valid for `'a` by the
+    // caller.
+    Some(arg(unsafe { CStr::from_char_ptr(val) }.to_bytes()))
+}
+
+/// Formats a value, NUL-terminated, into the page-sized buffer of a
+/// parameter's `get` op and returns its length, as `sysfs_emit()` would.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `PAGE_SIZE` bytes, and nothing else
+/// may access it during the call.
+unsafe fn param_emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> c_int {
+    // SAFETY: Valid for writes of `PAGE_SIZE` bytes and not accessed
+    // otherwise during the call, by the caller.
+    let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
+    let (text, nul) = page.split_at_mut(PAGE_SIZE - 1);
+    let mut f = Formatter::new(text);
+    let len = match f.write_fmt(args) {
+        Ok(()) => f.bytes_written(),
+        Err(_) => return EINVAL.to_errno(),
+    };
+    if let Some(b) = text.get_mut(len).or(nul.first_mut()) {
+        *b = 0;
+    }
+    c_int::try_from(len).unwrap_or(0)
+}
+
+/// A boolean parameter's `set` op: stores the value, then switches the
+/// flag's static key to it; 0, or the error of a value that is no boolean
+/// (the old value kept).
+///
+/// # Safety
+///
+/// `val` is null or a NUL-terminated string valid for the call, and the
+/// call runs where a static key may be switched (it may sleep): a
+/// parameter's `set` op, in process context or in early boot after
+/// `jump_label_init()`.
+unsafe fn param_set_flag(flag: Flag, val: *const c_char) -> c_int {
+    // SAFETY: `val` is null or a NUL-terminated string valid for the call,
+    // by the caller.
+    match set_bool(flag, unsafe { param_arg(val) }) {
+        Ok(on) => {
+            // SAFETY: The call may sleep here, by the caller; it takes no
+            // pointer, and `flag.key()` is one of the keys it switches.
+            unsafe { bindings::kvm_ipi_yield_set_key(flag.key(), on) };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `set` of `ipi_tracking_enabled`: a boolean as `kstrtobool()` reads it,
+/// or the bare name on the command line for on; anything else is rejected
+/// with `-EINVAL` and the old value kept.
+///
+/// # Safety
+///
+/// `val` is null or a NUL-terminated string valid for the call; called as
+/// a parameter's `set` op.
 #[export]
 pub unsafe extern "C" fn kvm_ipi_tracking_enabled_set(
     val: *const c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: `val` is null or a NUL-terminated string valid for the call
-    // (this function's safety requirements), as `param_arg` needs.
-    let arg = unsafe { param_arg(val) };
-    set_bool(Flag::Tracking, arg)
+    // SAFETY: This function's safety requirements are `param_set_flag`'s.
+    unsafe { param_set_flag(Flag::Tracking, val) }
 }
 
 /// `get` of `ipi_tracking_enabled`: `Y` or `N`.
 ///
 /// # Safety
 ///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes.
+/// `buf` must be valid for writes of `PAGE_SIZE` bytes, as a `get` op's is.
 #[export]
 pub unsafe extern "C" fn kvm_ipi_tracking_enabled_get(
     buf: *mut c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: `buf` is valid for writes of `PAGE_SIZE` bytes (this
-    // function's safety requirements), as `param_emit` needs.
+    // SAFETY: `buf` is a `get` op's buffer, valid for writes of `PAGE_SIZE`
+    // bytes and used by nothing else during the op (this function's safety
+    // requirements).
     unsafe { param_emit(buf, format_args!("{}\n", show_bool(Flag::Tracking))) }
 }
 
 /// `set` of `ipi_window_ns`: a decimal number of nanoseconds in
 /// 1000 ..= 1000000000. Anything else is rejected (`-EINVAL` when it is no
-/// number, `-ERANGE` when out of range) and the old value kept.
+/// decimal number, `-ERANGE` when out of range) and the old value kept.
 ///
 /// # Safety
 ///
@@ -362,53 +446,58 @@ pub unsafe extern "C" fn kvm_ipi_window_ns_set(
 ) -> c_int {
     // SAFETY: `val` is null or a NUL-terminated string valid for the call
     // (this function's safety requirements), as `param_arg` needs.
-    set_window_ns(unsafe { param_arg(val) })
+    match set_window_ns(unsafe { param_arg(val) }) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// `get` of `ipi_window_ns`.
 ///
 /// # Safety
 ///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes.
+/// `buf` must be valid for writes of `PAGE_SIZE` bytes, as a `get` op's is.
 #[export]
 pub unsafe extern "C" fn kvm_ipi_window_ns_get(
     buf: *mut c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: `buf` is valid for writes of `PAGE_SIZE` bytes (this
-    // function's safety requirements), as `param_emit` needs.
+    // SAFETY: `buf` is a `get` op's buffer, valid for writes of `PAGE_SIZE`
+    // bytes and used by nothing else during the op (this function's safety
+    // requirements).
     unsafe { param_emit(buf, format_args!("{}\n", WINDOW_NS.load(Relaxed))) }
 }
 
-/// `set` of `enable_relaxed_boost`: a boolean; anything else is rejected
-/// with `-EINVAL` and the old value kept.
+/// `set` of `enable_relaxed_boost`: a boolean, or the bare name on the
+/// command line for on; anything else is rejected with `-EINVAL` and the
+/// old value kept.
 ///
 /// # Safety
 ///
-/// `val` is null or a NUL-terminated string valid for the call.
+/// `val` is null or a NUL-terminated string valid for the call; called as
+/// a parameter's `set` op.
 #[export]
 pub unsafe extern "C" fn kvm_relaxed_boost_set(
     val: *const c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: `val` is null or a NUL-terminated string valid for the call
-    // (this function's safety requirements), as `param_arg` needs.
-    let arg = unsafe { param_arg(val) };
-    set_bool(Flag::Relaxed, arg)
+    // SAFETY: This function's safety requirements are `param_set_flag`'s.
+    unsafe { param_set_flag(Flag::Relaxed, val) }
 }
 
 /// `get` of `enable_relaxed_boost`: `Y` or `N`.
 ///
 /// # Safety
 ///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes.
+/// `buf` must be valid for writes of `PAGE_SIZE` bytes, as a `get` op's is.
 #[export]
 pub unsafe extern "C" fn kvm_relaxed_boost_get(
     buf: *mut c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: `buf` is valid for writes of `PAGE_SIZE` bytes (this
-    // function's safety requirements), as `param_emit` needs.
+    // SAFETY: `buf` is a `get` op's buffer, valid for writes of `PAGE_SIZE`
+    // bytes and used by nothing else during the op (this function's safety
+    // requirements).
     unsafe { param_emit(buf, format_args!("{}\n", show_bool(Flag::Relaxed))) }
 }
 

@@ -9,14 +9,11 @@
 //! The two booleans also switch static keys, so that the C hooks call no
 //! Rust while they are off.
 
-use core::fmt::Write;
 use kernel::{
     bindings,
     error::code::{EINVAL, ERANGE},
-    ffi::{c_char, c_int},
-    page::PAGE_SIZE,
     prelude::*,
-    str::{kstrtobool_bytes, parse_int::ParseInt, BStr, Formatter},
+    str::{kstrtobool_bytes, BStr},
     sync::atomic::{Atomic, Relaxed},
 };
 
@@ -33,7 +30,7 @@ pub(crate) const IPI_WINDOW_NS_MAX: u64 = 1_000_000_000;
 
 /// `ipi_tracking_enabled`. Relaxed: a delivery racing with a write may use
 /// either value. The C hooks test the tracking static key, which
-/// [`set_bool`] switches after this value. The parameters are read-mostly,
+/// the `set` op switches after this value. The parameters are read-mostly,
 /// like KVM's own (`__read_mostly`): written only by the parameter files.
 #[link_section = ".data..read_mostly"]
 pub(crate) static TRACKING_ENABLED: Atomic<bool> = Atomic::new(true);
@@ -43,7 +40,7 @@ pub(crate) static WINDOW_NS: Atomic<u64> = Atomic::new(IPI_WINDOW_NS_DEFAULT);
 /// `enable_relaxed_boost`: when the scan yields to nobody, try the vCPUs it
 /// passed over for being preempted in user mode. Off by default: a vCPU
 /// spinning in kernel mode gains nothing from them. Only `get` reads it:
-/// spins test the static key that [`set_bool`] switches after it.
+/// spins test the static key that the `set` op switches after it.
 #[link_section = ".data..read_mostly"]
 pub(crate) static RELAXED_BOOST: Atomic<bool> = Atomic::new(false);
 
@@ -64,7 +61,8 @@ impl Flag {
         }
     }
 
-    fn key(self) -> bindings::kvm_ipi_yield_key {
+    /// The static key of `kvm_ipi_yield_set_key()` that follows the flag.
+    pub(crate) fn key(self) -> bindings::kvm_ipi_yield_key {
         match self {
             Flag::Tracking => bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_TRACKING,
             Flag::Relaxed => bindings::kvm_ipi_yield_key_KVM_IPI_YIELD_RELAXED,
@@ -77,51 +75,32 @@ pub(crate) fn arg(bytes: &[u8]) -> &BStr {
     BStr::from_bytes(bytes.strip_suffix(b"\n").unwrap_or(bytes))
 }
 
-/// FFI helper of the parameters' `set` ops: the string written, as [`arg`].
-///
-/// # Safety
-///
-/// `val` is null or points to a NUL-terminated string valid for `'a`.
-pub(crate) unsafe fn param_arg<'a>(val: *const c_char) -> Result<&'a BStr> {
-    if val.is_null() {
-        return Err(EINVAL);
-    }
-    // SAFETY: Non-null here, and NUL-terminated and valid for `'a` by the
-    // caller.
-    Ok(arg(unsafe { CStr::from_char_ptr(val) }.to_bytes()))
-}
-
-/// FFI helper of the parameters' `get` ops: formats a value, NUL-terminated,
-/// into the page-sized buffer of a `get` op and returns its length, as
-/// `sysfs_emit()` would.
-///
-/// # Safety
-///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes.
-pub(crate) unsafe fn param_emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> c_int {
-    // SAFETY: Valid for writes of `PAGE_SIZE` bytes, by the caller; nothing
-    // else refers to the buffer during the op.
-    let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
-    let (text, nul) = page.split_at_mut(PAGE_SIZE - 1);
-    let mut f = Formatter::new(text);
-    let len = match f.write_fmt(args) {
-        Ok(()) => f.bytes_written(),
-        Err(_) => return EINVAL.to_errno(),
-    };
-    if let Some(b) = text.get_mut(len).or(nul.first_mut()) {
-        *b = 0;
-    }
-    c_int::try_from(len).unwrap_or(0)
-}
-
 /// A boolean as `kstrtobool()` reads it (`1`/`0`, `y`/`n`, `on`/`off`, ...).
 pub(crate) fn parse_bool(arg: &BStr) -> Result<bool> {
     kstrtobool_bytes(arg)
 }
 
+/// A decimal number: digits only, no sign, base prefix or octal leading
+/// zero (which `u64::from_str`, as `kstrtoull()` with base 0, would take:
+/// `050000000` there is 10485760); `-EINVAL` for anything else, or one
+/// beyond `u64`.
+fn parse_decimal(arg: &BStr) -> Result<u64> {
+    if arg.is_empty() {
+        return Err(EINVAL);
+    }
+    arg.iter().try_fold(0u64, |n, &c| {
+        if !c.is_ascii_digit() {
+            return Err(EINVAL);
+        }
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(c - b'0')))
+            .ok_or(EINVAL)
+    })
+}
+
 /// Parses and range-checks a value written to `ipi_window_ns`.
 pub(crate) fn parse_window_ns(arg: &BStr) -> Result<u64> {
-    let ns = u64::from_str(arg)?;
+    let ns = parse_decimal(arg)?;
     if (IPI_WINDOW_NS_MIN..=IPI_WINDOW_NS_MAX).contains(&ns) {
         Ok(ns)
     } else {
@@ -129,24 +108,15 @@ pub(crate) fn parse_window_ns(arg: &BStr) -> Result<u64> {
     }
 }
 
-/// FFI helper of the boolean parameters' `set` ops: sets `flag` from the
-/// written `arg`, then its static key; returns 0 or the error of a value
-/// that is no boolean.
-///
-/// Switching a static key may sleep: call it in process context (a
-/// parameter's `set` op, a KUnit test), or in early boot after
-/// `jump_label_init()` (a parameter on the command line).
-pub(crate) fn set_bool(flag: Flag, arg: Result<&BStr>) -> c_int {
-    match arg.and_then(parse_bool) {
-        Ok(on) => {
-            flag.value().store(on, Relaxed);
-            // SAFETY: `kvm_ipi_yield_set_key()` takes no pointer, and
-            // `flag.key()` is one of the keys it switches.
-            unsafe { bindings::kvm_ipi_yield_set_key(flag.key(), on) };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
+/// The `set` op of a boolean parameter: sets `flag` from the written `arg`
+/// (`None`: the parameter's bare name on the command line, which sets it,
+/// as for any bool parameter); returns the new value, or `-EINVAL` for a
+/// value that is no boolean. The caller switches the flag's static key
+/// after it.
+pub(crate) fn set_bool(flag: Flag, arg: Option<&BStr>) -> Result<bool> {
+    let on = arg.map_or(Ok(true), parse_bool)?;
+    flag.value().store(on, Relaxed);
+    Ok(on)
 }
 
 /// The text `get` prints for `flag`: `Y` or `N`.
@@ -158,16 +128,13 @@ pub(crate) fn show_bool(flag: Flag) -> char {
     }
 }
 
-/// Sets `ipi_window_ns` from the written `arg`; returns 0, or `-EINVAL` for
-/// no number and `-ERANGE` for one out of range.
-pub(crate) fn set_window_ns(arg: Result<&BStr>) -> c_int {
-    match arg.and_then(parse_window_ns) {
-        Ok(ns) => {
-            WINDOW_NS.store(ns, Relaxed);
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
+/// Sets `ipi_window_ns` from the written `arg`, which it needs (`None`, a
+/// bare name, is `-EINVAL`); `-EINVAL` for no decimal number and `-ERANGE`
+/// for one out of range.
+pub(crate) fn set_window_ns(arg: Option<&BStr>) -> Result {
+    let ns = parse_window_ns(arg.ok_or(EINVAL)?)?;
+    WINDOW_NS.store(ns, Relaxed);
+    Ok(())
 }
 
 #[kunit_tests(vcpu_boost_kvm_ipi_yield_params)]
@@ -191,6 +158,11 @@ mod tests {
         assert_eq!(parse_window_ns(b("-5")), Err(EINVAL));
         assert_eq!(parse_window_ns(b("abc")), Err(EINVAL));
         assert_eq!(parse_window_ns(b("")), Err(EINVAL));
+        // Decimal only: no base prefix, sign or octal leading zero.
+        assert_eq!(parse_window_ns(b("050000000")), Ok(IPI_WINDOW_NS_DEFAULT));
+        assert_eq!(parse_window_ns(b("0x2faf080")), Err(EINVAL));
+        assert_eq!(parse_window_ns(b("+50000000")), Err(EINVAL));
+        assert_eq!(parse_window_ns(b(" 50000000")), Err(EINVAL));
     }
 
     #[test]
@@ -207,13 +179,27 @@ mod tests {
     #[test]
     fn rejected_writes_keep_the_value() {
         let old = WINDOW_NS.load(Relaxed);
-        assert_eq!(set_window_ns(Ok(b("999"))), ERANGE.to_errno());
-        assert_eq!(set_window_ns(Ok(b("x"))), EINVAL.to_errno());
-        assert_eq!(set_window_ns(Err(EINVAL)), EINVAL.to_errno());
+        assert_eq!(set_window_ns(Some(b("999"))), Err(ERANGE));
+        assert_eq!(set_window_ns(Some(b("x"))), Err(EINVAL));
+        assert_eq!(set_window_ns(None), Err(EINVAL));
         assert_eq!(WINDOW_NS.load(Relaxed), old);
         let on = show_bool(Flag::Relaxed);
-        let err = set_bool(Flag::Relaxed, Ok(b("perhaps")));
-        assert_eq!(err, EINVAL.to_errno());
+        assert_eq!(set_bool(Flag::Relaxed, Some(b("perhaps"))), Err(EINVAL));
         assert_eq!(show_bool(Flag::Relaxed), on);
+    }
+
+    /// A bare boolean name (`kvm.enable_relaxed_boost` on the command
+    /// line, no `=`) sets it, as mainline's bool parameters do.
+    #[test]
+    fn bare_boolean_sets_it() {
+        let on = show_bool(Flag::Relaxed);
+        assert_eq!(set_bool(Flag::Relaxed, Some(b("0"))), Ok(false));
+        assert_eq!(show_bool(Flag::Relaxed), 'N');
+        assert_eq!(set_bool(Flag::Relaxed, None), Ok(true));
+        assert_eq!(show_bool(Flag::Relaxed), 'Y');
+        assert_eq!(
+            set_bool(Flag::Relaxed, Some(b(if on == 'Y' { "1" } else { "0" }))),
+            Ok(on == 'Y')
+        );
     }
 }

@@ -964,7 +964,11 @@ mod tests {
     /// spins, it asks the same questions about the same vCPUs in the same
     /// order, leaves the same eligibility behind and yields to the same
     /// vCPU. Only when mainline yields to nobody may the relaxed round ask
-    /// more, and then only about vCPUs the gate kept out, once each.
+    /// more, and then only about vCPUs the gate kept out, once each. Both
+    /// sides are Rust: [`scan`] transcribes the C `kvm_vcpu_dy_scan()` and
+    /// [`mainline`] 7.3.4's loop. That the C scan is mainline's loop is
+    /// for review to see; the guest stage checks that it runs alone with
+    /// both parameters off (no choice counted or traced).
     #[test]
     fn mainline_equivalence() {
         let mut rng = 0x5851_f42d_4c95_7f2du64;
@@ -1016,9 +1020,10 @@ mod tests {
     /// VMs that claim more vCPUs than exist: every vCPU asked about exists,
     /// is never the spinner and has its eligibility asked at most once; a
     /// yield reported is one that `yield_to()` took; failures stop the spin
-    /// after [`YIELD_TRIES`]; a receiver that is not taken leaves the rest
-    /// of the spin exactly to mainline's scan; an IPI answered or out of the
-    /// window changes nothing.
+    /// after [`YIELD_TRIES`]; after a receiver that is not taken, the
+    /// spin yields where mainline's scan would (the target is compared,
+    /// when mainline yields, not each question); an IPI answered or out of
+    /// the window changes nothing.
     #[test]
     fn fuzz_selection_invariants() {
         let mut rng = 0x2545_f491_4f6c_dd1du64;

@@ -192,24 +192,10 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// FFI helper: the view of the context at `ctx`, for the exported entry
-    /// points that receive it from C.
-    ///
-    /// # Safety
-    ///
-    /// `ctx` points to a `struct kvm_ipi_ctx` that stays valid for reads
-    /// and writes for `'a` and whose words are accessed only through such
-    /// views meanwhile.
-    pub(crate) unsafe fn from_raw(ctx: *mut bindings::kvm_ipi_ctx) -> Ctx<'a> {
-        // INVARIANT: every access in this object is atomic.
-        // SAFETY: `ctx` is valid for reads and writes and aligned for `'a`,
-        // by the caller; the words are `u64`s, accessed only atomically.
-        unsafe {
-            Ctx {
-                sent: Atomic::from_ptr(&raw mut (*ctx).sent),
-                seen: Atomic::from_ptr(&raw mut (*ctx).seen),
-            }
-        }
+    /// The view of a context whose two words are `sent` and `seen`.
+    pub(crate) fn new(sent: &'a Atomic<u64>, seen: &'a Atomic<u64>) -> Ctx<'a> {
+        // INVARIANT: atomics are only ever accessed atomically.
+        Ctx { sent, seen }
     }
 
     pub(crate) fn reset(&self) {
@@ -352,11 +338,7 @@ mod tests {
             }
         }
         fn ctx(&self) -> Ctx<'_> {
-            // INVARIANT: the test touches the words only through views.
-            Ctx {
-                sent: &self.sent,
-                seen: &self.seen,
-            }
+            Ctx::new(&self.sent, &self.seen)
         }
         fn sent(&self) -> Sent {
             self.ctx().sent()
