@@ -399,8 +399,9 @@ static void handoff_probe(void *data, struct task_struct *yielder,
 	seen->exec = yielder->se.sum_exec_runtime;
 	seen->hits++;
 	if (y->keep_deadline) {
-		/* To half a slice past the average before the credit, or none. */
-		step = (s64)(y->yielder_vruntime + (y->gran >> 1) - seen->vruntime);
+		/* To a sixteenth of a slice past the average before the credit, or none. */
+		step = (s64)(y->yielder_vruntime + (y->gran >> SCHED_VCPU_HANDOFF_STEP_SHIFT) -
+			     seen->vruntime);
 		seen->handoffs++;
 		if (!seen->target_eligible)
 			seen->not_eligible++;
@@ -438,10 +439,10 @@ static void read_own(u64 *deadline, u64 *vruntime, u64 *exec)
  * queue's average vruntime, hence the third task's lag, where it was, but
  * for the pay's rounding in the third task's favour (the yielder pays for
  * it). A hand-off leaves the target eligible, and the yielder, instead of
- * forfeiting its request, steps back to half a slice past the average and
- * keeps its deadline: when the yield returns, its vruntime has moved on by
- * the step and by what it ran since (the test thread runs at nice 0, where
- * virtual time is run time), where a forfeit would have moved it to its
+ * forfeiting its request, steps back to a sixteenth of a slice past the
+ * average and keeps its deadline: when the yield returns, its vruntime has
+ * moved on by the step and by what it ran since (the test thread runs at
+ * nice 0, where virtual time is run time), where a forfeit would have moved it to its
  * deadline at once, and its deadline is the one it had right after paying,
  * unless it has run to it since (a stalled host CPU can make that happen).
  * The yields go on until one hand-off is sampled that the forfeit would

@@ -62,6 +62,12 @@ enum sched_vcpu_yield_strategy {
 	SCHED_VCPU_YIELD_NR,
 };
 
+/*
+ * Strategy handoff steps the yielder back to the target's base slice shifted
+ * right by this past the queue's average: a sixteenth.
+ */
+#define SCHED_VCPU_HANDOFF_STEP_SHIFT	4
+
 /* Levels of the yielder's cgroup hierarchy that strategy proportional weighs. */
 #define SCHED_VCPU_PROP_LEVELS	8
 

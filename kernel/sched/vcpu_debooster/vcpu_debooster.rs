@@ -611,17 +611,17 @@ mod tests {
         let t0 = 1_000_000;
         let _guard = StrategyGuard::select(Strategy::Handoff);
         // Eligible already: no credit, and instead of the forfeit a step to
-        // half a slice past the average, the deadline kept. No rate limit:
-        // the yields 1 us apart all act.
+        // a sixteenth of a slice past the average, the deadline kept. No
+        // rate limit: the yields 1 us apart all act.
         let y = credit_yield(&mut st, t0, 0, true, GRAN, LIMIT);
         assert_eq!((y.credit, y.penalty), (0, 0));
-        assert_eq!((y.keep_deadline, y.step), (true, GRAN / 2 + 100));
+        assert_eq!((y.keep_deadline, y.step), (true, GRAN / 16 + 100));
         // Ahead: credited just past the need, paid by the yielder at least
         // in full; the pay counts toward the step.
         let y = credit_yield(&mut st, t0 + 1000, 5000, true, GRAN, LIMIT);
         assert_eq!(y.credit, 5001);
         assert!(y.penalty >= y.credit && y.keep_deadline);
-        assert_eq!(y.step, GRAN / 2 + 100 - y.penalty);
+        assert_eq!(y.step, GRAN / 16 + 100 - y.penalty);
         // Beyond the queue-size cap: the credit falls short of eligibility,
         // and the yielder forfeits as under lag-credit.
         let y = credit_yield(&mut st, t0 + 2000, 100 * GRAN, true, GRAN, LIMIT);
@@ -638,7 +638,7 @@ mod tests {
         );
         // Less request left than the step: the forfeit; with no credit
         // nothing is counted.
-        let y = credit_yield(&mut st, t0 + 2200, 0, true, GRAN / 2, LIMIT);
+        let y = credit_yield(&mut st, t0 + 2200, 0, true, GRAN / 16, LIMIT);
         assert_eq!((y.credit, y.keep_deadline, y.step), (0, false, 0));
         assert_eq!((st.stats.applied, st.stats.handed_off), (3, 2));
         // Without the next buddy (an idle target, PICK_BUDDY off) the pick
