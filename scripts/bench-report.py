@@ -978,8 +978,6 @@ def spin_table(runs, out):
                 "padded": padded}
 
 
-# The scenarios of "never worse than mainline": kind -> (title, what runs,
-# metrics). A metric is (name, function of a run's fields, unit).
 def work_ns(r):
     """How long a run of the spin or lock test took over its work, in ns:
     the guest's TSC from the first IPI or acquisition to the last answer or
@@ -1012,8 +1010,9 @@ IPI_WAIT_METRICS = [("round trips/s", _rate("ipis"), ""),
 
 def _loops(field):
     """A loop count the guest printed (-b: the receiver's, -c: vCPU 2's,
-    both from the sender's first IPI), in 10^6 per second of the sender's
-    run; NaN in logs from before it was printed."""
+    both from the sender's first IPI to its last answer), in 10^6 per
+    second of that work (work_ns); NaN in logs from before it was
+    printed."""
     return lambda r: _rate(field)(r) / 1e6 if field in r else float("nan")
 
 
@@ -1022,6 +1021,8 @@ NEIGHBOUR_LOOPS = "neighbour's loops/s (10^6)"
 BUSY_METRICS = IPI_WAIT_METRICS + [("receiver's loops/s (10^6)", _loops("receiver_loops"), "")]
 COMPUTE_METRICS = BUSY_METRICS + [(NEIGHBOUR_LOOPS, _loops("neighbour_loops"), "")]
 
+# The scenarios of "never worse than mainline": kind -> (title, what runs,
+# metrics). A metric is (name, function of a run's fields, unit).
 DY_SCENARIOS = {
     "lock": ("Lock holder, with unrelated IPIs",
              "`vcpu_boost_lock_test -t`: 4 vCPUs on the test kernel's 2 CPUs take one guest "

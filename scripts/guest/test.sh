@@ -167,14 +167,19 @@ check "spin, tracking off: selection falls back to mainline's tiers" $((${irq:-0
 # Both off: mainline's own loop decides, with the static keys off: no Rust
 # is called, nothing counted and no choice traced. A key left on by its
 # parameter would count and trace here while the runs above still pass.
+# The PAUSE exits (SVM exit code 0x77) are traced too: the spins reached
+# kvm_vcpu_on_spin(), so that "nothing counted" is not for want of spins.
 echo N >$KVM_PARAMS/ipi_tracking_enabled
 echo N >$KVM_PARAMS/enable_relaxed_boost
-trace_begin kvm/kvm_dy_select
+echo 'exit_reason == 0x77' >$TRACING/events/kvm/kvm_exit/filter
+trace_begin kvm/kvm_dy_select kvm/kvm_exit
 spin_run
-trace_end "spin, both off" kvm/kvm_dy_select
+trace_end "spin, both off" kvm/kvm_dy_select kvm/kvm_exit
+echo 0 >$TRACING/events/kvm/kvm_exit/filter
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 echo Y >$KVM_PARAMS/enable_relaxed_boost
 check "spin, both off: vcpu_boost_spin_test completes" $rc -eq 0
+check "spin, both off: PAUSE exits traced (kvm_exit, reason 0x77)" "$(trace_count 'kvm_exit:')" -gt 0
 check "spin, both off: mainline's loop, no directed-yield decision counted" "${on_spin:-0}" = 0
 check "spin, both off: no kvm_dy_select traced" "$(trace_count 'kvm_dy_select:')" = 0
 

@@ -357,11 +357,11 @@ unsafe fn param_arg<'a>(val: *const c_char) -> Option<&'a BStr> {
 ///
 /// # Safety
 ///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes, and nothing else
-/// may access it during the call.
+/// `buf` must point to `PAGE_SIZE` initialized bytes, valid for reads and
+/// writes, that nothing else accesses during the call.
 unsafe fn param_emit(buf: *mut c_char, args: core::fmt::Arguments<'_>) -> c_int {
-    // SAFETY: Valid for writes of `PAGE_SIZE` bytes and not accessed
-    // otherwise during the call, by the caller.
+    // SAFETY: `PAGE_SIZE` initialized bytes, valid for reads and writes
+    // and not accessed otherwise during the call, by the caller.
     let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
     let (text, nul) = page.split_at_mut(PAGE_SIZE - 1);
     let mut f = Formatter::new(text);
@@ -420,15 +420,17 @@ pub unsafe extern "C" fn kvm_ipi_tracking_enabled_set(
 ///
 /// # Safety
 ///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes, as a `get` op's is.
+/// `buf` is a `get` op's buffer: `PAGE_SIZE` initialized bytes (sysfs
+/// zeroes its page before the op), valid for reads and writes, that
+/// nothing else accesses during the call.
 #[export]
 pub unsafe extern "C" fn kvm_ipi_tracking_enabled_get(
     buf: *mut c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: `buf` is a `get` op's buffer, valid for writes of `PAGE_SIZE`
-    // bytes and used by nothing else during the op (this function's safety
-    // requirements).
+    // SAFETY: `buf` is `PAGE_SIZE` initialized bytes, valid for reads and
+    // writes and used by nothing else during the op (this function's
+    // safety requirements), as `param_emit` needs.
     unsafe { param_emit(buf, format_args!("{}\n", show_bool(Flag::Tracking))) }
 }
 
@@ -456,15 +458,17 @@ pub unsafe extern "C" fn kvm_ipi_window_ns_set(
 ///
 /// # Safety
 ///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes, as a `get` op's is.
+/// `buf` is a `get` op's buffer: `PAGE_SIZE` initialized bytes (sysfs
+/// zeroes its page before the op), valid for reads and writes, that
+/// nothing else accesses during the call.
 #[export]
 pub unsafe extern "C" fn kvm_ipi_window_ns_get(
     buf: *mut c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: `buf` is a `get` op's buffer, valid for writes of `PAGE_SIZE`
-    // bytes and used by nothing else during the op (this function's safety
-    // requirements).
+    // SAFETY: `buf` is `PAGE_SIZE` initialized bytes, valid for reads and
+    // writes and used by nothing else during the op (this function's
+    // safety requirements), as `param_emit` needs.
     unsafe { param_emit(buf, format_args!("{}\n", WINDOW_NS.load(Relaxed))) }
 }
 
@@ -489,15 +493,17 @@ pub unsafe extern "C" fn kvm_relaxed_boost_set(
 ///
 /// # Safety
 ///
-/// `buf` must be valid for writes of `PAGE_SIZE` bytes, as a `get` op's is.
+/// `buf` is a `get` op's buffer: `PAGE_SIZE` initialized bytes (sysfs
+/// zeroes its page before the op), valid for reads and writes, that
+/// nothing else accesses during the call.
 #[export]
 pub unsafe extern "C" fn kvm_relaxed_boost_get(
     buf: *mut c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: `buf` is a `get` op's buffer, valid for writes of `PAGE_SIZE`
-    // bytes and used by nothing else during the op (this function's safety
-    // requirements).
+    // SAFETY: `buf` is `PAGE_SIZE` initialized bytes, valid for reads and
+    // writes and used by nothing else during the op (this function's
+    // safety requirements), as `param_emit` needs.
     unsafe { param_emit(buf, format_args!("{}\n", show_bool(Flag::Relaxed))) }
 }
 

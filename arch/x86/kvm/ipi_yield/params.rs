@@ -82,19 +82,16 @@ pub(crate) fn parse_bool(arg: &BStr) -> Result<bool> {
 
 /// A decimal number: digits only, no sign, base prefix or octal leading
 /// zero (which `u64::from_str`, as `kstrtoull()` with base 0, would take:
-/// `050000000` there is 10485760); `-EINVAL` for anything else, or one
-/// beyond `u64`.
+/// `050000000` there is 10485760); `-EINVAL` for anything else, and
+/// `-ERANGE` for a number beyond `u64`, as `kstrtoull()`.
 fn parse_decimal(arg: &BStr) -> Result<u64> {
-    if arg.is_empty() {
+    if arg.is_empty() || !arg.iter().all(u8::is_ascii_digit) {
         return Err(EINVAL);
     }
     arg.iter().try_fold(0u64, |n, &c| {
-        if !c.is_ascii_digit() {
-            return Err(EINVAL);
-        }
         n.checked_mul(10)
             .and_then(|n| n.checked_add(u64::from(c - b'0')))
-            .ok_or(EINVAL)
+            .ok_or(ERANGE)
     })
 }
 
@@ -154,7 +151,7 @@ mod tests {
         assert_eq!(parse_window_ns(b("999")), Err(ERANGE));
         assert_eq!(parse_window_ns(b("0")), Err(ERANGE));
         assert_eq!(parse_window_ns(b("1000000001")), Err(ERANGE));
-        assert_eq!(parse_window_ns(b("18446744073709551616")), Err(EINVAL));
+        assert_eq!(parse_window_ns(b("18446744073709551616")), Err(ERANGE));
         assert_eq!(parse_window_ns(b("-5")), Err(EINVAL));
         assert_eq!(parse_window_ns(b("abc")), Err(EINVAL));
         assert_eq!(parse_window_ns(b("")), Err(EINVAL));

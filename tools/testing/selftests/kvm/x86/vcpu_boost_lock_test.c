@@ -213,20 +213,6 @@ static void *vcpu_thread_main(void *arg)
 	return NULL;
 }
 
-/*
- * The vCPU's TSC offset, exactly: guest TSC = host TSC + offset (KVM offers
- * no TSC scaling here). Reading both TSCs around KVM_GET_MSRS instead would
- * be off by up to half the ioctl's time, which under TCG is longer than a
- * waiter takes from its last yield to its acquisition.
- */
-static s64 tsc_offset(struct kvm_vcpu *vcpu)
-{
-	u64 offset;
-
-	vcpu_device_attr_get(vcpu, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET, &offset);
-	return (s64)offset;
-}
-
 #define TRACEFS		"/sys/kernel/tracing/"
 #define DY_EVENT	TRACEFS "events/kvm/kvm_dy_select/"
 #define TRACE_BUF_KB	"16384"
@@ -551,7 +537,7 @@ int main(int argc, char *argv[])
 	sync_global_to_guest(vm, rt_log);
 
 	for (i = 0; i < nr_vcpus; i++)
-		offset[i] = tsc_offset(vcpus[i]);
+		offset[i] = vcpu_boost_tsc_offset(vcpus[i]);
 	if (trace)
 		trace_start();
 
@@ -569,7 +555,7 @@ int main(int argc, char *argv[])
 		trace_stop();
 	/* An offset that moved (TSC adjusted on vCPU load) would misplace yields. */
 	for (i = 0; i < nr_vcpus; i++)
-		TEST_ASSERT(tsc_offset(vcpus[i]) == offset[i],
+		TEST_ASSERT(vcpu_boost_tsc_offset(vcpus[i]) == offset[i],
 			    "vCPU %llu: guest TSC offset moved during the run",
 			    (unsigned long long)i);
 

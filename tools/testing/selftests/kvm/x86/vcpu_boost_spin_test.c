@@ -175,6 +175,7 @@ int main(int argc, char *argv[])
 	u32 i, nr_vcpus = 4;
 	bool busy = false, compute = false, no_pause_exits = false, user = false;
 	struct kvm_vm *vm;
+	s64 offset;
 	u64 ns;
 	int opt;
 
@@ -219,7 +220,11 @@ int main(int argc, char *argv[])
 	sync_global_to_guest(vm, nr_ipis);
 	sync_global_to_guest(vm, spin_after);
 
+	offset = vcpu_boost_tsc_offset(vcpus[0]);
 	ns = vcpu_boost_run_sender(vcpus, nr_vcpus);
+	/* work_ticks are vCPU 0's TSC: an offset that moved would skew them. */
+	TEST_ASSERT(vcpu_boost_tsc_offset(vcpus[0]) == offset,
+		    "vCPU 0: guest TSC offset moved during the run");
 
 	sync_global_from_guest(vm, answered);
 	sync_global_from_guest(vm, receiver_seen);

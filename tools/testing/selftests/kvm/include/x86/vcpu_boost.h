@@ -94,6 +94,22 @@ static inline void vcpu_boost_pin(u32 id)
 }
 
 /*
+ * @vcpu's TSC offset, exactly: guest TSC = host TSC + offset (KVM offers no
+ * TSC scaling here). Reading both TSCs around KVM_GET_MSRS instead would be
+ * off by up to half the ioctl's time, which under TCG is longer than a lock
+ * waiter takes from its last yield to its acquisition. A test that times or
+ * places events by the guest TSC checks that it did not move during the run
+ * (KVM rewrites it on a vCPU's load when the host TSC is unstable).
+ */
+static inline s64 vcpu_boost_tsc_offset(struct kvm_vcpu *vcpu)
+{
+	u64 offset;
+
+	vcpu_device_attr_get(vcpu, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET, &offset);
+	return (s64)offset;
+}
+
+/*
  * @ticks of @vcpu's guest TSC in ns. The tests time their work in the guest,
  * from its first unit to its last: the host's clock around vcpu_run() also
  * counts the vCPUs' start, their meeting and their end, which wait for the
