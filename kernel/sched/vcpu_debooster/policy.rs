@@ -261,9 +261,10 @@ pub(crate) const STEP_SHIFT: u32 = bindings::SCHED_VCPU_HANDOFF_STEP_SHIFT;
 /// another CPU's yield sets brings the yielder back before the target has
 /// run. With the deadline it keeps, the yielder then comes back once the
 /// queue's average has moved on about that far, typically ahead of the
-/// others' requests: soon after a target that only had to answer. A yielder that is past the average but by
-/// less goes there too, where the forfeit would leave it alone (it only
-/// acts on an eligible one): it is then not eligible for as long either.
+/// others' requests: soon after a target that only had to answer. A
+/// yielder that is past the average but by less goes there too, where the
+/// forfeit would leave it alone (it only acts on an eligible one): it is
+/// then not eligible for as long either.
 /// `None` when the step would reach `deadline`: then it forfeits.
 /// `vruntime` and `deadline` are the yielder's after its pay.
 pub(crate) fn step_back(avg: u64, vruntime: u64, deadline: u64, gran: u64) -> Option<u64> {
