@@ -28,9 +28,10 @@
 //! AMD AVIC to a running vCPU) never reach these hooks.
 //!
 //! This file holds only the entry points and their FFI helpers, which turn
-//! pointers into safe views; the rest is safe Rust, one concern a module: [`tracker`]
-//! (the per-vCPU record of the last IPI), [`select`](mod@select) (the steps
-//! around mainline's scan) and [`params`] (the module parameters).
+//! pointers into safe views; the rest is safe Rust, one concern a module:
+//! [`tracker`] (the per-vCPU record of the last IPI), [`select`](mod@select)
+//! (the steps around mainline's scan) and [`params`] (the module
+//! parameters).
 
 mod params;
 mod select;

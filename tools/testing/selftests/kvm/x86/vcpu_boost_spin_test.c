@@ -57,9 +57,9 @@ static bool spin_after;
 static u64 receiver_loops;
 static u64 receiver_seen;
 static u64 neighbour_loops;
+static u64 neighbour_seen;
 /* The sender's guest TSC from its first IPI to its last answer. */
 static u64 work_ticks;
-static u64 neighbour_seen;
 
 static void ipi_handler(struct ex_regs *regs)
 {
