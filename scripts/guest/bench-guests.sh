@@ -52,22 +52,11 @@ rounds=${VB_GB_ROUNDS:-5}
 default_settings="off2 $DEFAULT_STRATEGY"
 [ "$DEFAULT_STRATEGY" = deboost ] || default_settings="$default_settings deboost"
 settings=${VB_GB_SETTINGS:-"$default_settings kvm-only no-tracking relaxed ipi-same"}
-# Every setting must be one of setting's (scripts/guest/lib.sh): a name
-# it does not know is taken for a strategy, whose refused write would
-# leave its windows under the previous setting's; an ipi-NAME setting
-# must name a choice of vcpu_ipi_yield_strategy, for the same reason.
+# Every setting must be one that setting() knows (known_setting,
+# scripts/guest/lib.sh): a refused write would leave its windows under the
+# previous setting's.
 for sname in $settings; do
-	case $sname in
-	off | off2 | kvm-only | no-tracking | relaxed) ;;
-	ipi-*)
-		offers $IPI_STRATEGY "${sname#ipi-}" ||
-			{ fail "bench-guests: $sname names no strategy" && exit 1; }
-		;;
-	*)
-		offers $STRATEGY "$sname" ||
-			{ fail "bench-guests: $sname is no setting" && exit 1; }
-		;;
-	esac
+	known_setting "$sname" || { fail "bench-guests: $sname is no setting" && exit 1; }
 done
 guests="dbench hackbench tlb cpu"
 CG=/sys/fs/cgroup/gb

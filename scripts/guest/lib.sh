@@ -112,6 +112,17 @@ setting() {
 	esac
 }
 
+# known_setting NAME: whether setting() knows NAME on this kernel, where a
+# name it does not know is taken for a strategy: one that the kernel
+# refuses would leave the runs under the setting before it.
+known_setting() {
+	case $1 in
+	off | off2 | kvm-only | no-tracking | relaxed) return 0 ;;
+	ipi-*) offers $IPI_STRATEGY "${1#ipi-}" ;;
+	*) offers $STRATEGY "$1" ;;
+	esac
+}
+
 # trace_begin EVENT...: the events (e.g. kvm/kvm_ipi_tracked) enabled in an
 # empty trace buffer, large enough for the few seconds of a selftest run.
 trace_begin() {

@@ -442,9 +442,10 @@ static void read_own(u64 *deadline, u64 *vruntime, u64 *exec)
  * forfeiting its request, steps back to a sixteenth of a slice past the
  * average and keeps its deadline: when the yield returns, its vruntime has
  * moved on by the step and by what it ran since (the test thread runs at
- * nice 0, where virtual time is run time), where a forfeit would have moved it to its
- * deadline at once, and its deadline is the one it had right after paying,
- * unless it has run to it since (a stalled host CPU can make that happen).
+ * nice 0, where virtual time is run time), where a forfeit would have moved
+ * it to its deadline at once, and its deadline is the one it had right after
+ * paying, unless it has run to it since (a stalled host CPU can make that
+ * happen).
  * The yields go on until one hand-off is sampled that the forfeit would
  * have acted on (the yielder eligible) and that left the yielder at least
  * 200 us of its request after the step, and until a credit was seen.

@@ -2,8 +2,7 @@
 /*
  * Helpers shared by the vcpu_boost_* selftests: running vCPUs whose guest
  * code ends with GUEST_DONE() or never ends, timing a run and the guest's
- * work, and printing
- * binary stats that only a kernel with the series has.
+ * work, and printing binary stats that only a kernel with the series has.
  */
 #ifndef SELFTEST_KVM_VCPU_BOOST_H
 #define SELFTEST_KVM_VCPU_BOOST_H
