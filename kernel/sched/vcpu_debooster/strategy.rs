@@ -159,8 +159,8 @@ impl Controls {
     /// answer, but not the rest of the sender's slice, which `donate` would
     /// give it and which one that computes between IPIs spends while the
     /// sender waits; and the sender, instead of going behind every other
-    /// task on its CPU, runs again once the receiver has had about half a
-    /// slice.
+    /// task on its CPU, runs again once the receiver has caught up with the
+    /// queue and run about a sixteenth of a slice more.
     const DEFAULT: Controls = Controls(
         1 | (Strategy::Donate as u32) << Reason::Any.shift()
             | (Strategy::Handoff as u32) << Reason::IpiReceiver.shift(),
