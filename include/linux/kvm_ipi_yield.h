@@ -51,6 +51,7 @@ struct kvm_dy_facts {
 	bool blocked;		/* blocking, and nothing would make it runnable */
 	bool preempted;		/* vcpu->preempted: descheduled while runnable */
 	bool other_cpu;		/* it last ran on another host CPU than the spinner */
+	bool spinning;		/* in its own spin loop: preempted while yielding */
 };
 
 /* The most vCPUs the relaxed round tries in one spin. */

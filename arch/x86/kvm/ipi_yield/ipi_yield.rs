@@ -189,6 +189,7 @@ impl Vcpus for KvmVcpus {
             blocked: false,
             preempted: false,
             other_cpu: false,
+            spinning: false,
         };
         // SAFETY: `me` and `v` are live vCPUs of one VM by the type
         // invariant; `f` is a local the call fills in.

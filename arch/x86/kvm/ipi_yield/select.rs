@@ -83,13 +83,16 @@ fn attempt<V: Vcpus>(vcpus: &mut V, idx: u32, tries: &mut u32, ipi_receiver: boo
 /// state). Most spins come long after their last IPI was answered, so the APIC
 /// is asked first. A receiver that last ran on another CPU (and so most likely
 /// waits there) is left to the scan: a yield cannot make another runqueue run
-/// it, and the spinner would give its own CPU away for nothing. So is one that
-/// the IPI woke from a halt and that has not run since: the scheduler's wakeup
-/// already decides when it runs, and yielding to it first bought nothing
-/// measurable. So, last, is one that has halted since the spinner last asked
-/// about it (`quiet`, which records what it read, is false): a receiver that
-/// halts between IPIs hands the CPU back by itself once it has answered, and
-/// the priority would only let the spinner come back and preempt it between its
+/// it, and the spinner would give its own CPU away for nothing. So is one
+/// preempted while it yielded from a spin of its own: it waits for something
+/// too, perhaps with interrupts off, and mainline's eligibility, which gives
+/// such a vCPU every other turn, already rations it. So is one that the IPI
+/// woke from a halt and that has not run since: the scheduler's wakeup already
+/// decides when it runs, and yielding to it first bought nothing measurable.
+/// So, last, is one that has halted since the spinner last asked about it
+/// (`quiet`, which records what it read, is false): a receiver that halts
+/// between IPIs hands the CPU back by itself once it has answered, and the
+/// priority would only let the spinner come back and preempt it between its
 /// answer and its halt.
 pub(crate) fn receiver_first<V: Vcpus>(
     vcpus: &mut V,
@@ -104,7 +107,7 @@ pub(crate) fn receiver_first<V: Vcpus>(
         return First::NotTried;
     }
     match usable(vcpus.facts(receiver)) {
-        Some(f) if f.preempted && !f.other_cpu => {}
+        Some(f) if f.preempted && !f.other_cpu && !f.spinning => {}
         _ => return First::NotTried,
     }
     if !recent(vcpus) || !quiet(vcpus) {
@@ -173,8 +176,10 @@ mod tests {
         in_kernel: bool,
         /// What the next eligibility check answers.
         eligible: bool,
-        /// In a spin loop: the answer toggles on every check, as mainline's
-        /// `kvm_vcpu_eligible_for_directed_yield()` toggles `dy_eligible`.
+        /// In a spin loop of its own (`in_spin_loop`): the answer toggles
+        /// on every check, as mainline's
+        /// `kvm_vcpu_eligible_for_directed_yield()` toggles `dy_eligible`,
+        /// and step 1 leaves it to the scan.
         spinning: bool,
         /// Last ran on another host CPU than the spinner.
         other_cpu: bool,
@@ -274,6 +279,7 @@ mod tests {
                 blocked: v.blocked,
                 preempted: v.preempted,
                 other_cpu: v.other_cpu,
+                spinning: v.spinning,
             })
         }
         fn eligible(&mut self, idx: u32) -> bool {
@@ -584,7 +590,6 @@ mod tests {
         }
         vm.vcpus[6] = Fake {
             in_kernel: true,
-            spinning: true,
             eligible: false,
             ..USER
         };
@@ -631,9 +636,10 @@ mod tests {
             ]
         );
         type Spoil = fn(&mut Fake);
-        let spoils: [Spoil; 4] = [
+        let spoils: [Spoil; 5] = [
             |v| v.preempted = false,
             |v| v.other_cpu = true,
+            |v| v.spinning = true,
             |v| v.ready = false,
             |v| v.blocked = true,
         ];
@@ -829,6 +835,20 @@ mod tests {
         let (mut vm, s) = left_to_the_scan(|v| v.preempted = false);
         // Preempted again, it is tried first.
         vm.vcpus[6].preempted = true;
+        assert_eq!(select(&mut vm, &s), (Tier::IpiReceiver, 6));
+        assert_eq!(vm.ipi_yields, 1);
+    }
+
+    #[test]
+    fn receiver_spinning_itself_is_left_to_the_scan() {
+        // Preempted on this CPU while it yielded from a spin of its own: it
+        // waits for something too, and mainline's eligibility, which
+        // toggles for it, decides whether it gets the CPU.
+        let (mut vm, s) = left_to_the_scan(|v| v.spinning = true);
+        assert_eq!(vm.count(Ask::Clock, 6), 0);
+        // Back from its spin, it is tried first.
+        vm.vcpus[6].spinning = false;
+        vm.vcpus[6].eligible = true;
         assert_eq!(select(&mut vm, &s), (Tier::IpiReceiver, 6));
         assert_eq!(vm.ipi_yields, 1);
     }
@@ -1079,7 +1099,9 @@ mod tests {
                 let order = [(Ask::Held, r), (Ask::Facts, r), (Ask::Clock, r)];
                 assert!(ours.asked().get(..3) == Some(&order[..]));
                 let f = vm.get(r);
-                assert!(f.is_some_and(|f| f.ready && !f.blocked && f.preempted && !f.other_cpu));
+                assert!(f.is_some_and(|f| {
+                    f.ready && !f.blocked && f.preempted && !f.other_cpu && !f.spinning
+                }));
             }
             if count(Ask::Halts) == 1 {
                 let r = s.receiver.unwrap_or(u32::MAX);
@@ -1100,7 +1122,7 @@ mod tests {
                 // the last look.
                 assert!(vm
                     .get(target)
-                    .is_some_and(|f| f.preempted && !f.other_cpu && !f.halted));
+                    .is_some_and(|f| f.preempted && !f.other_cpu && !f.spinning && !f.halted));
             }
             // Without the relaxed round, every vCPU's facts are asked at
             // most once, but the receiver's: again by the scan.
@@ -1119,7 +1141,8 @@ mod tests {
                 if first == r && !taken && failed < YIELD_TRIES as usize {
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {
-                        if v.preempted && !v.other_cpu && !v.halted && s.held && s.recent {
+                        let left = v.other_cpu || v.spinning || v.halted;
+                        if v.preempted && !left && s.held && s.recent {
                             v.ready = false;
                         }
                     }
