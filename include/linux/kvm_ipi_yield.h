@@ -51,7 +51,7 @@ struct kvm_dy_facts {
 	bool blocked;		/* blocking, and nothing would make it runnable */
 	bool preempted;		/* vcpu->preempted: descheduled while runnable */
 	bool other_cpu;		/* it last ran on another host CPU than the spinner */
-	bool spinning;		/* in its own spin loop: preempted while yielding */
+	bool spinning;		/* in its own kvm_vcpu_on_spin() (in_spin_loop) */
 };
 
 /* The most vCPUs the relaxed round tries in one spin. */
@@ -123,11 +123,11 @@ void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
  * Before mainline's scan: tries the receiver of the last IPI @me sent (its
  * record in @sender), if it still owes the answer (the vector in its IRR or
- * ISR, sent within ipi_window_ns), was preempted on @me's CPU and has not
- * halted since @me last asked about it, and sets @dy->skip if it tried it
- * without a yield. After a scan that yielded to nobody, with
- * enable_relaxed_boost: tries @dy->passed. Each returns the vcpu_idx it
- * yielded to, or -1, and counts failed yields in @dy->tries.
+ * ISR, sent within ipi_window_ns), was preempted on @me's CPU outside a spin
+ * of its own and has not halted since @me last asked about it, and sets
+ * @dy->skip if it tried it without a yield. After a scan that yielded to
+ * nobody, with enable_relaxed_boost: tries @dy->passed. Each returns the
+ * vcpu_idx it yielded to, or -1, and counts failed yields in @dy->tries.
  */
 int kvm_dy_receiver_first(struct kvm_vcpu *me, struct kvm_ipi_ctx *sender,
 			  struct kvm_dy_spin *dy);

@@ -4,8 +4,9 @@
 //! scan in `kvm_vcpu_on_spin()`, which stays in C as it is.
 //!
 //! Before the scan, [`receiver_first`] tries the receiver of the spinner's
-//! pending IPI when it was preempted on the spinner's CPU and has not halted
-//! since the spinner last looked; the scan then skips it, so that its
+//! pending IPI when it was preempted on the spinner's CPU, not in a spin of
+//! its own, and has not halted since the spinner last looked; the scan then
+//! skips it, so that its
 //! eligibility toggles once, as in mainline. After a scan
 //! that yielded to nobody, [`relaxed_round`] tries the vCPUs the scan passed
 //! over only for being preempted in user mode. Both spend mainline's budget
@@ -1087,8 +1088,9 @@ mod tests {
             // clock at most once, after its state, and only of one that
             // could take the CPU, its halts at most once, after the clock,
             // and only inside the window; an IPI answered or out of the
-            // window, or a receiver that halted since the last look,
-            // changes nothing.
+            // window, or a receiver that step 1 leaves to the scan (not
+            // preempted, on another CPU, in a spin of its own, or halted
+            // since the last look), changes nothing.
             let count = |what: Ask| ours.asked().iter().filter(|a| a.0 == what).count();
             assert!(count(Ask::Held) <= 1 && count(Ask::Clock) <= 1 && count(Ask::Halts) <= 1);
             if count(Ask::Held) == 1 {
@@ -1108,8 +1110,11 @@ mod tests {
                 assert!(s.recent && count(Ask::Clock) == 1);
                 assert!(ours.asked().get(3) == Some(&(Ask::Halts, r)));
             }
-            let halted = s.receiver.and_then(|r| vm.get(r)).is_some_and(|f| f.halted);
-            if !(s.held && s.recent) || halted {
+            let left = s
+                .receiver
+                .and_then(|r| vm.get(r))
+                .is_some_and(|f| !f.preempted || f.other_cpu || f.spinning || f.halted);
+            if !(s.held && s.recent) || left {
                 let mut alt = vm.clone();
                 let mut plain = s;
                 plain.receiver = None;
@@ -1118,8 +1123,8 @@ mod tests {
             if tier == Tier::IpiReceiver {
                 assert_eq!(Some(target), s.receiver);
                 // The receiver is yielded to first only when it was
-                // preempted on the spinner's CPU and has not halted since
-                // the last look.
+                // preempted on the spinner's CPU, not in a spin of its own,
+                // and has not halted since the last look.
                 assert!(vm
                     .get(target)
                     .is_some_and(|f| f.preempted && !f.other_cpu && !f.spinning && !f.halted));
@@ -1134,8 +1139,9 @@ mod tests {
             }
             // A receiver asked first and not taken: what follows is
             // mainline's scan of a VM in which it is not ready, or, when it
-            // was left to the scan (not preempted, on another CPU, or
-            // halted since the last look), of the VM as it is.
+            // was left to the scan (not preempted, on another CPU, in a
+            // spin of its own, or halted since the last look), of the VM
+            // as it is.
             if let (Some(r), Some(&(Ask::Held, first))) = (s.receiver, ours.asked().first()) {
                 let taken = tier == Tier::IpiReceiver;
                 if first == r && !taken && failed < YIELD_TRIES as usize {
