@@ -1039,7 +1039,9 @@ DY_SCENARIOS = {
                    "to CPU 1, so that the unrelated IPIs of vCPUs 0 and 2 go to the vCPU on "
                    "their own CPU. Only here can the tracker take a lock waiter's yield (in the "
                    "spread layout every unrelated IPI's receiver last ran on the other CPU, so "
-                   "it may choose none). *Their holder share*: of the tracker's choices, the "
+                   "it may choose none), and only a receiver that was not preempted in a spin "
+                   "of its own: a lock waiter that gave its CPU away from a PAUSE exit is "
+                   "left to mainline's scan. *Their holder share*: of the tracker's choices, the "
                    "share that went to the holder, to read against the holder share of all "
                    "yields with tracking off.",
                    LOCK_METRICS + [("their holder share",
@@ -1058,9 +1060,10 @@ DY_SCENARIOS = {
                    "`vcpu_boost_spin_test` with `VCPU_BOOST_PIN=paired`: vCPUs 0 and 1 (sender "
                    "and receiver) bound to CPU 0, the two spinners to CPU 1. Only here can the "
                    "spinner yield to the receiver first (in the scenarios above it last ran "
-                   "on the other CPU), and only when the receiver was preempted and has not "
-                   "halted since the sender's last look: one that the IPI woke from its "
-                   "halt, or that halted since, is left to mainline's scan. This receiver "
+                   "on the other CPU), and only when the receiver was preempted outside a "
+                   "spin of its own and has not halted since the sender's last look: one that "
+                   "the IPI woke from its halt, or that halted since, is left to mainline's "
+                   "scan. This receiver "
                    "halts between IPIs, so nearly every spin leaves it to the scan.",
                    IPI_WAIT_METRICS),
     "spincrowded": ("IPI wait, the sender's CPU crowded",
@@ -1068,9 +1071,9 @@ DY_SCENARIOS = {
                     "2 (sender, receiver and a spinner) bound to CPU 0, the other three "
                     "spinners to CPU 1. When the sender spins, its CPU has a candidate other "
                     "than the receiver, so mainline's round robin and the tracker may choose "
-                    "differently (the tracker only for a receiver that was preempted and has "
-                    "not halted since the sender's last look, not one that the IPI woke "
-                    "from its halt).",
+                    "differently (the tracker only for a receiver that was preempted outside "
+                    "a spin of its own and has not halted since the sender's last look, not "
+                    "one that the IPI woke from its halt).",
                     IPI_WAIT_METRICS),
     "spincrowdedbusy": ("IPI wait, the sender's CPU crowded, the receiver busy",
                         "The same with `-b` (half the round trips): the receiver computes "
@@ -1095,7 +1098,9 @@ DY_SCENARIOS = {
                     "The same with `VCPU_BOOST_PIN=paired` and `-t`: vCPUs 0 and 1 (the IPI's "
                     "sender and receiver) bound to CPU 0, vCPUs 2 and 3 to CPU 1, so that "
                     "vCPU 0's IPIs, and half the unrelated ones, go to a vCPU on the "
-                    "sender's CPU, where tracking can choose the receiver. *Holder share* as "
+                    "sender's CPU, where tracking can choose the receiver (but not one "
+                    "preempted in a spin of its own: vCPU 1 waits for the lock too). "
+                    "*Holder share* as "
                     "in the lock scenario, over the yields of lock waiters; *answer waits' "
                     "yields to the receiver*: of vCPU 0's yields while it waits for an "
                     "answer, the share that went to vCPU 1.",
