@@ -9,8 +9,8 @@
 //! ISR: not yet EOI'd) and it is inside `ipi_window_ns`,
 //! `kvm_vcpu_on_spin()` tries its receiver before mainline's scan when it
 //! was preempted on the spinner's CPU, not in a spin of its own, and has not
-//! halted since the spinner last asked, and with `enable_relaxed_boost` a relaxed round follows a
-//! scan that found nobody.
+//! halted since the spinner last asked, and with `enable_relaxed_boost` a
+//! relaxed round follows a scan that found nobody.
 //!
 //! `lapic.c` offers the accepted deliveries of the APIC-map fast path, its
 //! slow fallback and the PV send-IPI hypercall that a vCPU sent

@@ -6,15 +6,14 @@
 //! Before the scan, [`receiver_first`] tries the receiver of the spinner's
 //! pending IPI when it was preempted on the spinner's CPU, not in a spin of
 //! its own, and has not halted since the spinner last looked; the scan then
-//! skips it, so that its
-//! eligibility toggles once, as in mainline. After a scan
-//! that yielded to nobody, [`relaxed_round`] tries the vCPUs the scan passed
-//! over only for being preempted in user mode. Both spend mainline's budget
-//! of failed yields. Neither makes a spin yield to nobody where mainline
-//! would have yielded, but for a failed yield to the receiver spending that
-//! budget. They reach the vCPUs through the [`Vcpus`] trait: the crate root
-//! implements it over `kvm_main.c`'s accessors, the tests over a fake VM
-//! that logs every question asked.
+//! skips it, so that its eligibility toggles once, as in mainline. After a
+//! scan that yielded to nobody, [`relaxed_round`] tries the vCPUs the scan
+//! passed over only for being preempted in user mode. Both spend mainline's
+//! budget of failed yields. Neither makes a spin yield to nobody where
+//! mainline would have yielded, but for a failed yield to the receiver
+//! spending that budget. They reach the vCPUs through the [`Vcpus`] trait:
+//! the crate root implements it over `kvm_main.c`'s accessors, the tests
+//! over a fake VM that logs every question asked.
 
 use kernel::{bindings, prelude::*};
 
