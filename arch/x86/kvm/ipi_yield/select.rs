@@ -203,6 +203,15 @@ mod tests {
         yield_result: 1,
     };
 
+    impl Fake {
+        /// Whether step 1 leaves it to the scan for its own state, whatever
+        /// the IPI: not preempted, on another CPU, in a spin of its own, or
+        /// halted since the last look.
+        fn left_to_the_scan(&self) -> bool {
+            !self.preempted || self.other_cpu || self.spinning || self.halted
+        }
+    }
+
     /// A question asked about a vCPU: `Facts` stands for mainline's reads
     /// of `ready`, blocking, `preempted` and pending interrupts, and for
     /// `kvm_dy_facts()`; `Held` for the read of the receiver's APIC,
@@ -1112,7 +1121,7 @@ mod tests {
             let left = s
                 .receiver
                 .and_then(|r| vm.get(r))
-                .is_some_and(|f| !f.preempted || f.other_cpu || f.spinning || f.halted);
+                .is_some_and(Fake::left_to_the_scan);
             if !(s.held && s.recent) || left {
                 let mut alt = vm.clone();
                 let mut plain = s;
@@ -1124,9 +1133,7 @@ mod tests {
                 // The receiver is yielded to first only when it was
                 // preempted on the spinner's CPU, not in a spin of its own,
                 // and has not halted since the last look.
-                assert!(vm
-                    .get(target)
-                    .is_some_and(|f| f.preempted && !f.other_cpu && !f.spinning && !f.halted));
+                assert!(vm.get(target).is_some_and(|f| !f.left_to_the_scan()));
             }
             // Without the relaxed round, every vCPU's facts are asked at
             // most once, but the receiver's: again by the scan.
@@ -1146,8 +1153,7 @@ mod tests {
                 if first == r && !taken && failed < YIELD_TRIES as usize {
                     let mut theirs = vm.clone();
                     if let Some(v) = theirs.vcpus.get_mut(r as usize) {
-                        let left = v.other_cpu || v.spinning || v.halted;
-                        if v.preempted && !left && s.held && s.recent {
+                        if !v.left_to_the_scan() && s.held && s.recent {
                             v.ready = false;
                         }
                     }
