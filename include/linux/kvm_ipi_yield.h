@@ -17,9 +17,10 @@ struct kernel_param;
 
 /*
  * What the IPI tracker knows about one vCPU (in struct kvm_vcpu_arch on x86).
- * Only the IPI tracker reads or writes it, always atomically and under the
- * vCPU's mutex: it records the IPIs the vCPU sends and reads them back when
- * the vCPU spins, and notes there how often their receiver has halted.
+ * Only the IPI tracker reads or writes it, always atomically, and under the
+ * vCPU's mutex or before the vCPU is published: it records the IPIs the
+ * vCPU sends and reads them back when the vCPU spins, and notes there how
+ * often their receiver has halted.
  */
 struct kvm_ipi_ctx {
 	u64 sent;	/* the last IPI this vCPU sent, packed in one word; 0: none */
@@ -122,12 +123,13 @@ u64 kvm_arch_dy_halts(struct kvm_vcpu *vcpu);
 void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
  * Before mainline's scan: tries the receiver of the last IPI @me sent (its
- * record in @sender), if it still owes the answer (the vector in its IRR or
- * ISR, sent within ipi_window_ns), was preempted on @me's CPU outside a spin
- * of its own and has not halted since @me last asked about it, and sets
- * @dy->skip if it tried it without a yield. After a scan that yielded to
- * nobody, with enable_relaxed_boost: tries @dy->passed. Each returns the
- * vcpu_idx it yielded to, or -1, and counts failed yields in @dy->tries.
+ * record in @sender), if it still owes the answer (the vector posted, in its
+ * IRR or in its ISR, sent within ipi_window_ns), was preempted on @me's CPU
+ * outside a spin of its own and has not halted since @me last asked about
+ * it, and sets @dy->skip if it tried it without a yield. After a scan that
+ * yielded to nobody, with enable_relaxed_boost: tries @dy->passed. Each
+ * returns the vcpu_idx it yielded to, or -1, and counts failed yields in
+ * @dy->tries.
  */
 int kvm_dy_receiver_first(struct kvm_vcpu *me, struct kvm_ipi_ctx *sender,
 			  struct kvm_dy_spin *dy);

@@ -296,6 +296,7 @@ pub(crate) fn decide(
     }
 }
 
+#[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
 #[kunit_tests(vcpu_boost_sched_state)]
 mod tests {
     use super::*;

@@ -5,8 +5,8 @@
 //! A vCPU that spins right after sending an IPI usually waits for the
 //! receiver to act on it (a TLB shootdown, a function call). The IPI
 //! tracker remembers, per vCPU, the last unicast fixed IPI it sent; while
-//! the receiver's APIC still holds that IPI's vector (in the IRR or the
-//! ISR: not yet EOI'd) and it is inside `ipi_window_ns`,
+//! the receiver's APIC still holds that IPI's vector (posted, in the IRR
+//! or in the ISR: not yet EOI'd) and it is inside `ipi_window_ns`,
 //! `kvm_vcpu_on_spin()` tries its receiver before mainline's scan when it
 //! was preempted on the spinner's CPU, not in a spin of its own, and has not
 //! halted since the spinner last asked, and with `enable_relaxed_boost` a
@@ -80,9 +80,9 @@ pub unsafe extern "C" fn kvm_ipi_tracker_reset(ctx: *mut bindings::kvm_ipi_ctx) 
     unsafe { ipi_ctx(ctx) }.reset();
 }
 
-/// Called by every LAPIC delivery path for each vCPU that accepted an
-/// interrupt a vCPU sent. Records it when it is a unicast fixed IPI and
-/// tracking is on; returns whether it did.
+/// Called by every LAPIC delivery path for an interrupt a vCPU sent to
+/// exactly one vCPU, which accepted it. Records it when it is a unicast
+/// fixed IPI and tracking is on; returns whether it did.
 ///
 /// # Safety
 ///
@@ -510,7 +510,7 @@ pub unsafe extern "C" fn kvm_relaxed_boost_get(
 }
 
 /// Reproducible random numbers for the fuzz tests.
-#[cfg(CONFIG_KUNIT = "y")]
+#[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
 mod testing {
     /// xorshift64: the next number of the sequence in `state`.
     pub(crate) fn next(state: &mut u64) -> u64 {

@@ -143,6 +143,7 @@ pub(crate) fn relaxed_round<V: Vcpus>(
     None
 }
 
+#[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
 #[kunit_tests(vcpu_boost_kvm_vcpu_select)]
 mod tests {
     use super::*;

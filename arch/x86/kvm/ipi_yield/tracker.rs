@@ -9,13 +9,14 @@
 //! its PAUSE exits and resets on its reset, so no two accesses race.
 //!
 //! Whether the receiver still owes the answer is not stored. At spin time
-//! directed yield asks the receiver's APIC whether the vector is still in
-//! its IRR or ISR (`kvm_arch_dy_ipi_outstanding()`): the EOI ends the
-//! receiver's priority without a hook on the EOI paths keeping a copy of
-//! that state in step. The second spin in a row that finds the IPI
-//! answered forgets the record ([`outstanding`]), so that the spins after
-//! it stop there, as does a spin that reads the clock, for a receiver it
-//! would try, and finds the IPI out of the window ([`still_recent`]).
+//! directed yield asks the receiver's APIC whether the vector is still
+//! posted, in its IRR or in its ISR (`kvm_arch_dy_ipi_outstanding()`):
+//! the EOI ends the receiver's priority without a hook on the EOI paths
+//! keeping a copy of that state in step. The second spin in a row that
+//! finds the IPI answered forgets the record ([`outstanding`]), so that the
+//! spins after it stop there, as does a spin that reads the clock, for a
+//! receiver it would try, and finds the IPI out of the window
+//! ([`still_recent`]).
 //!
 //! Beside it, a second word ([`Seen`]) keeps the receiver's halt count as
 //! the vCPU's last spin that asked about it read it, written by the vCPU's
@@ -309,6 +310,7 @@ pub(crate) fn still_recent(sender: &Ctx<'_>, sent: Sent, now: u64) -> bool {
     recent
 }
 
+#[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
 #[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
 mod tests {
     use super::*;
