@@ -10,7 +10,9 @@
 #                                    with the test kernel's .config, then the
 #                                    whole series with each part compiled out
 #                                    and with both (nothing of a part left in
-#                                    vmlinux), then the series' KVM selftests
+#                                    vmlinux), with KUnit but without the
+#                                    series' test option (none of its KUnit
+#                                    tests left), then the series' KVM selftests
 # The test-only series (patches/test/) is not part of it.
 . "$(dirname "$0")/lib.sh"
 
@@ -104,6 +106,12 @@ check)
 		build_kernel "$obj" || die "the series does not build after: $subject"
 	done
 	git_r checkout -qf check
+	# The series' KUnit suites, which switch its run-time controls while
+	# they run, are built with VCPU_BOOST_KUNIT_TEST only, not with any
+	# kernel that has KUnit: their test wrappers are in the whole series'
+	# build (or the pattern proves nothing) and gone without the option.
+	suites='(ipi_yield|vcpu_debooster).*kunit_rust_wrapper'
+	nm "$obj/vmlinux" | grep -qE "$suites" || die "no KUnit test of the series matched in its build: fix the pattern"
 	# The whole series with each part compiled out, and with both: a
 	# distribution may carry it with either off. A part compiled out may
 	# leave nothing in vmlinux: no symbol of its Rust code (crate names in
@@ -147,6 +155,17 @@ check)
 		fi
 	done
 	log "series: builds with either part compiled out and with both, leaving none of its symbols or stats"
+	what="CONFIG_VCPU_BOOST_KUNIT_TEST=n, CONFIG_KUNIT=y"
+	cp "$BUILD/kunit/.config" "$obj/.config"
+	"$REPO/scripts/config" --file "$obj/.config" --disable VCPU_BOOST_KUNIT_TEST
+	kmake "$obj" olddefconfig >/dev/null
+	grep -qx CONFIG_KUNIT=y "$obj/.config" && ! grep -q '^CONFIG_VCPU_BOOST_KUNIT_TEST=' "$obj/.config" ||
+		die "olddefconfig did not keep $what"
+	log "series: building the whole series with $what"
+	build_kernel "$obj" || die "the series does not build with $what"
+	hits=$(nm "$obj/vmlinux" | grep -E "$suites" || true)
+	[ -z "$hits" ] || die "with $what, vmlinux still has $(echo "$hits" | wc -l) KUnit tests of the series: $(echo "$hits" | head -n 3)"
+	log "series: with KUnit but without its test option, none of its KUnit tests is built"
 	# The series' own KVM selftests, built from the whole series.
 	kmake "$obj" headers_install >/dev/null
 	sel=$CACHE/series/selftests
