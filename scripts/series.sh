@@ -12,7 +12,9 @@
 #                                    and with both (nothing of a part left in
 #                                    vmlinux), with KUnit but without the
 #                                    series' test option (none of its KUnit
-#                                    tests left), then the series' KVM selftests
+#                                    tests left), then the series' KVM selftests;
+#                                    a compiler warning about a file of the
+#                                    series fails any of these builds
 # The test-only series (patches/test/) is not part of it.
 . "$(dirname "$0")/lib.sh"
 
@@ -23,6 +25,16 @@ NEW_FILES=$PROJECT_ROOT/patches/new-files
 git_r() {
 	git -C "$REPO" -c user.name="$PATCH_AUTHOR_NAME" -c user.email="$PATCH_AUTHOR_EMAIL" \
 		-c core.autocrlf=false "$@"
+}
+
+# build_clean WHAT: builds $obj, then fails if the compilers warned about
+# a file of the series (WHAT says which build): a distribution that carries
+# it with either part or the test option off must see no warning either.
+build_clean() {
+	build_kernel "$obj" || die "the series does not build $1"
+	local hits
+	hits=$(grep -E '(vcpu_debooster|ipi_yield|vcpu_boost)[A-Za-z0-9_/.-]*\.(rs|c|h):[0-9]+' "$obj/build.log" || true)
+	[ -z "$hits" ] || die "the series builds with warnings $1 ($obj/build.log): $(echo "$hits" | head -n 3)"
 }
 
 # A git repository of the pristine source, made once (a few minutes).
@@ -103,7 +115,7 @@ check)
 		cp "$BUILD/kunit/.config" "$obj/.config"
 		kmake "$obj" olddefconfig >/dev/null
 		log "series: building with patches up to: $subject"
-		build_kernel "$obj" || die "the series does not build after: $subject"
+		build_clean "after: $subject"
 	done
 	git_r checkout -qf check
 	# The series' KUnit suites, which switch its run-time controls while
@@ -111,7 +123,8 @@ check)
 	# kernel that has KUnit: their test wrappers are in the whole series'
 	# build (or the pattern proves nothing) and gone without the option.
 	suites='(ipi_yield|vcpu_debooster).*kunit_rust_wrapper'
-	nm "$obj/vmlinux" | grep -qE "$suites" || die "no KUnit test of the series matched in its build: fix the pattern"
+	nm "$obj/vmlinux" >"$obj/vmlinux.syms"
+	grep -qE "$suites" "$obj/vmlinux.syms" || die "no KUnit test of the series matched in its build: fix the pattern"
 	# The whole series with each part compiled out, and with both: a
 	# distribution may carry it with either off. A part compiled out may
 	# leave nothing in vmlinux: no symbol of its Rust code (crate names in
@@ -137,7 +150,7 @@ check)
 			esac || die "olddefconfig did not keep $opt"
 		done
 		log "series: building the whole series with $what"
-		build_kernel "$obj" || die "the series does not build with $what"
+		build_clean "with $what"
 		nm "$obj/vmlinux" >"$obj/vmlinux.syms"
 		for part in "sched $sched $sched_syms" "kvm $kvm $kvm_syms"; do
 			read -r pname on syms <<<"$part"
@@ -162,8 +175,9 @@ check)
 	grep -qx CONFIG_KUNIT=y "$obj/.config" && ! grep -q '^CONFIG_VCPU_BOOST_KUNIT_TEST=' "$obj/.config" ||
 		die "olddefconfig did not keep $what"
 	log "series: building the whole series with $what"
-	build_kernel "$obj" || die "the series does not build with $what"
-	hits=$(nm "$obj/vmlinux" | grep -E "$suites" || true)
+	build_clean "with $what"
+	nm "$obj/vmlinux" >"$obj/vmlinux.syms"
+	hits=$(grep -E "$suites" "$obj/vmlinux.syms" || true)
 	[ -z "$hits" ] || die "with $what, vmlinux still has $(echo "$hits" | wc -l) KUnit tests of the series: $(echo "$hits" | head -n 3)"
 	log "series: with KUnit but without its test option, none of its KUnit tests is built"
 	# The series' own KVM selftests, built from the whole series.

@@ -394,7 +394,7 @@ pub(crate) fn donation(forfeit: u64, w_yielder: u64, w_target: u64, lag: i64, li
 }
 
 #[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
-#[kunit_tests(vcpu_boost_sched_policy)]
+#[kernel::macros::kunit_tests(vcpu_boost_sched_policy)]
 mod tests {
     use super::*;
 

@@ -15,7 +15,6 @@ use core::{
 };
 use kernel::{
     bindings,
-    prelude::*,
     sync::atomic::{Atomic, Relaxed},
 };
 
@@ -297,7 +296,7 @@ pub(crate) fn decide(
 }
 
 #[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
-#[kunit_tests(vcpu_boost_sched_state)]
+#[kernel::macros::kunit_tests(vcpu_boost_sched_state)]
 mod tests {
     use super::*;
 

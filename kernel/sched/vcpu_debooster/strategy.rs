@@ -299,7 +299,7 @@ pub(crate) fn parse_enabled(val: u64) -> Result<bool> {
 }
 
 #[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
-#[kunit_tests(vcpu_boost_sched_strategy)]
+#[kernel::macros::kunit_tests(vcpu_boost_sched_strategy)]
 mod tests {
     use super::*;
 

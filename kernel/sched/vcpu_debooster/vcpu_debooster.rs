@@ -441,7 +441,7 @@ pub unsafe extern "C" fn sched_vcpu_debooster_enabled_set(_data: *mut c_void, va
 }
 
 #[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
-#[kunit_tests(vcpu_boost_sched_debooster)]
+#[kernel::macros::kunit_tests(vcpu_boost_sched_debooster)]
 mod tests {
     use super::*;
     use crate::policy::{validate, Refusal, RATE_LIMIT_NS};

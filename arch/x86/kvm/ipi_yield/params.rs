@@ -135,7 +135,7 @@ pub(crate) fn set_window_ns(arg: Option<&BStr>) -> Result {
 }
 
 #[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
-#[kunit_tests(vcpu_boost_kvm_ipi_yield_params)]
+#[kernel::macros::kunit_tests(vcpu_boost_kvm_ipi_yield_params)]
 mod tests {
     use super::*;
 

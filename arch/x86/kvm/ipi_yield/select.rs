@@ -15,7 +15,7 @@
 //! the crate root implements it over `kvm_main.c`'s accessors, the tests
 //! over a fake VM that logs every question asked.
 
-use kernel::{bindings, prelude::*};
+use kernel::bindings;
 
 /// A VM's vCPUs, as directed yield sees them. Indices are `vcpu_idx`
 /// values below the VM's number of online vCPUs.
@@ -144,7 +144,7 @@ pub(crate) fn relaxed_round<V: Vcpus>(
 }
 
 #[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
-#[kunit_tests(vcpu_boost_kvm_vcpu_select)]
+#[kernel::macros::kunit_tests(vcpu_boost_kvm_vcpu_select)]
 mod tests {
     use super::*;
     use crate::testing::next;

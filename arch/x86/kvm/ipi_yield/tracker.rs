@@ -311,7 +311,7 @@ pub(crate) fn still_recent(sender: &Ctx<'_>, sent: Sent, now: u64) -> bool {
 }
 
 #[cfg(CONFIG_VCPU_BOOST_KUNIT_TEST)]
-#[kunit_tests(vcpu_boost_kvm_ipi_tracker)]
+#[kernel::macros::kunit_tests(vcpu_boost_kvm_ipi_tracker)]
 mod tests {
     use super::*;
     use crate::params::{IPI_WINDOW_NS_DEFAULT, IPI_WINDOW_NS_MAX, IPI_WINDOW_NS_MIN};
