@@ -123,13 +123,13 @@ u64 kvm_arch_dy_halts(struct kvm_vcpu *vcpu);
 void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
  * Before mainline's scan: tries the receiver of the last IPI @me sent (its
- * record in @sender), if it still owes the answer (the vector posted, in its
- * IRR or in its ISR, sent within ipi_window_ns), was preempted on @me's CPU
- * outside a spin of its own and has not halted since @me last asked about
- * it, and sets @dy->skip if it tried it without a yield. After a scan that
- * yielded to nobody, with enable_relaxed_boost: tries @dy->passed. Each
- * returns the vcpu_idx it yielded to, or -1, and counts failed yields in
- * @dy->tries.
+ * record in @sender), if it still owes the answer (the vector still posted
+ * (PIR), in its IRR or in its ISR, sent within ipi_window_ns), was
+ * preempted on @me's CPU outside a spin of its own and has not halted since
+ * @me last asked about it, and sets @dy->skip if it tried it without a
+ * yield. After a scan that yielded to nobody, with enable_relaxed_boost:
+ * tries @dy->passed. Each returns the vcpu_idx it yielded to, or -1, and
+ * counts failed yields in @dy->tries.
  */
 int kvm_dy_receiver_first(struct kvm_vcpu *me, struct kvm_ipi_ctx *sender,
 			  struct kvm_dy_spin *dy);

@@ -5,8 +5,8 @@
 //! A vCPU that spins right after sending an IPI usually waits for the
 //! receiver to act on it (a TLB shootdown, a function call). The IPI
 //! tracker remembers, per vCPU, the last unicast fixed IPI it sent; while
-//! the receiver's APIC still holds that IPI's vector (posted, in the IRR
-//! or in the ISR: not yet EOI'd) and it is inside `ipi_window_ns`,
+//! the receiver's APIC still holds that IPI's vector (posted (PIR), in the
+//! IRR or in the ISR: not yet EOI'd) and it is inside `ipi_window_ns`,
 //! `kvm_vcpu_on_spin()` tries its receiver before mainline's scan when it
 //! was preempted on the spinner's CPU, not in a spin of its own, and has not
 //! halted since the spinner last asked, and with `enable_relaxed_boost` a

@@ -4,13 +4,14 @@
 //!
 //! A vCPU's record is one 64-bit word ([`Sent`]): receiver, vector, send
 //! time and a mark, written whole. It is touched only under the vCPU's
-//! mutex: the vCPU records the IPIs it sends (its own thread, or a
-//! host-initiated ICR write through an ioctl), asks, marks and forgets on
-//! its PAUSE exits and resets on its reset, so no two accesses race.
+//! mutex, or before the vCPU is published (its reset at creation): the
+//! vCPU records the IPIs it sends (its own thread, or a host-initiated ICR
+//! write through an ioctl), asks, marks and forgets on its PAUSE exits and
+//! resets on its reset, so no two accesses race.
 //!
 //! Whether the receiver still owes the answer is not stored. At spin time
 //! directed yield asks the receiver's APIC whether the vector is still
-//! posted, in its IRR or in its ISR (`kvm_arch_dy_ipi_outstanding()`):
+//! posted (PIR), in its IRR or in its ISR (`kvm_arch_dy_ipi_outstanding()`):
 //! the EOI ends the receiver's priority without a hook on the EOI paths
 //! keeping a copy of that state in step. The second spin in a row that
 //! finds the IPI answered forgets the record ([`outstanding`]), so that the
