@@ -41,6 +41,29 @@ build_clean() {
 	[ -z "$hits" ] || die "the series builds with warnings $1 ($obj/build.log): $(echo "$hits" | head -n 3)"
 }
 
+# build_with "CONFIG_X=y CONFIG_Y=n ...": the whole series in $obj with the
+# test kernel's .config changed so, each option checked to survive
+# olddefconfig, then build_clean.
+build_with() {
+	local opt name act
+	cp "$BUILD/kunit/.config" "$obj/.config"
+	for opt in $1; do
+		name=${opt%=*}
+		act=--disable
+		[ "${opt#*=}" = y ] && act=--enable
+		"$REPO/scripts/config" --file "$obj/.config" "$act" "${name#CONFIG_}"
+	done
+	kmake "$obj" olddefconfig >/dev/null
+	for opt in $1; do
+		case $opt in
+		*=y) grep -qx "$opt" "$obj/.config" ;;
+		*) ! grep -q "^${opt%=n}=" "$obj/.config" ;;
+		esac || die "olddefconfig did not keep $opt"
+	done
+	log "series: building the whole series with $1"
+	build_clean "with $1"
+}
+
 # A git repository of the pristine source, made once (a few minutes).
 pristine_repo() {
 	[ -f "$PRISTINE/Makefile" ] || die "no kernel source: run scripts/setup.sh"
@@ -142,22 +165,7 @@ check)
 	for parts in "n y" "y n" "n n"; do
 		read -r sched kvm <<<"$parts"
 		what="CONFIG_SCHED_VCPU_DEBOOSTER=$sched CONFIG_KVM_IPI_AWARE_YIELD=$kvm"
-		cp "$BUILD/kunit/.config" "$obj/.config"
-		for opt in $what; do
-			name=${opt%=*}
-			act=--disable
-			[ "${opt#*=}" = y ] && act=--enable
-			"$REPO/scripts/config" --file "$obj/.config" "$act" "${name#CONFIG_}"
-		done
-		kmake "$obj" olddefconfig >/dev/null
-		for opt in $what; do
-			case $opt in
-			*=y) grep -qx "$opt" "$obj/.config" ;;
-			*) ! grep -q "^${opt%=n}=" "$obj/.config" ;;
-			esac || die "olddefconfig did not keep $opt"
-		done
-		log "series: building the whole series with $what"
-		build_clean "with $what"
+		build_with "$what"
 		nm "$obj/vmlinux" >"$obj/vmlinux.syms"
 		for part in "sched $sched $sched_syms" "kvm $kvm $kvm_syms"; do
 			read -r pname on syms <<<"$part"
@@ -175,14 +183,8 @@ check)
 		fi
 	done
 	log "series: builds with either part compiled out and with both, leaving none of its symbols or stats"
-	what="CONFIG_VCPU_BOOST_KUNIT_TEST=n, CONFIG_KUNIT=y"
-	cp "$BUILD/kunit/.config" "$obj/.config"
-	"$REPO/scripts/config" --file "$obj/.config" --disable VCPU_BOOST_KUNIT_TEST
-	kmake "$obj" olddefconfig >/dev/null
-	grep -qx CONFIG_KUNIT=y "$obj/.config" && ! grep -q '^CONFIG_VCPU_BOOST_KUNIT_TEST=' "$obj/.config" ||
-		die "olddefconfig did not keep $what"
-	log "series: building the whole series with $what"
-	build_clean "with $what"
+	what="CONFIG_VCPU_BOOST_KUNIT_TEST=n CONFIG_KUNIT=y"
+	build_with "$what"
 	nm "$obj/vmlinux" >"$obj/vmlinux.syms"
 	hits=$(grep -E "$suites" "$obj/vmlinux.syms" || true)
 	[ -z "$hits" ] || die "with $what, vmlinux still has $(echo "$hits" | wc -l) KUnit tests of the series: $(echo "$hits" | head -n 3)"
