@@ -1,7 +1,7 @@
 # vcpu-boost: the commands. The kernel itself is built by scripts/ in the
 # cache directory ($VCPU_BOOST_CACHE, default ~/.cache/vcpu-boost).
 
-.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench xapic-rates flake-rates dy-trace cost-profile dy-cost soak bench-guests lint series series-check patches-edit patches-export
+.PHONY: all setup tree build test test-all test-debug test-kasan test-kcsan kunit run shell bench xapic-rates flake-rates dy-trace cost-profile strategy-profile dy-cost soak bench-guests lint series series-check patches-edit patches-export
 
 all: build
 
@@ -55,6 +55,9 @@ dy-trace: build			## where an IPI round trip's time goes in make bench's kvm par
 
 cost-profile: build		## a hand-off's instructions function by function (a TCG plugin), everything off against 7.3.4 without the series: bench/REPORT.md
 	scripts/cost-profile.sh
+
+strategy-profile: build		## what each yield strategy adds to a hand-off, function by function (a TCG plugin), against everything off: bench/REPORT.md
+	scripts/cost-profile.sh --strategies $(STRATEGIES)
 
 dy-cost: build			## what IPI tracking and directed yield execute per IPI and per spin exit, function by function (a TCG plugin): bench/REPORT.md
 	scripts/dy-cost.sh

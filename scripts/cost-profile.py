@@ -18,8 +18,7 @@ import math
 import sys
 from statistics import mean
 
-from benchlog import parse  # beside this script
-from insnwindow import Symbols, functions, read
+from insnwindow import Symbols, load_runs  # beside this script
 
 # The functions of one yield_to() that the series touches or adds.
 BOOST = "yield_task_fair_boost"
@@ -27,39 +26,10 @@ YIELD_PATH = ["yield_to", "yield_to_task_fair", "yield_task_fair", "set_next_bud
 # Called on every forfeit of a yield (through update_deadline()).
 FORFEIT = "avg_vruntime"
 nan = float("nan")
-# How far a window's instruction count may be from its run's ns (the
-# blocks at its two edges).
-WINDOW_SLACK = 0.001
 TOP = 8
 # What the series may add to one hand-off (one yield_to()) with everything
 # off, in instructions: the patched-out jump of its static key.
 CODE_LIMIT = 1.0
-
-
-def load(vmlinux, log, profile):
-    """Per run: placement, hand-offs, yields, instructions per hand-off, and
-    per function of the ping-pong's vCPU (the one that ran the most):
-    instructions and calls."""
-    syms = Symbols(vmlinux)
-    runs = [r for r in parse([log])[1] if r.get("kind") == "profile"]
-    windows, counts = read(profile)
-    if len(windows) != len(runs):
-        sys.exit(f"cost-profile: {profile} has {len(windows)} windows, {log} {len(runs)} runs")
-    out = []
-    for w, run in enumerate(runs):
-        vcpu = max(windows[w], key=windows[w].get)
-        fn = functions(syms, counts[(w, vcpu)])
-        ho = int(run["handoffs"])
-        # Under -icount shift=0 the run's own clock is an instruction count:
-        # the window must hold the same instructions, or it is not the run.
-        total = sum(windows[w].values())
-        if abs(total - int(run["ns"])) > WINDOW_SLACK * int(run["ns"]):
-            sys.exit(f"cost-profile: window {w} of {profile} holds {total} instructions, "
-                     f"its run {run['ns']} ns: the window is not the run")
-        out.append({"place": run["cfg_place"], "rep": int(run["rep"]), "ho": ho,
-                    "yields": int(run["yields"]), "all": total, "cpu": windows[w][vcpu],
-                    "fn": dict(fn)})
-    return out
 
 
 def fmt(x, nd=2):
@@ -69,8 +39,8 @@ def fmt(x, nd=2):
 def main():
     if len(sys.argv) != 8:
         sys.exit(__doc__)
-    un = load(*sys.argv[1:4])
-    pa = load(*sys.argv[4:7])
+    un = load_runs(Symbols(sys.argv[1]), *sys.argv[2:4])
+    pa = load_runs(Symbols(sys.argv[4]), *sys.argv[5:7])
     md = ["## Where the instructions of a hand-off go (make cost-profile)\n",
           "The kernels of the cost part (jump labels), each booted once under "
           "instruction counting with `nokaslr` and the TCG plugin "

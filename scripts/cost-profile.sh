@@ -10,15 +10,24 @@
 # verdict on goal (d) for make bench's table ($CACHE/profile-summary.json).
 # make bench's cost part runs it. VB_PROFILE_REPS sets the runs per
 # placement and kernel (default 8).
+#
+# With --strategies [STRATEGY...] (make strategy-profile): this kernel
+# only, booted once, the ping-pong under each yield strategy (default all)
+# and with everything off in turn; scripts/strategy-profile.py writes what
+# each strategy adds to a hand-off, function by function, to its own
+# section of bench/REPORT.md (VB_PROFILE_REPS default 3 there).
 . "$(dirname "$0")/lib.sh"
 
 PLUGIN=$QEMU_DIR/plugins/insn-window.so
 REPORT=$PROJECT_ROOT/bench/REPORT.md
 [ -f "$PLUGIN" ] || die "no TCG plugin at $PLUGIN: run make setup (scripts/qemu.sh)"
 SUMMARY=$CACHE/profile-summary.json
-rm -f "$SUMMARY"
+strategies=
+if [ "${1:-}" = --strategies ]; then
+	shift
+	strategies=${*:-all}
+fi
 VB_FLAVOR=cost "$PROJECT_ROOT/scripts/kunit.sh" build
-VB_FLAVOR=cost "$PROJECT_ROOT/scripts/baseline.sh"
 
 # window VMLINUX: the plugin's window, as the benchmark's own clock reads
 # it: from the return of bench_run()'s first sched_clock() call to its
@@ -48,6 +57,22 @@ profile_boot() {
 		GUEST_TIMEOUT=${GUEST_TIMEOUT:-1800} "$PROJECT_ROOT/scripts/guest.sh" bench
 	cp "$CACHE/guest-$(VB_FLAVOR=cost && run_name bench).log" "$CACHE/profile-$name.log"
 }
+if [ -n "$strategies" ]; then
+	# The guest's settings: everything off, then each strategy (all: the
+	# strategies the kernel offers, mainline's among them).
+	[ "$strategies" = all ] || strategies="off $strategies"
+	VB_PROFILE_SETTINGS=$strategies VB_PROFILE_REPS=${VB_PROFILE_REPS:-3} \
+		profile_boot strategies "$BUILD/cost"
+	python3 "$PROJECT_ROOT/scripts/strategy-profile.py" \
+		"$BUILD/cost/vmlinux" "$CACHE/profile-strategies.log" "$CACHE/profile-strategies.prof" \
+		>"$CACHE/strategy-profile-section.md"
+	python3 "$PROJECT_ROOT/scripts/report_section.py" strategy-profile "$REPORT" \
+		<"$CACHE/strategy-profile-section.md"
+	log "strategy-profile: the strategy-profile section of $REPORT"
+	exit 0
+fi
+rm -f "$SUMMARY"
+VB_FLAVOR=cost "$PROJECT_ROOT/scripts/baseline.sh"
 profile_boot unpatched "$(baseline_dir cost)"
 profile_boot patched "$BUILD/cost"
 python3 "$PROJECT_ROOT/scripts/cost-profile.py" \

@@ -1,9 +1,17 @@
 """The profiles of the TCG plugin tests/qemu/plugins/insn-window.c, and the
-kernel's symbols to name their addresses (cost-profile.py, dy-cost.py)."""
+kernel's symbols to name their addresses (cost-profile.py,
+strategy-profile.py, dy-cost.py)."""
 import bisect
 import re
 import subprocess
+import sys
 from collections import defaultdict
+
+from benchlog import parse  # beside this script
+
+# How far a window's instruction count may be from its run's ns (the
+# blocks at its two edges).
+WINDOW_SLACK = 0.001
 
 
 class Symbols:
@@ -61,3 +69,30 @@ def functions(syms, counts):
         if addr in syms.starts:
             fn[name][1] += c
     return fn
+
+
+def load_runs(syms, log, profile):
+    """The ping-pong runs of make cost-profile's part (LOG's kind=profile
+    VB-BENCH lines, one window of PROFILE each, in order): per run its
+    placement, setting, repetition, hand-offs, yields, instructions per
+    hand-off on all CPUs and on the ping-pong's (the vCPU that ran the
+    most), and that CPU's instructions and calls per function."""
+    runs = [r for r in parse([log])[1] if r.get("kind") == "profile"]
+    windows, counts = read(profile)
+    if len(windows) != len(runs):
+        sys.exit(f"{profile} has {len(windows)} windows, {log} {len(runs)} runs")
+    out = []
+    for w, run in enumerate(runs):
+        vcpu = max(windows[w], key=windows[w].get)
+        fn = functions(syms, counts[(w, vcpu)])
+        # Under -icount shift=0 the run's own clock is an instruction count:
+        # the window must hold the same instructions, or it is not the run.
+        total = sum(windows[w].values())
+        if abs(total - int(run["ns"])) > WINDOW_SLACK * int(run["ns"]):
+            sys.exit(f"window {w} of {profile} holds {total} instructions, "
+                     f"its run {run['ns']} ns: the window is not the run")
+        out.append({"place": run["cfg_place"], "setting": run.get("cfg_setting", ""),
+                    "rep": int(run["rep"]), "ho": int(run["handoffs"]),
+                    "yields": int(run["yields"]), "all": total, "cpu": windows[w][vcpu],
+                    "fn": dict(fn)})
+    return out

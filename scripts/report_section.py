@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 # The sections, in the order in which they follow make bench's part.
-NAMES = ["bench filter", "cost-profile", "dy-cost", "dy-trace", "bench-guests", "flake-rates"]
+NAMES = ["bench filter", "cost-profile", "strategy-profile", "dy-cost", "dy-trace", "bench-guests", "flake-rates"]
 
 
 def markers(name):

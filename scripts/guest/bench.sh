@@ -113,15 +113,20 @@ rep=1
 if [ "$part" = profile ]; then
 	# make cost-profile: the ping-pong without hogs, flat and nested, with
 	# the first setting only (everything off, or the kernel without the
-	# series as it is), under a TCG plugin that counts every instruction
-	# of each run (scripts/cost-profile.sh).
-	st=${settings%% *}
+	# series as it is), or with each of VB_PROFILE_SETTINGS (make
+	# strategy-profile; all: off and every strategy), under a TCG plugin
+	# that counts every instruction of each run (scripts/cost-profile.sh).
+	profiled=${VB_PROFILE_SETTINGS:-${settings%% *}}
+	[ "$profiled" != all ] || profiled=$settings
 	while [ $rep -le "${VB_PROFILE_REPS:-8}" ]; do
 		for place in flat nested; do
-			setting $st
-			echo "$(bench_cmd $place $cost_ms pingpong 0)" >$BENCH &&
-				echo "VB-BENCH kind=profile cfg_kernel=$kernel cfg_place=$place" \
-					"cfg_setting=$st rep=$rep $(cat $BENCH)"
+			for st in $(rotated $profiled); do
+				setting $st
+				[ ! -e "$IPI_STRATEGY" ] || echo same >$IPI_STRATEGY
+				echo "$(bench_cmd $place $cost_ms pingpong 0)" >$BENCH &&
+					echo "VB-BENCH kind=profile cfg_kernel=$kernel cfg_place=$place" \
+						"cfg_setting=$st rep=$rep $(cat $BENCH)"
+			done
 		done
 		rep=$((rep + 1))
 	done

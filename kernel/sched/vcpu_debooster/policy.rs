@@ -337,11 +337,15 @@ pub(crate) fn proportional_push(
 /// rounded to 16 significant bits (`num` down, `den` up), so the result is
 /// short of the exact value by less than 2^-14 of it, plus what the final
 /// scaling by a power of two cannot hold (at most `num / den`, plus one).
+/// Exact, `a`, when `num == den`: two tasks of one weight, the common case.
 /// 0 when `den` or `num` is 0. Saturates, and needs no 64-bit division.
 pub(crate) fn scale(a: u64, num: u64, den: u64) -> u64 {
     let bits = |x: u64| u64::BITS - x.leading_zeros();
     if den == 0 || num == 0 {
         return 0;
+    }
+    if num == den {
+        return a;
     }
     let sn = bits(num).saturating_sub(16);
     let n = num >> sn;
@@ -543,6 +547,9 @@ mod tests {
         assert_eq!(donation(3_000_000, 1024, 1024, i64::MIN, LIMIT), 3_000_000);
         // scale() and its edges.
         assert_eq!(scale(1000, 3, 2), 1500);
+        // One weight: exact, even where rounding `den` up falls short.
+        assert_eq!(scale(u64::MAX, 0x1_0001, 0x1_0001), u64::MAX);
+        assert_eq!(scale(1 << 40, 1 << 20, 1 << 20), 1 << 40);
         assert_eq!(scale(1000, 1, 0), 0);
         assert_eq!(scale(u64::MAX, 2, 1), u64::MAX);
         assert_eq!(scale(7, 0, 5), 0);
