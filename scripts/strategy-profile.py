@@ -11,6 +11,7 @@ The profile holds one window per ping-pong run, in the order of the log's
 VB-BENCH lines (kind=profile, cfg_setting the setting: off or a strategy
 for every yield).
 """
+import re
 import sys
 from statistics import mean, median
 
@@ -18,6 +19,9 @@ from insnwindow import Symbols, load_runs  # beside this script
 
 # The functions named in the tables: at most this many per strategy.
 TOP = 12
+# The strategies' decisions, which run only past the gate (and its rate
+# limit, for the strategies that have one).
+DECIDE = re.compile(r"^sched_vcpu_[a-z_]+_decide$")
 
 
 def fmt(x, nd=2):
@@ -45,10 +49,14 @@ def main():
           "yield under one strategy, in turn with everything off. Per hand-off, means "
           "over the runs, on the ping-pong's CPU; a function's *calls* are the "
           "executions of its first instruction, and a function's instructions are its "
-          "own, not its callees'.\n",
-          "| placement | setting | runs | yields per hand-off | instructions per hand-off "
-          "(median, range) | added against everything off |",
-          "|---|---|---|---|---|---|"]
+          "own, not its callees'. *Decisions*: calls of the strategy's decision "
+          "(`sched_vcpu_*_decide()`), which runs only for a yield that passes the gate; "
+          "`deboost` and `lag-credit` act at most once per 6 ms on a runqueue (their rate "
+          "limit), so in a ping-pong of a hand-off every few microseconds nearly all their "
+          "yields stop at the gate, and their rows are the cost of such a yield.\n",
+          "| placement | setting | runs | yields per hand-off | decisions per hand-off "
+          "| instructions per hand-off (median, range) | added against everything off |",
+          "|---|---|---|---|---|---|---|"]
     places = list(dict.fromkeys(r["place"] for r in runs))
     for place in places:
         off = [r["cpu"] / r["ho"] for r in runs if r["place"] == place and r["setting"] == "off"]
@@ -58,9 +66,12 @@ def main():
                 continue
             v = [r["cpu"] / r["ho"] for r in sel]
             y = mean(r["yields"] / r["ho"] for r in sel)
+            dec = mean(sum(c for n, (_, c) in r["fn"].items() if DECIDE.match(n)) / r["ho"]
+                       for r in sel)
             added = "" if s == "off" else fmt(median(v) - median(off), 0)
-            md.append(f"| {place} | {s} | {len(sel)} | {fmt(y, 4)} | {fmt(median(v), 0)} "
-                      f"({fmt(min(v), 0)}–{fmt(max(v), 0)}) | {added} |")
+            md.append(f"| {place} | {s} | {len(sel)} | {fmt(y, 4)} | {fmt(dec, 3)} "
+                      f"| {fmt(median(v), 0)} ({fmt(min(v), 0)}–{fmt(max(v), 0)}) "
+                      f"| {added} |")
     md.append("")
     for place in places:
         base = [r for r in runs if r["place"] == place and r["setting"] == "off"]

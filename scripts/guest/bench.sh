@@ -116,8 +116,23 @@ if [ "$part" = profile ]; then
 	# series as it is), or with each of VB_PROFILE_SETTINGS (make
 	# strategy-profile; all: off and every strategy), under a TCG plugin
 	# that counts every instruction of each run (scripts/cost-profile.sh).
-	profiled=${VB_PROFILE_SETTINGS:-${settings%% *}}
-	[ "$profiled" != all ] || profiled=$settings
+	profiled=${settings%% *}
+	if [ -n "${VB_PROFILE_SETTINGS:-}" ]; then
+		# Each known name once: an unknown one would run under the
+		# setting before it.
+		profiled=
+		for st in $VB_PROFILE_SETTINGS; do
+			[ "$st" != all ] || st=$settings
+			for s in $st; do
+				case " $profiled " in *" $s "*) continue ;; esac
+				if known_setting "$s"; then
+					profiled="$profiled $s"
+				else
+					info "strategy-profile: no setting $s on this kernel"
+				fi
+			done
+		done
+	fi
 	while [ $rep -le "${VB_PROFILE_REPS:-8}" ]; do
 		for place in flat nested; do
 			for st in $(rotated $profiled); do

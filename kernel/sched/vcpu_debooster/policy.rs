@@ -547,9 +547,10 @@ mod tests {
         assert_eq!(donation(3_000_000, 1024, 1024, i64::MIN, LIMIT), 3_000_000);
         // scale() and its edges.
         assert_eq!(scale(1000, 3, 2), 1500);
-        // One weight: exact, even where rounding `den` up falls short.
+        // One weight: exact, where rounding `den` up would fall short
+        // (more than 16 significant bits: nice -20's weight, 88761).
         assert_eq!(scale(u64::MAX, 0x1_0001, 0x1_0001), u64::MAX);
-        assert_eq!(scale(1 << 40, 1 << 20, 1 << 20), 1 << 40);
+        assert_eq!(scale(3_000_007, 88_761, 88_761), 3_000_007);
         assert_eq!(scale(1000, 1, 0), 0);
         assert_eq!(scale(u64::MAX, 2, 1), u64::MAX);
         assert_eq!(scale(7, 0, 5), 0);
