@@ -16,9 +16,8 @@ function's calls are the executions of its first instruction.
 import json
 import math
 import sys
-from statistics import mean
 
-from insnwindow import Symbols, load_runs  # beside this script
+from insnwindow import Symbols, load_runs, per_handoff as per_ho  # beside this script
 
 # The functions of one yield_to() that the series touches or adds.
 BOOST = "yield_task_fair_boost"
@@ -68,9 +67,6 @@ def main():
         if not u or not p:
             continue
 
-        def per_ho(runs, name, i):
-            return mean(r["fn"].get(name, [0, 0])[i] / r["ho"] for r in runs)
-
         md += [f"### {place.capitalize()}: the functions of `yield_to()`\n",
                "Per call, a function's count also depends on the path its calls take "
                "(`yield_task_fair()` runs about a dozen more when the yielder forfeits).\n",
@@ -88,7 +84,7 @@ def main():
                       f"| {fmt(iu / cu) if cu else '–'} / {fmt(ip / cp) if cp else '–'} |")
         names = set().union(*(r["fn"] for r in u + p))
         diffs = sorted(((per_ho(p, n, 0) - per_ho(u, n, 0), n) for n in names),
-                       key=lambda d: -abs(d[0]))
+                       key=lambda d: (-abs(d[0]), d[1]))
         md += ["", "The functions whose instructions per hand-off differ the most (means "
                "over the runs, the series with everything off less the kernel without it):\n",
                "| function | instructions per hand-off | calls per hand-off (unpatched / off) |",

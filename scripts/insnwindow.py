@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from collections import defaultdict
+from statistics import mean
 
 from benchlog import parse  # beside this script
 
@@ -69,6 +70,12 @@ def functions(syms, counts):
         if addr in syms.starts:
             fn[name][1] += c
     return fn
+
+
+def per_handoff(runs, name, i):
+    """Mean over RUNS (of load_runs()) of function NAME's instructions
+    (I=0) or calls (I=1) per hand-off."""
+    return mean(r["fn"].get(name, [0, 0])[i] / r["ho"] for r in runs)
 
 
 def load_runs(syms, log, profile):

@@ -15,7 +15,7 @@ import re
 import sys
 from statistics import mean, median
 
-from insnwindow import Symbols, load_runs  # beside this script
+from insnwindow import Symbols, load_runs, per_handoff as per_ho  # beside this script
 
 # The functions named in the tables: at most this many per strategy.
 TOP = 12
@@ -26,12 +26,6 @@ DECIDE = re.compile(r"^sched_vcpu_[a-z_]+_decide$")
 
 def fmt(x, nd=2):
     return f"{x:,.{nd}f}"
-
-
-def per_ho(runs, name, i):
-    """Mean over RUNS of a function's instructions (I=0) or calls (I=1)
-    per hand-off."""
-    return mean(r["fn"].get(name, [0, 0])[i] / r["ho"] for r in runs)
 
 
 def main():
@@ -81,7 +75,7 @@ def main():
                 continue
             names = set().union(*(r["fn"] for r in base + sel))
             diffs = sorted(((per_ho(sel, n, 0) - per_ho(base, n, 0), n) for n in names),
-                           key=lambda d: -abs(d[0]))
+                           key=lambda d: (-abs(d[0]), d[1]))
             shown = diffs[:TOP]
             rest = sum(d for d, _ in diffs[TOP:])
             md += [f"### {place.capitalize()}, `{s}`: the functions that differ the most\n",

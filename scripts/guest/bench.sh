@@ -109,6 +109,16 @@ vcpus_pid=$(parked $CG/bench/vm/vcpus)
 hogs_pid=$(parked $CG/bench/hogs)
 sleep 1
 cost_ms=${VB_COST_MS:-100}
+# counted KIND PLACEMENT SETTING SCENARIO [WORDS]: one counted kthread run
+# of SCENARIO under SETTING, every yield under its strategy (kthreads give
+# no reason), as a VB-BENCH line of KIND with WORDS.
+counted() {
+	setting $3
+	[ ! -e "$IPI_STRATEGY" ] || echo same >$IPI_STRATEGY
+	echo "$(bench_cmd $2 $cost_ms $4)" >$BENCH &&
+		echo "VB-BENCH kind=$1 cfg_kernel=$kernel ${5:+$5 }cfg_place=$2" \
+			"cfg_setting=$3 rep=$rep $(cat $BENCH)"
+}
 rep=1
 if [ "$part" = profile ]; then
 	# make cost-profile: the ping-pong without hogs, flat and nested, with
@@ -136,11 +146,7 @@ if [ "$part" = profile ]; then
 	while [ $rep -le "${VB_PROFILE_REPS:-8}" ]; do
 		for place in flat nested; do
 			for st in $(rotated $profiled); do
-				setting $st
-				[ ! -e "$IPI_STRATEGY" ] || echo same >$IPI_STRATEGY
-				echo "$(bench_cmd $place $cost_ms pingpong 0)" >$BENCH &&
-					echo "VB-BENCH kind=profile cfg_kernel=$kernel cfg_place=$place" \
-						"cfg_setting=$st rep=$rep $(cat $BENCH)"
+				counted profile $place $st "pingpong 0"
 			done
 		done
 		rep=$((rep + 1))
@@ -150,12 +156,7 @@ while [ "$part" = cost ] && [ $rep -le "${VB_COST_REPS:-3}" ]; do
 	for place in flat nested; do
 		for s in "pingpong 0" "pingpong 1" "lock 4" "lock 8"; do
 			for st in $(rotated $settings); do
-				setting $st
-				# Every yield under the strategy: kthreads give no reason.
-				[ ! -e "$IPI_STRATEGY" ] || echo same >$IPI_STRATEGY
-				echo "$(bench_cmd $place $cost_ms $s)" >$BENCH &&
-					echo "VB-BENCH kind=cost cfg_kernel=$kernel cfg_boot=$boot cfg_place=$place" \
-						"cfg_setting=$st rep=$rep $(cat $BENCH)"
+				counted cost $place $st "$s" "cfg_boot=$boot"
 			done
 		done
 	done
