@@ -454,8 +454,8 @@ check "donate: every applied action is a donation" $(( $(deboost applied) - appl
 check "donate: events name the strategy" -z "$(echo "$events" | grep -v 'strategy=donate')"
 check "donate: every event credits the target, no yielder push" \
 	-z "$(echo "$events" | grep -v 'penalty=0 ' ; echo "$events" | grep 'credit=0$')"
-# handoff makes the target eligible, paid by the yielder, which steps back
-# instead of forfeiting: every applied action is a hand-off or, when the
+# handoff makes the target eligible, paid by the yielder, which stays behind
+# it instead of forfeiting: every applied action is a hand-off or, when the
 # queue-size cap left the target short of eligible or the step would reach
 # the yielder's deadline, a credit, paid by the yielder.
 echo handoff >$STRATEGY

@@ -399,9 +399,14 @@ static void handoff_probe(void *data, struct task_struct *yielder,
 	seen->exec = yielder->se.sum_exec_runtime;
 	seen->hits++;
 	if (y->keep_deadline) {
-		/* To a sixteenth of a slice past the average before the credit, or none. */
+		/*
+		 * None while the yielder is not past the average before the
+		 * credit; else to a sixteenth of a slice past it, or none.
+		 */
 		step = (s64)(y->yielder_vruntime + (y->gran >> SCHED_VCPU_HANDOFF_STEP_SHIFT) -
 			     seen->vruntime);
+		if ((s64)(seen->vruntime - y->yielder_vruntime) <= 0)
+			step = 0;
 		seen->handoffs++;
 		if (!seen->target_eligible)
 			seen->not_eligible++;
@@ -435,17 +440,18 @@ static void read_own(u64 *deadline, u64 *vruntime, u64 *exec)
 
 /*
  * Strategy handoff with real tasks on one CPU: the test thread yields to one
- * spinning kthread while a third one waits. Every credit leaves the
- * queue's average vruntime, hence the third task's lag, where it was, but
- * for the pay's rounding in the third task's favour (the yielder pays for
- * it). A hand-off leaves the target eligible, and the yielder, instead of
- * forfeiting its request, steps back to a sixteenth of a slice past the
- * average and keeps its deadline: when the yield returns, its vruntime has
- * moved on by the step and by what it ran since (the test thread runs at
- * nice 0, where virtual time is run time), where a forfeit would have moved
- * it to its deadline at once, and its deadline is the one it had right after
- * paying, unless it has run to it since (a stalled host CPU can make that
- * happen).
+ * spinning kthread while a third one waits. Every credit leaves the queue's
+ * average vruntime, hence the third task's lag, where it was, but for the
+ * pay's rounding in the third task's favour (the yielder pays for it). A
+ * hand-off leaves the target eligible, and the yielder, instead of
+ * forfeiting its request, stays where it is while eligible (past the
+ * average, it steps back to a sixteenth of a slice past it) and keeps its
+ * deadline: when the yield returns, its vruntime has moved on by the step
+ * (none for an eligible one) and by what it ran since (the test thread runs
+ * at nice 0, where virtual time is run time), where a forfeit would have
+ * moved it to its deadline at once, and its deadline is the one it had right
+ * after paying, unless it has run to it since (a stalled host CPU can make
+ * that happen).
  * The yields go on until one hand-off is sampled that the forfeit would
  * have acted on (the yielder eligible) and that left the yielder at least
  * 200 us of its request after the step, and until a credit was seen.

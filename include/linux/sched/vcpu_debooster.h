@@ -57,14 +57,15 @@ enum sched_vcpu_yield_strategy {
 	SCHED_VCPU_YIELD_LAG_CREDIT,	/* credit the target with lag, paid by the yielder */
 	SCHED_VCPU_YIELD_PROPORTIONAL,	/* push the yielder by its groups' shares */
 	SCHED_VCPU_YIELD_DONATE,	/* give the target what the yielder forfeits */
-	SCHED_VCPU_YIELD_HANDOFF,	/* make the target eligible, step the yielder back */
+	SCHED_VCPU_YIELD_HANDOFF,	/* make the target eligible, keep the yielder behind it */
 	SCHED_VCPU_YIELD_MAINLINE,	/* nothing more */
 	SCHED_VCPU_YIELD_NR,
 };
 
 /*
- * Strategy handoff steps the yielder back to the target's base slice shifted
- * right by this past the queue's average: a sixteenth.
+ * Strategy handoff steps a yielder that is past the queue's average, but by
+ * less than the target's base slice shifted right by this (a sixteenth), to
+ * that point; an eligible one stays where it is.
  */
 #define SCHED_VCPU_HANDOFF_STEP_SHIFT	4
 

@@ -254,21 +254,24 @@ pub(crate) fn hands_off(buddy: bool, need: u64, credit: u64) -> bool {
 pub(crate) const STEP_SHIFT: u32 = bindings::SCHED_VCPU_HANDOFF_STEP_SHIFT;
 
 /// Strategy `handoff`: how far the yielder's vruntime moves instead of the
-/// forfeit, its deadline kept. It goes to a sixteenth of the target's base
-/// slice (`gran`, in virtual time, [`STEP_SHIFT`]) past the queue's
-/// average `avg` as it was before (0: it is that far already), so that the
-/// target, eligible and the next buddy, runs first, and no buddy that
-/// another CPU's yield sets brings the yielder back before the target has
-/// run. With the deadline it keeps, the yielder then comes back once the
-/// queue's average has moved on about that far, typically ahead of the
-/// others' requests: soon after a target that only had to answer. A
-/// yielder that is past the average but by less goes there too, where the
-/// forfeit would leave it alone (it only acts on an eligible one): it is
-/// then not eligible for as long either.
+/// forfeit, its deadline kept. A yielder still eligible after its pay (not
+/// past the queue's average `avg` as it was before) does not move: the
+/// pick takes the target, eligible and the next buddy, first anyway, and
+/// the yielder keeps its lag instead of handing it to the queue's other
+/// tasks, as a step or the forfeit would. One past the average, but by
+/// less than a sixteenth of the target's base slice (`gran`, in virtual
+/// time, [`STEP_SHIFT`]), goes to that point (0: it is that far already),
+/// so that it stays ineligible while the target runs. With the deadline it
+/// keeps, the yielder comes back soon after a target that only had to
+/// answer, typically ahead of the others' requests.
 /// `None` when the step would reach `deadline`: then it forfeits.
 /// `vruntime` and `deadline` are the yielder's after its pay.
 pub(crate) fn step_back(avg: u64, vruntime: u64, deadline: u64, gran: u64) -> Option<u64> {
-    let step = need(vruntime, avg.wrapping_add(gran >> STEP_SHIFT));
+    let step = if need(avg, vruntime) == 0 {
+        0
+    } else {
+        need(vruntime, avg.wrapping_add(gran >> STEP_SHIFT))
+    };
     (step < need(vruntime, deadline)).then_some(step)
 }
 
@@ -579,23 +582,30 @@ mod tests {
         let avg = 10_000_000u64;
         let s = GRAN >> STEP_SHIFT;
         assert_eq!(s, GRAN / 16);
-        // Eligible by 100 ns: to a sixteenth of GRAN past the average,
-        // deadline kept.
-        assert_eq!(step_back(avg, avg - 100, avg + GRAN, GRAN), Some(s + 100));
+        // Eligible, by 100 ns or exactly: it keeps its place and its lag.
+        assert_eq!(step_back(avg, avg - 100, avg + GRAN, GRAN), Some(0));
+        assert_eq!(step_back(avg, avg, avg + GRAN, GRAN), Some(0));
+        // Past the average by less than the step: to a sixteenth of GRAN
+        // past it, deadline kept.
+        assert_eq!(step_back(avg, avg + 1, avg + GRAN, GRAN), Some(s - 1));
+        assert_eq!(step_back(avg, avg + 100, avg + GRAN, GRAN), Some(s - 100));
         // Already that far past the average, or farther: no step.
         assert_eq!(step_back(avg, avg + s, avg + GRAN, GRAN), Some(0));
         assert_eq!(step_back(avg, avg + GRAN, avg + 2 * GRAN, GRAN), Some(0));
         // The step would reach the deadline, or it is past: the forfeit.
-        assert_eq!(step_back(avg, avg, avg + s, GRAN), None);
-        assert_eq!(step_back(avg, avg, avg + s + 1, GRAN), Some(s));
+        assert_eq!(step_back(avg, avg + 1, avg + s, GRAN), None);
+        assert_eq!(step_back(avg, avg + 1, avg + s + 1, GRAN), Some(s - 1));
+        assert_eq!(step_back(avg, avg, avg, GRAN), None);
         assert_eq!(step_back(avg, avg + 5, avg, GRAN), None);
         // Across the wrap of the vruntime clock, and at the extremes.
         let w = u64::MAX - 100;
+        assert_eq!(step_back(w, w - 10, w.wrapping_add(GRAN), GRAN), Some(0));
         assert_eq!(
-            step_back(w, w - 10, w.wrapping_add(GRAN), GRAN),
-            Some(s + 10)
+            step_back(w, w.wrapping_add(10), w.wrapping_add(GRAN), GRAN),
+            Some(s - 10)
         );
         assert_eq!(step_back(0, 0, u64::MAX, u64::MAX), None);
+        assert_eq!(step_back(0, 0, 0, u64::MAX), None);
         assert_eq!(step_back(u64::MAX, 0, 0, 0), None);
     }
 
@@ -845,13 +855,22 @@ mod tests {
             assert!(pay <= limit.saturating_sub(debt));
             assert!(lag_credit_pay(big.min(room), wt, wy) <= limit.saturating_sub(debt));
 
-            // handoff's step: short of the deadline, and exactly to a
-            // sixteenth of a slice past the average, or none.
+            // handoff's step: short of the deadline; none for an eligible
+            // yielder, else exactly to a sixteenth of a slice past the
+            // average, or none.
             let (avg, v, d) = (any(&mut rng), any(&mut rng), any(&mut rng));
             if let Some(s) = step_back(avg, v, d, gran) {
                 assert!((d.wrapping_sub(v) as i64) > 0 && s < d.wrapping_sub(v));
                 let goal = avg.wrapping_add(gran >> STEP_SHIFT).wrapping_sub(v) as i64;
-                assert_eq!(s, u64::try_from(goal).unwrap_or(0));
+                let eligible = (v.wrapping_sub(avg) as i64) <= 0;
+                assert_eq!(
+                    s,
+                    if eligible {
+                        0
+                    } else {
+                        u64::try_from(goal).unwrap_or(0)
+                    }
+                );
             }
 
             // proportional: at most a slice per level, nothing when

@@ -246,8 +246,8 @@ pub(crate) enum Action {
     Push,
     /// `donate` gave the target the yielder's forfeit.
     Donate,
-    /// `handoff` left the target eligible: the yielder steps back instead
-    /// of forfeiting.
+    /// `handoff` left the target eligible: the yielder stays behind it
+    /// (stepping back if it is past the average) instead of forfeiting.
     Handoff,
 }
 

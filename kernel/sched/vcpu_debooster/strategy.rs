@@ -28,8 +28,8 @@ pub(crate) enum Strategy {
     Proportional = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL,
     /// Give the target what the yielder forfeits.
     Donate = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE,
-    /// Make the target eligible, paid by the yielder, which steps back
-    /// behind it, its deadline kept, instead of forfeiting its request.
+    /// Make the target eligible, paid by the yielder, which stays behind it
+    /// only, its deadline kept, instead of forfeiting its request.
     Handoff = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_HANDOFF,
     /// Nothing beyond mainline.
     Mainline = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_MAINLINE,
@@ -159,8 +159,10 @@ impl Controls {
     /// answer, but not the rest of the sender's slice, which `donate` would
     /// give it and which one that computes between IPIs spends while the
     /// sender waits; and the sender, instead of going behind every other
-    /// task on its CPU, runs again once the receiver has caught up with the
-    /// queue and run about a sixteenth of a slice more.
+    /// task on its CPU, goes behind the receiver only: still eligible, it
+    /// keeps its place and runs again once the receiver has run; past the
+    /// queue's average, once the average has moved on about a sixteenth of
+    /// a slice.
     const DEFAULT: Controls = Controls(
         1 | (Strategy::Donate as u32) << Reason::Any.shift()
             | (Strategy::Handoff as u32) << Reason::IpiReceiver.shift(),

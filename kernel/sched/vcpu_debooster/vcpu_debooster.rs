@@ -10,7 +10,7 @@
 //! target, `deboost` (the series' debooster) pushes the yielder's vruntime
 //! forward by a bounded penalty, `lag-credit` and `proportional` are the
 //! alternatives from the review, `handoff` makes the target eligible and
-//! steps the yielder back behind it instead of the forfeit (for yields to
+//! keeps the yielder behind it only instead of the forfeit (for yields to
 //! an IPI's receiver, which must answer, not run on), `mainline` does
 //! nothing more.
 //!
@@ -184,10 +184,10 @@ unsafe fn views<'a>(
 /// its deadline before the pay, `y.own_deadline`). For `handoff` also
 /// whether the pick then takes the target, its next buddy (`y.buddy`), as
 /// eligible, so that the yielder, instead of forfeiting the rest of its
-/// request, steps back by `y.step` from its vruntime after the pay
-/// (`y.own_vruntime + y.penalty`) and keeps its deadline (`y.own_deadline
-/// + y.penalty`, `y.keep_deadline`). A credit
-/// or a hand-off counts as applied and starts the rate limit of the
+/// request, steps back by `y.step` (0 while still eligible) from its
+/// vruntime after the pay (`y.own_vruntime + y.penalty`) and keeps its
+/// deadline (`y.own_deadline + y.penalty`, `y.keep_deadline`). A credit or
+/// a hand-off counts as applied and starts the rate limit of the
 /// strategies that have one.
 ///
 /// # Safety
@@ -611,14 +611,15 @@ mod tests {
         let mut st = zeroed_state();
         let t0 = 1_000_000;
         let _guard = StrategyGuard::select(Strategy::Handoff);
-        // Eligible already: no credit, and instead of the forfeit a step to
-        // a sixteenth of a slice past the average, the deadline kept. No
+        // Eligible already: no credit, and instead of the forfeit the
+        // yielder, eligible too, stays where it is, the deadline kept. No
         // rate limit: the yields 1 us apart all act.
         let y = credit_yield(&mut st, t0, 0, true, GRAN, LIMIT);
         assert_eq!((y.credit, y.penalty), (0, 0));
-        assert_eq!((y.keep_deadline, y.step), (true, GRAN / 16 + 100));
+        assert_eq!((y.keep_deadline, y.step), (true, 0));
         // Ahead: credited just past the need, paid by the yielder at least
-        // in full; the pay counts toward the step.
+        // in full; the pay takes the yielder past the average, so it steps
+        // to a sixteenth of a slice past it, the pay counting toward that.
         let y = credit_yield(&mut st, t0 + 1000, 5000, true, GRAN, LIMIT);
         assert_eq!(y.credit, 5001);
         assert!(y.penalty >= y.credit && y.keep_deadline);
@@ -637,20 +638,28 @@ mod tests {
             ),
             (3, 2, 1, 0)
         );
-        // Less request left than the step: the forfeit; with no credit
-        // nothing is counted.
-        let y = credit_yield(&mut st, t0 + 2200, 0, true, GRAN / 16, LIMIT);
-        assert_eq!((y.credit, y.keep_deadline, y.step), (0, false, 0));
-        assert_eq!((st.stats.applied, st.stats.handed_off), (3, 2));
+        // Less request left than the step: the forfeit, after a credit
+        // counted as lag-credit's.
+        let y = credit_yield(&mut st, t0 + 2200, 5000, true, GRAN / 16 - 5000, LIMIT);
+        assert_eq!((y.credit, y.keep_deadline, y.step), (5001, false, 0));
+        assert_eq!(
+            (st.stats.applied, st.stats.handed_off, st.stats.credited),
+            (4, 2, 2)
+        );
+        // An eligible yielder with little request left keeps it: it does
+        // not move.
+        let y = credit_yield(&mut st, t0 + 2300, 0, true, 200, LIMIT);
+        assert_eq!((y.credit, y.keep_deadline, y.step), (0, true, 0));
+        assert_eq!((st.stats.applied, st.stats.handed_off), (5, 3));
         // Without the next buddy (an idle target, PICK_BUDDY off) the pick
         // may not take the target: the yielder forfeits, nothing counted.
         let y = credit_yield(&mut st, t0 + 2500, 0, false, GRAN, LIMIT);
         assert_eq!((y.credit, y.keep_deadline), (0, false));
-        assert_eq!((st.stats.applied, st.stats.handed_off), (3, 2));
+        assert_eq!((st.stats.applied, st.stats.handed_off), (5, 3));
         // The same yield under lag-credit (past its rate limit) never keeps
         // the deadline.
         let _lag = StrategyGuard::select(Strategy::LagCredit);
-        let y = credit_yield(&mut st, t0 + 2000 + RATE_LIMIT_NS, 5000, true, GRAN, LIMIT);
+        let y = credit_yield(&mut st, t0 + 3000 + RATE_LIMIT_NS, 5000, true, GRAN, LIMIT);
         assert_eq!((y.credit, y.keep_deadline, y.step), (5001, false, 0));
     }
 
