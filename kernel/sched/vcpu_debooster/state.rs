@@ -247,7 +247,7 @@ pub(crate) enum Action {
     /// `donate` gave the target the yielder's forfeit.
     Donate,
     /// `handoff` left the target eligible: the yielder stays behind it
-    /// (stepping back if it is past the average) instead of forfeiting.
+    /// (stepping back if it is just past the average) instead of forfeiting.
     Handoff,
 }
 

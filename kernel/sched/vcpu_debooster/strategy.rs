@@ -28,7 +28,7 @@ pub(crate) enum Strategy {
     Proportional = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_PROPORTIONAL,
     /// Give the target what the yielder forfeits.
     Donate = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_DONATE,
-    /// Make the target eligible, paid by the yielder, which stays behind it
+    /// Make the target eligible, paid by the yielder, which goes behind it
     /// only, its deadline kept, instead of forfeiting its request.
     Handoff = bindings::sched_vcpu_yield_strategy_SCHED_VCPU_YIELD_HANDOFF,
     /// Nothing beyond mainline.
@@ -160,9 +160,9 @@ impl Controls {
     /// give it and which one that computes between IPIs spends while the
     /// sender waits; and the sender, instead of going behind every other
     /// task on its CPU, goes behind the receiver only: still eligible, it
-    /// keeps its place and runs again once the receiver has run; past the
-    /// queue's average, once the average has moved on about a sixteenth of
-    /// a slice.
+    /// keeps its place and runs again once the receiver has run; just past
+    /// the queue's average, once the average has moved on about a sixteenth
+    /// of a slice.
     const DEFAULT: Controls = Controls(
         1 | (Strategy::Donate as u32) << Reason::Any.shift()
             | (Strategy::Handoff as u32) << Reason::IpiReceiver.shift(),
