@@ -578,7 +578,7 @@ mod tests {
     }
 
     #[test]
-    fn handoff_steps_back_a_sixteenth_of_a_slice_past_the_average() {
+    fn handoff_keeps_an_eligible_yielder_and_steps_a_later_one_back() {
         let avg = 10_000_000u64;
         let s = GRAN >> STEP_SHIFT;
         assert_eq!(s, GRAN / 16);
