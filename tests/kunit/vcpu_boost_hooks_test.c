@@ -364,7 +364,9 @@ static void donate_conserves_the_average(struct kunit *test)
  * event, and over all of them how many handed off, how many of those
  * left the target not eligible, stepped by other than the policy says, as
  * far as the deadline or more, or left the deadline elsewhere than where
- * the pay put it, how many
+ * the pay put it, or left the yielder's slice protection in place (a
+ * re-pick of the yielder would outrank the target's turn), how many needed
+ * no credit (the target was eligible already), how many
  * credited the target and how many of those moved the queue's average
  * against the other tasks or by more than the pay's rounding, or left the
  * yielder's deadline further past the average than the lag EEVDF lets it
@@ -372,7 +374,8 @@ static void donate_conserves_the_average(struct kunit *test)
  */
 struct handoff_seen {
 	struct task_struct *target;
-	int hits, handoffs, not_eligible, bad_steps, credits, bad_avg, bad_debt;
+	int hits, handoffs, not_eligible, bad_steps, protected, uncredited;
+	int credits, bad_avg, bad_debt;
 	struct sched_vcpu_deboost_yield y;
 	bool target_eligible;
 	bool yielder_eligible;	/* so that mainline's forfeit would act */
@@ -414,6 +417,11 @@ static void handoff_probe(void *data, struct task_struct *yielder,
 		    y->step >= seen->deadline - seen->vruntime ||
 		    seen->deadline != y->own_deadline + y->penalty)
 			seen->bad_steps++;
+		/* fair.c's protect_slice(): vruntime short of se->vprot. */
+		if ((s64)(yielder->se.vruntime - yielder->se.vprot) < 0)
+			seen->protected++;
+		if (!y->credit)
+			seen->uncredited++;
 	}
 	if (!y->credit)
 		return;
@@ -494,10 +502,57 @@ static void handoff_steps_back(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, deadline, sample.deadline);
 	KUNIT_EXPECT_EQ(test, seen.not_eligible, 0);
 	KUNIT_EXPECT_EQ(test, seen.bad_steps, 0);
+	KUNIT_EXPECT_EQ(test, seen.protected, 0);
 	KUNIT_EXPECT_EQ(test, after.handed_off - before.handed_off, (u64)seen.handoffs);
 	KUNIT_ASSERT_GT(test, seen.credits, 0);
 	KUNIT_EXPECT_EQ(test, seen.bad_avg, 0);
 	KUNIT_EXPECT_EQ(test, seen.bad_debt, 0);
+}
+
+/* Whether @p is queued and eligible on its runqueue now. */
+static bool task_eligible(struct task_struct *p)
+{
+	struct rq_flags rf;
+	struct rq *rq = task_rq_lock(p, &rf);
+	bool eligible = p->se.on_rq && entity_eligible(cfs_rq_of(&p->se), &p->se);
+
+	task_rq_unlock(rq, p, &rf);
+	return eligible;
+}
+
+/*
+ * A hand-off ends the yielder's slice protection also when the target is
+ * eligible already and gets no credit: the yielder keeps its place and its
+ * deadline, and, still protected, it would outrank every task but the next
+ * buddy at the pick, should another CPU's yield_to() set a different one
+ * between the yield and schedule(). The test thread yields to a spinner
+ * only while that spinner is eligible (else it gives the CPU away with
+ * yield()), until such a hand-off is seen.
+ */
+static void handoff_ends_slice_protection(struct kunit *test)
+{
+	struct task_struct *target = start_spinner(test), *third = start_spinner(test);
+	struct handoff_seen seen = { .target = target };
+	int i;
+
+	KUNIT_ASSERT_EQ(test, set_strategy("handoff"), 0);
+	WARN_ON(register_trace_sched_vcpu_deboost(handoff_probe, &seen));
+	for (i = 0; i < 2000 && !seen.uncredited; i++) {
+		if (task_eligible(target))
+			yield_to(target, true);
+		else
+			yield();
+	}
+	unregister_trace_sched_vcpu_deboost(handoff_probe, &seen);
+	tracepoint_synchronize_unregister();
+	set_strategy(DEFAULT_STRATEGY);
+	kthread_stop(third);
+	stop_spinner(target);
+
+	KUNIT_ASSERT_GT(test, seen.uncredited, 0);
+	KUNIT_EXPECT_EQ(test, seen.protected, 0);
+	KUNIT_EXPECT_EQ(test, seen.not_eligible, 0);
+	KUNIT_EXPECT_EQ(test, seen.bad_steps, 0);
 }
 
 /*
@@ -810,6 +865,7 @@ static struct kunit_case vcpu_boost_hooks_cases[] = {
 	KUNIT_CASE(proportional_in_root_group_pushes_nothing),
 	KUNIT_CASE(donate_conserves_the_average),
 	KUNIT_CASE(handoff_steps_back),
+	KUNIT_CASE(handoff_ends_slice_protection),
 	KUNIT_CASE(ipi_reason_gets_its_strategy),
 	KUNIT_CASE(strategy_switch_under_load),
 	KUNIT_CASE(strategy_names_agree),
