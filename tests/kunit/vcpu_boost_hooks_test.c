@@ -521,27 +521,48 @@ static bool task_eligible(struct task_struct *p)
 }
 
 /*
+ * fair.c's protect_slice() of the current task, read under its rq lock (on
+ * its vruntime as last accounted, which the yield brings up to date).
+ */
+static bool own_slice_protected(void)
+{
+	struct rq_flags rf;
+	struct rq *rq = task_rq_lock(current, &rf);
+	bool protected = (s64)(current->se.vruntime - current->se.vprot) < 0;
+
+	task_rq_unlock(rq, current, &rf);
+	return protected;
+}
+
+/*
  * A hand-off ends the yielder's slice protection also when the target is
  * eligible already and gets no credit: the yielder keeps its place and its
- * deadline, and, still protected, it would outrank every task but the next
- * buddy at the pick, should another CPU's yield_to() set a different one
- * between the yield and schedule(). The test thread yields to a spinner
- * only while that spinner is eligible (else it gives the CPU away with
- * yield()), until such a hand-off is seen.
+ * deadline, and, still protected and eligible, it would outrank every task
+ * but the next buddy at the pick, should another CPU's yield_to() set a
+ * different one between the yield and schedule(). The test thread yields to
+ * a spinner only while that spinner is eligible (else it gives the CPU away
+ * with yield()), until three such hand-offs came from a yielder protected
+ * right before it yielded.
  */
 static void handoff_ends_slice_protection(struct kunit *test)
 {
 	struct task_struct *target = start_spinner(test), *third = start_spinner(test);
 	struct handoff_seen seen = { .target = target };
-	int i;
+	int i, uncredited, sampled = 0;
+	bool protected;
 
 	KUNIT_ASSERT_EQ(test, set_strategy("handoff"), 0);
 	WARN_ON(register_trace_sched_vcpu_deboost(handoff_probe, &seen));
-	for (i = 0; i < 2000 && !seen.uncredited; i++) {
-		if (task_eligible(target))
-			yield_to(target, true);
-		else
+	for (i = 0; i < 2000 && sampled < 3; i++) {
+		if (!task_eligible(target)) {
 			yield();
+			continue;
+		}
+		uncredited = seen.uncredited;
+		protected = own_slice_protected();
+		yield_to(target, true);
+		if (protected && seen.uncredited > uncredited)
+			sampled++;
 	}
 	unregister_trace_sched_vcpu_deboost(handoff_probe, &seen);
 	tracepoint_synchronize_unregister();
@@ -549,7 +570,7 @@ static void handoff_ends_slice_protection(struct kunit *test)
 	kthread_stop(third);
 	stop_spinner(target);
 
-	KUNIT_ASSERT_GT(test, seen.uncredited, 0);
+	KUNIT_ASSERT_GT(test, sampled, 0);
 	KUNIT_EXPECT_EQ(test, seen.protected, 0);
 	KUNIT_EXPECT_EQ(test, seen.not_eligible, 0);
 	KUNIT_EXPECT_EQ(test, seen.bad_steps, 0);
