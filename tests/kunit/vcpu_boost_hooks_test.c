@@ -540,9 +540,9 @@ static bool own_slice_protected(void)
  * deadline, and, still protected and eligible, it would outrank every task
  * but the next buddy at the pick, should another CPU's yield_to() set a
  * different one between the yield and schedule(). The test thread yields to
- * a spinner only while that spinner is eligible (else it gives the CPU away
- * with yield()), until three such hand-offs came from a yielder protected
- * right before it yielded.
+ * a spinner only while that spinner is eligible (else it sleeps a little,
+ * and the two spinners run), until three such hand-offs came from a yielder
+ * protected right before it yielded.
  */
 static void handoff_ends_slice_protection(struct kunit *test)
 {
@@ -555,7 +555,7 @@ static void handoff_ends_slice_protection(struct kunit *test)
 	WARN_ON(register_trace_sched_vcpu_deboost(handoff_probe, &seen));
 	for (i = 0; i < 2000 && sampled < 3; i++) {
 		if (!task_eligible(target)) {
-			yield();
+			usleep_range(200, 400);
 			continue;
 		}
 		uncredited = seen.uncredited;
