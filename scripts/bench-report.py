@@ -472,14 +472,13 @@ def costs(runs, out):
     md += ["### Everything off against the kernel without the series\n",
            "Instructions per unit of work (hand-off or critical section), medians, and "
            "units of work per run (median and range). Where a run counts few units, as "
-           "ping-pong next to a hog does (the hog takes nearly all of the CPU), a few "
-           "instructions more or less on a path shift when the pair's turns fall against "
-           "the tick, and the count moves by whole turns although no decision changed; "
-           "the kernel without the series moves so between its own boots too. The series' "
-           "`mainline` setting shows how far: it makes the decisions of everything off "
-           "by construction (the strategy returns mainline's forfeit at once) and only "
-           "runs a few more instructions per `yield_to()` (the table above), so "
-           "*`mainline` ÷ off* is that path-length noise, measured in the same boot. "
+           "ping-pong next to a hog does (the hog takes nearly all of the CPU), where the "
+           "pair's turns fall against the tick decides the count, which moves by whole "
+           "turns from one run of the same code to the next; the kernel without the series "
+           "moves so between its own boots too. The series' `mainline` setting shows how "
+           "far within one boot: with the yields to an IPI's receiver under the same "
+           "strategy, it leaves the hook's static key off, as everything off does, and "
+           "runs the very same code, so *`mainline` ÷ off* is an A/A pair of that boot. "
            "*Measurable* means the ranges over the repetitions do not overlap"
            + (f" (the kernel without the series: over its {count_word(boots)} boots)"
               if boots > 1 else "") + " and the difference is larger than that noise; "
@@ -498,7 +497,7 @@ def costs(runs, out):
             path = med(m) / med(b) if m else None
             ok = judged(a, b)
             apart = ok and not overlap(a, b)
-            # Without `mainline` runs there is no path-length noise to
+            # Without `mainline` runs there is no A/A pair of the boot to
             # read a difference against: the ranges alone judge.
             seen = apart and (path is None or abs(ratio - 1) > abs(path - 1))
             diffs.append((ratio, seen, ok))
@@ -516,7 +515,7 @@ def costs(runs, out):
             elif seen:
                 judge = "yes" if path is not None else "yes (no `mainline` runs: ranges only)"
             else:
-                judge = "no: within the path-length noise" if apart else "no"
+                judge = "no: within that boot's A/A" if apart else "no"
             md.append(f"| {place} | {name} | {med_range(a)} | {med_range(b)} "
                       f"| {' / '.join(units(st) for st in ('unpatched', 'off', 'mainline'))} "
                       f"| {fmt(ratio, 4)} | {'–' if path is None else fmt(path, 4)} | {judge} |")
@@ -1761,7 +1760,7 @@ def main():
             cell += f", the largest of those {fmt(t['off_worst'] * 100)} %"
         if t.get("off_apart"):
             cell += (f" ({t['off_apart']} more with ranges apart, by less than the series' "
-                     "`mainline` setting differs from everything off: path-length noise)")
+                     "`mainline` setting, the same code, differs from everything off)")
         if t["off_judged"] < t["off_n"]:
             cell += f" ({t['off_n'] - t['off_judged']} not judged: a single run)"
         return cell

@@ -361,16 +361,16 @@ static void donate_conserves_the_average(struct kunit *test)
 /*
  * A handoff as the tracepoint saw it, under the rq lock, after the credit
  * and the pay and before the step back that replaces the forfeit: the last
- * event, and over all of them how many handed off, how many of those
- * left the target not eligible, stepped by other than the policy says, as
- * far as the deadline or more, or left the deadline elsewhere than where
- * the pay put it, or left the yielder's slice protection in place (a
- * re-pick of the yielder would outrank the target's turn), how many needed
- * no credit (the target was eligible already), how many
- * credited the target and how many of those moved the queue's average
- * against the other tasks or by more than the pay's rounding, or left the
- * yielder's deadline further past the average than the lag EEVDF lets it
- * keep (the clamp would hand that debt to the other tasks).
+ * event, and over all of them how many handed off, how many of those left
+ * the target not eligible, stepped by other than the policy says, as far
+ * as the deadline or more, left the deadline elsewhere than where the pay
+ * put it, or left the yielder's slice protection in place (a re-pick of
+ * the yielder would outrank the target's turn), how many needed no credit
+ * (the target was eligible already), how many credited the target and how
+ * many of those moved the queue's average against the other tasks or by
+ * more than the pay's rounding, or left the yielder's deadline further
+ * past the average than the lag EEVDF lets it keep (the clamp would hand
+ * that debt to the other tasks).
  */
 struct handoff_seen {
 	struct task_struct *target;
@@ -521,8 +521,10 @@ static bool task_eligible(struct task_struct *p)
 }
 
 /*
- * fair.c's protect_slice() of the current task, read under its rq lock (on
- * its vruntime as last accounted, which the yield brings up to date).
+ * fair.c's protect_slice() of the current task, read under its rq lock, on
+ * its vruntime as last accounted: the yield brings that up to date first,
+ * so a task seen protected here may no longer be at the hook. The test
+ * below therefore samples three such hand-offs.
  */
 static bool own_slice_protected(void)
 {
