@@ -481,7 +481,7 @@ def costs(runs, out):
            "runs the very same code, so *`mainline` ÷ off* is an A/A pair of that boot. "
            "*Measurable* means the ranges over the repetitions do not overlap"
            + (f" (the kernel without the series: over its {count_word(boots)} boots)"
-              if boots > 1 else "") + " and the difference is larger than that noise; "
+              if boots > 1 else "") + " and the difference is larger than that A/A pair's; "
            "a side with a single run has no range, and the comparison is then not judged.\n",
            "| placement | scenario | unpatched | everything off | units per run "
            "(unpatched / off / `mainline`) | off ÷ unpatched | `mainline` ÷ off | measurable? |",
