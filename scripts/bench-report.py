@@ -486,6 +486,14 @@ def costs(runs, out):
            "| placement | scenario | unpatched | everything off | units per run "
            "(unpatched / off / `mainline`) | off ÷ unpatched | `mainline` ÷ off | measurable? |",
            "|---|---|---|---|---|---|---|---|"]
+    def units(key, st):
+        """Units of work per run of st: median and range."""
+        w = [m["work"] for m in data[key][st].values()]
+        if not w:
+            return "–"
+        lo, hi = min(w), max(w)
+        return fmt(med(w)) + (f" ({lo:,}–{hi:,})" if lo != hi else "")
+
     diffs = []
     for place in places:
         for key in sorted(k for k in data if k[0] == place):
@@ -504,12 +512,6 @@ def costs(runs, out):
             t["off_apart"] = t.get("off_apart", 0) + (apart and not seen)
             name = f"ping-pong, {key[2]} hog{'s' if key[2] != 1 else ''}" if key[1] == "pingpong" \
                 else f"lock, {key[2]} tasks"
-            def units(st):
-                w = [r_["work"] for r_ in data[key][st].values()]
-                if not w:
-                    return "–"
-                lo, hi = min(w), max(w)
-                return fmt(med(w)) + (f" ({lo:,}–{hi:,})" if lo != hi else "")
             if not ok:
                 judge = "not judged (a single run)"
             elif seen:
@@ -517,7 +519,7 @@ def costs(runs, out):
             else:
                 judge = "no: within that boot's A/A" if apart else "no"
             md.append(f"| {place} | {name} | {med_range(a)} | {med_range(b)} "
-                      f"| {' / '.join(units(st) for st in ('unpatched', 'off', 'mainline'))} "
+                      f"| {' / '.join(units(key, st) for st in ('unpatched', 'off', 'mainline'))} "
                       f"| {fmt(ratio, 4)} | {'–' if path is None else fmt(path, 4)} | {judge} |")
     md.append("")
 

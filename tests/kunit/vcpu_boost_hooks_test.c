@@ -358,6 +358,12 @@ static void donate_conserves_the_average(struct kunit *test)
 		KUNIT_EXPECT_LE(test, lag_after - lag_before, (s64)(y->forfeit >> 12) + 3);
 }
 
+/* fair.c's protect_slice(): @se's vruntime short of its protected one. */
+static bool slice_protected(const struct sched_entity *se)
+{
+	return (s64)(se->vruntime - se->vprot) < 0;
+}
+
 /*
  * A handoff as the tracepoint saw it, under the rq lock, after the credit
  * and the pay and before the step back that replaces the forfeit: the last
@@ -417,8 +423,7 @@ static void handoff_probe(void *data, struct task_struct *yielder,
 		    y->step >= seen->deadline - seen->vruntime ||
 		    seen->deadline != y->own_deadline + y->penalty)
 			seen->bad_steps++;
-		/* fair.c's protect_slice(): vruntime short of se->vprot. */
-		if ((s64)(yielder->se.vruntime - yielder->se.vprot) < 0)
+		if (slice_protected(&yielder->se))
 			seen->protected++;
 		if (!y->credit)
 			seen->uncredited++;
@@ -521,8 +526,8 @@ static bool task_eligible(struct task_struct *p)
 }
 
 /*
- * fair.c's protect_slice() of the current task, read under its rq lock, on
- * its vruntime as last accounted: the yield brings that up to date first,
+ * slice_protected() of the current task, read under its rq lock, on its
+ * vruntime as last accounted: the yield brings that up to date first,
  * so a task seen protected here may no longer be at the hook. The test
  * below therefore samples three such hand-offs.
  */
@@ -530,7 +535,7 @@ static bool own_slice_protected(void)
 {
 	struct rq_flags rf;
 	struct rq *rq = task_rq_lock(current, &rf);
-	bool protected = (s64)(current->se.vruntime - current->se.vprot) < 0;
+	bool protected = slice_protected(&current->se);
 
 	task_rq_unlock(rq, current, &rf);
 	return protected;
