@@ -11,7 +11,9 @@
  * Run with single-threaded TCG (-icount implies it): the callbacks share
  * their counters without locks. The counts are those of whole translated
  * blocks: the block that opens a window is not counted, the one that closes
- * it is, a few instructions per window.
+ * it is, a few instructions per window. A block's list of instructions is
+ * right only with tests/qemu/0008: QEMU 7.2 lists an x86 instruction that
+ * it took back at a page boundary in two blocks.
  *
  * Usage: -plugin insn-window.so,start=HEX,end=HEX,out=PATH
  */
