@@ -37,6 +37,7 @@ COUNTERS = [
     ("dy_ipi_receiver", "yields to an IPI receiver"),
     ("dy_mainline", "yields in mainline's scan"),
     ("dy_relaxed", "yields in the relaxed round"),
+    ("dy_held", "held for a running receiver"),
     ("dy_no_target", "no target"),
     ("ipi_tracked", "IPIs tracked"),
     ("sched_calls", "yield_to() calls"),
@@ -434,7 +435,8 @@ def main():
           f"`vcpu_ipi_yield_strategy`'s default, `{setup.get('ipi_default', 'same')}`) and "
           "the KVM features at their defaults (IPI tracking on, the relaxed round off), "
           "`kvm-only` = the debooster off, `no-tracking` = "
-          f"`{setup.get('default', '?')}` but IPI tracking, `relaxed` = "
+          f"`{setup.get('default', '?')}` but IPI tracking, `no-hold` = "
+          f"`{setup.get('default', '?')}` but the hold (`ipi_hold_ns` 0), `relaxed` = "
           f"`{setup.get('default', '?')}` and the relaxed round, `ipi-same` = "
           f"`{setup.get('default', '?')}` but the yields to an IPI's receiver under "
           "the default strategy too, `ipi-NAME` = the same under the strategy NAME).",

@@ -1039,14 +1039,20 @@ def _share(part, whole):
     return f
 
 
+# The spin exits that kept the CPU for a running receiver (ipi_hold_ns),
+# of all that the selection saw; NaN in logs of kernels without the hold.
+HELD = ("spin exits held", _share("dy_held", "dy_on_spin"), " %")
+
 # The metrics of the lock scenarios.
 LOCK_METRICS = [("acquisitions/s", _rate("acquisitions"), ""),
                 ("holder share", _share("holder_yields", "lock_yields"), " %"),
-                ("tracker's choices", _share("tracked_yields", "lock_yields"), " %")]
+                ("tracker's choices", _share("tracked_yields", "lock_yields"), " %"),
+                HELD]
 
 # The metrics of every IPI-wait scenario.
 IPI_WAIT_METRICS = [("round trips/s", _rate("ipis"), ""),
-                    ("yields to the receiver", receiver_share, " %")]
+                    ("yields to the receiver", receiver_share, " %"),
+                    HELD]
 
 
 def _loops(field):
@@ -1134,7 +1140,7 @@ DY_SCENARIOS = {
               "`vcpu_boost_lock_test -m`: the lock scenario, and vCPU 0 also sends vCPU 1 an "
               "IPI after each of its acquisitions and spins until it is answered.",
               [("acquisitions/s", _rate("acquisitions"), ""),
-               ("round trips/s", _rate("round_trips"), "")]),
+               ("round trips/s", _rate("round_trips"), ""), HELD]),
     "mixedpaired": ("Lock and IPI waits in one guest, sender and receiver on one CPU",
                     "The same with `VCPU_BOOST_PIN=paired` and `-t`: vCPUs 0 and 1 (the IPI's "
                     "sender and receiver) bound to CPU 0, vCPUs 2 and 3 to CPU 1, so that "
@@ -1149,7 +1155,7 @@ DY_SCENARIOS = {
                      ("round trips/s", _rate("round_trips"), ""),
                      ("holder share", _share("holder_yields", "lock_yields"), " %"),
                      ("answer waits' yields to the receiver",
-                      _share("rt_receiver_yields", "rt_yields"), " %")]),
+                      _share("rt_receiver_yields", "rt_yields"), " %"), HELD]),
 }
 
 
@@ -1251,6 +1257,8 @@ def dy_goal_rows(t):
         f"the sender's last look, is left to mainline's scan, by design) "
         f"| {fmt(busy['on'])} % | {at_least(busy['on'], 90)} |",
         ratio_row("IPI wait: round trips/s, tracking on ÷ off ≥ 1.2", ("spin", "round trips/s"), 1.2),
+        ratio_row("IPI wait, the receiver busy: round trips/s, tracking on ÷ off ≥ 1.2",
+                  ("spinbusy", "round trips/s"), 1.2),
         ratio_row("IPI wait, on one CPU: round trips/s, tracking on ÷ off ≥ 1.2",
                   ("spinpaired", "round trips/s"), 1.2),
         ratio_row("IPI wait, crowded: round trips/s, tracking on ÷ off ≥ 1.2",
@@ -1347,8 +1355,8 @@ def who_pays(runs, no_exits="`kvm_amd.test_pause_exits=0`", suffix=""):
             sides["on" if r.get("cfg_tracking") == "Y" else "off"].append(r)
     if not sides["ref"]:
         return [], None, None
-    # The compute scenario's metrics but the share of yields (none here).
-    metrics = [(n, f) for n, f, _ in COMPUTE_METRICS if f is not receiver_share]
+    # The compute scenario's metrics but the shares of yields and holds (none here).
+    metrics = [(n, f) for n, f, _ in COMPUTE_METRICS if f is not receiver_share and n != HELD[0]]
     md = [f"### Who pays, in the computing crowd{suffix}\n",
           "`vcpu_boost_spin_test -b -c`, crowded (the scenario *IPI wait, the sender's CPU "
           "crowded, every other vCPU computing*), once more in each repetition of that scenario, last, without "

@@ -30,7 +30,7 @@ VECTOR = 167
 RECEIVER = 1
 # The boots, in the order of the command line, and the runs each must have.
 BOOTS = ("long", "capped", "multi")
-LAYOUTS = ("spread", "paired", "crowded-busy")
+LAYOUTS = ("spread", "paired", "crowded", "crowded-busy")
 RUNS = [(layout, t) for layout in LAYOUTS for t in ("Y", "N")]
 
 
@@ -143,6 +143,52 @@ def round_trips(run, ids):
     return out
 
 
+def waits(run, ids):
+    """Per round trip: how long it waited for a CPU on its critical path:
+    the receiver runnable but not on a CPU before its EOI, and the sender
+    after it, while another task (not the idle one) ran on the CPU each was
+    queued on: what scheduling (whether and whom a spinner yields to, and
+    what the yield gives) could take out of a round trip. IDS: what sender_ipis()
+    found in RUN. A task's CPU is where it was switched out or woken to (the
+    vCPU threads are bound); before the trace shows a CPU's task, that CPU
+    counts as running nobody."""
+    ev = run.events
+    sender, receiver, ipis = ids
+    curr, queued = {}, {sender: None, receiver: None}
+    out, k, acc, eoi = [], 0, 0.0, False
+    for i in range(ipis[0], ipis[-1]):
+        t, pid, cpu, name, args = ev[i]
+        if name == "sched_switch":
+            prev = re.search(r"prev_pid=(\d+) .*prev_state=(\S+)", args)
+            nxt = next_pid(args)
+            if prev and int(prev[1]) in queued:
+                queued[int(prev[1])] = cpu if prev[2].startswith("R") else None
+            if nxt in queued:
+                queued[nxt] = None
+            curr[cpu] = nxt
+        elif name == "sched_wakeup":
+            m = re.search(r"pid=(\d+) .*target_cpu=(\d+)", args)
+            if m and int(m[1]) in queued and int(m[1]) not in curr.values():
+                queued[int(m[1])] = int(m[2])
+        elif name == "kvm_eoi" and pid == receiver and f"vector {VECTOR}" in args:
+            eoi = True
+        c = queued[sender] if eoi else queued[receiver]
+        if c is not None and curr.get(c) not in (None, 0):
+            acc += ev[i + 1][0] - t
+        if i + 1 == ipis[k + 1]:
+            out.append(acc)
+            k, acc, eoi = k + 1, 0.0, False
+    return out
+
+
+def without(rts, stolen):
+    """The rate of round trips with the waits in STOLEN (waits()) taken
+    out, against the measured one."""
+    total = sum(r["rt"] for r in rts)
+    rest = total - sum(stolen)
+    return total / rest if rest > 0 else float("inf")
+
+
 def stretches(run, ipis):
     """Between the sender's first and last IPI: the lengths of the
     stretches in which the trace shows one CPU only, and the larger of
@@ -186,6 +232,7 @@ def main():
             rts = round_trips(run, ids)
             woken = [r for r in rts if r["woken"]]
             st, gap = stretches(run, ids[2])
+            stolen = waits(run, ids)
             # The targets of the sender's directed yields ("vcpu N target T
             # tier X"; -1: none), and how many were the receiver.
             targets = [a.split()[3:4] for _, pid, _, name, a in run.events
@@ -196,12 +243,14 @@ def main():
                  "woken": len(woken), "wait": med([r["wait"] for r in woken]),
                  "other": med([r["other"] for r in woken]),
                  "stretch": med(st), "gap": f"{gap:,.1f}",
-                 "chose": f"{sum(chose):,} of {len(chose):,}"}
+                 "chose": f"{sum(chose):,} of {len(chose):,}",
+                 "stolen": med(stolen), "without": f"× {without(rts, stolen):.3g}"}
             facts[(boot, layout, tracking)] = f
             rows.append(f"| {label[boot]} | {layout} | {tracking} | {f['rt']} "
                         f"| {f['spins']} | {f['chose']} "
                         f"| {f['eoi']} | {len(woken)} of {len(rts)} "
                         f"| {f['wait']} | {f['other']} | {f['back']} "
+                        f"| {f['stolen']} | {f['without']} "
                         f"| {f['stretch']} | {f['gap']} |")
     p = ["## Where an IPI round trip's time goes (make dy-trace)\n",
          "`make dy-trace` boots the test kernel three times: twice under instruction counting "
@@ -211,11 +260,12 @@ def main():
          "`VB_ICOUNT_TURN`), as the kvm part of `make bench` runs; and once with one TCG "
          "thread per CPU (QEMU's default, not counted). "
          "Each boot runs the part's *IPI wait* (`vcpu_boost_spin_test`, vCPU threads bound "
-         "as there, PAUSE exits forced) traced, tracking on and off, in three layouts: "
+         "as there, PAUSE exits forced) traced, tracking on and off, in four layouts: "
          "`spread` (4 vCPUs, the receiver halting on the other CPU, as in *IPI wait*), "
-         "`paired` (the same on the sender's CPU) and `crowded-busy` (6 vCPUs, `-b`, the "
-         "receiver computing on the sender's CPU beside a spinner, as in *IPI wait, the "
-         "sender's CPU crowded, the receiver busy*). The trace holds the scheduler's "
+         "`paired` (the same on the sender's CPU), `crowded` (6 vCPUs, the receiver "
+         "halting on the sender's CPU beside a spinner, as in *IPI wait, the sender's CPU "
+         "crowded*) and `crowded-busy` (the same with `-b`, the receiver computing, as in "
+         "*IPI wait, the sender's CPU crowded, the receiver busy*). The trace holds the scheduler's "
          "switches and wakeups, KVM's IPIs, EOIs and directed-yield choices. Each row "
          "follows the round trips of one run, each from one of vCPU 0's IPIs to its next; "
          "the values are medians per round trip, times in microseconds of the test "
@@ -228,7 +278,14 @@ def main():
          "waited to run after its wakeup, and how many directed yields chose it meanwhile "
          "from the other CPU (such a yield only asks that CPU to run it next). *EOI → "
          "sender runs*: from the receiver's EOI until the sender's thread is on a CPU again "
-         "(0 if it still was). *One-CPU stretch*: between the first and the last IPI, a "
+         "(0 if it still was). *Waits*: on the round trip's critical path, how long the "
+         "receiver (before its EOI) or the sender (after it) was runnable but not on a CPU "
+         "while another task (not the idle task) ran on the CPU it was queued on: the time "
+         "that scheduling, whom a spinner yields to and whether it yields, could give back; "
+         "*without them*, the run's round trips with that time taken out (its total "
+         "round-trip time over the total less the waits), a rough measure of what is left "
+         "to gain (a spin exit and a switch cost instructions of their own, and tracing "
+         "adds more). *One-CPU stretch*: between the first and the last IPI, a "
          "stretch of the trace with events from one test-kernel CPU only, to read against "
          "the *gap* between two events of one CPU (the larger of the two CPUs' medians): "
          "while both CPUs run, their events interleave, and a stretch many gaps long is "
@@ -236,8 +293,8 @@ def main():
          "| TCG threads | layout | tracking | round trip | sender's spin exits "
          "| to the receiver | IPI → EOI | woken | woken → receiver runs "
          "| yields to the woken receiver from the other CPU | EOI → sender runs "
-         "| one-CPU stretch | gap |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+         "| waits | × without them | one-CPU stretch | gap |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
          *rows, ""]
     lo, lp, c, m = (facts[("long", "spread", "N")], facts[("long", "paired", "N")],
                     facts[("capped", "spread", "N")], facts[("multi", "spread", "N")])
@@ -273,6 +330,12 @@ def main():
              f"the receiver running {m['wait']} µs after its wakeup, {times(m['spins'])} "
              f"per round trip, and the sender back {mb['back']} µs after the busy "
              "receiver's EOI.\n")
+    cy, cn = facts[("capped", "spread", "Y")], facts[("capped", "spread", "N")]
+    p.append(f"The hold (tracking on: a spinner keeps its CPU while the receiver of its fresh "
+             f"IPI runs), in the spread layout with turns of at most {turn:,} instructions: "
+             f"a round trip of {cy['rt']} µs against {cn['rt']} µs with tracking off, the "
+             f"waits for a CPU on its critical path {cy['stolen']} µs against {cn['stolen']} µs, the "
+             f"sender back {cy['back']} µs after the EOI against {cn['back']} µs.\n")
     print("\n".join(p))
 
 

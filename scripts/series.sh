@@ -161,7 +161,7 @@ check)
 	# the mangled ones), its hooks, parameters or tracepoints. In the same
 	# build directory, so that only what the options touch rebuilds.
 	sched_syms='vcpu_deboost|sched_vcpu_|yield_task_fair_boost'
-	kvm_syms='9ipi_yield|kvm_dy_|kvm_ipi_|kvm_relaxed_boost|ipi_window_ns|ipi_tracking_enabled|enable_relaxed_boost|KVM_DY_|KVM_IPI_PATH|kvm_arch_dy_(receiver_first|ipi_outstanding|halts|count)'
+	kvm_syms='9ipi_yield|kvm_dy_|kvm_ipi_|kvm_relaxed_boost|ipi_window_ns|ipi_hold_ns|ipi_tracking_enabled|enable_relaxed_boost|KVM_DY_|KVM_IPI_PATH|kvm_arch_dy_(receiver_first|ipi_outstanding|running|halts|count)'
 	for parts in "n y" "y n" "n n"; do
 		read -r sched kvm <<<"$parts"
 		what="CONFIG_SCHED_VCPU_DEBOOSTER=$sched CONFIG_KVM_IPI_AWARE_YIELD=$kvm"

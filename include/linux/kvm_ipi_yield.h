@@ -69,6 +69,7 @@ struct kvm_dy_spin {
 	int skip;			/* tried first, skipped by the scan; -1: none */
 	int tries;			/* failed yield_to() calls left (mainline's 3) */
 	bool pending;			/* the scan's last try had a pending interrupt */
+	bool held;			/* kept the CPU for a running receiver: no scan */
 	unsigned int nr_passed;
 	int passed[KVM_DY_RELAXED_MAX];	/* kept out by the scan only for user mode */
 };
@@ -80,6 +81,7 @@ enum kvm_dy_tier {
 	KVM_DY_PENDING_IRQ,	/* mainline's scan: a vCPU with a pending interrupt */
 	KVM_DY_MAINLINE,	/* mainline's scan: any other vCPU */
 	KVM_DY_RELAXED,		/* relaxed round: a vCPU preempted in user mode */
+	KVM_DY_HELD,		/* nobody: the receiver of a fresh IPI runs */
 };
 
 /* The static keys behind the kvm parameters, switched by their set ops. */
@@ -117,19 +119,25 @@ int kvm_arch_dy_receiver_first(struct kvm_vcpu *vcpu, struct kvm_dy_spin *dy);
  * (posted to it and not yet in its IRR, in its IRR or in its ISR).
  */
 bool kvm_arch_dy_ipi_outstanding(struct kvm_vcpu *vcpu, u32 vector);
+/*
+ * By the arch, for the hold: whether @vcpu runs, on a host CPU inside
+ * KVM_RUN (in the guest, handling an exit, or halt-polling).
+ */
+bool kvm_arch_dy_running(struct kvm_vcpu *vcpu);
 /* By the arch, for the IPI tracker: how often @vcpu has halted (HLT exits). */
 u64 kvm_arch_dy_halts(struct kvm_vcpu *vcpu);
 /* By the arch: counts kvm_vcpu_on_spin()'s decision @tier in @vcpu's stats. */
 void kvm_arch_dy_count(struct kvm_vcpu *vcpu, enum kvm_dy_tier tier);
 /*
- * Before mainline's scan: tries the receiver of the last IPI @me sent (its
- * record in @sender), if it still owes the answer (the vector still posted
- * (PIR), in its IRR or in its ISR, sent within ipi_window_ns), was
- * preempted on @me's CPU outside a spin of its own and has not halted since
- * @me last asked about it, and sets @dy->skip if it tried it without a
- * yield. After a scan that yielded to nobody, with enable_relaxed_boost:
- * tries @dy->passed. Each returns the vcpu_idx it yielded to, or -1, and
- * counts failed yields in @dy->tries.
+ * Before mainline's scan: sets @dy->held, so that @me keeps its CPU, while
+ * the receiver of the last IPI @me sent (its record in @sender) runs, for
+ * ipi_hold_ns after the IPI; otherwise tries that receiver if it still owes
+ * the answer (the vector still posted (PIR), in its IRR or in its ISR, sent
+ * within ipi_window_ns), was preempted on @me's CPU outside a spin of its
+ * own and has not halted since @me last asked about it, and sets @dy->skip
+ * if it tried it without a yield. After a scan that yielded to nobody, with
+ * enable_relaxed_boost: tries @dy->passed. Each returns the vcpu_idx it
+ * yielded to, or -1, and counts failed yields in @dy->tries.
  */
 int kvm_dy_receiver_first(struct kvm_vcpu *me, struct kvm_ipi_ctx *sender,
 			  struct kvm_dy_spin *dy);
@@ -143,11 +151,16 @@ void kvm_ipi_tracker_reset(struct kvm_ipi_ctx *ctx);
  */
 bool kvm_ipi_tracker_deliver(const struct kvm_ipi_delivery *d);
 
-/* Module parameters of kvm: ipi_tracking_enabled, ipi_window_ns, enable_relaxed_boost. */
+/*
+ * Module parameters of kvm: ipi_tracking_enabled, ipi_window_ns, ipi_hold_ns,
+ * enable_relaxed_boost.
+ */
 int kvm_ipi_tracking_enabled_set(const char *val, const struct kernel_param *kp);
 int kvm_ipi_tracking_enabled_get(char *buf, const struct kernel_param *kp);
 int kvm_ipi_window_ns_set(const char *val, const struct kernel_param *kp);
 int kvm_ipi_window_ns_get(char *buf, const struct kernel_param *kp);
+int kvm_ipi_hold_ns_set(const char *val, const struct kernel_param *kp);
+int kvm_ipi_hold_ns_get(char *buf, const struct kernel_param *kp);
 int kvm_relaxed_boost_set(const char *val, const struct kernel_param *kp);
 int kvm_relaxed_boost_get(char *buf, const struct kernel_param *kp);
 #endif /* CONFIG_KVM_IPI_AWARE_YIELD */

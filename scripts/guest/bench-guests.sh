@@ -41,17 +41,18 @@ rounds=${VB_GB_ROUNDS:-5}
 # (off), and the report compares it with the off windows on both sides, so
 # that slow drifts of the guests cancel: off2 (everything off again) gives
 # the A/A noise. Then the defaults, the series' own strategy, the debooster
-# off, the defaults without IPI tracking, with the relaxed round (off by
-# default), and with the yields to an IPI's receiver under the default
-# strategy too: each run-time control flipped once. The strategies
+# off, the defaults without IPI tracking, without the hold (ipi_hold_ns 0),
+# with the relaxed round (off by default), and with the yields to an IPI's
+# receiver under the default strategy too: each run-time control flipped
+# once. The strategies
 # lag-credit and proportional are left to VB_GB_SETTINGS (make bench's
 # kthread part compares them all), as are the other strategies for the
-# yields to an IPI's receiver (ipi-NAME, e.g. ipi-lag-credit). Seven
+# yields to an IPI's receiver (ipi-NAME, e.g. ipi-lag-credit). Eight
 # settings in 5 rounds of these windows, and the control's below, fit the
-# stage into about 41 minutes.
+# stage into about 45 minutes.
 default_settings="off2 $DEFAULT_STRATEGY"
 [ "$DEFAULT_STRATEGY" = deboost ] || default_settings="$default_settings deboost"
-settings=${VB_GB_SETTINGS:-"$default_settings kvm-only no-tracking relaxed ipi-same"}
+settings=${VB_GB_SETTINGS:-"$default_settings kvm-only no-tracking no-hold relaxed ipi-same"}
 # Every setting must be one that setting() knows (known_setting,
 # scripts/guest/lib.sh): a refused write would leave its windows under the
 # previous setting's.

@@ -219,9 +219,9 @@ if [ "$part" = dytrace ]; then
 events="sched/sched_switch sched/sched_wakeup kvm/kvm_dy_select kvm/kvm_apic_ipi kvm/kvm_eoi"
 echo 1 >$SVM_PARAMS/test_pause_exits
 echo Y >$KVM_PARAMS/enable_relaxed_boost
-# VB_DYTRACE_LAYOUTS, for a boot of this part alone (scripts/dy-trace.py
-# reads the three defaults): the layouts to trace, crowded (halting) too.
-for layout in ${VB_DYTRACE_LAYOUTS:-spread paired crowded-busy}; do
+# VB_DYTRACE_LAYOUTS, for a boot of this part alone: the layouts to trace
+# (scripts/dy-trace.py reads the four defaults).
+for layout in ${VB_DYTRACE_LAYOUTS:-spread paired crowded crowded-busy}; do
 	case $layout in
 	crowded-busy) export VCPU_BOOST_PIN=crowded && args="-v 6 -b" ;;
 	crowded) export VCPU_BOOST_PIN=crowded && args="-v 6" ;;
@@ -426,7 +426,8 @@ dy_runs() {
 # than at its EOI (irr, kvm.test_dy_irr_only); off with 125 empty
 # iterations after every IPI sent (pad, kvm.test_ipi_pad: about what
 # tracking adds to each); off with a read of the clock there instead
-# (clock, kvm.test_ipi_clock); off with N empty iterations (4 instructions
+# (clock, kvm.test_ipi_clock); on with ipi_hold_ns N µs (holdN; hold0:
+# no hold); off with N empty iterations (4 instructions
 # each) added to every PAUSE exit (exitpadN, kvm_amd.test_pause_pad: how
 # far the rate moves with what a code path adds per exit); off and on with
 # halt polling off (nopoll-off, nopoll-on); on with relaxed boost off
@@ -439,6 +440,7 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 	scen=${VB_BENCH_VARIANT_KIND:-spincrowded}
 	scenario $scen || exit 0
 	window=$(cat $KVM_PARAMS/ipi_window_ns)
+	hold=$(cat $KVM_PARAMS/ipi_hold_ns)
 	poll=$(cat $KVM_PARAMS/halt_poll_ns)
 	rep=1
 	while [ $rep -le $reps ]; do
@@ -457,6 +459,7 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 			pad) echo N >$KVM_PARAMS/ipi_tracking_enabled && test_knob $KVM_PARAMS/test_ipi_pad 125 || break 2 ;;
 			exitpad[0-9]*) echo N >$KVM_PARAMS/ipi_tracking_enabled && test_knob $SVM_PARAMS/test_pause_pad "${v#exitpad}" || break 2 ;;
 			clock) echo N >$KVM_PARAMS/ipi_tracking_enabled && test_knob $KVM_PARAMS/test_ipi_clock Y || break 2 ;;
+			hold[0-9]*) echo Y >$KVM_PARAMS/ipi_tracking_enabled && control "${v#hold}000" $KVM_PARAMS/ipi_hold_ns || break 2 ;;
 			*) fail "no variant $v" && break 2 ;;
 			esac
 			guest variant "cfg_scenario=$scen cfg_variant=$v" $cmd
@@ -470,6 +473,7 @@ if [ "${VB_BENCH_VARIANTS:-0}" = 1 ]; then
 			echo 0 >$KVM_PARAMS/test_ipi_pad
 			echo 0 >$SVM_PARAMS/test_pause_pad
 			echo N >$KVM_PARAMS/test_ipi_clock
+			echo "$hold" >$KVM_PARAMS/ipi_hold_ns
 		done
 		rep=$((rep + 1))
 	done

@@ -27,18 +27,20 @@ show $IPI_STRATEGY
 echo "$DEFAULT_IPI_STRATEGY" >$IPI_STRATEGY
 
 say "KVM: module parameters"
-for p in ipi_tracking_enabled ipi_window_ns enable_relaxed_boost; do
+for p in ipi_tracking_enabled ipi_window_ns ipi_hold_ns enable_relaxed_boost; do
 	show $KVM_PARAMS/$p
 done
 try "echo N > $KVM_PARAMS/ipi_tracking_enabled"
 try "echo 2000000 > $KVM_PARAMS/ipi_window_ns"
 try "echo 0 > $KVM_PARAMS/ipi_window_ns   # below 1 us: rejected"
+try "echo 0 > $KVM_PARAMS/ipi_hold_ns   # no hold for a running receiver"
 try "echo on > $KVM_PARAMS/enable_relaxed_boost"
-for p in ipi_tracking_enabled ipi_window_ns enable_relaxed_boost; do
+for p in ipi_tracking_enabled ipi_window_ns ipi_hold_ns enable_relaxed_boost; do
 	show $KVM_PARAMS/$p
 done
 echo Y >$KVM_PARAMS/ipi_tracking_enabled
 echo 50000000 >$KVM_PARAMS/ipi_window_ns
+echo 50000 >$KVM_PARAMS/ipi_hold_ns
 echo N >$KVM_PARAMS/enable_relaxed_boost
 
 say "A KVM guest: 3 vCPUs on $(grep -c ^processor /proc/cpuinfo) CPUs, 500 unicast IPIs, each answered"

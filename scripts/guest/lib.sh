@@ -45,6 +45,8 @@ strategies() { tr -d '[]' <"${1:-$STRATEGY}"; }
 # The strategies the kernel booted with (the bracketed names).
 DEFAULT_STRATEGY=$(sed -n 's/.*\[\([a-z-]*\)\].*/\1/p' "$STRATEGY" 2>/dev/null)
 DEFAULT_IPI_STRATEGY=$(sed -n 's/.*\[\([a-z-]*\)\].*/\1/p' "$IPI_STRATEGY" 2>/dev/null)
+# And the hold (ipi_hold_ns) it booted with; empty without the parameter.
+DEFAULT_HOLD_NS=$(cat $KVM_PARAMS/ipi_hold_ns 2>/dev/null)
 
 # rotated NAME...: the names, starting with a different one in each
 # repetition ($rep).
@@ -59,9 +61,10 @@ rotated() {
 	echo "$@"
 }
 
-# features DEBOOSTER TRACKING RELAXED [STRATEGY [IPI_STRATEGY]]: the
+# features DEBOOSTER TRACKING RELAXED [STRATEGY [IPI_STRATEGY [HOLD]]]: the
 # run-time controls (DEBOOSTER 0 or 1, the KVM ones Y or N); with STRATEGY,
-# the yields to an IPI's receiver get IPI_STRATEGY, by default theirs. A
+# the yields to an IPI's receiver get IPI_STRATEGY, by default theirs; the
+# hold is HOLD ns (ipi_hold_ns), by default the boot's. A
 # refused write would leave the runs that follow under the setting before
 # it: a failure.
 features() {
@@ -70,6 +73,7 @@ features() {
 	control "$3" $KVM_PARAMS/enable_relaxed_boost
 	[ -z "${4:-}" ] || control "$4" $STRATEGY
 	[ -z "${4:-}" ] || control "${5:-$DEFAULT_IPI_STRATEGY}" $IPI_STRATEGY
+	[ -z "$DEFAULT_HOLD_NS" ] || control "${6:-$DEFAULT_HOLD_NS}" $KVM_PARAMS/ipi_hold_ns
 }
 
 # control VALUE FILE: writes VALUE to the control FILE; a failure, and
@@ -95,6 +99,7 @@ offers() {
 #   KVM features at their defaults)
 #   no-tracking   the defaults but IPI tracking
 #   relaxed       the defaults and the relaxed round
+#   no-hold       the defaults but the hold (ipi_hold_ns 0)
 #   ipi-same      the defaults but the yields to an IPI's receiver under
 #                 the default strategy too
 #   ipi-NAME      the defaults but the yields to an IPI's receiver under
@@ -107,6 +112,7 @@ setting() {
 	kvm-only) features 0 Y N ;;
 	no-tracking) features 1 N N "$DEFAULT_STRATEGY" ;;
 	relaxed) features 1 Y Y "$DEFAULT_STRATEGY" ;;
+	no-hold) features 1 Y N "$DEFAULT_STRATEGY" "" 0 ;;
 	ipi-*) features 1 Y N "$DEFAULT_STRATEGY" "${1#ipi-}" ;;
 	*) features 1 Y N "$1" ;;
 	esac
@@ -118,6 +124,7 @@ setting() {
 known_setting() {
 	case $1 in
 	off | off2 | kvm-only | no-tracking | relaxed) return 0 ;;
+	no-hold) [ -n "$DEFAULT_HOLD_NS" ] ;;
 	ipi-*) offers $IPI_STRATEGY "${1#ipi-}" ;;
 	*) offers $STRATEGY "$1" ;;
 	esac

@@ -6,12 +6,15 @@
 check "debooster switch exists and is on" "$(cat $DEBOOSTER 2>/dev/null)" = 1
 check "ipi_tracking_enabled defaults to Y" "$(cat $KVM_PARAMS/ipi_tracking_enabled 2>/dev/null)" = Y
 check "ipi_window_ns defaults to 50 ms" "$(cat $KVM_PARAMS/ipi_window_ns 2>/dev/null)" = 50000000
+check "ipi_hold_ns defaults to 50 us" "$(cat $KVM_PARAMS/ipi_hold_ns 2>/dev/null)" = 50000
 check "enable_relaxed_boost defaults to N" "$(cat $KVM_PARAMS/enable_relaxed_boost 2>/dev/null)" = N
 
 control_roundtrip vcpu_debooster_enabled $DEBOOSTER 0 2 0
 control_roundtrip ipi_tracking_enabled $KVM_PARAMS/ipi_tracking_enabled N maybe N
 control_roundtrip ipi_window_ns $KVM_PARAMS/ipi_window_ns 1000000 0 1000000
 control_roundtrip ipi_window_ns $KVM_PARAMS/ipi_window_ns 1000000000 1000000001 1000000000
+control_roundtrip ipi_hold_ns $KVM_PARAMS/ipi_hold_ns 0 1000001 0
+control_roundtrip ipi_hold_ns $KVM_PARAMS/ipi_hold_ns 1000000 -1 1000000
 control_roundtrip enable_relaxed_boost $KVM_PARAMS/enable_relaxed_boost Y 7 Y
 
 # The emulator under the stages, before any guest of ours relies on it: a
@@ -140,11 +143,12 @@ echo Y >$KVM_PARAMS/enable_relaxed_boost
 spin_tiers() {
 	receiver=$(out_stat dy_ipi_receiver) irq=$(out_stat dy_pending_irq) main=$(out_stat dy_mainline)
 	relaxed=$(out_stat dy_relaxed) none=$(out_stat dy_no_target) on_spin=$(out_stat dy_on_spin)
+	held=$(out_stat dy_held)
 	round1=$((${receiver:-0} + ${irq:-0} + ${main:-0}))
 }
 spin_run
 check "spin, tracking on: vcpu_boost_spin_test completes" $rc -eq 0
-info "spin, tracking on: on_spin $on_spin, yields before the relaxed round $round1 (IPI receiver $receiver, pending irq $irq, mainline $main), relaxed $relaxed, none $none"
+info "spin, tracking on: on_spin $on_spin, yields before the relaxed round $round1 (IPI receiver $receiver, pending irq $irq, mainline $main), relaxed $relaxed, held $held, none $none"
 check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$on_spin" -gt 0
 # Where the vCPUs run is the load balancer's choice here, and it may keep
 # vCPUs 0 and 1 on different CPUs for the whole run; then no spin tries
@@ -152,9 +156,9 @@ check "spin, tracking on: vCPU 0 reached kvm_vcpu_on_spin()" "$on_spin" -gt 0
 # nothing). So yields to the receiver are checked below, with the layout
 # bound, and only reported here; KUnit checks each condition of the
 # choice, and bench/REPORT.md measures the shares.
-# Every kvm_vcpu_on_spin() ends in a yield of one tier or none.
-check "spin, tracking on: every spin is a yield or none" \
-	"$on_spin" = $((round1 + ${relaxed:-0} + ${none:-0}))
+# Every kvm_vcpu_on_spin() ends in a yield of one tier, a hold or none.
+check "spin, tracking on: every spin is a yield, a hold or none" \
+	"$on_spin" = $((round1 + ${relaxed:-0} + ${held:-0} + ${none:-0}))
 
 echo N >$KVM_PARAMS/ipi_tracking_enabled
 spin_run
@@ -162,6 +166,7 @@ echo Y >$KVM_PARAMS/ipi_tracking_enabled
 info "spin, tracking off: on_spin $on_spin, IPI receiver $receiver, pending irq $irq, mainline $main, relaxed $relaxed, none $none"
 check "spin, tracking off: vcpu_boost_spin_test completes" $rc -eq 0
 check "spin, tracking off: no yield as IPI receiver" "$receiver" = 0
+check "spin, tracking off: no spin held" "${held:-0}" = 0
 check "spin, tracking off: selection falls back to mainline's tiers" $((${irq:-0} + ${main:-0} + ${relaxed:-0})) -gt 0
 
 # Both off: mainline's own loop decides, with the static keys off: no Rust
@@ -223,6 +228,23 @@ spin_run -n 200 -b -a
 check "spin after the answer: vcpu_boost_spin_test -b -a completes" $rc -eq 0
 check "spin after the answer: vCPU 0 reached kvm_vcpu_on_spin()" "${on_spin:-0}" -gt 0
 check "spin after the answer: no yield to the receiver after its EOI" "$receiver" = 0
+# The hold. Spread, vCPU 1 (the receiver) runs on the other CPU beside a
+# spinner and vCPU 0 beside another: while vCPU 1 runs, a spin of vCPU 0
+# within ipi_hold_ns of its IPI keeps its CPU instead of yielding to its
+# neighbour. With -b vCPU 1 computes, so it runs whenever vCPU 0 spins.
+# ipi_hold_ns=0 turns the hold off, and then no spin holds.
+export VCPU_BOOST_PIN=spread
+spin_run -n 200 -b
+check "hold, receiver running on the other CPU: vcpu_boost_spin_test -b completes" $rc -eq 0
+check "hold, receiver running on the other CPU: spins keep their CPU ($held of $on_spin)" "${held:-0}" -gt 0
+check "hold, receiver running on the other CPU: every spin is a yield, a hold or none" \
+	"$on_spin" = $((round1 + ${relaxed:-0} + ${held:-0} + ${none:-0}))
+echo 0 >$KVM_PARAMS/ipi_hold_ns
+spin_run -n 200 -b
+echo 50000 >$KVM_PARAMS/ipi_hold_ns
+check "hold, ipi_hold_ns=0: vcpu_boost_spin_test -b completes" $rc -eq 0
+check "hold, ipi_hold_ns=0: no spin held ($main of $on_spin yielded in the scan)" "${held:-0}" = 0
+unset VCPU_BOOST_PIN
 # With -c vCPUs 2.. compute instead of spinning; crowded binds vCPUs 0, 1
 # and 2 to one CPU, so the busy receiver waits there beside a computing
 # neighbour that mainline's scan could pick instead (make bench measures
@@ -518,6 +540,7 @@ flip_all() {
 	for v in N Y; do echo $v >$KVM_PARAMS/ipi_tracking_enabled; done
 	for v in Y N; do echo $v >$KVM_PARAMS/enable_relaxed_boost; done
 	for w in 1000 50000000 1000000000 50000000; do echo $w >$KVM_PARAMS/ipi_window_ns; done
+	for h in 0 1000000 50000; do echo $h >$KVM_PARAMS/ipi_hold_ns; done
 	for st in $flip_order; do
 		echo $st >$STRATEGY
 		for ist in same mainline $DEFAULT_IPI_STRATEGY; do echo $ist >$IPI_STRATEGY; done
@@ -578,7 +601,7 @@ check "stress: the yield_to() benchmark completes while every control flips" $be
 check "stress: controls flipped at least 10 rounds" $flips -ge 10
 check "stress: the strategy ends at its default" "$(cat $STRATEGY)" = "deboost lag-credit proportional [donate] handoff mainline"
 check "stress: the IPI receivers' strategy ends at its default" "$(cat $IPI_STRATEGY)" = "same deboost lag-credit proportional donate [handoff] mainline"
-check "stress: controls end at their defaults" "$(cat $KVM_PARAMS/ipi_tracking_enabled)$(cat $KVM_PARAMS/enable_relaxed_boost)$(cat $KVM_PARAMS/ipi_window_ns)$(cat $DEBOOSTER)" = YN500000001
+check "stress: controls end at their defaults" "$(cat $KVM_PARAMS/ipi_tracking_enabled)$(cat $KVM_PARAMS/enable_relaxed_boost)$(cat $KVM_PARAMS/ipi_window_ns)$(cat $KVM_PARAMS/ipi_hold_ns)$(cat $DEBOOSTER)" = YN50000000500001
 
 check "no guest shut down (triple fault) in any run" $shutdowns -eq 0
 

@@ -844,13 +844,14 @@ static void check_bool_param(struct kunit *test,
 
 static void kvm_params_read_write_and_reject(struct kunit *test)
 {
-	char tracking[4], window[16], relaxed[4];
+	char tracking[4], window[16], hold[16], relaxed[4];
 
 	/* kvm is built in: its parameters share the built-in ones' lock. */
 	kernel_param_lock(NULL);
 	/* What the boot set, restored at the end. */
 	strscpy(tracking, param_get(kvm_ipi_tracking_enabled_get));
 	strscpy(window, param_get(kvm_ipi_window_ns_get));
+	strscpy(hold, param_get(kvm_ipi_hold_ns_get));
 	strscpy(relaxed, param_get(kvm_relaxed_boost_get));
 	/* The keys follow the values. */
 	KUNIT_EXPECT_EQ(test, static_key_enabled(&kvm_ipi_tracking_key), !strcmp(tracking, "Y\n"));
@@ -871,14 +872,25 @@ static void kvm_params_read_write_and_reject(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set("03000000", NULL), 0);
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), "3000000\n");
 
+	/* The hold: 0 (off) up to 1 ms. */
+	KUNIT_EXPECT_EQ(test, kvm_ipi_hold_ns_set("0\n", NULL), 0);
+	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_hold_ns_get), "0\n");
+	KUNIT_EXPECT_EQ(test, kvm_ipi_hold_ns_set("1000000", NULL), 0);
+	KUNIT_EXPECT_EQ(test, kvm_ipi_hold_ns_set("1000001", NULL), -ERANGE);
+	KUNIT_EXPECT_EQ(test, kvm_ipi_hold_ns_set("-1", NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kvm_ipi_hold_ns_set(NULL, NULL), -EINVAL);
+	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_hold_ns_get), "1000000\n");
+
 	check_bool_param(test, kvm_relaxed_boost_get, kvm_relaxed_boost_set,
 			 &kvm_dy_relaxed_key.key, "off", "2", "on");
 
 	KUNIT_EXPECT_EQ(test, kvm_ipi_tracking_enabled_set(tracking, NULL), 0);
 	KUNIT_EXPECT_EQ(test, kvm_ipi_window_ns_set(window, NULL), 0);
+	KUNIT_EXPECT_EQ(test, kvm_ipi_hold_ns_set(hold, NULL), 0);
 	KUNIT_EXPECT_EQ(test, kvm_relaxed_boost_set(relaxed, NULL), 0);
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_tracking_enabled_get), tracking);
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_window_ns_get), window);
+	KUNIT_EXPECT_STREQ(test, param_get(kvm_ipi_hold_ns_get), hold);
 	KUNIT_EXPECT_STREQ(test, param_get(kvm_relaxed_boost_get), relaxed);
 	kernel_param_unlock(NULL);
 }

@@ -5,18 +5,21 @@
 //! A vCPU that spins right after sending an IPI usually waits for the
 //! receiver to act on it (a TLB shootdown, a function call). The IPI
 //! tracker remembers, per vCPU, the last unicast fixed IPI it sent; while
-//! the receiver's APIC still holds that IPI's vector (posted (PIR), in the
-//! IRR or in the ISR: not yet EOI'd) and it is inside `ipi_window_ns`,
-//! `kvm_vcpu_on_spin()` tries its receiver before mainline's scan when it
-//! was preempted on the spinner's CPU, not in a spin of its own, and has not
-//! halted since the spinner last asked, and with `enable_relaxed_boost` a
-//! relaxed round follows a scan that found nobody.
+//! the receiver runs and the IPI was sent at most `ipi_hold_ns` ago, the
+//! spinner keeps its CPU; while the receiver's APIC still holds that IPI's
+//! vector (posted (PIR), in the IRR or in the ISR: not yet EOI'd) and it is
+//! inside `ipi_window_ns`, `kvm_vcpu_on_spin()` tries its receiver before
+//! mainline's scan when it was preempted on the spinner's CPU, not in a
+//! spin of its own, and has not halted since the spinner last asked, and
+//! with `enable_relaxed_boost` a relaxed round follows a scan that found
+//! nobody.
 //!
 //! `lapic.c` offers the accepted deliveries of the APIC-map fast path, its
 //! slow fallback and the PV send-IPI hypercall that a vCPU sent
 //! ([`kvm_ipi_tracker_deliver`]) only while the tracking static key is on,
 //! and answers the tracker's questions about the receiver's APIC
-//! (`kvm_arch_dy_ipi_outstanding()`) and its halts (`kvm_arch_dy_halts()`);
+//! (`kvm_arch_dy_ipi_outstanding()`), whether it runs
+//! (`kvm_arch_dy_running()`) and its halts (`kvm_arch_dy_halts()`);
 //! nothing hooks the EOI paths.
 //! `kvm_main.c`, while tracking or the relaxed round is on, calls
 //! [`kvm_dy_receiver_first`] (through `lapic.c`, while tracking is on)
@@ -47,8 +50,8 @@ use kernel::{
     str::{BStr, Formatter},
     sync::atomic::{Atomic, Relaxed},
 };
-use params::{arg, set_bool, set_window_ns, show_bool, Flag, WINDOW_NS};
-use select::{receiver_first, relaxed_round, First, Spinner, Vcpus};
+use params::{arg, set_bool, set_hold_ns, set_window_ns, show_bool, Flag, HOLD_NS, WINDOW_NS};
+use select::{hold_for_receiver, receiver_first, relaxed_round, First, Spinner, Vcpus};
 use tracker::{last_sent, outstanding, record, still_recent, Ctx, Sent};
 
 /// The view of the IPI context at `ctx`.
@@ -204,6 +207,13 @@ impl Vcpus for KvmVcpus {
             .is_some_and(|v| unsafe { bindings::kvm_dy_eligible(v.as_ptr()) })
     }
 
+    fn running(&mut self, idx: u32) -> bool {
+        // SAFETY: `v` comes from `vcpu()`: the vCPU in `last`, live by the
+        // type invariant.
+        self.vcpu(idx)
+            .is_some_and(|v| unsafe { bindings::kvm_arch_dy_running(v.as_ptr()) })
+    }
+
     fn yield_to(&mut self, idx: u32, ipi_receiver: bool) -> i32 {
         // SAFETY: `v` comes from `vcpu()`: the vCPU in `last`, live by the
         // type invariant.
@@ -231,12 +241,14 @@ fn with_tries<R>(dy: &mut bindings::kvm_dy_spin, step: impl FnOnce(&mut u32) -> 
     r
 }
 
-/// Before mainline's scan in `kvm_vcpu_on_spin()`: tries the receiver of
-/// the last IPI `me` sent, whose record is `sender`, when it still owes the
-/// answer, could take the CPU and has not halted since `me` last asked
-/// about it (recorded in `sender`). Returns the `vcpu_idx` it yielded to,
-/// or -1; sets `dy.skip` when the scan must skip the receiver, and counts a
-/// failed yield in `dy.tries`.
+/// Before mainline's scan in `kvm_vcpu_on_spin()`: keeps `me` on its CPU
+/// (sets `dy.held`) while the receiver of the last IPI `me` sent, whose
+/// record is `sender`, runs, within `ipi_hold_ns` of the IPI; otherwise
+/// tries that receiver when it still owes the answer, could take the CPU
+/// and has not halted since `me` last asked about it (recorded in
+/// `sender`). Returns the `vcpu_idx` it yielded to, or -1; sets `dy.skip`
+/// when the scan must skip the receiver, and counts a failed yield in
+/// `dy.tries`.
 ///
 /// # Safety
 ///
@@ -286,6 +298,12 @@ fn try_receiver(
         me: me.0,
         last: None,
     };
+    let hold = HOLD_NS.load(Relaxed);
+    let fresh = |_: &mut KvmVcpus| sent.recent(now_ns(), hold);
+    if hold > 0 && hold_for_receiver(&mut vcpus, &s, sent.receiver(), fresh) {
+        dy.held = true;
+        return -1;
+    }
     let held = |v: &mut KvmVcpus| outstanding(&ctx, sent, |r, vector| v.holds(r, vector));
     let recent = |_: &mut KvmVcpus| still_recent(&ctx, sent, now_ns());
     let quiet = |v: &mut KvmVcpus| {
@@ -472,6 +490,45 @@ pub unsafe extern "C" fn kvm_ipi_window_ns_get(
     // writes and used by nothing else during the op (this function's
     // safety requirements), as `param_emit` needs.
     unsafe { param_emit(buf, format_args!("{}\n", WINDOW_NS.load(Relaxed))) }
+}
+
+/// `set` of `ipi_hold_ns`: a decimal number of nanoseconds in
+/// 0 ..= 1000000 (0: no hold). Anything else is rejected (`-EINVAL` when it
+/// is no decimal number, `-ERANGE` when out of range) and the old value
+/// kept.
+///
+/// # Safety
+///
+/// `val` is null or a NUL-terminated string valid for the call.
+#[export]
+pub unsafe extern "C" fn kvm_ipi_hold_ns_set(
+    val: *const c_char,
+    _kp: *const bindings::kernel_param,
+) -> c_int {
+    // SAFETY: `val` is null or a NUL-terminated string valid for the call
+    // (this function's safety requirements), as `param_arg` needs.
+    match set_hold_ns(unsafe { param_arg(val) }) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `get` of `ipi_hold_ns`.
+///
+/// # Safety
+///
+/// `buf` is a `get` op's buffer: `PAGE_SIZE` initialized bytes (sysfs
+/// zeroes its page before the op), valid for reads and writes, that
+/// nothing else accesses during the call.
+#[export]
+pub unsafe extern "C" fn kvm_ipi_hold_ns_get(
+    buf: *mut c_char,
+    _kp: *const bindings::kernel_param,
+) -> c_int {
+    // SAFETY: `buf` is `PAGE_SIZE` initialized bytes, valid for reads and
+    // writes and used by nothing else during the op (this function's
+    // safety requirements), as `param_emit` needs.
+    unsafe { param_emit(buf, format_args!("{}\n", HOLD_NS.load(Relaxed))) }
 }
 
 /// `set` of `enable_relaxed_boost`: a boolean, or the bare name on the

@@ -3,8 +3,8 @@
 //! The kvm module parameters of IPI-aware directed yield: their values,
 //! how a written string is parsed and checked, and how a value is printed.
 //!
-//! `kvm_main.c` registers `ipi_tracking_enabled`, `ipi_window_ns` and
-//! `enable_relaxed_boost` with `set`/`get` ops that are the crate root's
+//! `kvm_main.c` registers `ipi_tracking_enabled`, `ipi_window_ns`,
+//! `ipi_hold_ns` and `enable_relaxed_boost` with `set`/`get` ops that are the crate root's
 //! entry points. A rejected write returns an error and keeps the old value.
 //! The two booleans also switch static keys, so that the C hooks call no
 //! Rust while they are off.
@@ -28,6 +28,15 @@ pub(crate) const IPI_WINDOW_NS_MIN: u64 = 1_000;
 /// a spinning vCPU waits for.
 pub(crate) const IPI_WINDOW_NS_MAX: u64 = 1_000_000_000;
 
+/// Default hold: for 50 µs after sending an IPI, a spinning vCPU keeps its
+/// CPU while the receiver runs. Longer than a running receiver takes to
+/// answer, far shorter than a lock holder's wait once preempted (a
+/// scheduler slice).
+pub(crate) const IPI_HOLD_NS_DEFAULT: u64 = 50_000;
+/// Largest accepted `ipi_hold_ns`: 1 ms. A spinner that still waits that
+/// long after its IPI waits for something else.
+pub(crate) const IPI_HOLD_NS_MAX: u64 = 1_000_000;
+
 /// `ipi_tracking_enabled`. Relaxed: a delivery racing with a write may use
 /// either value. The C hooks test the tracking static key, which
 /// the `set` op switches after this value. The parameters are read-mostly,
@@ -37,6 +46,9 @@ pub(crate) static TRACKING_ENABLED: Atomic<bool> = Atomic::new(true);
 /// `ipi_window_ns`, always within [`IPI_WINDOW_NS_MIN`, `IPI_WINDOW_NS_MAX`].
 #[link_section = ".data..read_mostly"]
 pub(crate) static WINDOW_NS: Atomic<u64> = Atomic::new(IPI_WINDOW_NS_DEFAULT);
+/// `ipi_hold_ns`, always at most [`IPI_HOLD_NS_MAX`]; 0 turns the hold off.
+#[link_section = ".data..read_mostly"]
+pub(crate) static HOLD_NS: Atomic<u64> = Atomic::new(IPI_HOLD_NS_DEFAULT);
 /// `enable_relaxed_boost`: when the scan yields to nobody, try the vCPUs it
 /// passed over for being preempted in user mode. Off by default: a vCPU
 /// spinning in kernel mode gains nothing from them. Only `get` reads it:
@@ -105,6 +117,16 @@ pub(crate) fn parse_window_ns(arg: &BStr) -> Result<u64> {
     }
 }
 
+/// Parses and range-checks a value written to `ipi_hold_ns`.
+pub(crate) fn parse_hold_ns(arg: &BStr) -> Result<u64> {
+    let ns = parse_decimal(arg)?;
+    if ns <= IPI_HOLD_NS_MAX {
+        Ok(ns)
+    } else {
+        Err(ERANGE)
+    }
+}
+
 /// The `set` op of a boolean parameter: sets `flag` from the written `arg`
 /// (`None`: the parameter's bare name on the command line, which sets it,
 /// as for any bool parameter); returns the new value, or `-EINVAL` for a
@@ -131,6 +153,14 @@ pub(crate) fn show_bool(flag: Flag) -> char {
 pub(crate) fn set_window_ns(arg: Option<&BStr>) -> Result {
     let ns = parse_window_ns(arg.ok_or(EINVAL)?)?;
     WINDOW_NS.store(ns, Relaxed);
+    Ok(())
+}
+
+/// Sets `ipi_hold_ns` from the written `arg`, as [`set_window_ns`] sets
+/// `ipi_window_ns`.
+pub(crate) fn set_hold_ns(arg: Option<&BStr>) -> Result {
+    let ns = parse_hold_ns(arg.ok_or(EINVAL)?)?;
+    HOLD_NS.store(ns, Relaxed);
     Ok(())
 }
 
@@ -161,6 +191,22 @@ mod tests {
         assert_eq!(parse_window_ns(b("0x2faf080")), Err(EINVAL));
         assert_eq!(parse_window_ns(b("+50000000")), Err(EINVAL));
         assert_eq!(parse_window_ns(b(" 50000000")), Err(EINVAL));
+    }
+
+    #[test]
+    fn hold_accepts_its_range_only() {
+        assert_eq!(parse_hold_ns(b("0")), Ok(0));
+        assert_eq!(parse_hold_ns(b("50000")), Ok(IPI_HOLD_NS_DEFAULT));
+        assert_eq!(parse_hold_ns(arg(b"1000000\n")), Ok(IPI_HOLD_NS_MAX));
+        assert_eq!(parse_hold_ns(b("1000001")), Err(ERANGE));
+        assert_eq!(parse_hold_ns(b("18446744073709551616")), Err(ERANGE));
+        assert_eq!(parse_hold_ns(b("-1")), Err(EINVAL));
+        assert_eq!(parse_hold_ns(b("1e5")), Err(EINVAL));
+        assert_eq!(parse_hold_ns(b("")), Err(EINVAL));
+        let old = HOLD_NS.load(Relaxed);
+        assert_eq!(set_hold_ns(Some(b("2000000"))), Err(ERANGE));
+        assert_eq!(set_hold_ns(None), Err(EINVAL));
+        assert_eq!(HOLD_NS.load(Relaxed), old);
     }
 
     #[test]

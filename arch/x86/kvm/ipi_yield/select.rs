@@ -3,15 +3,20 @@
 //! The steps IPI-aware directed yield adds around mainline's round-robin
 //! scan in `kvm_vcpu_on_spin()`, which stays in C as it is.
 //!
-//! Before the scan, [`receiver_first`] tries the receiver of the spinner's
-//! pending IPI when it was preempted on the spinner's CPU, not in a spin of
-//! its own, and has not halted since the spinner last looked; the scan then
-//! skips it, so that its eligibility toggles once, as in mainline. After a
-//! scan that yielded to nobody, [`relaxed_round`] tries the vCPUs the scan
-//! passed over only for being preempted in user mode. Both spend mainline's
-//! budget of failed yields. Neither makes a spin yield to nobody where
-//! mainline would have yielded, but for a failed yield to the receiver
-//! spending that budget. They reach the vCPUs through the [`Vcpus`] trait:
+//! First, [`hold_for_receiver`] keeps the spinner on its CPU while the
+//! receiver of the IPI it sent last, a moment ago, runs: the answer is on
+//! its way, and no yield can bring it sooner: for `ipi_hold_ns` after the
+//! IPI, the spin yields to nobody. Otherwise, before the scan,
+//! [`receiver_first`] tries the receiver of the spinner's pending IPI when
+//! it was preempted on the spinner's CPU, not in a spin of its own, and has
+//! not halted since the spinner last looked; the scan then skips it, so
+//! that its eligibility toggles once, as in mainline. After a scan that
+//! yielded to nobody, [`relaxed_round`] tries the vCPUs the scan passed
+//! over only for being preempted in user mode. Both spend mainline's
+//! budget of failed yields. None makes a spin yield to nobody where
+//! mainline would have yielded, but the hold, for at most `ipi_hold_ns`
+//! after each IPI, and a failed yield to the receiver spending that budget.
+//! They reach the vCPUs through the [`Vcpus`] trait:
 //! the crate root implements it over `kvm_main.c`'s accessors, the tests
 //! over a fake VM that logs every question asked.
 
@@ -24,6 +29,9 @@ pub(crate) trait Vcpus {
     fn facts(&mut self, idx: u32) -> Option<bindings::kvm_dy_facts>;
     /// Mainline's in-spin-loop eligibility, which toggles on every call.
     fn eligible(&mut self, idx: u32) -> bool;
+    /// Whether the vCPU at `idx` runs: on a host CPU inside `KVM_RUN` (in
+    /// the guest, handling an exit, or halt-polling).
+    fn running(&mut self, idx: u32) -> bool;
     /// `kvm_vcpu_yield_to()`: > 0 yielded, 0 not, < 0 failed. With
     /// `ipi_receiver`, the scheduler is told that the target owes the
     /// spinner an IPI's answer (`YIELD_TO_IPI_RECEIVER`).
@@ -44,6 +52,24 @@ impl Spinner {
     fn other(&self, idx: u32) -> bool {
         idx < self.nr && idx != self.me
     }
+}
+
+/// Before the other steps: whether the spinner keeps its CPU, yielding to
+/// nobody. It does when the `receiver` of the IPI it sent last is another
+/// vCPU of this VM that runs, and the IPI is `fresh`, sent at most
+/// `ipi_hold_ns` ago (the clock, read only for a receiver that runs). Such
+/// a receiver takes the IPI, or already handles it, without help; a yield
+/// could only hand the spinner's CPU to a third vCPU until that one hands
+/// it back, while the answer arrives. The bound keeps a spinner that waits
+/// for something else, a lock whose holder was preempted, from holding
+/// longer than that after each IPI it sends; then mainline's scan decides.
+pub(crate) fn hold_for_receiver<V: Vcpus>(
+    vcpus: &mut V,
+    s: &Spinner,
+    receiver: u32,
+    fresh: impl FnOnce(&mut V) -> bool,
+) -> bool {
+    s.other(receiver) && vcpus.running(receiver) && fresh(vcpus)
 }
 
 /// What [`receiver_first`] did.
@@ -161,6 +187,7 @@ mod tests {
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     enum Tier {
         None,
+        Held,
         IpiReceiver,
         PendingIrq,
         Mainline,
@@ -186,6 +213,8 @@ mod tests {
         other_cpu: bool,
         /// Halted since the spinner last asked about it.
         halted: bool,
+        /// On a host CPU inside `KVM_RUN`.
+        running: bool,
         yield_result: i32,
     }
 
@@ -201,6 +230,7 @@ mod tests {
         spinning: false,
         other_cpu: false,
         halted: false,
+        running: false,
         yield_result: 1,
     };
 
@@ -217,7 +247,9 @@ mod tests {
     /// of `ready`, blocking, `preempted` and pending interrupts, and for
     /// `kvm_dy_facts()`; `Held` for the read of the receiver's APIC,
     /// `Clock` for the tracker's window and `Halts` for the receiver's halt
-    /// count against the spinner's last look, asked about the receiver.
+    /// count against the spinner's last look, `Running` for whether it runs
+    /// and `Fresh` for the clock against `ipi_hold_ns`, asked about the
+    /// receiver.
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     enum Ask {
         Facts,
@@ -227,6 +259,8 @@ mod tests {
         Held,
         Clock,
         Halts,
+        Running,
+        Fresh,
     }
 
     /// Fake vCPUs; logs every question asked, in order.
@@ -306,6 +340,10 @@ mod tests {
             }
             e
         }
+        fn running(&mut self, idx: u32) -> bool {
+            self.note(Ask::Running, idx);
+            self.get(idx).is_some_and(|v| v.running)
+        }
         fn yield_to(&mut self, idx: u32, ipi_receiver: bool) -> i32 {
             self.note(Ask::Yield, idx);
             self.ipi_yields += usize::from(ipi_receiver);
@@ -326,6 +364,8 @@ mod tests {
         held: bool,
         /// Whether the IPI is inside the window.
         recent: bool,
+        /// Whether it was sent at most `ipi_hold_ns` ago (never with 0).
+        fresh: bool,
         kernel_mode: bool,
         relaxed: bool,
     }
@@ -475,8 +515,9 @@ mod tests {
     }
 
     /// `kvm_vcpu_on_spin()` with IPI-aware directed yield
-    /// (`kvm_dy_on_spin()`): the receiver first, the scan, the relaxed
-    /// round. The tier and the target (0 with [`Tier::None`]).
+    /// (`kvm_dy_on_spin()`): the hold, the receiver first, the scan, the
+    /// relaxed round. The tier and the target (0 with [`Tier::None`] and
+    /// [`Tier::Held`]).
     fn select(v: &mut FakeVm, s: &Spin) -> (Tier, u32) {
         const NONE: (Tier, u32) = (Tier::None, 0);
         if s.nr < 2 {
@@ -485,6 +526,9 @@ mod tests {
         let mut tries = YIELD_TRIES;
         let mut skip = None;
         if let Some(r) = s.receiver {
+            if hold_for_receiver(v, &s.spinner(), r, ask(Ask::Fresh, r, s.fresh)) {
+                return (Tier::Held, 0);
+            }
             let (held, recent) = (ask(Ask::Held, r, s.held), ask(Ask::Clock, r, s.recent));
             match receiver_first(v, &s.spinner(), r, held, recent, quiet(r), &mut tries) {
                 First::Yielded => return (Tier::IpiReceiver, r),
@@ -533,6 +577,7 @@ mod tests {
             receiver,
             held: true,
             recent: true,
+            fresh: true,
             kernel_mode: true,
             relaxed: true,
         }
@@ -708,21 +753,43 @@ mod tests {
     }
 
     #[test]
-    fn running_receiver_never_holds_the_spin() {
-        // The receiver runs (not ready), here or on another CPU: the
-        // spinner does not wait for it but yields where mainline would, to
-        // vCPU 3 in kernel mode.
+    fn running_receiver_holds_the_spin_only_while_fresh() {
+        // The receiver runs, here or on another CPU, and the IPI is fresh:
+        // the spinner keeps its CPU, asking nothing more and yielding to
+        // nobody, not even to vCPU 3, preempted in kernel mode.
         for other_cpu in [false, true] {
-            let mut vm = FakeVm::new();
-            vm.vcpus[3].in_kernel = true;
-            vm.vcpus[6] = Fake {
-                ready: false,
-                other_cpu,
-                ..USER
+            let runs = |v: &mut Fake| {
+                v.ready = false;
+                v.preempted = false;
+                v.running = true;
             };
-            assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
+            let mut vm = holder_and_receiver(runs);
+            vm.vcpus[6].other_cpu = other_cpu;
+            assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Held, 0));
+            assert_eq!(vm.asked(), [(Ask::Running, 6), (Ask::Fresh, 6)]);
+            // Once the IPI is older than ipi_hold_ns (or the hold is off),
+            // the spinner yields where mainline would.
+            let mut vm = holder_and_receiver(runs);
+            let mut s = spin(Some(6));
+            s.fresh = false;
+            assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
             assert_eq!(vm.count(Ask::Eligible, 6), 0);
             assert!(vm.yields().eq([3]));
+        }
+        // A receiver that does not run (preempted, woken, halted or outside
+        // KVM_RUN) never holds the spin, and the clock is not read for it.
+        let mut vm = holder_and_receiver(|v| v.ready = false);
+        assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Mainline, 3));
+        assert_eq!(vm.count(Ask::Fresh, 6), 0);
+        // Nor does the spinner itself, or a vCPU the VM does not have.
+        for r in [0, 8, u32::MAX] {
+            let mut vm = FakeVm::new();
+            for v in vm.vcpus.iter_mut() {
+                v.running = true;
+            }
+            vm.vcpus[3].in_kernel = true;
+            assert_eq!(select(&mut vm, &spin(Some(r))), (Tier::Mainline, 3));
+            assert_eq!(vm.count(Ask::Running, r), 0);
         }
         // Preempted (ready) on this CPU, but the yield does not take (0) or
         // fails (-1, tries left): the scan goes on to vCPU 3.
@@ -969,6 +1036,7 @@ mod tests {
                 spinning: r & 512 != 0,
                 other_cpu: r & (1 << 40) != 0,
                 halted: r & (1 << 41) != 0 && r & (1 << 42) != 0,
+                running: r & (1 << 43) != 0 && r & 1 == 0,
                 yield_result: ((r >> 10) % 3) as i32 - 1,
             };
         }
@@ -984,6 +1052,7 @@ mod tests {
             receiver: (r & 1 != 0).then(|| any_idx(rng)),
             held: r & 24 != 8,
             recent: r & 96 != 32,
+            fresh: r & (3 << 12) != 0,
             kernel_mode: r & 2 != 0,
             relaxed: r & 4 != 0,
         }
@@ -1046,14 +1115,20 @@ mod tests {
         }
     }
 
+    /// How often `what` was asked, about any vCPU.
+    fn count_of(vm: &FakeVm, what: Ask) -> usize {
+        vm.asked().iter().filter(|a| a.0 == what).count()
+    }
+
     /// Random VMs and spins, with receivers and scan starts out of range and
     /// VMs that claim more vCPUs than exist: every vCPU asked about exists,
     /// is never the spinner and has its eligibility asked at most once; a
     /// yield reported is one that `yield_to()` took; failures stop the spin
-    /// after [`YIELD_TRIES`]; after a receiver that is not taken, the
-    /// spin yields where mainline's scan would (the target is compared,
-    /// when mainline yields, not each question); an IPI answered or out of
-    /// the window changes nothing.
+    /// after [`YIELD_TRIES`]; the spin holds its CPU exactly when the
+    /// receiver of a fresh IPI runs, and then asks nothing more; after a
+    /// receiver that is not taken, the spin yields where mainline's scan
+    /// would (the target is compared, when mainline yields, not each
+    /// question); an IPI answered or out of the window changes nothing.
     #[test]
     fn fuzz_selection_invariants() {
         let mut rng = 0x2545_f491_4f6c_dd1du64;
@@ -1064,9 +1139,9 @@ mod tests {
             let (tier, target) = select(&mut ours, &s);
             for &(ask, idx) in ours.asked() {
                 assert!(idx < s.nr && idx != s.me);
-                // Only the first look at a vCPU (its facts, or the APIC of
-                // a receiver) may find none.
-                if ask != Ask::Facts && ask != Ask::Held {
+                // Only the first look at a vCPU (its facts, or whether a
+                // receiver runs or holds the IPI) may find none.
+                if ask != Ask::Facts && ask != Ask::Held && ask != Ask::Running {
                     assert!(vm.get(idx).is_some());
                 }
                 assert!(ours.count(Ask::Eligible, idx) <= 1);
@@ -1075,18 +1150,40 @@ mod tests {
                 .yields()
                 .filter(|&i| vm.get(i).is_some_and(|v| v.yield_result < 0))
                 .count();
+            // The hold asks first whether the receiver runs, then the clock
+            // only of one that does, and holds exactly when both say so; a
+            // held spin asks nothing more and yields to nobody.
+            let r = s.receiver.unwrap_or(u32::MAX);
+            let runs = vm.get(r).is_some_and(|f| f.running);
+            let hold = [(Ask::Running, r), (Ask::Fresh, r)];
+            let asked_hold = match ours.asked().first() {
+                Some(&(Ask::Running, _)) if runs => 2,
+                Some(&(Ask::Running, _)) => 1,
+                _ => 0,
+            };
+            assert!(ours.asked().get(..asked_hold) == hold.get(..asked_hold));
+            assert_eq!(
+                ours.count(Ask::Running, r) + ours.count(Ask::Fresh, r),
+                asked_hold
+            );
+            let holds = s.nr >= 2 && r < s.nr && r != s.me && runs && s.fresh;
+            assert_eq!((tier == Tier::Held), holds);
+            if holds {
+                assert_eq!((ours.asked(), target), (&hold[..], 0));
+            }
+            let rest = ours.asked().get(asked_hold..).unwrap_or(&[]);
             assert!(failed <= YIELD_TRIES as usize);
             if s.nr < 2 {
                 assert!(tier == Tier::None && ours.len == 0);
             }
-            if tier != Tier::None {
+            if tier != Tier::None && tier != Tier::Held {
                 assert!(target < s.nr && target != s.me);
                 assert_eq!(ours.yields().last(), Some(target));
                 let f = vm.get(target);
                 assert!(f.is_some_and(|f| f.ready && !f.blocked && f.yield_result > 0));
             }
-            // Yielding to nobody happens only when mainline would too: no
-            // candidate it would have taken was skipped.
+            // Yielding to nobody happens only when mainline would too (the
+            // hold aside): no candidate it would have taken was skipped.
             if tier == Tier::None && failed < YIELD_TRIES as usize {
                 let mut theirs = vm.clone();
                 let mut plain = s;
@@ -1100,30 +1197,28 @@ mod tests {
             // window, or a receiver that step 1 leaves to the scan (not
             // preempted, on another CPU, in a spin of its own, or halted
             // since the last look), changes nothing.
-            let count = |what: Ask| ours.asked().iter().filter(|a| a.0 == what).count();
+            let count = |what: Ask| count_of(&ours, what);
             assert!(count(Ask::Held) <= 1 && count(Ask::Clock) <= 1 && count(Ask::Halts) <= 1);
             if count(Ask::Held) == 1 {
-                assert_eq!(ours.asked().first().map(|a| a.0), Some(Ask::Held));
+                assert_eq!(rest.first().map(|a| a.0), Some(Ask::Held));
             }
             if count(Ask::Clock) == 1 {
-                let r = s.receiver.unwrap_or(u32::MAX);
                 let order = [(Ask::Held, r), (Ask::Facts, r), (Ask::Clock, r)];
-                assert!(ours.asked().get(..3) == Some(&order[..]));
+                assert!(rest.get(..3) == Some(&order[..]));
                 let f = vm.get(r);
                 assert!(f.is_some_and(|f| {
                     f.ready && !f.blocked && f.preempted && !f.other_cpu && !f.spinning
                 }));
             }
             if count(Ask::Halts) == 1 {
-                let r = s.receiver.unwrap_or(u32::MAX);
                 assert!(s.recent && count(Ask::Clock) == 1);
-                assert!(ours.asked().get(3) == Some(&(Ask::Halts, r)));
+                assert!(rest.get(3) == Some(&(Ask::Halts, r)));
             }
             let left = s
                 .receiver
                 .and_then(|r| vm.get(r))
                 .is_some_and(Fake::left_to_the_scan);
-            if !(s.held && s.recent) || left {
+            if !holds && (!(s.held && s.recent) || left) {
                 let mut alt = vm.clone();
                 let mut plain = s;
                 plain.receiver = None;
@@ -1149,7 +1244,7 @@ mod tests {
             // was left to the scan (not preempted, on another CPU, in a
             // spin of its own, or halted since the last look), of the VM
             // as it is.
-            if let (Some(r), Some(&(Ask::Held, first))) = (s.receiver, ours.asked().first()) {
+            if let (Some(r), Some(&(Ask::Held, first))) = (s.receiver, rest.first()) {
                 let taken = tier == Tier::IpiReceiver;
                 if first == r && !taken && failed < YIELD_TRIES as usize {
                     let mut theirs = vm.clone();

@@ -580,6 +580,7 @@ int main(int argc, char *argv[])
 	vcpu_boost_print_stat("dy_pending_irq", vcpus, 0, nr_vcpus - 1);
 	vcpu_boost_print_stat("dy_mainline", vcpus, 0, nr_vcpus - 1);
 	vcpu_boost_print_stat("dy_relaxed", vcpus, 0, nr_vcpus - 1);
+	vcpu_boost_print_stat("dy_held", vcpus, 0, nr_vcpus - 1);
 	vcpu_boost_print_stat("dy_no_target", vcpus, 0, nr_vcpus - 1);
 	vcpu_boost_print_stat("ipi_tracked", vcpus, 0, nr_vcpus - 1);
 

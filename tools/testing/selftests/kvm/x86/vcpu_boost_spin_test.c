@@ -239,6 +239,7 @@ int main(int argc, char *argv[])
 	vcpu_boost_print_stat("dy_pending_irq", vcpus, 0, 0);
 	vcpu_boost_print_stat("dy_mainline", vcpus, 0, 0);
 	vcpu_boost_print_stat("dy_relaxed", vcpus, 0, 0);
+	vcpu_boost_print_stat("dy_held", vcpus, 0, 0);
 	vcpu_boost_print_stat("dy_no_target", vcpus, 0, 0);
 	/* The receiver's halts: did an IPI find it polling or asleep? */
 	vcpu_boost_print_stat("halt_exits", vcpus, RECEIVER, RECEIVER);
