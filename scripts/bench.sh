@@ -15,7 +15,7 @@
 #           Both kernels are built with jump labels (VB_FLAVOR=cost);
 #           then make cost-profile (scripts/cost-profile.sh) on both
 #   guests  make bench-guests (scripts/bench-guests.sh): Linux guests with
-#           real workloads, about 41 minutes more; run last, after the
+#           real workloads, about 45 minutes more; run last, after the
 #           report is written, and writes its own section
 # VB_BENCH_PARTS chooses parts (default: the first four, about two hours;
 # "kernel kvm filter cost guests" for all five); the report needs kernel,

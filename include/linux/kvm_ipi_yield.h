@@ -74,7 +74,7 @@ struct kvm_dy_spin {
 	int passed[KVM_DY_RELAXED_MAX];	/* kept out by the scan only for user mode */
 };
 
-/* How kvm_vcpu_on_spin() chose the vCPU it yielded to. */
+/* How kvm_vcpu_on_spin() decided: whom it yielded to, or why nobody. */
 enum kvm_dy_tier {
 	KVM_DY_NONE,		/* it yielded to nobody */
 	KVM_DY_IPI_RECEIVER,	/* the receiver of the spinner's pending IPI */

@@ -299,8 +299,11 @@ fn try_receiver(
         last: None,
     };
     let hold = HOLD_NS.load(Relaxed);
-    let fresh = |_: &mut KvmVcpus| sent.recent(now_ns(), hold);
-    if hold > 0 && hold_for_receiver(&mut vcpus, &s, sent.receiver(), fresh) {
+    let fresh = |_: &mut KvmVcpus| {
+        let now = now_ns();
+        still_recent(&ctx, sent, now) && sent.fresh(now, hold)
+    };
+    if hold_for_receiver(&mut vcpus, &s, sent.receiver(), hold > 0, fresh) {
         dy.held = true;
         return -1;
     }

@@ -55,9 +55,10 @@ impl Spinner {
 }
 
 /// Before the other steps: whether the spinner keeps its CPU, yielding to
-/// nobody. It does when the `receiver` of the IPI it sent last is another
-/// vCPU of this VM that runs, and the IPI is `fresh`, sent at most
-/// `ipi_hold_ns` ago (the clock, read only for a receiver that runs). Such
+/// nobody. It does when the hold is `on` (`ipi_hold_ns` above 0), the
+/// `receiver` of the IPI it sent last is another vCPU of this VM that
+/// runs, and the IPI is `fresh`, sent at most `ipi_hold_ns` ago (the
+/// clock, read only for a receiver that runs). Such
 /// a receiver takes the IPI, or already handles it, without help; a yield
 /// could only hand the spinner's CPU to a third vCPU until that one hands
 /// it back, while the answer arrives. The bound keeps a spinner that waits
@@ -67,9 +68,10 @@ pub(crate) fn hold_for_receiver<V: Vcpus>(
     vcpus: &mut V,
     s: &Spinner,
     receiver: u32,
+    on: bool,
     fresh: impl FnOnce(&mut V) -> bool,
 ) -> bool {
-    s.other(receiver) && vcpus.running(receiver) && fresh(vcpus)
+    on && s.other(receiver) && vcpus.running(receiver) && fresh(vcpus)
 }
 
 /// What [`receiver_first`] did.
@@ -364,7 +366,9 @@ mod tests {
         held: bool,
         /// Whether the IPI is inside the window.
         recent: bool,
-        /// Whether it was sent at most `ipi_hold_ns` ago (never with 0).
+        /// Whether the hold is on (`ipi_hold_ns` above 0).
+        hold: bool,
+        /// Whether it was sent at most `ipi_hold_ns` ago.
         fresh: bool,
         kernel_mode: bool,
         relaxed: bool,
@@ -526,7 +530,7 @@ mod tests {
         let mut tries = YIELD_TRIES;
         let mut skip = None;
         if let Some(r) = s.receiver {
-            if hold_for_receiver(v, &s.spinner(), r, ask(Ask::Fresh, r, s.fresh)) {
+            if hold_for_receiver(v, &s.spinner(), r, s.hold, ask(Ask::Fresh, r, s.fresh)) {
                 return (Tier::Held, 0);
             }
             let (held, recent) = (ask(Ask::Held, r, s.held), ask(Ask::Clock, r, s.recent));
@@ -577,6 +581,7 @@ mod tests {
             receiver,
             held: true,
             recent: true,
+            hold: true,
             fresh: true,
             kernel_mode: true,
             relaxed: true,
@@ -767,14 +772,20 @@ mod tests {
             vm.vcpus[6].other_cpu = other_cpu;
             assert_eq!(select(&mut vm, &spin(Some(6))), (Tier::Held, 0));
             assert_eq!(vm.asked(), [(Ask::Running, 6), (Ask::Fresh, 6)]);
-            // Once the IPI is older than ipi_hold_ns (or the hold is off),
-            // the spinner yields where mainline would.
-            let mut vm = holder_and_receiver(runs);
-            let mut s = spin(Some(6));
-            s.fresh = false;
-            assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
-            assert_eq!(vm.count(Ask::Eligible, 6), 0);
-            assert!(vm.yields().eq([3]));
+            // Once the IPI is older than ipi_hold_ns, the spinner yields
+            // where mainline would; with the hold off it asks nothing of
+            // it first.
+            for off in [false, true] {
+                let mut vm = holder_and_receiver(runs);
+                vm.vcpus[6].other_cpu = other_cpu;
+                let mut s = spin(Some(6));
+                s.fresh = false;
+                s.hold = !off;
+                assert_eq!(select(&mut vm, &s), (Tier::Mainline, 3));
+                assert_eq!(vm.count(Ask::Running, 6), usize::from(!off));
+                assert_eq!(vm.count(Ask::Eligible, 6), 0);
+                assert!(vm.yields().eq([3]));
+            }
         }
         // A receiver that does not run (preempted, woken, halted or outside
         // KVM_RUN) never holds the spin, and the clock is not read for it.
@@ -1052,6 +1063,7 @@ mod tests {
             receiver: (r & 1 != 0).then(|| any_idx(rng)),
             held: r & 24 != 8,
             recent: r & 96 != 32,
+            hold: r & (3 << 14) != 0,
             fresh: r & (3 << 12) != 0,
             kernel_mode: r & 2 != 0,
             relaxed: r & 4 != 0,
@@ -1156,7 +1168,7 @@ mod tests {
             let r = s.receiver.unwrap_or(u32::MAX);
             let runs = vm.get(r).is_some_and(|f| f.running);
             let hold = [(Ask::Running, r), (Ask::Fresh, r)];
-            let asked_hold = match ours.asked().first() {
+            let asked_hold = match ours.asked().first().filter(|_| s.hold) {
                 Some(&(Ask::Running, _)) if runs => 2,
                 Some(&(Ask::Running, _)) => 1,
                 _ => 0,
@@ -1166,7 +1178,7 @@ mod tests {
                 ours.count(Ask::Running, r) + ours.count(Ask::Fresh, r),
                 asked_hold
             );
-            let holds = s.nr >= 2 && r < s.nr && r != s.me && runs && s.fresh;
+            let holds = s.hold && s.nr >= 2 && r < s.nr && r != s.me && runs && s.fresh;
             assert_eq!((tier == Tier::Held), holds);
             if holds {
                 assert_eq!((ours.asked(), target), (&hold[..], 0));

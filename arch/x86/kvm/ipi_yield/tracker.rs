@@ -160,6 +160,17 @@ impl Sent {
         age <= window_stamps(window) || age.wrapping_neg() <= SKEW_STAMPS
     }
 
+    /// Whether it was sent at most `hold` ns before `now` (in stamps, as
+    /// [`Sent::recent`]): the hold's bound. A clock read behind the send
+    /// time counts as no time passed only up to the same bound, not
+    /// [`SKEW_STAMPS`], which would stretch a hold of microseconds to
+    /// milliseconds.
+    pub(crate) fn fresh(self, now: u64, hold: u64) -> bool {
+        let age = stamp(now).wrapping_sub(self.0 as u32);
+        let bound = window_stamps(hold);
+        age <= bound || age.wrapping_neg() <= bound
+    }
+
     /// Whether it was sent at most `ipi_window_ns` before `now`.
     fn in_window(self, now: u64) -> bool {
         self.recent(now, WINDOW_NS.load(Relaxed))
@@ -625,6 +636,30 @@ mod tests {
             let s = send(&ipi(SRC, DST, VEC), &a, late);
             assert!(s.recent(late + (4 << STAMP_SHIFT), IPI_WINDOW_NS_MIN * 5));
             assert!(!s.recent(late + w + (2 << STAMP_SHIFT), w));
+        });
+    }
+
+    /// The hold's bound: the same stamps as the window, but a clock read
+    /// behind the send time only up to the bound itself.
+    #[test]
+    fn hold_bounds() {
+        let a = Slot::new();
+        with_tracking(true, || {
+            let s = send(&ipi(SRC, DST, VEC), &a, T0);
+            let h = 50 * 1024;
+            assert!(s.fresh(T0, h) && s.fresh(T0 + h, h) && s.fresh(T0 + h + 1023, h));
+            assert!(!s.fresh(T0 + h + 1024, h));
+            assert!(s.fresh(T0 - h, h) && !s.fresh(T0 - h - 1024, h));
+            // Where the window's skew would still count as no time passed.
+            let skew = u64::from(SKEW_STAMPS) << STAMP_SHIFT;
+            assert!(s.recent(T0 - skew, h) && !s.fresh(T0 - skew, h));
+            // A bound of 0 holds only within the send time's stamp.
+            assert!(s.fresh(T0 + 1023, 0) && !s.fresh(T0 + 1024, 0));
+            // Across the stamp's wrap.
+            let late = (u64::from(u32::MAX) << STAMP_SHIFT) + 7;
+            let s = send(&ipi(SRC, DST, VEC), &a, late);
+            assert!(s.fresh(late + (4 << STAMP_SHIFT), h));
+            assert!(!s.fresh(late + (60 << STAMP_SHIFT), h));
         });
     }
 
