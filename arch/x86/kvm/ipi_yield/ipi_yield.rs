@@ -422,6 +422,21 @@ unsafe fn param_set_flag(flag: Flag, val: *const c_char) -> c_int {
     }
 }
 
+/// A nanosecond parameter's `set` op: `set` parses, checks and stores the
+/// value; 0, or its error (the old value kept).
+///
+/// # Safety
+///
+/// `val` is null or a NUL-terminated string valid for the call.
+unsafe fn param_set_ns(set: fn(Option<&BStr>) -> Result, val: *const c_char) -> c_int {
+    // SAFETY: `val` is null or a NUL-terminated string valid for the call,
+    // by the caller, as `param_arg` needs.
+    match set(unsafe { param_arg(val) }) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
 /// `set` of `ipi_tracking_enabled`: a boolean as `kstrtobool()` reads it,
 /// or the bare name on the command line for on; anything else is rejected
 /// with `-EINVAL` and the old value kept.
@@ -469,12 +484,8 @@ pub unsafe extern "C" fn kvm_ipi_window_ns_set(
     val: *const c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: `val` is null or a NUL-terminated string valid for the call
-    // (this function's safety requirements), as `param_arg` needs.
-    match set_window_ns(unsafe { param_arg(val) }) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    // SAFETY: This function's safety requirements are `param_set_ns`'s.
+    unsafe { param_set_ns(set_window_ns, val) }
 }
 
 /// `get` of `ipi_window_ns`.
@@ -508,12 +519,8 @@ pub unsafe extern "C" fn kvm_ipi_hold_ns_set(
     val: *const c_char,
     _kp: *const bindings::kernel_param,
 ) -> c_int {
-    // SAFETY: `val` is null or a NUL-terminated string valid for the call
-    // (this function's safety requirements), as `param_arg` needs.
-    match set_hold_ns(unsafe { param_arg(val) }) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    // SAFETY: This function's safety requirements are `param_set_ns`'s.
+    unsafe { param_set_ns(set_hold_ns, val) }
 }
 
 /// `get` of `ipi_hold_ns`.

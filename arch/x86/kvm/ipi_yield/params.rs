@@ -109,18 +109,18 @@ fn parse_decimal(arg: &BStr) -> Result<u64> {
 
 /// Parses and range-checks a value written to `ipi_window_ns`.
 pub(crate) fn parse_window_ns(arg: &BStr) -> Result<u64> {
-    let ns = parse_decimal(arg)?;
-    if (IPI_WINDOW_NS_MIN..=IPI_WINDOW_NS_MAX).contains(&ns) {
-        Ok(ns)
-    } else {
-        Err(ERANGE)
-    }
+    parse_decimal_in(arg, IPI_WINDOW_NS_MIN..=IPI_WINDOW_NS_MAX)
 }
 
 /// Parses and range-checks a value written to `ipi_hold_ns`.
 pub(crate) fn parse_hold_ns(arg: &BStr) -> Result<u64> {
+    parse_decimal_in(arg, 0..=IPI_HOLD_NS_MAX)
+}
+
+/// A decimal number ([`parse_decimal`]) within `range`; `-ERANGE` outside.
+fn parse_decimal_in(arg: &BStr, range: core::ops::RangeInclusive<u64>) -> Result<u64> {
     let ns = parse_decimal(arg)?;
-    if ns <= IPI_HOLD_NS_MAX {
+    if range.contains(&ns) {
         Ok(ns)
     } else {
         Err(ERANGE)
